@@ -1,0 +1,37 @@
+// Process helpers for the control plane: free ports, liveness, and stopping
+// by PID, which works also from a process that did not start the target.
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** SIGTERM, then SIGKILL if the process is still there after graceMs. */
+export async function terminate(pid: number, graceMs = 10_000): Promise<void> {
+  if (!isAlive(pid)) return;
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (isAlive(pid)) {
+    process.kill(pid, "SIGKILL");
+    while (isAlive(pid)) await sleep(20);
+  }
+}
