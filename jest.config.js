@@ -11,10 +11,12 @@ const common = {
   extensionsToTreatAsEsm: [".ts"],
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   testEnvironment: "node",
+  testEnvironmentOptions: { globalsCleanup: "on" },
   modulePathIgnorePatterns: ["<rootDir>/.*/dist/"],
 };
 
 export default {
+  verbose: true,
   projects: [
     {
       ...common,
@@ -25,6 +27,7 @@ export default {
     {
       ...common,
       displayName: "e2e",
+      setupFilesAfterEnv: ["<rootDir>/e2e/src/jest/timeouts.ts"],
       testMatch: ["<rootDir>/e2e/src/**/*.e2e.test.ts"],
       // Compiled by `make build`: jest loads global hooks outside its ESM module graph.
       globalSetup: "<rootDir>/e2e/dist/jest/global-setup.js",
