@@ -1,7 +1,7 @@
-// A small certificate authority for the test control plane: the cluster CA,
-// the API server's serving certificate, and client certificates whose
-// subject carries a Kubernetes user (CN) and groups (O), which is how
-// kube-apiserver's x509 authenticator reads identities.
+// A small certificate authority: the operator's webhook and broker CA and
+// serving certificates, and (in the e2e harness) the test cluster's CA and
+// client certificates, whose subject carries a Kubernetes user (CN) and
+// groups (O), which is how kube-apiserver's x509 authenticator reads them.
 // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API.
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
