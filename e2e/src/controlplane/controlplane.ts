@@ -161,6 +161,26 @@ export class ControlPlane {
     ]);
   }
 
+  /**
+   * Stops kube-apiserver and starts it again on the same port with the same
+   * flags and certificates, leaving etcd (and so all objects) in place; for
+   * tests of clients that must survive an API server outage.
+   */
+  async restartApiServer(): Promise<void> {
+    const p = paths(this.state.dir);
+    // Open watches can hold a graceful shutdown for many seconds; an outage is what the tests want, not a clean exit.
+    await terminate(this.state.pids.kubeApiserver, 2_000);
+    this.state.pids.kubeApiserver = this.spawnApiServer(locateTools());
+    writeFileSync(p.state, JSON.stringify(this.state, null, 2));
+    const ca = loadCertificateAuthority({ certPem: this.caPem, keyPem: readFileSync(p.caKey, "utf8") });
+    const admin = await ca.issue({ commonName: ADMIN_USER, organizations: ["system:masters"], usage: "client" });
+    try {
+      await this.waitReady(admin);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${this.logTails()}`, { cause: error });
+    }
+  }
+
   /** The CA that signs the serving and client certificates (PEM). */
   get caPem(): string {
     return readFileSync(paths(this.state.dir).caCert, "utf8");
@@ -176,6 +196,13 @@ export class ControlPlane {
     const credential = await ca.issue({ commonName: user, organizations: groups, usage: "client" });
     const path = join(p.users, `${user.replace(/[^A-Za-z0-9._-]/g, "_")}.kubeconfig`);
     writePrivate(path, renderKubeconfig(this.state.server, this.caPem, user, credential));
+    return path;
+  }
+
+  /** Writes a kubeconfig that authenticates with a bearer token (e.g. a service account's); returns its path. */
+  kubeconfigForToken(user: string, token: string): string {
+    const path = join(paths(this.state.dir).users, `${user.replace(/[^A-Za-z0-9._-]/g, "_")}.kubeconfig`);
+    writePrivate(path, renderKubeconfig(this.state.server, this.caPem, user, { token }));
     return path;
   }
 

@@ -2,12 +2,8 @@
 // serving certificates, and (in the e2e harness) the test cluster's CA and
 // client certificates, whose subject carries a Kubernetes user (CN) and
 // groups (O), which is how kube-apiserver's x509 authenticator reads them.
-// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API.
-import "reflect-metadata";
 import { webcrypto } from "node:crypto";
-import * as x509 from "@peculiar/x509";
-
-x509.cryptoProvider.set(webcrypto as Crypto);
+import { x509 } from "./x509.js";
 
 const KEY_ALGORITHM: EcKeyGenParams = { name: "ECDSA", namedCurve: "P-256" };
 const SIGNING_ALGORITHM: EcdsaParams = { name: "ECDSA", hash: "SHA-256" };
@@ -32,6 +28,8 @@ export interface CertificateRequest {
   ipAddresses?: string[];
   usage: "server" | "client";
   validDays?: number;
+  /** The issue time; now unless given (rotation plans with its own clock). */
+  issuedAt?: Date;
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {
@@ -69,7 +67,7 @@ export function loadCertificateAuthority(pair: KeyPairPem): CertificateAuthority
         ...(request.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
         ...(request.ipAddresses ?? []).map((value) => ({ type: "ip" as const, value })),
       ];
-      const now = Date.now();
+      const now = (request.issuedAt ?? new Date()).getTime();
       const cert = await x509.X509CertificateGenerator.create({
         subject: subjectName(request.commonName, request.organizations ?? []),
         issuer: caCert.subject,
@@ -94,9 +92,9 @@ export function loadCertificateAuthority(pair: KeyPairPem): CertificateAuthority
 }
 
 /** Creates a new self-signed CA. */
-export async function createCertificateAuthority(commonName: string, validDays = 365): Promise<CertificateAuthority> {
+export async function createCertificateAuthority(commonName: string, validDays = 365, issuedAt = new Date()): Promise<CertificateAuthority> {
   const keys = await generateKeys();
-  const now = Date.now();
+  const now = issuedAt.getTime();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: subjectName(commonName, []),
     keys,

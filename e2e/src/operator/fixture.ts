@@ -1,0 +1,68 @@
+// A control plane of its own with Portcullis installed and operators running,
+// for suites that restart or break things without disturbing other suites.
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ControlPlane } from "../controlplane/controlplane.js";
+import { freePort } from "../controlplane/processes.js";
+import { kubectl, type CommandResult, type KubectlOptions } from "../jest/environment.js";
+import { installPortcullis } from "./install.js";
+import { startOperator, type OperatorProcess } from "./process.js";
+
+export class OperatorFixture {
+  readonly operators: OperatorProcess[] = [];
+
+  private constructor(
+    readonly controlPlane: ControlPlane,
+    readonly operatorKubeconfig: string,
+    readonly webhookPort: number,
+  ) {}
+
+  static async start(): Promise<OperatorFixture> {
+    const controlPlane = await ControlPlane.start({ ownerPid: process.pid });
+    const webhookPort = await freePort();
+    const operatorKubeconfig = await installPortcullis(controlPlane, webhookPort);
+    return new OperatorFixture(controlPlane, operatorKubeconfig, webhookPort);
+  }
+
+  /** Starts an operator replica; the first one gets the port the webhooks call. */
+  async startOperator(identity: string, extraArgs: string[] = [], waitReady = true): Promise<OperatorProcess> {
+    const operator = await startOperator({
+      kubeconfig: this.operatorKubeconfig,
+      logDir: join(this.controlPlane.state.dir, "logs"),
+      identity,
+      ...(this.operators.length === 0 ? { webhookPort: this.webhookPort } : {}),
+      extraArgs,
+      waitReady,
+    });
+    this.operators.push(operator);
+    return operator;
+  }
+
+  kubectl(args: string[], options: KubectlOptions = {}): Promise<CommandResult> {
+    return kubectl(args, { kubeconfig: this.controlPlane.state.adminKubeconfig, ...options });
+  }
+
+  async kubectlOk(args: string[], options: KubectlOptions = {}): Promise<string> {
+    const result = await this.kubectl(args, options);
+    if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** Polls a jsonpath until it equals `expected` (or the timeout passes; then fails with the last value). */
+  async waitFor(args: string[], jsonpath: string, expected: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      const result = await this.kubectl([...args, "-o", `jsonpath=${jsonpath}`]);
+      last = result.code === 0 ? result.stdout : result.stderr;
+      if (last === expected) return;
+      await sleep(250);
+    }
+    throw new Error(`${args.join(" ")} ${jsonpath}: expected "${expected}", last saw "${last}"`);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.operators.map((operator) => operator.stop("SIGKILL")));
+    await this.controlPlane.stop();
+  }
+}

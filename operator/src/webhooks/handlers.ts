@@ -1,0 +1,70 @@
+// Binds the pure admission logic (inject/, validate/) to the operator's
+// caches: each handler turns an AdmissionRequest into an AdmissionResult.
+import type { V1Namespace, V1Pod } from "@kubernetes/client-node";
+import type { IAccessPolicy, IApprovalRequest, IResource } from "@portcullis/crds";
+import type { Cache } from "../controllers/conditions.js";
+import type { AdmissionHandler, AdmissionResult } from "./admission-server.js";
+import { renderSidecarPatch } from "./inject/patch.js";
+import type { InjectionSettings } from "./inject/settings.js";
+import { admitApprovalRequest } from "./validate/approval.js";
+import { formatAdmissionDenial, validateAccessPolicy, validateResource } from "./validate/policy.js";
+
+export interface AdmissionCaches {
+  namespaces: Cache<V1Namespace>;
+  policies: Cache<IAccessPolicy>;
+  resources: Cache<IResource>;
+}
+
+export function podInjectionHandler(caches: AdmissionCaches, settings: InjectionSettings): AdmissionHandler {
+  return (request) => {
+    if (request.operation !== "CREATE") return { allowed: true };
+    const pod = request.object as V1Pod;
+    const namespace = request.namespace ?? pod.metadata?.namespace ?? "default";
+    const outcome = renderSidecarPatch(pod, {
+      policies: caches.policies.list(namespace),
+      resources: caches.resources.list(namespace),
+      settings,
+      namespaceLabels: caches.namespaces.get("", namespace)?.metadata?.labels,
+      namespace,
+    });
+    if (outcome.kind === "refusal") return { allowed: false, code: 403, message: outcome.message, warnings: outcome.warnings };
+    return { allowed: true, patch: outcome.patch, warnings: outcome.warnings };
+  };
+}
+
+function fromValidation(kind: string, name: string, result: { errors: { field: string; message: string }[]; warnings: string[] }): AdmissionResult {
+  if (result.errors.length > 0) return { allowed: false, code: 422, message: formatAdmissionDenial(kind, name, result.errors), warnings: result.warnings };
+  return { allowed: true, warnings: result.warnings };
+}
+
+export function accessPolicyHandler(caches: AdmissionCaches): AdmissionHandler {
+  return (request) => {
+    const policy = request.object as IAccessPolicy;
+    const resources = caches.resources.list(request.namespace);
+    return fromValidation("AccessPolicy", policy.metadata?.name ?? "", validateAccessPolicy(policy, { resources }));
+  };
+}
+
+export function resourceHandler(caches: AdmissionCaches): AdmissionHandler {
+  return (request) => {
+    const resource = request.object as IResource;
+    const resources = caches.resources.list(request.namespace);
+    return fromValidation("Resource", resource.metadata?.name ?? "", validateResource(resource, { resources }));
+  };
+}
+
+export function approvalRequestHandler(operatorUsername: string, now: () => Date = () => new Date()): AdmissionHandler {
+  return (request) => {
+    if (request.operation === "CONNECT") return { allowed: true };
+    return admitApprovalRequest(
+      {
+        operation: request.operation,
+        ...(request.subResource ? { subResource: request.subResource } : {}),
+        userInfo: request.userInfo,
+        ...(request.object ? { object: request.object as IApprovalRequest } : {}),
+        ...(request.oldObject ? { oldObject: request.oldObject as IApprovalRequest } : {}),
+      },
+      { operatorUsername, now: now() },
+    );
+  };
+}

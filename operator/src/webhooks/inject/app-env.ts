@@ -1,0 +1,92 @@
+// Explicit (non-transparent) Resources: the agent's containers get
+// environment variables pointing at the sidecar's listeners on loopback.
+//
+// URL schemes: postgres://127.0.0.1:PORT[/DATABASE] for postgres, and
+// http://127.0.0.1:PORT for http AND kubernetes Resources. The agent's side
+// of the gateway is plain text on loopback: that traffic never leaves the
+// pod's network namespace, and the agent needs no CA to trust. The gateway
+// speaks TLS (verify-full unless the Resource says otherwise) to the real
+// backend. For kubernetes: `kubectl --server "$PORTCULLIS_CLUSTER_API_URL"`.
+//
+// A variable the user already set is never overwritten: the user's value
+// wins and the admission response carries a warning.
+import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
+import type { IResource } from "@portcullis/crds";
+
+/** `orders-db` → `PORTCULLIS_ORDERS_DB_URL`. */
+export function resourceUrlEnvName(resourceName: string): string {
+  return `PORTCULLIS_${resourceName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_URL`;
+}
+
+/** Where a client reaches the Resource through the sidecar. */
+export function listenerUrl(resource: IResource): string {
+  const address = `127.0.0.1:${resource.spec.listener.port}`;
+  if (resource.spec.protocol === "postgres") {
+    const database = resource.spec.postgres?.database;
+    return `postgres://${address}${database === undefined ? "" : `/${encodeURIComponent(database)}`}`;
+  }
+  return `http://${address}`;
+}
+
+export interface ExplicitEnv {
+  vars: V1EnvVar[];
+  warnings: string[];
+}
+
+function libpqEnv(postgres: IResource[]): ExplicitEnv {
+  if (postgres.length > 1) {
+    const names = postgres.map((r) => r.metadata?.name ?? "").join('", "');
+    return { vars: [], warnings: [`PGHOST and PGPORT are not set because several explicit postgres Resources ("${names}") serve this pod; use their PORTCULLIS_*_URL variables`] };
+  }
+  const [only] = postgres;
+  if (only === undefined) return { vars: [], warnings: [] };
+  const vars: V1EnvVar[] = [
+    { name: "PGHOST", value: "127.0.0.1" },
+    { name: "PGPORT", value: String(only.spec.listener.port) },
+  ];
+  const database = only.spec.postgres?.database;
+  if (database !== undefined) vars.push({ name: "PGDATABASE", value: database });
+  return { vars, warnings: [] };
+}
+
+/** The variables every app container gets for the explicit Resources (sorted by name). */
+export function explicitResourceEnv(resources: IResource[]): ExplicitEnv {
+  const explicit = resources.filter((resource) => resource.spec.transparent !== true);
+  const byVar = new Map<string, IResource[]>();
+  for (const resource of explicit) {
+    const name = resourceUrlEnvName(resource.metadata?.name ?? "");
+    byVar.set(name, [...(byVar.get(name) ?? []), resource]);
+  }
+  const vars: V1EnvVar[] = [];
+  const warnings: string[] = [];
+  for (const [name, owners] of byVar) {
+    if (owners.length === 1 && owners[0] !== undefined) vars.push({ name, value: listenerUrl(owners[0]) });
+    else warnings.push(`${name} is not set because Resources "${owners.map((r) => r.metadata?.name ?? "").join('" and "')}" map to the same variable name`);
+  }
+  const libpq = libpqEnv(explicit.filter((resource) => resource.spec.protocol === "postgres"));
+  return { vars: [...vars, ...libpq.vars], warnings: [...warnings, ...libpq.warnings] };
+}
+
+export interface ContainerEnvResult {
+  container: V1Container;
+  /** Names that were added. */
+  added: string[];
+  warnings: string[];
+}
+
+/** Appends the variables the container does not set itself; the ones it does set are left alone, with a warning. */
+export function addEnvToContainer(container: V1Container, vars: V1EnvVar[]): ContainerEnvResult {
+  const existing = container.env ?? [];
+  const taken = new Set(existing.map((v) => v.name));
+  const added = vars.filter((v) => !taken.has(v.name));
+  const warnings = vars
+    .filter((v) => taken.has(v.name))
+    .map((v) => `container "${container.name}" already sets ${v.name}; Portcullis left it as it is instead of setting "${v.value ?? ""}", so clients using it may not reach the gateway`);
+  if (added.length > 0 && (container.envFrom?.length ?? 0) > 0) {
+    warnings.push(
+      `container "${container.name}" uses envFrom; Portcullis variables (${added.map((v) => v.name).join(", ")}) take precedence over the same names from envFrom`,
+    );
+  }
+  if (added.length === 0) return { container, added: [], warnings };
+  return { container: { ...container, env: [...existing, ...added] }, added: added.map((v) => v.name), warnings };
+}

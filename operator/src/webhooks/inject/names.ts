@@ -1,0 +1,32 @@
+// Names and paths the injector owns inside a pod. The broker and the sidecar
+// rely on the same names (the broker checks that the pod it serves carries
+// the gateway container), so they live in one place.
+
+/** The gateway sidecar container. */
+export const SIDECAR_CONTAINER = "portcullis-gateway";
+/** The init container that installs the transparent-mode iptables rules. */
+export const INIT_CONTAINER = "portcullis-init";
+
+/** Projected volume: the audience-bound ServiceAccount token and the broker's CA, mounted only into the sidecar. */
+export const IDENTITY_VOLUME = "portcullis-identity";
+/** Evidence spool: the sidecar writes session events here before they reach the object store. */
+export const SPOOL_VOLUME = "portcullis-spool";
+/** /tmp of the sidecar, whose root filesystem is read-only. */
+export const TMP_VOLUME = "portcullis-tmp";
+/** /run of the init container: iptables takes its xtables lock there and the root filesystem is read-only. */
+export const INIT_RUN_VOLUME = "portcullis-init-run";
+
+export const IDENTITY_MOUNT_PATH = "/var/run/secrets/portcullis";
+export const TOKEN_FILE = "token";
+export const CA_FILE = "ca.crt";
+export const SPOOL_MOUNT_PATH = "/var/lib/portcullis/spool";
+
+/** Audience of the projected token; the broker accepts no other. */
+export const TOKEN_AUDIENCE = "portcullis";
+
+/** Annotation recording what the injector added (see record.ts). */
+export const INJECTED_ANNOTATION = "portcullis.dev/injected";
+
+/** Container and volume names a user's pod must not use, because the injector owns them. */
+export const RESERVED_CONTAINER_NAMES = [SIDECAR_CONTAINER, INIT_CONTAINER];
+export const RESERVED_VOLUME_NAMES = [IDENTITY_VOLUME, SPOOL_VOLUME, TMP_VOLUME, INIT_RUN_VOLUME];

@@ -1,0 +1,180 @@
+// Pods the gateway cannot protect. Injecting into them would look safe and
+// not be, so the webhook refuses them and says why, naming the field. Each
+// message reads on its own after "Portcullis cannot protect pod X: ".
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import type { IResource } from "@portcullis/crds";
+import { transparentResources } from "./iptables.js";
+import { INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, TOKEN_AUDIENCE } from "./names.js";
+import type { InjectionSettings } from "./settings.js";
+
+/** A container of the user's pod and where it sits, e.g. `spec.initContainers[1]`. */
+export interface UserContainer {
+  container: V1Container;
+  path: string;
+}
+
+/** The pod's own containers and init containers (not the ones the injector owns). */
+export function userContainers(pod: V1Pod): UserContainer[] {
+  const list = (field: "initContainers" | "containers"): UserContainer[] =>
+    (pod.spec?.[field] ?? [])
+      .map((container, index) => ({ container, path: `spec.${field}[${index}]` }))
+      .filter(({ container }) => !RESERVED_CONTAINER_NAMES.includes(container.name));
+  return [...list("initContainers"), ...list("containers")];
+}
+
+function resourceName(resource: IResource): string {
+  return resource.metadata?.name ?? "";
+}
+
+function podLevelRefusals(pod: V1Pod): string[] {
+  const spec = pod.spec;
+  const reasons: string[] = [];
+  if (spec?.hostNetwork === true) {
+    reasons.push(
+      "spec.hostNetwork is true: the iptables rules would change the node's network instead of the pod's, and the agent could reach backends around the gateway sidecar",
+    );
+  }
+  if (spec?.hostPID === true) {
+    reasons.push("spec.hostPID is true: the agent could read the gateway sidecar's memory and files, including the brokered credentials");
+  }
+  if (spec?.shareProcessNamespace === true) {
+    reasons.push(
+      "spec.shareProcessNamespace is true: the agent could read the gateway sidecar's memory and files (/proc/<pid>/root, /proc/<pid>/mem), including the brokered credentials",
+    );
+  }
+  if (spec?.os?.name !== undefined && spec.os.name !== "linux") {
+    reasons.push(`spec.os.name is "${spec.os.name}": the gateway sidecar runs on Linux only`);
+  }
+  return reasons;
+}
+
+function listenerRefusals(resources: IResource[], settings: InjectionSettings): string[] {
+  const reasons: string[] = [];
+  const byPort = new Map<number, string[]>();
+  for (const resource of resources) {
+    const port = resource.spec.listener.port;
+    byPort.set(port, [...(byPort.get(port) ?? []), resourceName(resource)]);
+  }
+  for (const [port, names] of byPort) {
+    if (port === settings.metricsPort) {
+      reasons.push(`Resource "${names.join('", "')}" listens on port ${port}, which is the gateway's metrics port`);
+    }
+    if (names.length > 1) {
+      reasons.push(`Resources "${names.join('" and "')}" both use listener port ${port}; give each Resource its own spec.listener.port`);
+    }
+  }
+  const byDestination = new Map<string, string[]>();
+  for (const resource of transparentResources(resources)) {
+    const destination = `${resource.spec.endpoint.host}:${resource.spec.endpoint.port}`;
+    byDestination.set(destination, [...(byDestination.get(destination) ?? []), resourceName(resource)]);
+    if (resource.spec.endpoint.host.includes(":")) {
+      reasons.push(
+        `Resource "${resourceName(resource)}" is transparent with an IPv6 endpoint.host (${resource.spec.endpoint.host}), which the iptables rules do not intercept yet; set spec.transparent to false`,
+      );
+    }
+  }
+  for (const [destination, names] of byDestination) {
+    if (names.length > 1) {
+      reasons.push(`transparent Resources "${names.join('" and "')}" both intercept ${destination}; traffic can be redirected to only one of them`);
+    }
+  }
+  return reasons;
+}
+
+function portCollisions(pod: V1Pod, resources: IResource[], settings: InjectionSettings): string[] {
+  const owners = new Map<number, string>(
+    resources.map((r) => [r.spec.listener.port, `the listener port of Resource "${resourceName(r)}"; change the container's port or the Resource's spec.listener.port`]),
+  );
+  if (!owners.has(settings.metricsPort)) owners.set(settings.metricsPort, "the gateway's metrics port; change the container's port");
+  const reasons: string[] = [];
+  for (const { container, path } of userContainers(pod)) {
+    (container.ports ?? []).forEach((port, index) => {
+      const owner = owners.get(port.containerPort);
+      if (owner !== undefined && (port.protocol ?? "TCP") === "TCP") {
+        reasons.push(
+          `${path}.ports[${index}].containerPort ${port.containerPort} of container "${container.name}" is ${owner}`,
+        );
+      }
+    });
+  }
+  return reasons;
+}
+
+function effectiveUid(pod: V1Pod, container: V1Container): number | undefined {
+  return container.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser;
+}
+
+/** In transparent mode an app container could escape the redirect by running as the sidecar's UID or by changing iptables. */
+function transparentBypasses(pod: V1Pod, resources: IResource[], settings: InjectionSettings): string[] {
+  if (transparentResources(resources).length === 0) return [];
+  const reasons: string[] = [];
+  for (const { container, path } of userContainers(pod)) {
+    const name = `container "${container.name}" (${path})`;
+    if (effectiveUid(pod, container) === settings.sidecarUid) {
+      reasons.push(`${name} runs as UID ${settings.sidecarUid}, the gateway's UID, so its traffic would skip the transparent redirect`);
+    }
+    const context = container.securityContext;
+    const added = context?.capabilities?.add ?? [];
+    if (context?.privileged === true || added.some((cap) => ["NET_ADMIN", "CAP_NET_ADMIN", "ALL"].includes(cap))) {
+      reasons.push(`${name} is privileged or adds NET_ADMIN, so it could remove the transparent redirect rules`);
+    }
+  }
+  return reasons;
+}
+
+/** A projected token for the broker's audience anywhere but the injector's own volume would let the agent act as the sidecar. */
+function foreignPortcullisTokens(pod: V1Pod): string[] {
+  return (pod.spec?.volumes ?? []).flatMap((volume, index) => {
+    if (RESERVED_VOLUME_NAMES.includes(volume.name)) return [];
+    const tokenForBroker = (volume.projected?.sources ?? []).some(
+      (source) => source.serviceAccountToken?.audience === TOKEN_AUDIENCE,
+    );
+    return tokenForBroker
+      ? [`spec.volumes[${index}] "${volume.name}" projects a ServiceAccount token for audience "${TOKEN_AUDIENCE}", which only the gateway sidecar may hold`]
+      : [];
+  });
+}
+
+/**
+ * Why the gateway cannot protect this pod with these Resources; empty when it can. Collisions of the
+ * injector's reserved names are checked separately (reservedNameConflicts), because an already
+ * injected pod legitimately uses them.
+ */
+export function refusalReasons(pod: V1Pod, resources: IResource[], settings: InjectionSettings): string[] {
+  return [
+    ...podRefusals(pod),
+    ...listenerRefusals(resources, settings),
+    ...portCollisions(pod, resources, settings),
+    ...transparentBypasses(pod, resources, settings),
+  ];
+}
+
+/** The refusals that depend on the pod alone, not on the Resources it is served. */
+export function podRefusals(pod: V1Pod): string[] {
+  return [...podLevelRefusals(pod), ...foreignPortcullisTokens(pod)];
+}
+
+/**
+ * Pod Security Admission runs after the mutating webhooks: in a namespace that enforces the baseline or
+ * restricted level it would reject the iptables init container (root, NET_ADMIN) with a message that does
+ * not say where the container came from. Refusing here says what to change instead.
+ */
+export function podSecurityRefusals(namespaceLabels: Record<string, string> | undefined, resources: IResource[]): string[] {
+  const level = namespaceLabels?.["pod-security.kubernetes.io/enforce"];
+  const transparent = transparentResources(resources).map(resourceName);
+  if ((level !== "baseline" && level !== "restricted") || transparent.length === 0) return [];
+  return [
+    `the namespace enforces Pod Security level "${level}", which forbids the NET_ADMIN capability that ${INIT_CONTAINER} needs for the transparent Resources "${transparent.join('", "')}"; set their spec.transparent to false or allow the "privileged" level`,
+  ];
+}
+
+/** Containers or volumes of a not-yet-injected pod that already use the injector's names. */
+export function reservedNameConflicts(pod: V1Pod): string[] {
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
+    .filter((container) => RESERVED_CONTAINER_NAMES.includes(container.name))
+    .map((container) => `container name "${container.name}" is reserved for Portcullis; rename the container`);
+  const volumes = (pod.spec?.volumes ?? [])
+    .filter((volume) => RESERVED_VOLUME_NAMES.includes(volume.name))
+    .map((volume) => `volume name "${volume.name}" is reserved for Portcullis; rename the volume`);
+  return [...containers, ...volumes];
+}
