@@ -1,5 +1,5 @@
 # Portcullis — `make test` runs every test; `make dev` starts a local control
-# plane with the Portcullis API installed. Both install what is missing: npm
+# plane, installs Portcullis and runs the operator in the foreground. Both install what is missing: npm
 # packages (npm ci) and the control-plane binaries (built with Go into
 # ~/.cache/portcullis/tools, or $PORTCULLIS_TOOLS_DIR).
 SHELL := /bin/bash
@@ -50,7 +50,7 @@ controlplane-down: build
 	@$(CONTROLPLANE) down
 
 dev: build tools
-	@$(CONTROLPLANE) up --with-crds
+	@$(CONTROLPLANE) dev
 
 clean:
 	rm -rf node_modules */dist */*/dist *.tsbuildinfo */*.tsbuildinfo */*/*.tsbuildinfo

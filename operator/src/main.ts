@@ -93,16 +93,12 @@ async function run(settings: OperatorSettings): Promise<void> {
     logger: log,
     onStartedLeading: (signal) => {
       metrics.isLeader.set(1);
-      log.info("became leader", { identity: settings.identity });
       runControllers(
         { caches, core: clients.core, customObjects: clients.customObjects, certificates, identity: settings.identity, approvalRetentionSeconds: settings.approvalRetentionSeconds, metrics, log },
         signal,
       );
     },
-    onStoppedLeading: () => {
-      metrics.isLeader.set(0);
-      log.warn("stopped leading", { identity: settings.identity });
-    },
+    onStoppedLeading: () => metrics.isLeader.set(0),
   });
   elector.start();
   ready = true;

@@ -1,19 +1,22 @@
 #!/usr/bin/env node
 // portcullis-controlplane: builds and runs the test control plane by hand.
 //   tools                 build kube-apiserver, kubectl and etcd into the cache
-//   up [--with-crds]      start a control plane that outlives this command (or reuse the
-//                         running one), optionally install the Portcullis CRDs; print its kubeconfig
+//   up                    start a control plane that outlives this command (or reuse the
+//                         running one); print its kubeconfig
+//   dev                   up, install Portcullis (CRDs, RBAC, webhooks) and run the operator
+//                         in the foreground until Ctrl-C
 //   down                  stop it and remove its directory
 //   user NAME [GROUP...]  write a kubeconfig for a user with those groups; print its path
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CRD_DIR } from "@portcullis/crds";
+import { installPortcullis } from "../operator/install.js";
+import { startOperator } from "../operator/process.js";
 import { ControlPlane } from "./controlplane.js";
+import { freePort } from "./processes.js";
 import { buildTools, locateTools } from "./tools.js";
 
-const USAGE = "usage: portcullis-controlplane tools | up [--with-crds] | down | user NAME [GROUP...]";
+const USAGE = "usage: portcullis-controlplane tools | up | dev | down | user NAME [GROUP...]";
 const dir = process.env.PORTCULLIS_CONTROLPLANE_DIR ?? join(tmpdir(), "portcullis-controlplane");
 
 async function main(args: string[]): Promise<void> {
@@ -25,26 +28,13 @@ async function main(args: string[]): Promise<void> {
       return;
     }
     case "up": {
-      const withCrds = rest.includes("--with-crds");
-      const unknown = rest.filter((arg) => arg !== "--with-crds");
-      if (unknown.length > 0) throw new UsageError(`unknown argument "${unknown[0]}"`);
-      const tools = locateTools();
-      const running = existsSync(join(dir, "state.json"));
-      const controlPlane = running ? ControlPlane.attach(dir) : await ControlPlane.start({ dir, tools });
-      const { server, adminKubeconfig } = controlPlane.state;
-      console.error(running ? `reusing the control plane at ${server}` : `kube-apiserver ready at ${server}; logs in ${join(dir, "logs")}`);
-      if (withCrds) {
-        const kubectl = (...kubectlArgs: string[]): void => {
-          execFileSync(tools.kubectl, [`--kubeconfig=${adminKubeconfig}`, ...kubectlArgs], { stdio: ["ignore", "ignore", "inherit"] });
-        };
-        kubectl("apply", "-f", CRD_DIR);
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "--recursive=false", "-f", CRD_DIR);
-        console.error(
-          `Portcullis CRDs installed. Try:\n  export KUBECONFIG=${adminKubeconfig} PATH=${join(tools.kubectl, "..")}:$PATH\n` +
-            "  kubectl apply -f crds/examples/ && kubectl get portcullis\nStop with: make controlplane-down",
-        );
-      }
-      console.log(adminKubeconfig);
+      if (rest.length > 0) throw new UsageError(`unknown argument "${rest[0]}"`);
+      console.log((await upOrReuse()).state.adminKubeconfig);
+      return;
+    }
+    case "dev": {
+      if (rest.length > 0) throw new UsageError(`unknown argument "${rest[0]}"`);
+      await dev(await upOrReuse());
       return;
     }
     case "down": {
@@ -68,6 +58,35 @@ async function main(args: string[]): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+async function upOrReuse(): Promise<ControlPlane> {
+  const running = existsSync(join(dir, "state.json"));
+  const controlPlane = running ? ControlPlane.attach(dir) : await ControlPlane.start({ dir, tools: locateTools() });
+  const { server } = controlPlane.state;
+  console.error(running ? `reusing the control plane at ${server}` : `kube-apiserver ready at ${server}; logs in ${join(dir, "logs")}`);
+  return controlPlane;
+}
+
+/** Installs Portcullis and runs the operator with its own service account until interrupted. */
+async function dev(controlPlane: ControlPlane): Promise<void> {
+  const webhookPort = await freePort();
+  const kubeconfig = await installPortcullis(controlPlane, webhookPort);
+  const operator = await startOperator({ kubeconfig, logDir: join(dir, "logs"), identity: "dev", webhookPort });
+  console.error(
+    [
+      `The Portcullis operator is running (log: ${operator.logPath}). In another shell:`,
+      `  export KUBECONFIG=${controlPlane.state.adminKubeconfig} PATH=${join(locateTools().kubectl, "..")}:$PATH`,
+      "  kubectl create namespace agents && kubectl label namespace agents portcullis.dev/injection=enabled",
+      "  kubectl apply -n agents -f crds/examples/postgres-resource.yaml -f crds/examples/no-destructive-changes-policy.yaml",
+      "  kubectl get resources,accesspolicies -n agents",
+      "Ctrl-C stops the operator; `make controlplane-down` stops the control plane.",
+    ].join("\n"),
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => void operator.stop().then(resolve));
+    operator.child.once("exit", () => resolve());
+  });
+}
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);

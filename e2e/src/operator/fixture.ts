@@ -24,15 +24,14 @@ export class OperatorFixture {
     return new OperatorFixture(controlPlane, operatorKubeconfig, webhookPort);
   }
 
-  /** Starts an operator replica; the first one gets the port the webhooks call. */
-  async startOperator(identity: string, extraArgs: string[] = [], waitReady = true): Promise<OperatorProcess> {
+  /** Starts an operator replica; the first one (or one asked to) gets the port the webhooks call. */
+  async startOperator(identity: string, extraArgs: string[] = [], servesWebhooks = this.operators.length === 0): Promise<OperatorProcess> {
     const operator = await startOperator({
       kubeconfig: this.operatorKubeconfig,
       logDir: join(this.controlPlane.state.dir, "logs"),
       identity,
-      ...(this.operators.length === 0 ? { webhookPort: this.webhookPort } : {}),
+      ...(servesWebhooks ? { webhookPort: this.webhookPort } : {}),
       extraArgs,
-      waitReady,
     });
     this.operators.push(operator);
     return operator;

@@ -2,7 +2,6 @@
 // except that the webhooks call the operator by URL on loopback instead of
 // through a Service (there are no nodes or Services here). The operator runs
 // as its own service account, with exactly the RBAC in operator/deploy.
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CRD_DIR, readManifests, type KubeObject } from "@portcullis/crds";
@@ -35,15 +34,9 @@ export function webhooksByUrl(webhookPort: number): KubeObject[] {
 export async function installPortcullis(controlPlane: ControlPlane, webhookPort: number): Promise<string> {
   await run(controlPlane, ["apply", "-f", CRD_DIR]);
   await run(controlPlane, ["wait", "--for=condition=Established", "--timeout=60s", "--recursive=false", "-f", CRD_DIR]);
-  await run(controlPlane, ["create", "namespace", OPERATOR_NAMESPACE]);
+  await run(controlPlane, ["apply", "-f", "-"], stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: OPERATOR_NAMESPACE } }));
   await run(controlPlane, ["apply", "-f", join(DEPLOY_DIR, "rbac.yaml")]);
   await run(controlPlane, ["apply", "-f", "-"], webhooksByUrl(webhookPort).map((o) => stringify(o)).join("---\n"));
   const token = (await run(controlPlane, ["create", "token", "portcullis-operator", "-n", OPERATOR_NAMESPACE, "--duration=6h"])).trim();
   return controlPlane.kubeconfigForToken("portcullis-operator", token);
-}
-
-export function writeManifest(dir: string, name: string, objects: KubeObject[]): string {
-  const path = join(dir, name);
-  writeFileSync(path, objects.map((o) => stringify(o)).join("---\n"));
-  return path;
 }

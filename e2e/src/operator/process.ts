@@ -39,8 +39,6 @@ export interface StartOperatorOptions {
   identity: string;
   webhookPort?: number;
   extraArgs?: string[];
-  /** Wait for /readyz (false for a standby replica, which is ready too, or to test failures). */
-  waitReady?: boolean;
 }
 
 export async function startOperator(options: StartOperatorOptions): Promise<OperatorProcess> {
@@ -82,15 +80,12 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
       await exited;
     },
   };
-  if (options.waitReady ?? true) {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`operator ${options.identity} exited with ${child.exitCode}; see ${logPath}`);
-      const ready = await health("/readyz").catch(() => ({ status: 0 }));
-      if (ready.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`operator ${options.identity} not ready after 60s; see ${logPath}`);
-      await sleep(200);
-    }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`operator ${options.identity} exited with ${child.exitCode}; see ${logPath}`);
+    const ready = await health("/readyz").catch(() => ({ status: 0 }));
+    if (ready.status === 200) return operator;
+    if (Date.now() > deadline) throw new Error(`operator ${options.identity} not ready after 60s; see ${logPath}`);
+    await sleep(200);
   }
-  return operator;
 }
