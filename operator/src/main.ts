@@ -10,31 +10,43 @@ import { createHealthServer } from "./http/health-server.js";
 import { createReloadingHttpsServer, listen } from "./http/https-server.js";
 import { loadKubeConfig, makeKubeClients } from "./kube/client.js";
 import { LeaderElector } from "./kube/leader.js";
-import { createLogger, errorMessage } from "./log.js";
+import { createLogger, errorMessage, type Logger } from "./log.js";
 import { OperatorMetrics } from "./metrics.js";
 import { SettingsError, loadSettings, type OperatorSettings } from "./settings.js";
 import { admissionRouter } from "./webhooks/admission-server.js";
 import { accessPolicyHandler, approvalRequestHandler, podInjectionHandler, resourceHandler } from "./webhooks/handlers.js";
 import { CA_BUNDLE_CONFIGMAP } from "./controllers/ca-bundle-controller.js";
-import { defaultInjectionSettings, type InjectionSettings } from "./webhooks/inject/settings.js";
+import { VersionApi } from "@kubernetes/client-node";
+import {
+  defaultInjectionSettings,
+  injectionSettingsProblems,
+  nativeSidecarsSupported,
+  type InjectionSettings,
+} from "./webhooks/inject/settings.js";
 
 const CACHE_SYNC_TIMEOUT_MS = 120_000;
 
-function injectionSettings(settings: OperatorSettings): InjectionSettings {
-  return {
+/** The injection settings; native sidecars only where the API server supports them (Kubernetes 1.29+). */
+function injectionSettings(settings: OperatorSettings, nativeSupported: boolean, log: Logger): InjectionSettings {
+  if (settings.nativeSidecar && !nativeSupported) log.warn("this cluster has no native sidecars (Kubernetes < 1.29); injecting the gateway as a regular container");
+  const injection = {
     ...defaultInjectionSettings,
     sidecarImage: settings.sidecarImage,
     initImage: settings.initImage,
-    nativeSidecar: settings.nativeSidecar,
+    nativeSidecar: settings.nativeSidecar && nativeSupported,
     brokerUrl: settings.brokerUrl,
     caBundleConfigMap: CA_BUNDLE_CONFIGMAP,
   };
+  const problems = injectionSettingsProblems(injection);
+  if (problems.length > 0) throw new SettingsError(`invalid injection settings: ${problems.join("; ")}`);
+  return injection;
 }
 
 async function run(settings: OperatorSettings): Promise<void> {
   const log = createLogger();
   const metrics = new OperatorMetrics();
   const clients = makeKubeClients(loadKubeConfig(settings.kubeconfig));
+  const injection = injectionSettings(settings, nativeSidecarsSupported(await clients.kubeConfig.makeApiClient(VersionApi).getCode()), log);
   let ready = false;
   const health = createHealthServer(metrics.registry, () => ready);
   await listen(health, settings.healthPort, settings.listenHost);
@@ -61,7 +73,7 @@ async function run(settings: OperatorSettings): Promise<void> {
     certificates,
     admissionRouter(
       {
-        "/mutate/pods": podInjectionHandler(caches, injectionSettings(settings)),
+        "/mutate/pods": podInjectionHandler(caches, injection),
         "/mutate/approvalrequests": approvalRequestHandler(settings.serviceAccountUsername),
         "/validate/accesspolicies": accessPolicyHandler(caches),
         "/validate/resources": resourceHandler(caches),
@@ -127,5 +139,5 @@ try {
 }
 run(settings).catch((error: unknown) => {
   console.error(JSON.stringify({ level: "error", message: "operator failed to start", error: errorMessage(error) }));
-  process.exit(1);
+  process.exit(error instanceof SettingsError ? 2 : 1);
 });
