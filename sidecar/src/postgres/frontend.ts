@@ -1,0 +1,192 @@
+// Decodes what a PostgreSQL client sends. Everything here is pure and total:
+// any byte sequence either decodes or throws ProtocolError, which the gateway
+// turns into an error message and a closed connection. This is the code the
+// fuzzer drives (e2e/src/fuzz).
+import { ProtocolError } from "./frames.js";
+
+export const SSL_REQUEST_CODE = 80877103;
+export const GSSENC_REQUEST_CODE = 80877104;
+export const CANCEL_REQUEST_CODE = 80877102;
+export const PROTOCOL_3_0 = 196608;
+
+export type StartupPacket =
+  | { kind: "ssl-request" }
+  | { kind: "gssenc-request" }
+  | { kind: "cancel"; processId: number; secretKey: Buffer }
+  | { kind: "startup"; protocol: number; parameters: Record<string, string> };
+
+export type FrontendMessage =
+  | { type: "Query"; text: string }
+  | { type: "Parse"; name: string; text: string; parameterTypes: number[] }
+  | { type: "Bind"; portal: string; statement: string; resultFormats: number[] }
+  | { type: "Describe"; target: "S" | "P"; name: string }
+  | { type: "Execute"; portal: string; maxRows: number }
+  | { type: "Close"; target: "S" | "P"; name: string }
+  | { type: "Sync" }
+  | { type: "Flush" }
+  | { type: "Terminate" }
+  | { type: "CopyData" }
+  | { type: "CopyDone" }
+  | { type: "CopyFail"; message: string }
+  | { type: "Password"; data: Buffer };
+
+/** Reads fields from a message body, refusing to run past its end. */
+class BodyReader {
+  private offset = 0;
+  constructor(
+    private readonly body: Buffer,
+    private readonly what: string,
+  ) {}
+
+  int16(): number {
+    this.need(2);
+    const value = this.body.readInt16BE(this.offset);
+    this.offset += 2;
+    return value;
+  }
+
+  int32(): number {
+    this.need(4);
+    const value = this.body.readInt32BE(this.offset);
+    this.offset += 4;
+    return value;
+  }
+
+  byte(): string {
+    this.need(1);
+    return String.fromCharCode(this.body[this.offset++] ?? 0);
+  }
+
+  cstring(): string {
+    const end = this.body.indexOf(0, this.offset);
+    if (end < 0) throw new ProtocolError(`${this.what}: a string is not terminated`);
+    const value = this.body.toString("utf8", this.offset, end);
+    this.offset = end + 1;
+    return value;
+  }
+
+  skip(count: number): void {
+    this.need(count);
+    this.offset += count;
+  }
+
+  rest(): Buffer {
+    const value = this.body.subarray(this.offset);
+    this.offset = this.body.length;
+    return value;
+  }
+
+  count(limit: number, what: string): number {
+    const n = this.int16();
+    if (n < 0 || n > limit) throw new ProtocolError(`${this.what}: ${n} ${what} is out of range`);
+    return n;
+  }
+
+  end(): void {
+    if (this.offset !== this.body.length) throw new ProtocolError(`${this.what}: ${this.body.length - this.offset} unexpected trailing bytes`);
+  }
+
+  private need(count: number): void {
+    if (this.offset + count > this.body.length) throw new ProtocolError(`${this.what}: the message is truncated`);
+  }
+}
+
+const MAX_PARAMETERS = 65535;
+
+/** Decodes a startup-phase packet body (after its length word). */
+export function parseStartupPacket(body: Buffer): StartupPacket {
+  const reader = new BodyReader(body, "startup packet");
+  const code = reader.int32();
+  if (code === SSL_REQUEST_CODE) return reader.end(), { kind: "ssl-request" };
+  if (code === GSSENC_REQUEST_CODE) return reader.end(), { kind: "gssenc-request" };
+  if (code === CANCEL_REQUEST_CODE) {
+    const processId = reader.int32();
+    const secretKey = Buffer.from(reader.rest());
+    if (secretKey.length < 4 || secretKey.length > 256) throw new ProtocolError("cancel request: invalid secret key length");
+    return { kind: "cancel", processId, secretKey };
+  }
+  if (code >> 16 !== 3) throw new ProtocolError(`unsupported protocol version ${code >> 16}.${code & 0xffff}; this gateway speaks 3.0`);
+  const parameters: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (;;) {
+    const name = reader.cstring();
+    if (name === "") break;
+    parameters[name] = reader.cstring();
+  }
+  reader.end();
+  return { kind: "startup", protocol: code, parameters };
+}
+
+function parseBind(reader: BodyReader): FrontendMessage {
+  const portal = reader.cstring();
+  const statement = reader.cstring();
+  const formatCount = reader.count(MAX_PARAMETERS, "parameter format codes");
+  for (let i = 0; i < formatCount; i++) reader.int16();
+  const valueCount = reader.count(MAX_PARAMETERS, "parameter values");
+  for (let i = 0; i < valueCount; i++) {
+    const length = reader.int32();
+    if (length < -1) throw new ProtocolError("Bind: negative parameter length");
+    if (length > 0) reader.skip(length);
+  }
+  const resultCount = reader.count(MAX_PARAMETERS, "result format codes");
+  const resultFormats: number[] = [];
+  for (let i = 0; i < resultCount; i++) {
+    const format = reader.int16();
+    if (format !== 0 && format !== 1) throw new ProtocolError(`Bind: unknown result format ${format}`);
+    resultFormats.push(format);
+  }
+  return { type: "Bind", portal, statement, resultFormats };
+}
+
+function parseTarget(reader: BodyReader, what: string): "S" | "P" {
+  const target = reader.byte();
+  if (target !== "S" && target !== "P") throw new ProtocolError(`${what}: target must be S or P`);
+  return target;
+}
+
+function parseBody(type: string, reader: BodyReader): FrontendMessage {
+  switch (type) {
+    case "Q":
+      return { type: "Query", text: reader.cstring() };
+    case "P": {
+      const name = reader.cstring();
+      const text = reader.cstring();
+      const count = reader.count(MAX_PARAMETERS, "parameter types");
+      const parameterTypes: number[] = [];
+      for (let i = 0; i < count; i++) parameterTypes.push(reader.int32() >>> 0);
+      return { type: "Parse", name, text, parameterTypes };
+    }
+    case "B":
+      return parseBind(reader);
+    case "D":
+      return { type: "Describe", target: parseTarget(reader, "Describe"), name: reader.cstring() };
+    case "E":
+      return { type: "Execute", portal: reader.cstring(), maxRows: reader.int32() };
+    case "C":
+      return { type: "Close", target: parseTarget(reader, "Close"), name: reader.cstring() };
+    case "S":
+      return { type: "Sync" };
+    case "H":
+      return { type: "Flush" };
+    case "X":
+      return { type: "Terminate" };
+    case "d":
+      reader.rest();
+      return { type: "CopyData" };
+    case "c":
+      return { type: "CopyDone" };
+    case "f":
+      return { type: "CopyFail", message: reader.cstring() };
+    case "p":
+      return { type: "Password", data: Buffer.from(reader.rest()) };
+    default:
+      throw new ProtocolError(`unknown message type ${JSON.stringify(type)}`);
+  }
+}
+
+/** Decodes one regular (post-startup) client message. */
+export function parseFrontendMessage(type: string, body: Buffer): FrontendMessage {
+  const reader = new BodyReader(body, `message ${JSON.stringify(type)}`);
+  const message = parseBody(type, reader);
+  reader.end();
+  return message;
+}

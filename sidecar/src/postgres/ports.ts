@@ -1,0 +1,55 @@
+// What the PostgreSQL session needs from the rest of the gateway, as small
+// interfaces, so the protocol code does not know how policies, approvals,
+// evidence or masking work — and each can be tested alone.
+import type { ErrorFields } from "./backend.js";
+
+/** One statement about to run: a simple Query's text, or the text of the prepared statement an Execute runs. */
+export interface StatementCheck {
+  text: string;
+  protocol: "simple" | "extended";
+  /** The prepared statement's name for extended Executes ("" for the unnamed one). */
+  statementName?: string;
+}
+
+export type Verdict =
+  | { ok: true; /** One evidence id per statement, to attach results to. */ ids: string[] }
+  | { ok: false; error: ErrorFields };
+
+/** What became of a statement the server ran. */
+export interface StatementOutcome {
+  rowsReturned: number;
+  commandTags: string[];
+  error?: { code: string; message: string };
+  masked: Record<string, number>;
+  durationMs: number;
+}
+
+/** Decides, asks for approvals and records; everything it cannot do ends in a denial. */
+export interface SessionGuard {
+  /** `notify` sends the client a NoticeResponse (e.g. "waiting for approval …"). Rejects only when the session must end (e.g. evidence cannot be written). */
+  check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict>;
+  /** Records what a checked statement did; never throws (a failure ends the session through onFatal). */
+  result(id: string, outcome: StatementOutcome): void;
+  end(reason: string): Promise<void>;
+}
+
+export interface ResultField {
+  name: string;
+  tableID: number;
+  columnID: number;
+  dataTypeID: number;
+  format: 0 | 1;
+}
+
+export interface MaskPlan {
+  /** Set when a column to be masked comes in binary format: the result is refused, never sent unmasked. */
+  binaryConflict?: string;
+  maskRow(values: Array<Buffer | null>): { values: Array<Buffer | null>; changed: boolean };
+  counts(): Record<string, number>;
+}
+
+export interface ResultMasking {
+  readonly active: boolean;
+  /** The plan for one result set; undefined when nothing in it is masked. */
+  plan(fields: readonly ResultField[]): Promise<MaskPlan | undefined>;
+}

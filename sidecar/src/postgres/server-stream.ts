@@ -1,0 +1,235 @@
+// Server → client. Every frame is forwarded as is unless it belongs to a
+// result that is masked (DataRow rewritten), to a message the gateway added
+// itself (swallowed), or to a result the gateway refuses to deliver (a masked
+// column in binary format: the rows are dropped and the client gets an error
+// instead). Completed statements are reported to the guard for evidence.
+import type { RowDescriptionMessage } from "pg-protocol/dist/messages.js";
+import { BackendDecoder, dataRow, errorResponse, splitDataRow, SQLSTATE } from "./backend.js";
+import { type ExecutionRecord, type ExpectationQueue, newRecord } from "./expectations.js";
+import type { Frame } from "./frames.js";
+import type { Output } from "./output.js";
+import type { MaskPlan, ResultField, ResultMasking, SessionGuard } from "./ports.js";
+
+interface Current {
+  /** Whether the result set's plan has been looked up. */
+  started?: boolean;
+  /** The mask plan of the result set being received (simple query or execute). */
+  plan?: MaskPlan | undefined;
+  /** The result is refused: drop rows, turn its end into an error, then drop until ReadyForQuery. */
+  refusal?: string | undefined;
+}
+
+export class ServerStream {
+  /** The transaction status from the server's last ReadyForQuery. */
+  status = "I";
+  private readonly decoder = new BackendDecoder();
+  private readonly portalPlans = new Map<string, MaskPlan | undefined>();
+  private current: Current = {};
+  private discardUntilReady = false;
+
+  constructor(
+    private readonly expected: ExpectationQueue,
+    private readonly toClient: Output,
+    private readonly masking: ResultMasking,
+    private readonly guard: SessionGuard,
+  ) {}
+
+  /** A portal was bound again or closed: its old plan no longer applies. */
+  forgetPortal(portal: string): void {
+    this.portalPlans.delete(portal);
+  }
+
+  knowsPortal(portal: string): boolean {
+    return this.portalPlans.has(portal);
+  }
+
+  /** Handles one frame; returns a promise only when it must wait (a mask plan is being prepared). */
+  handle(frame: Frame): Promise<void> | void {
+    if (this.discardUntilReady && frame.type !== "Z") {
+      this.completeQuietly(frame.type);
+      return;
+    }
+    switch (frame.type) {
+      case "T":
+        return this.rowDescription(frame);
+      case "D":
+        return this.row(frame);
+      case "C":
+      case "I":
+      case "s":
+        return this.resultEnd(frame);
+      case "E":
+        return this.error(frame);
+      case "Z":
+        return this.ready(frame);
+      case "n":
+        return this.noData(frame);
+      case "1":
+      case "2":
+      case "3":
+        this.expected.shift();
+        return this.toClient.add(frame.raw);
+      default:
+        // ParameterDescription, notices, notifications, ParameterStatus, COPY traffic: as is.
+        return this.toClient.add(frame.raw);
+    }
+  }
+
+  private completeQuietly(type: string): void {
+    const head = this.expected.head;
+    if (!head) return;
+    const ends: Record<string, string[]> = {
+      parse: ["1"],
+      bind: ["2"],
+      close: ["3"],
+      "describe-statement": ["T", "n"],
+      "describe-portal": ["T", "n"],
+      execute: ["C", "I", "s"],
+    };
+    if (type === "E" && head.kind !== "query") this.expected.dropUntilSync();
+    else if (ends[head.kind]?.includes(type)) this.expected.shift();
+  }
+
+  private rowDescription(frame: Frame): Promise<void> | void {
+    const head = this.expected.head;
+    const describesPortal = head?.kind === "describe-portal";
+    if (head?.kind === "describe-statement" || describesPortal) this.expected.shift();
+    const swallow = describesPortal && head.swallow;
+    if (!swallow) this.toClient.add(frame.raw);
+    // A statement's description has no result formats yet (they come with Bind): no plan from it.
+    if (!this.masking.active || head?.kind === "describe-statement") return;
+    const fields = (this.decoder.decode(frame.raw) as RowDescriptionMessage).fields.map(
+      (field): ResultField => ({ name: field.name, tableID: field.tableID, columnID: field.columnID, dataTypeID: field.dataTypeID, format: field.format === "binary" ? 1 : 0 }),
+    );
+    return this.masking.plan(fields).then((plan) => {
+      if (describesPortal) this.portalPlans.set(head.portal, plan);
+      else this.startResult(plan);
+    });
+  }
+
+  private startResult(plan: MaskPlan | undefined): void {
+    this.current = { started: true, plan, refusal: plan?.binaryConflict };
+    const record = this.recordOfHead();
+    if (plan && record) record.maskPlans.push(plan);
+  }
+
+  private recordOfHead(): ExecutionRecord | undefined {
+    const head = this.expected.head;
+    if (head?.kind === "execute") return head.record;
+    if (head?.kind === "query") return (head.record ??= newRecord());
+    return undefined;
+  }
+
+  private row(frame: Frame): void {
+    const head = this.expected.head;
+    if (head?.kind === "execute" && !this.current.started) this.enterExecute(head.portal);
+    const record = this.recordOfHead();
+    if (record) record.rows += 1;
+    if (this.current.refusal !== undefined) return;
+    const plan = this.current.plan;
+    if (!plan) return this.toClient.add(frame.raw);
+    const masked = plan.maskRow(splitDataRow(frame.body));
+    this.toClient.add(masked.changed ? dataRow(masked.values) : frame.raw);
+  }
+
+  /** The first row of an Execute: use the plan its portal's description gave. */
+  private enterExecute(portal: string): void {
+    if (!this.masking.active) {
+      this.current = { started: true };
+      return;
+    }
+    if (!this.portalPlans.has(portal)) {
+      this.current = { started: true, refusal: "the gateway could not see this result's columns, so it cannot mask them" };
+      return;
+    }
+    this.startResult(this.portalPlans.get(portal));
+  }
+
+  private resultEnd(frame: Frame): void {
+    const head = this.expected.head;
+    const record = this.recordOfHead();
+    const refusal = this.current.refusal;
+    this.current = {};
+    if (frame.type === "C" && record) record.tags.push(commandTag(frame.body));
+    if (refusal !== undefined) {
+      const message = `portcullis: result withheld: ${refusal}`;
+      if (record) record.error = { code: SQLSTATE.featureNotSupported, message };
+      this.toClient.add(errorResponse({ code: SQLSTATE.featureNotSupported, message, hint: "request results in text format (the default) for columns that masking rules cover" }));
+      this.discardUntilReady = true;
+    } else {
+      this.toClient.add(frame.raw);
+    }
+    if (head?.kind === "execute") {
+      this.expected.shift();
+      this.finish(head.record);
+    }
+  }
+
+  private error(frame: Frame): void {
+    const head = this.expected.head;
+    const replacement = head?.kind === "query" || head?.kind === "parse" ? head.replaceError : undefined;
+    this.toClient.add(replacement ?? frame.raw);
+    this.current = {};
+    if (replacement) {
+      if (head?.kind === "parse") this.expected.dropUntilSync();
+      return;
+    }
+    const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
+    const failure = { code: fields.code ?? "", message: fields.message };
+    if (head?.kind === "query") {
+      (head.record ??= newRecord()).error = failure;
+      return;
+    }
+    // Extended protocol: the server skips everything up to the next Sync.
+    let first = true;
+    for (const skipped of this.expected.dropUntilSync()) {
+      if (skipped.kind !== "execute") continue;
+      skipped.record.error = first ? failure : { code: failure.code, message: "not run: an earlier message of the same batch failed" };
+      first = false;
+      this.finish(skipped.record);
+    }
+  }
+
+  private noData(frame: Frame): void {
+    const head = this.expected.head;
+    if (head?.kind === "describe-portal") {
+      this.portalPlans.set(head.portal, undefined);
+      this.expected.shift();
+      if (head.swallow) return;
+    } else if (head?.kind === "describe-statement") this.expected.shift();
+    this.toClient.add(frame.raw);
+  }
+
+  private ready(frame: Frame): void {
+    this.discardUntilReady = false;
+    this.current = {};
+    this.status = String.fromCharCode(frame.body[0] ?? 73);
+    // Whatever the server skipped after an error ends here too.
+    for (let head = this.expected.shift(); head; head = this.expected.shift()) {
+      if (head.kind === "execute") this.finish({ ...head.record, error: head.record.error ?? { code: "", message: "not run: an earlier message of the same batch failed" } });
+      if (head.kind === "query" && head.record) this.finish(head.record);
+      if (head.kind === "sync" || head.kind === "query") break;
+    }
+    this.toClient.add(frame.raw);
+    // Unnamed portals end with the transaction step; named ones live on until closed.
+    this.portalPlans.delete("");
+  }
+
+  private finish(record: ExecutionRecord): void {
+    if (record.id === undefined) return;
+    const masked: Record<string, number> = {};
+    for (const plan of record.maskPlans) for (const [column, count] of Object.entries(plan.counts())) masked[column] = (masked[column] ?? 0) + count;
+    this.guard.result(record.id, {
+      rowsReturned: record.rows,
+      commandTags: record.tags,
+      ...(record.error ? { error: record.error } : {}),
+      masked,
+      durationMs: performance.now() - record.startedAt,
+    });
+  }
+}
+
+function commandTag(body: Buffer): string {
+  const end = body.indexOf(0);
+  return body.toString("utf8", 0, end < 0 ? body.length : end);
+}
