@@ -1,7 +1,8 @@
 # Portcullis — `make test` runs every test; `make dev` starts a local control
 # plane, installs Portcullis and runs the operator in the foreground. Both install what is missing: npm
-# packages (npm ci) and the control-plane binaries (built with Go into
-# ~/.cache/portcullis/tools, or $PORTCULLIS_TOOLS_DIR).
+# packages (npm ci), the control-plane binaries (built with Go into
+# ~/.cache/portcullis/tools, or $PORTCULLIS_TOOLS_DIR) and the Debian packages
+# the e2e tests run (PostgreSQL, its clients, psycopg2, iptables, iproute2).
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 # npm's node@22 package provides the Node the project runs on (see README).
@@ -11,7 +12,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 CONTROLPLANE := node e2e/dist/controlplane/cli.js
 WORKSPACE_MANIFESTS := package.json package-lock.json $(wildcard */package.json */*/package.json)
 
-.PHONY: all deps build generate lint test test-unit test-e2e tools controlplane-up controlplane-down dev clean
+.PHONY: all deps build generate lint test test-unit test-e2e tools system-deps controlplane-up controlplane-down dev clean
 
 all: build
 
@@ -35,10 +36,44 @@ tools: build
 	@command -v go >/dev/null || { echo "Go is missing: the control-plane binaries are built from Go modules (install Go 1.26+)" >&2; exit 1; }
 	$(CONTROLPLANE) tools
 
+# Debian 12 packages the e2e tests start or drive: the PostgreSQL 15 server
+# (initdb, postgres and pgbench live in /usr/lib/postgresql/15/bin), psql,
+# Python's PostgreSQL driver, and the tools for transparent-interception tests.
+SYSTEM_PACKAGES := postgresql-15 postgresql-client-15 python3-psycopg2 iptables iproute2
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+CREATECLUSTER_CONF := /etc/postgresql-common/createcluster.conf
+
+# Asks dpkg only, so a warm machine pays a few milliseconds; apt-get runs (with
+# one `apt-get update`) only when a package is missing. The tests start their
+# own PostgreSQL in a temporary directory, so the package's default cluster is
+# not wanted: postgresql-common goes in first and create_main_cluster is turned
+# off before postgresql-15's install script would create and start it.
+system-deps:
+	@command -v dpkg-query >/dev/null || { echo "system-deps needs Debian or Ubuntu (dpkg and apt-get); install by other means: $(SYSTEM_PACKAGES)" >&2; exit 1; }
+	@missing=""; \
+	for package in $(SYSTEM_PACKAGES); do \
+	  [ "$$(dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$package"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "missing system packages:$$missing. As root, run:" >&2; \
+	  echo "  apt-get update && $(APT_INSTALL)$$missing" >&2; \
+	  echo "(or: sudo make system-deps)" >&2; \
+	  exit 1; \
+	fi; \
+	echo "installing system packages:$$missing"; \
+	apt-get update; \
+	if [[ " $$missing " == *" postgresql-15 "* ]]; then \
+	  $(APT_INSTALL) postgresql-common; \
+	  grep -Eq '^[[:space:]]*create_main_cluster[[:space:]]*=' $(CREATECLUSTER_CONF) || \
+	    echo "create_main_cluster = false  # portcullis: the tests start their own servers" >>$(CREATECLUSTER_CONF); \
+	fi; \
+	$(APT_INSTALL)$$missing
+
 test-unit: build
 	$(JEST) --selectProjects unit
 
-test-e2e: build tools
+test-e2e: build tools system-deps
 	$(JEST) --selectProjects e2e
 
 test: lint test-unit test-e2e
@@ -49,7 +84,7 @@ controlplane-up: build tools
 controlplane-down: build
 	@$(CONTROLPLANE) down
 
-dev: build tools
+dev: build tools system-deps
 	@$(CONTROLPLANE) dev
 
 clean:

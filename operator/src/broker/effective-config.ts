@@ -63,15 +63,19 @@ export interface ConfigInputs {
   configMaps: ReadonlyMap<string, V1ConfigMap>;
 }
 
+/** What the bundle is built from once the policies are chosen: the namespace's Resources and the referenced objects. */
+export type BundleInputs = Pick<ConfigInputs, "resources" | "secrets" | "configMaps"> & { namespace: string };
+
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const nameOf = (object: { metadata?: { name?: string } }): string => object.metadata?.name ?? "";
 const decode = (base64: string): string => Buffer.from(base64, "base64").toString("utf8");
 
+const governedResourceNames = (policies: readonly IAccessPolicy[]): string[] => [...new Set(policies.flatMap((policy) => policy.spec.resources))].sort();
+
 /** The policies that select the pod, and the names of the Resources they govern. */
 export function selectForPod(pod: V1Pod, policies: readonly IAccessPolicy[]): { policies: IAccessPolicy[]; resourceNames: string[] } {
   const selected = selectPolicies(pod, [...policies]);
-  const resourceNames = [...new Set(selected.flatMap((policy) => policy.spec.resources))].sort();
-  return { policies: selected, resourceNames };
+  return { policies: selected, resourceNames: governedResourceNames(selected) };
 }
 
 function addResourceReferences(resource: IResource, secrets: Set<string>, configMaps: Set<string>): void {
@@ -122,7 +126,7 @@ class Problems {
   }
 }
 
-function secretValue(inputs: ConfigInputs, problems: Problems, ref: { name: string; key: string }, field: string, owner: string): string | undefined {
+function secretValue(inputs: BundleInputs, problems: Problems, ref: { name: string; key: string }, field: string, owner: string): string | undefined {
   const secret = inputs.secrets.get(ref.name);
   if (!secret) return problems.add(`Secret "${ref.name}" (${field} of ${owner}) was not found`);
   const value = secret.data?.[ref.key];
@@ -130,7 +134,7 @@ function secretValue(inputs: ConfigInputs, problems: Problems, ref: { name: stri
   return value;
 }
 
-function resolveCredentials(resource: IResource, inputs: ConfigInputs, problems: Problems): ResourceCredentials | undefined {
+function resolveCredentials(resource: IResource, inputs: BundleInputs, problems: Problems): ResourceCredentials | undefined {
   const credentials = resource.spec.credentials;
   if (!credentials) return undefined;
   const owner = `Resource "${nameOf(resource)}"`;
@@ -149,7 +153,7 @@ function resolveCredentials(resource: IResource, inputs: ConfigInputs, problems:
   return token === undefined ? undefined : { token };
 }
 
-function resolveCaBundle(resource: IResource, inputs: ConfigInputs, problems: Problems): string | undefined {
+function resolveCaBundle(resource: IResource, inputs: BundleInputs, problems: Problems): string | undefined {
   const ref = resource.spec.endpoint.tls?.caBundleRef;
   if (!ref) return undefined;
   const owner = `Resource "${nameOf(resource)}"`;
@@ -166,11 +170,11 @@ function resolveCaBundle(resource: IResource, inputs: ConfigInputs, problems: Pr
   return problems.add(`ConfigMap "${ref.name}" (spec.endpoint.tls.caBundleRef of ${owner}) has no key "${ref.key}"`);
 }
 
-function brokerResource(name: string, namingPolicies: string[], inputs: ConfigInputs): BrokeredResource {
+function brokerResource(name: string, namingPolicies: string[], inputs: BundleInputs): BrokeredResource {
   const resource = inputs.resources.find((candidate) => nameOf(candidate) === name);
   if (!resource) {
     const namedBy = namingPolicies.map((policy) => `"${policy}"`).join(", ");
-    return { name, error: `Resource "${name}" (named by AccessPolicy ${namedBy}) does not exist in namespace "${inputs.pod.metadata?.namespace ?? ""}"` };
+    return { name, error: `Resource "${name}" (named by AccessPolicy ${namedBy}) does not exist in namespace "${inputs.namespace}"` };
   }
   const problems = new Problems();
   const credentials = resolveCredentials(resource, inputs, problems);
@@ -181,7 +185,7 @@ function brokerResource(name: string, namingPolicies: string[], inputs: ConfigIn
   return { name, spec: resource.spec, ...(credentials ? { credentials } : {}), ...(caBundle !== undefined ? { caBundle } : {}) };
 }
 
-function resolveHashKeys(policy: IAccessPolicy, inputs: ConfigInputs, problems: Problems): Record<string, string> | undefined {
+function resolveHashKeys(policy: IAccessPolicy, inputs: BundleInputs, problems: Problems): Record<string, string> | undefined {
   const keys: Record<string, string> = {};
   const owner = `AccessPolicy "${nameOf(policy)}"`;
   for (const rule of policy.spec.masking ?? []) {
@@ -196,7 +200,7 @@ function decodeAll(data: Record<string, string> | undefined): Record<string, str
   return Object.fromEntries(Object.entries(data ?? {}).map(([key, value]) => [key, decode(value)]));
 }
 
-function resolveRecording(policy: IAccessPolicy, inputs: ConfigInputs, problems: Problems): RecordingSettings | undefined {
+function resolveRecording(policy: IAccessPolicy, inputs: BundleInputs, problems: Problems): RecordingSettings | undefined {
   const storeName = policy.spec.recording?.storeRef.name;
   if (storeName === undefined) return undefined;
   const owner = `AccessPolicy "${nameOf(policy)}"`;
@@ -210,7 +214,7 @@ function resolveRecording(policy: IAccessPolicy, inputs: ConfigInputs, problems:
   return { store, credentials: decodeAll(secret.data) };
 }
 
-function brokerPolicy(policy: IAccessPolicy, inputs: ConfigInputs): BrokeredPolicy {
+function brokerPolicy(policy: IAccessPolicy, inputs: BundleInputs): BrokeredPolicy {
   const problems = new Problems();
   const hashKeys = resolveHashKeys(policy, inputs, problems);
   const recording = resolveRecording(policy, inputs, problems);
@@ -225,10 +229,18 @@ function brokerPolicy(policy: IAccessPolicy, inputs: ConfigInputs): BrokeredPoli
 }
 
 export function effectiveConfig(identity: SidecarIdentity, inputs: ConfigInputs): ConfigBundle {
-  const selection = selectForPod(inputs.pod, inputs.policies);
-  const policies = selection.policies.map((policy) => brokerPolicy(policy, inputs)).sort(byName);
-  const resources = selection.resourceNames
-    .map((name) => brokerResource(name, selection.policies.filter((policy) => policy.spec.resources.includes(name)).map(nameOf), inputs))
+  const { policies } = selectForPod(inputs.pod, inputs.policies);
+  return bundleFor(identity, policies, { ...inputs, namespace: inputs.pod.metadata?.namespace ?? "" });
+}
+
+/**
+ * The bundle for policies already chosen — by pod selection in the broker, or
+ * all of them in standalone mode — so both modes resolve and report alike.
+ */
+export function bundleFor(identity: ConfigBundle["identity"], selected: readonly IAccessPolicy[], inputs: BundleInputs): ConfigBundle {
+  const policies = selected.map((policy) => brokerPolicy(policy, inputs)).sort(byName);
+  const resources = governedResourceNames(selected)
+    .map((name) => brokerResource(name, selected.filter((policy) => policy.spec.resources.includes(name)).map(nameOf), inputs))
     .sort(byName);
   const { username, uid, groups, namespace, serviceAccount, podName, podUid } = identity;
   const content = { identity: { username, uid, groups, namespace, serviceAccount, podName, podUid }, policies, resources };

@@ -45,6 +45,8 @@ export interface PostgresResourceRuntime {
   /** Throws StartupRefusal when the client cannot be identified or is not allowed. */
   openSession(client: ClientInfo, password: string | undefined): Promise<OpenedSession>;
   upstreamTarget(client: ClientInfo, parameters: Record<string, string>): UpstreamTarget;
+  /** Releases what the runtime holds (e.g. its catalog connection) once it is replaced. */
+  close?(): void;
 }
 
 export interface ListenerOptions {
@@ -53,7 +55,10 @@ export interface ListenerOptions {
   /** Current runtime, or a refusal message when the Resource cannot be served now. */
   runtime: () => PostgresResourceRuntime | string;
   tls?: tls.SecureContextOptions;
+  onSessionStart?: (sessionId: string) => void;
   onSessionEnd?: (sessionId: string, reason: string, error?: unknown) => void;
+  /** A connection was refused during startup, with the message the client got. */
+  onRefused?: (reason: string) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -140,6 +145,7 @@ export class PostgresListener {
 
   private refuse(socket: net.Socket, error: unknown): void {
     if (error instanceof StartupRefusal || error instanceof ProtocolError) {
+      this.options.onRefused?.(error.message);
       const code = error instanceof StartupRefusal ? error.code : SQLSTATE.protocolViolation;
       if (!socket.destroyed) socket.end(errorResponse({ severity: "FATAL", code, message: error.message }));
     } else {
@@ -235,6 +241,7 @@ export class PostgresListener {
         this.options.onSessionEnd?.(opened.sessionId, reason, error);
       },
     });
+    this.options.onSessionStart?.(opened.sessionId);
     session.start();
   }
 }

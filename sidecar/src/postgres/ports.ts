@@ -31,6 +31,8 @@ export interface SessionGuard {
   /** Records what a checked statement did; never throws (a failure ends the session through onFatal). */
   result(id: string, outcome: StatementOutcome): void;
   end(reason: string): Promise<void>;
+  /** The session to end when the guard fails outside a check (e.g. a result cannot be recorded). */
+  onFatal(handler: (error: unknown) => void): void;
 }
 
 export interface ResultField {

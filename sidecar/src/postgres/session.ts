@@ -50,6 +50,7 @@ export class PostgresSession {
     });
     serverPump = new Pump(server, upstream.splitter, (frame) => serverStream.handle(frame), () => toClient.flush(), (error) => this.fail(error, "upstream"));
     clientPump = new Pump(client, clientSplitter, (frame) => clientStream.handle(frame), () => toServer.flush(), (error) => this.fail(error, "client"));
+    guard.onFatal((error) => this.fatal(`portcullis: evidence could not be recorded, so the session ends: ${error instanceof Error ? error.message : String(error)}`, "evidence-write-failed", SQLSTATE.connectionFailure, error));
     client.on("close", () => this.end("client-disconnected"));
     client.on("error", () => this.end("client-disconnected"));
     server.on("close", () => this.fatal("the database server closed the connection", "server-disconnected"));

@@ -1,0 +1,62 @@
+// The configuration a test PostgreSQL server runs with, as text: settings
+// appended to initdb's postgresql.conf, and a pg_hba.conf that names every
+// login with exactly one authentication method, so a wrong password or an
+// unknown user is really refused. Pure functions, so they are unit-tested.
+
+export type PasswordMethod = "scram-sha-256" | "md5" | "password";
+
+export interface HbaLogin {
+  username: string;
+  method: PasswordMethod;
+}
+
+export interface ServerSettings {
+  port: number;
+  socketDir: string;
+  /** Certificate and key files; TLS is off when absent. */
+  tls: { certFile: string; keyFile: string } | undefined;
+}
+
+/** A postgresql.conf string literal. */
+function quoted(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export function renderSettings(settings: ServerSettings): string {
+  const lines = [
+    "# Added by the Portcullis e2e harness.",
+    "listen_addresses = '127.0.0.1'",
+    `port = ${settings.port}`,
+    `unix_socket_directories = ${quoted(settings.socketDir)}`,
+    // pgbench -c 8 through the gateway plus suites running side by side.
+    "max_connections = 200",
+    "password_encryption = 'scram-sha-256'",
+    ...(settings.tls === undefined
+      ? ["ssl = off"]
+      : ["ssl = on", `ssl_cert_file = ${quoted(settings.tls.certFile)}`, `ssl_key_file = ${quoted(settings.tls.keyFile)}`]),
+    // Test data is disposable: durability only costs time on a shared disk.
+    "fsync = off",
+    "synchronous_commit = off",
+    "full_page_writes = off",
+    // Shows in the log which user connected and whether it used TLS, for diagnosing a failed test.
+    "log_connections = on",
+    "log_line_prefix = '%m [%p] %q%u@%d '",
+  ];
+  return `\n${lines.join("\n")}\n`;
+}
+
+/**
+ * `local all all trust` lets the harness bootstrap over its private socket;
+ * each login then gets `hostssl` (when TLS is on) and `host` lines on
+ * 127.0.0.1 with its own method, so both TLS and plaintext clients authenticate
+ * the way that login is meant to. Nothing else matches.
+ */
+export function renderHba(logins: HbaLogin[], tls: boolean): string {
+  const types = tls ? ["hostssl", "host"] : ["host"];
+  const lines = [
+    "# TYPE    DATABASE  USER  ADDRESS  METHOD  (written by the Portcullis e2e harness)",
+    "local all all trust",
+    ...logins.flatMap((login) => types.map((type) => `${type} all ${login.username} 127.0.0.1/32 ${login.method}`)),
+  ];
+  return `${lines.join("\n")}\n`;
+}

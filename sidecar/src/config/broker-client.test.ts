@@ -1,0 +1,59 @@
+import { describe, expect, it } from "@jest/globals";
+import { gatewayContainer } from "@portcullis/operator/webhooks/inject/containers";
+import { defaultInjectionSettings } from "@portcullis/operator/webhooks/inject/settings";
+import { BrokerClient, BrokerError, brokerSettingsFromEnv } from "./broker-client.js";
+import { ConfigError } from "./config-error.js";
+
+describe("brokerSettingsFromEnv", () => {
+  it("reads exactly what the injector gives the gateway container", () => {
+    const settings = { ...defaultInjectionSettings, brokerUrl: "https://broker.portcullis-system.svc:8443" };
+    const env = Object.fromEntries((gatewayContainer([], settings).env ?? []).filter((v) => v.value !== undefined).map((v) => [v.name, v.value]));
+    expect(brokerSettingsFromEnv(env)).toEqual({
+      url: "https://broker.portcullis-system.svc:8443",
+      tokenFile: "/var/run/secrets/portcullis/token",
+      caFile: "/var/run/secrets/portcullis/ca.crt",
+    });
+  });
+
+  it("defaults the files to the injector's mount paths", () => {
+    expect(brokerSettingsFromEnv({ PORTCULLIS_BROKER_URL: "https://b" })).toEqual({ url: "https://b", tokenFile: "/var/run/secrets/portcullis/token", caFile: "/var/run/secrets/portcullis/ca.crt" });
+  });
+
+  it.each([
+    [{}, "PORTCULLIS_BROKER_URL is not set: the gateway is not running under the Portcullis operator (use --manifests for standalone mode)"],
+    [{ PORTCULLIS_BROKER_URL: "http://broker:8443" }, 'PORTCULLIS_BROKER_URL must be an https:// URL, got "http://broker:8443"'],
+    [{ PORTCULLIS_BROKER_URL: "not a url" }, 'PORTCULLIS_BROKER_URL must be an https:// URL, got "not a url"'],
+  ])("refuses %j", (env, message) => {
+    expect(() => brokerSettingsFromEnv(env)).toThrow(ConfigError);
+    expect(() => brokerSettingsFromEnv(env)).toThrow(message);
+  });
+});
+
+describe("BrokerClient without a broker", () => {
+  const client = new BrokerClient({ url: "https://127.0.0.1:1", tokenFile: "/nonexistent/token", caFile: "/nonexistent/ca.crt" });
+
+  it("fails closed with a BrokerError when it cannot read its token", async () => {
+    const error = await client.fetchConfig().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BrokerError);
+    expect((error as BrokerError).message).toMatch(/^cannot read the broker token at \/nonexistent\/token: ENOENT/);
+    expect((error as BrokerError).transient).toBe(true);
+  });
+
+  it("refuses a wait the broker would refuse", async () => {
+    await expect(client.getApproval("x", 61)).rejects.toThrow("waitSeconds must be a whole number from 0 to 60, got 61");
+  });
+
+  it("reports watch failures and stops when aborted", async () => {
+    const controller = new AbortController();
+    const errors: string[] = [];
+    await client.watchConfig(() => undefined, {
+      signal: controller.signal,
+      onError: (error) => {
+        errors.push(error.message);
+        if (errors.length === 2) controller.abort();
+      },
+    });
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^cannot read the broker token/);
+  });
+});

@@ -1,0 +1,114 @@
+// Holds a statement that a requireApproval rule matched until a human decides.
+// A grant from an earlier approval (scope session or window) lets it through at
+// once; otherwise an ApprovalRequest is created (through the broker, or a
+// kubeconfig in standalone mode), the client is told which request it waits
+// for and the exact kubectl command a reviewer runs, and each step is recorded.
+// Any failure — no cluster, the broker down, a timeout — is a denial.
+import type { BrokeredPolicy } from "../config/bundle.js";
+import type { SessionRecorder } from "../evidence/session-recorder.js";
+import type { Classification } from "../policy/classify.js";
+import type { Decision } from "../policy/engine.js";
+import type { StatementCheck } from "../postgres/ports.js";
+import type { ApprovalIdentity, ApprovalOutcome, ApprovalRule, ApprovalService, ApprovalTicket } from "../approvals/approval-service.js";
+import type { GrantCache } from "../approvals/grants.js";
+import { reviewerCommand } from "../approvals/reviewer-hint.js";
+
+export interface HeldStatement {
+  check: StatementCheck;
+  classification: Classification;
+  decision: Decision;
+  /** The evidence seq of the statement record. */
+  statementSeq: number;
+}
+
+export interface GateOutcome {
+  approved: boolean;
+  expired?: boolean;
+  /** The ApprovalRequest, when one was made. */
+  name?: string;
+  /** For the client when not approved. */
+  message: string;
+}
+
+export interface ApprovalGate {
+  obtain(held: HeldStatement, notify: (message: string) => void, signal: AbortSignal): Promise<GateOutcome>;
+  /** The session is over: its session-scoped grants go with it. */
+  end(): void;
+}
+
+export interface ApprovalGateOptions {
+  service: ApprovalService;
+  grants: GrantCache;
+  recorder: SessionRecorder;
+  resource: string;
+  /** The policies of the bundle, for the rule's approval settings. */
+  policies: readonly BrokeredPolicy[];
+  identity: ApprovalIdentity;
+  sessionId: string;
+}
+
+const MAX_DETAILS = 65_536;
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+export class ApprovalFlow implements ApprovalGate {
+  constructor(private readonly options: ApprovalGateOptions) {}
+
+  end(): void {
+    this.options.grants.endSession(this.options.sessionId);
+  }
+
+  async obtain(held: HeldStatement, notify: (message: string) => void, signal: AbortSignal): Promise<GateOutcome> {
+    const { decision, classification } = held;
+    const approval = decision.approval;
+    if (!approval || !classification.ok) return { approved: false, message: "portcullis: the statement needs approval but the rule's approval settings are missing" };
+    const grant = { resource: this.options.resource, policy: decision.policy, rule: decision.rule, fingerprint: classification.fingerprint, sessionID: this.options.sessionId, identity: this.options.identity.username };
+    if (this.options.grants.covers(grant)) return { approved: true, message: "" };
+    const where = `AccessPolicy "${decision.policy}" rule "${decision.rule}"`;
+    const rule = this.ruleOf(decision.policy, decision.rule);
+    if (!rule) return { approved: false, message: `portcullis: ${where} requires approval, but the rule is no longer in the configuration` };
+    let ref: ApprovalTicket;
+    try {
+      ref = await this.options.service.request({
+        resource: this.options.resource,
+        policy: decision.policy,
+        rule: decision.rule,
+        summary: classification.summary,
+        details: held.check.text.slice(0, MAX_DETAILS),
+        fingerprint: classification.fingerprint,
+        sessionID: this.options.sessionId,
+      }, { rule, identity: this.options.identity });
+    } catch (error) {
+      return { approved: false, message: `portcullis: ${where} requires approval, and no ApprovalRequest could be made: ${errorText(error)}` };
+    }
+    await this.options.recorder.append("approval", { name: ref.name, phase: "Pending", statement: held.statementSeq });
+    notify(`portcullis: ${where} requires approval; waiting for ApprovalRequest ${ref.namespace}/${ref.name} (until ${ref.expiresAt.toISOString()}). A reviewer approves with: ${reviewerCommand(ref)}`);
+    const deadline = new Date(Math.min(ref.expiresAt.getTime(), Date.now() + approval.timeoutMs));
+    let outcome: ApprovalOutcome;
+    try {
+      outcome = await this.options.service.awaitDecision(ref, deadline, signal);
+    } catch (error) {
+      outcome = { phase: "Expired", reason: `the decision could not be read: ${errorText(error)}`, grantScope: "once" };
+    }
+    await this.options.recorder.append("approval", {
+      name: ref.name,
+      phase: outcome.phase,
+      statement: held.statementSeq,
+      ...(outcome.decidedBy ? { decidedBy: outcome.decidedBy } : {}),
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+    });
+    if (outcome.phase === "Approved") {
+      this.options.grants.record(grant, outcome);
+      return { approved: true, name: ref.name, message: "" };
+    }
+    const by = outcome.decidedBy ? ` by ${outcome.decidedBy}` : "";
+    const reason = outcome.reason ? `: ${outcome.reason}` : "";
+    const verb = outcome.phase === "Denied" ? `was denied${by}` : "expired without a decision";
+    return { approved: false, expired: outcome.phase === "Expired", name: ref.name, message: `portcullis: ApprovalRequest ${ref.namespace}/${ref.name} for ${where} ${verb}${reason}` };
+  }
+
+  private ruleOf(policyName: string, ruleName: string): ApprovalRule | undefined {
+    const rule = this.options.policies.find((policy) => policy.name === policyName)?.spec.rules?.find((candidate) => candidate.name === ruleName);
+    return rule?.approval ? { ...rule, approval: rule.approval } : undefined;
+  }
+}

@@ -1,0 +1,110 @@
+// Keeps one listener per postgres Resource in step with the configuration:
+// a new revision swaps the runtime each listener hands to new sessions (open
+// sessions keep the rules they started with), opens listeners for new
+// Resources and closes those of Resources that are gone.
+import type { ConfigBundle } from "../config/bundle.js";
+import type { Logger } from "../observability/logger.js";
+import { setConfigRevision } from "../observability/metrics.js";
+import { type PostgresResourceRuntime, PostgresListener } from "../postgres/listener.js";
+import type tls from "node:tls";
+import { postgresRuntime, type RuntimeServices } from "./postgres-runtime.js";
+
+interface Served {
+  port: number;
+  listener: PostgresListener;
+  runtime: PostgresResourceRuntime | string;
+}
+
+const closeRuntime = (runtime: PostgresResourceRuntime | string): void => {
+  if (typeof runtime !== "string") runtime.close?.();
+};
+
+export interface GatewayOptions {
+  host: string;
+  services: RuntimeServices;
+  log: Logger;
+  tls?: tls.SecureContextOptions;
+}
+
+export class Gateway {
+  private readonly served = new Map<string, Served>();
+  private revision = "";
+
+  constructor(private readonly options: GatewayOptions) {}
+
+  get configured(): boolean {
+    return this.revision !== "";
+  }
+
+  /** The listeners' ports by Resource name. */
+  ports(): Record<string, number> {
+    return Object.fromEntries([...this.served].map(([name, served]) => [name, served.port]));
+  }
+
+  async apply(bundle: ConfigBundle): Promise<void> {
+    const { log, services } = this.options;
+    const wanted = new Set<string>();
+    for (const resource of bundle.resources) {
+      if (resource.spec && resource.spec.protocol !== "postgres") {
+        log.warn("this gateway serves postgres Resources only; the Resource is not served", { resource: resource.name, protocol: resource.spec.protocol });
+        continue;
+      }
+      if (!resource.spec) {
+        log.error("a Resource the policies name is missing", { resource: resource.name, error: resource.error });
+        continue;
+      }
+      wanted.add(resource.name);
+      const runtime = postgresRuntime(bundle, resource, services);
+      if (typeof runtime === "string") log.error("the Resource refuses sessions", { resource: resource.name, reason: runtime });
+      const served = this.served.get(resource.name);
+      if (served && served.port === resource.spec.listener.port) {
+        closeRuntime(served.runtime);
+        served.runtime = runtime;
+        continue;
+      }
+      if (served) await this.close(resource.name);
+      await this.open(resource.name, resource.spec.listener.port, runtime);
+    }
+    for (const name of [...this.served.keys()]) if (!wanted.has(name)) await this.close(name);
+    this.revision = bundle.revision;
+    setConfigRevision(services.metrics, bundle.revision);
+    log.info("configuration applied", { revision: bundle.revision, listeners: this.ports() });
+  }
+
+  async stop(): Promise<void> {
+    for (const name of [...this.served.keys()]) await this.close(name);
+  }
+
+  private async open(name: string, port: number, runtime: PostgresResourceRuntime | string): Promise<void> {
+    const { log, services } = this.options;
+    const entry: Served = { port, runtime, listener: undefined as unknown as PostgresListener };
+    entry.listener = new PostgresListener({
+      host: this.options.host,
+      port,
+      runtime: () => entry.runtime,
+      ...(this.options.tls ? { tls: this.options.tls } : {}),
+      onSessionStart: () => services.metrics.activeSessions.inc({ resource: name }),
+      onSessionEnd: (session, reason, error) => {
+        services.metrics.activeSessions.dec({ resource: name });
+        services.metrics.sessions.inc({ resource: name, outcome: error ? "failed" : "completed" });
+        if (error) log.warn("session ended with an error", { resource: name, session, reason, error: error instanceof Error ? error.message : String(error) });
+        else log.info("session ended", { resource: name, session, reason });
+      },
+      onRefused: (reason) => {
+        services.metrics.sessions.inc({ resource: name, outcome: "refused" });
+        log.info("session refused", { resource: name, reason });
+      },
+      onError: (error) => log.error("listener error", { resource: name, error: error instanceof Error ? error.message : String(error) }),
+    });
+    entry.port = await entry.listener.listen();
+    this.served.set(name, entry);
+  }
+
+  private async close(name: string): Promise<void> {
+    const served = this.served.get(name);
+    if (!served) return;
+    this.served.delete(name);
+    closeRuntime(served.runtime);
+    await served.listener.close();
+  }
+}

@@ -1,0 +1,132 @@
+// The SessionGuard of one PostgreSQL session: classifies each statement with
+// PostgreSQL's parser, lets the AccessPolicies decide, holds statements that
+// need a human until an ApprovalRequest is decided, and writes the evidence
+// record of every statement before the gateway forwards (or refuses) it.
+// Whatever goes wrong inside — a parse failure, a policy that cannot be
+// evaluated, a broker that cannot be reached — ends as a denial, recorded.
+import type { IdentityFacts, ResourceFacts } from "../config/bundle.js";
+import type { EvidenceRecord, StatementData } from "../evidence/record.js";
+import type { SessionRecorder } from "../evidence/session-recorder.js";
+import { type GatewayMetrics, observeStatement, type StatementDecision } from "../observability/metrics.js";
+import { classifySql, type Classification } from "../policy/classify.js";
+import { type Decision, denialMessage, type PolicySet } from "../policy/engine.js";
+import { SQLSTATE } from "../postgres/backend.js";
+import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "../postgres/ports.js";
+import type { ApprovalGate } from "./approval-gate.js";
+
+export interface GuardOptions {
+  resource: ResourceFacts;
+  identity: IdentityFacts;
+  policies: PolicySet;
+  recorder: SessionRecorder;
+  approvals: ApprovalGate;
+  /** Masking applies to this Resource: COPY … TO, whose rows it cannot mask, is refused. */
+  maskingActive: boolean;
+  metrics: GatewayMetrics;
+}
+
+interface Checked {
+  check: StatementCheck;
+  classification: Classification;
+  decision: Decision;
+}
+
+const COPY_OUT_REFUSAL = "COPY … TO is refused on this Resource because masking rules apply to it and COPY output cannot be masked; use SELECT";
+
+export class PostgresGuard implements SessionGuard {
+  /** Evidence seq of the statement record, by the id handed to the protocol layer. */
+  private readonly statementSeqs = new Map<string, number>();
+  private fatal: (error: unknown) => void = () => undefined;
+
+  constructor(private readonly options: GuardOptions) {}
+
+  async check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
+    const checked = statements.map((check) => this.decide(check));
+    const denied = checked.find((entry) => entry.decision.action === "deny");
+    if (denied) return this.refuse(checked, denied.decision);
+    // A held statement is recorded once, as requireApproval; its approval records and its result refer to that record.
+    const held = new Map<Checked, EvidenceRecord>();
+    for (const entry of checked) {
+      if (entry.decision.action !== "requireApproval") continue;
+      const statement = await this.record(entry, "requireApproval");
+      held.set(entry, statement);
+      const outcome = await this.options.approvals.obtain({ ...entry, statementSeq: statement.seq }, notify, signal);
+      this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
+      if (!outcome.approved) return { ok: false, error: { code: SQLSTATE.insufficientPrivilege, message: outcome.message } };
+    }
+    const ids: string[] = [];
+    for (const entry of checked) {
+      const record = held.get(entry) ?? (await this.record(entry, "allow"));
+      if (entry.decision.action === "allow") this.count("allow");
+      ids.push(this.remember(record));
+    }
+    return { ok: true, ids };
+  }
+
+  result(id: string, outcome: StatementOutcome): void {
+    const statement = this.statementSeqs.get(id);
+    this.statementSeqs.delete(id);
+    if (statement === undefined) return;
+    const masked = Object.values(outcome.masked).reduce((sum, n) => sum + n, 0);
+    if (masked) this.options.metrics.maskedValues.inc({ resource: this.options.resource.name }, masked);
+    this.options.metrics.statementDuration.observe({ resource: this.options.resource.name }, outcome.durationMs / 1000);
+    this.options.recorder.append("result", { statement, ...outcome }).catch((error: unknown) => this.fatal(error));
+  }
+
+  onFatal(handler: (error: unknown) => void): void {
+    this.fatal = handler;
+  }
+
+  async end(reason: string): Promise<void> {
+    this.options.approvals.end();
+    await this.options.recorder.end({ reason });
+  }
+
+  private decide(check: StatementCheck): Checked {
+    const { policies, identity, resource, maskingActive } = this.options;
+    const classification = classifySql(check.text);
+    let decision = policies.decide(classification, identity, resource);
+    if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.command === "COPY" && s.tablesWritten.length === 0)) {
+      decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: COPY_OUT_REFUSAL };
+    }
+    return { check, classification, decision };
+  }
+
+  private async refuse(checked: readonly Checked[], decision: Decision): Promise<Verdict> {
+    for (const entry of checked) await this.record(entry, entry.decision.action === "deny" ? "deny" : "notRun");
+    this.count("deny");
+    return { ok: false, error: { code: SQLSTATE.insufficientPrivilege, message: denialMessage(decision) } };
+  }
+
+  private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun"): Promise<EvidenceRecord> {
+    const { classification, decision, check } = entry;
+    const data: StatementData = {
+      text: check.text,
+      classification: classification.ok
+        ? {
+            summary: classification.summary,
+            fingerprint: classification.fingerprint,
+            commands: classification.statements.map((s) => s.command),
+            tables: [...new Set(classification.statements.flatMap((s) => s.tables))],
+          }
+        : { summary: `unparseable: ${classification.error}`, fingerprint: "", commands: [], tables: [] },
+      decision: {
+        action: outcome === "notRun" || outcome === "deny" ? "deny" : outcome,
+        policy: decision.policy,
+        rule: decision.rule,
+        ...(outcome === "notRun" ? { reason: "another statement of the same request was denied" } : outcome === "deny" ? { reason: decision.message } : {}),
+      },
+    };
+    return this.options.recorder.append("statement", data);
+  }
+
+  private remember(record: EvidenceRecord): string {
+    const id = String(record.seq);
+    this.statementSeqs.set(id, record.seq);
+    return id;
+  }
+
+  private count(decision: StatementDecision): void {
+    observeStatement(this.options.metrics, this.options.resource.name, decision);
+  }
+}

@@ -1,0 +1,107 @@
+// Everything one postgres Resource needs to take sessions under one
+// configuration revision: its compiled policies and masking rules, where the
+// real server is and the credential for it. Built once per revision; a
+// Resource whose configuration is broken yields a refusal message instead,
+// and its listener refuses every session with it (fail closed).
+import type { BrokeredResource, ConfigBundle, IdentityFacts, ResourceFacts } from "../config/bundle.js";
+import { type EvidenceSpool, SpoolFullError } from "../evidence/spool.js";
+import { compileMasking, type Masker } from "../masking/index.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
+import { compilePolicies, type PolicySet } from "../policy/engine.js";
+import { SQLSTATE } from "../postgres/backend.js";
+import { TableCatalog } from "../postgres/catalog.js";
+import { type ClientInfo, type OpenedSession, type PostgresResourceRuntime, StartupRefusal } from "../postgres/listener.js";
+import type { UpstreamTarget } from "../postgres/upstream.js";
+import type { ApprovalService } from "../approvals/approval-service.js";
+import type { GrantCache } from "../approvals/grants.js";
+import { ApprovalFlow } from "./approval-gate.js";
+import { PostgresGuard } from "./guard.js";
+import { CatalogResultMasking } from "./result-masking.js";
+
+export interface RuntimeServices {
+  spool: EvidenceSpool;
+  metrics: GatewayMetrics;
+  approvals: ApprovalService;
+  grants: GrantCache;
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+function identityFacts(bundle: ConfigBundle): IdentityFacts {
+  const { username, groups, serviceAccount, namespace, podName } = bundle.identity;
+  return { username, groups: [...groups], serviceAccount, namespace, pod: podName, claims: {} };
+}
+
+/** The runtime for a postgres Resource, or why it cannot take sessions. */
+export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): PostgresResourceRuntime | string {
+  const unavailable = `portcullis: Resource "${resource.name}" is not available`;
+  if (resource.error || !resource.spec) return `${unavailable}: ${resource.error ?? "it does not exist"}`;
+  if (!resource.credentials || !("password" in resource.credentials)) return `${unavailable}: it has no username and password credentials (spec.credentials)`;
+  const governing = bundle.policies.filter((policy) => policy.spec.resources.includes(resource.name));
+  if (!governing.length) return `${unavailable}: no AccessPolicy that applies to this pod names it`;
+  let masker: Masker;
+  try {
+    masker = compileMasking(governing, resource.name);
+  } catch (error) {
+    return `${unavailable}: ${errorText(error)}`;
+  }
+  const facts: ResourceFacts = { name: resource.name, protocol: "postgres" };
+  const policies = compilePolicies(governing, facts);
+  const { spec, credentials, caBundle } = resource;
+  const target = (client: ClientInfo | undefined, parameters: Record<string, string>): UpstreamTarget => ({
+    host: spec.endpoint.host,
+    port: spec.endpoint.port,
+    tls: { mode: spec.endpoint.tls?.mode ?? "verify-full", ...(caBundle ? { ca: caBundle } : {}), ...(spec.endpoint.tls?.serverName ? { serverName: spec.endpoint.tls.serverName } : {}) },
+    username: credentials.username,
+    password: credentials.password,
+    database: spec.postgres?.database ?? client?.database ?? credentials.username,
+    parameters,
+  });
+  const catalog = new TableCatalog(() => target(undefined, { application_name: "portcullis-catalog" }));
+  return {
+    wantsPassword: false,
+    close: () => catalog.close(),
+    upstreamTarget: target,
+    openSession: (client) => openSession(bundle, facts, client, { services, policies, masker, catalog, policyNames: governing.map((policy) => policy.name) }),
+  };
+}
+
+interface SessionParts {
+  services: RuntimeServices;
+  policies: PolicySet;
+  masker: Masker;
+  catalog: TableCatalog;
+  policyNames: string[];
+}
+
+async function openSession(bundle: ConfigBundle, resource: ResourceFacts, client: ClientInfo, parts: SessionParts): Promise<OpenedSession> {
+  const { services, policies, masker, catalog, policyNames } = parts;
+  const identity = identityFacts(bundle);
+  let recorder;
+  try {
+    recorder = await services.spool.startSession({
+      data: {
+        identity,
+        resource: { name: resource.name, namespace: bundle.identity.namespace, protocol: resource.protocol },
+        client: { address: client.address, database: client.database, user: client.user, application: client.applicationName },
+        policies: policyNames,
+      },
+    });
+    await recorder.started;
+  } catch (error) {
+    if (error instanceof SpoolFullError) throw new StartupRefusal(SQLSTATE.configurationLimitExceeded, `portcullis: ${error.message}`);
+    throw new StartupRefusal(SQLSTATE.cannotConnectNow, `portcullis: the session's evidence cannot be recorded, so it is refused: ${errorText(error)}`);
+  }
+  const sessionId = recorder.session;
+  const approvals = new ApprovalFlow({ service: services.approvals, grants: services.grants, recorder, resource: resource.name, policies: bundle.policies, identity: bundle.identity, sessionId });
+  const guard = new PostgresGuard({
+    resource,
+    identity,
+    policies,
+    recorder,
+    approvals,
+    maskingActive: masker.active,
+    metrics: services.metrics,
+  });
+  return { guard, masking: new CatalogResultMasking(masker, catalog), sessionId };
+}

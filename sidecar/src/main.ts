@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// portcullis-sidecar: the gateway process. Under the operator it reads its
+// configuration from the broker (PORTCULLIS_BROKER_URL and the projected
+// token the injector mounts) and follows changes; standalone it reads a local
+// manifests file (--manifests). Bad flags or configuration stop it at start
+// with a message naming what is wrong, never a stack trace.
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { BrokerApprovals } from "./approvals/broker-approvals.js";
+import type { ApprovalService } from "./approvals/approval-service.js";
+import { GrantCache } from "./approvals/grants.js";
+import { KubeconfigApprovals } from "./approvals/kubeconfig-approvals.js";
+import { NoApprovals } from "./approvals/no-approvals.js";
+import { BrokerClient, brokerSettingsFromEnv } from "./config/broker-client.js";
+import type { ConfigBundle } from "./config/bundle.js";
+import { bundleProblems, ConfigError, defaultStandaloneIdentity, loadManifestsFile } from "./config/manifests.js";
+import { EvidenceSpool } from "./evidence/spool.js";
+import { Gateway } from "./gateway/gateway.js";
+import { startHealthServer } from "./observability/health-server.js";
+import { createLogger, LOG_LEVELS, type Logger } from "./observability/logger.js";
+import { createGatewayMetrics, spoolMetricsObserver } from "./observability/metrics.js";
+import { initClassifier } from "./policy/classify.js";
+
+const USAGE = `Usage: portcullis-sidecar [--manifests FILE] [options]
+
+Under the Portcullis operator the gateway needs no flags: it reads
+PORTCULLIS_BROKER_URL, PORTCULLIS_TOKEN_FILE, PORTCULLIS_BROKER_CA_FILE,
+PORTCULLIS_SPOOL_DIR and PORTCULLIS_METRICS_PORT, which the injector sets.
+
+  --manifests FILE        standalone: Resource, AccessPolicy, Secret and ConfigMap
+                          manifests in one YAML file; every AccessPolicy applies
+  --kubeconfig FILE       standalone: create ApprovalRequests in this cluster
+                          (without it, statements that need approval are denied)
+  --namespace NAME        standalone: the namespace sessions are recorded under
+                          and ApprovalRequests are created in (default: default)
+  --spool-dir DIR         evidence spool (default $PORTCULLIS_SPOOL_DIR or ./portcullis-spool)
+  --spool-max-bytes N     refuse new sessions when the spool holds N bytes (default 268435456)
+  --listen-host ADDR      address of the listeners (default 127.0.0.1)
+  --metrics-port N        /healthz, /readyz, /metrics (default $PORTCULLIS_METRICS_PORT or 9090; 0 = any)
+  --tls-cert FILE         offer TLS to clients with this certificate (PEM) ...
+  --tls-key FILE          ... and key
+  --log-level LEVEL       ${LOG_LEVELS.join(", ")} (default info)
+  --help
+`;
+
+class UsageError extends Error {}
+
+interface Options {
+  manifests?: string;
+  kubeconfig?: string;
+  namespace: string;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  listenHost: string;
+  metricsPort: number;
+  tls?: { cert: string; key: string };
+  logLevel: string;
+}
+
+function integer(value: string, flag: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return Number(value);
+}
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        manifests: { type: "string" },
+        kubeconfig: { type: "string" },
+        namespace: { type: "string" },
+        "spool-dir": { type: "string" },
+        "spool-max-bytes": { type: "string" },
+        "listen-host": { type: "string" },
+        "metrics-port": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.help) return "help";
+  const logLevel = parsed["log-level"] ?? "info";
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  if (Boolean(parsed["tls-cert"]) !== Boolean(parsed["tls-key"])) throw new UsageError("--tls-cert and --tls-key go together");
+  if (!parsed.manifests && (parsed.kubeconfig || parsed.namespace)) throw new UsageError("--kubeconfig and --namespace are for standalone mode (--manifests)");
+  return {
+    ...(parsed.manifests ? { manifests: parsed.manifests } : {}),
+    ...(parsed.kubeconfig ? { kubeconfig: parsed.kubeconfig } : {}),
+    namespace: parsed.namespace ?? "default",
+    spoolDir: parsed["spool-dir"] ?? env.PORTCULLIS_SPOOL_DIR ?? "portcullis-spool",
+    spoolMaxBytes: integer(parsed["spool-max-bytes"] ?? "268435456", "--spool-max-bytes", 1, Number.MAX_SAFE_INTEGER),
+    listenHost: parsed["listen-host"] ?? "127.0.0.1",
+    metricsPort: integer(parsed["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
+    ...(parsed["tls-cert"] && parsed["tls-key"] ? { tls: { cert: parsed["tls-cert"], key: parsed["tls-key"] } } : {}),
+    logLevel,
+  };
+}
+
+interface ConfigSource {
+  approvals: ApprovalService;
+  initial: ConfigBundle;
+  /** Follows changes until stopped (operator mode); standalone has none. */
+  follow?: (apply: (bundle: ConfigBundle) => void, signal: AbortSignal) => Promise<void>;
+}
+
+async function standaloneSource(options: Options): Promise<ConfigSource> {
+  const path = options.manifests as string;
+  const identity = { ...defaultStandaloneIdentity(), namespace: options.namespace };
+  const bundle = await loadManifestsFile(path, identity);
+  const problems = bundleProblems(bundle);
+  if (problems.length) throw new ConfigError(problems.map((problem) => `${path}: ${problem}`));
+  return { initial: bundle, approvals: options.kubeconfig ? KubeconfigApprovals.fromKubeconfig(options.kubeconfig) : new NoApprovals() };
+}
+
+async function brokerSource(log: Logger): Promise<ConfigSource> {
+  const client = new BrokerClient(brokerSettingsFromEnv());
+  const initial = await client.fetchConfig();
+  return {
+    initial,
+    approvals: new BrokerApprovals(client),
+    follow: (apply, signal) =>
+      client.watchConfig(apply, { signal, onError: (error) => log.warn("the configuration stream from the broker failed; reconnecting", { error: error.message }) }),
+  };
+}
+
+async function run(options: Options): Promise<void> {
+  const log = createLogger(options.logLevel);
+  const metrics = createGatewayMetrics();
+  await initClassifier();
+  const source = options.manifests ? await standaloneSource(options) : await brokerSource(log);
+  const spool = await EvidenceSpool.open({ dir: options.spoolDir, maxBytes: options.spoolMaxBytes, observer: spoolMetricsObserver(metrics) });
+  for (const recovered of spool.recovered) log.warn("sealed a session a previous gateway left open", { ...recovered });
+  const tls = options.tls ? { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) } : undefined;
+  const gateway = new Gateway({ host: options.listenHost, log, services: { spool, metrics, approvals: source.approvals, grants: new GrantCache() }, ...(tls ? { tls } : {}) });
+  await gateway.apply(source.initial);
+  const health = await startHealthServer({ port: options.metricsPort, host: "0.0.0.0", metrics, ready: () => gateway.configured });
+  log.info("gateway ready", { mode: options.manifests ? "standalone" : "operator", approvals: source.approvals.kind, listeners: gateway.ports(), metricsPort: health.port });
+  const stopping = new AbortController();
+  let applying = Promise.resolve();
+  const follow = source.follow?.((bundle) => {
+    applying = applying.then(() => gateway.apply(bundle)).catch((error: unknown) => {
+      log.error("applying a configuration change failed", { error: String(error) });
+    });
+  }, stopping.signal);
+  follow?.catch((error: unknown) => log.error("following the broker stopped", { error: String(error) }));
+  const stop = async (signal: string): Promise<void> => {
+    log.info("stopping", { signal });
+    stopping.abort();
+    await gateway.stop();
+    await spool.close();
+    await health.close();
+    process.exit(0);
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void stop(signal));
+}
+
+function main(): void {
+  let options: Options | "help";
+  try {
+    options = parseOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`portcullis-sidecar: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (options === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  run(options).catch((error: unknown) => {
+    const message = error instanceof ConfigError ? error.message : `cannot start: ${error instanceof Error ? error.message : String(error)}`;
+    process.stderr.write(`portcullis-sidecar: ${message}\n`);
+    process.exit(1);
+  });
+}
+
+main();

@@ -1,0 +1,26 @@
+// A result column as the PostgreSQL gateway knows it from RowDescription, and
+// which of them hold text that detectors and patterns can scan.
+
+export interface ResultColumn {
+  /** The field name in the result (after any alias). */
+  name: string;
+  /** "schema.table", when the column comes straight from a table. */
+  table?: string;
+  /** The column's attname in that table. */
+  column?: string;
+  typeOid: number;
+  /** 0 text, 1 binary. */
+  format: 0 | 1;
+}
+
+/**
+ * text, varchar, bpchar, name, json, jsonb, xml, unknown, "char", and arrays
+ * of them: their text form is the content itself, so a detector finds what a
+ * reader would see. Other types (numbers, dates, bytea) are scanned only when
+ * a rule names the column.
+ */
+const TEXTUAL_TYPE_OIDS = new Set([25, 1043, 1042, 19, 114, 3802, 142, 705, 18, 1009, 1015, 1014, 1003, 199, 3807, 143, 1002]);
+
+export function isTextual(column: ResultColumn): boolean {
+  return TEXTUAL_TYPE_OIDS.has(column.typeOid);
+}

@@ -1,0 +1,69 @@
+// Classifies the SQL an agent sends, with PostgreSQL's own parser, into the
+// facts AccessPolicy rules match on: one SqlFacts per statement, plus the
+// fingerprint an approval is bound to and a summary a reviewer can read.
+// It runs on every query, so each distinct text is parsed once and the
+// result is kept in a bounded cache. Anything it cannot understand comes
+// back as { ok: false } and the caller refuses the query.
+import { createHash } from "node:crypto";
+import { LruCache } from "@portcullis/operator/webhooks/validate/lru";
+import type { SqlFacts } from "../config/bundle.js";
+import { loadParser, normalize, parseStatements, parserMessage, parserReady } from "./parser.js";
+import { statementFacts } from "./statement-facts.js";
+
+export type Classification =
+  | { ok: true; statements: SqlFacts[]; fingerprint: string; summary: string }
+  | { ok: false; error: string };
+
+const CACHE_ENTRIES = 5000;
+// Long texts are usually one-off bulk statements; not caching them keeps the cache's memory bounded.
+const MAX_CACHED_LENGTH = 8192;
+const MAX_SUMMARY_LENGTH = 200;
+
+const cache = new LruCache<string, Classification>(CACHE_ENTRIES);
+
+/** Loads the parser; await it once before the first classifySql. Safe to call again. */
+export async function initClassifier(): Promise<void> {
+  await loadParser();
+}
+
+/** Classifies a query string; the same text returns the same (cached) object. */
+export function classifySql(text: string): Classification {
+  if (!parserReady()) return { ok: false, error: "the SQL classifier is not initialised (initClassifier() was not awaited)" };
+  const cached = cache.get(text);
+  if (cached) return cached;
+  const classification = classifyUncached(text);
+  if (text.length <= MAX_CACHED_LENGTH) cache.set(text, classification);
+  return classification;
+}
+
+function classifyUncached(text: string): Classification {
+  try {
+    const facts = parseStatements(text).map(statementFacts);
+    const statements = facts.map((statement) => ({ ...statement, statementCount: facts.length }));
+    return { ok: true, statements, fingerprint: fingerprintOf(text), summary: summarize(text, statements) };
+  } catch (error) {
+    // Parser errors, code that cannot be inspected, and trees too deep to walk all refuse the query.
+    return { ok: false, error: parserMessage(error) };
+  }
+}
+
+/** Binds an approval to exactly the text that was approved. */
+function fingerprintOf(text: string): string {
+  return `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
+}
+
+/** One line for a reviewer: the text with its literals replaced, and the tables it writes. */
+function summarize(text: string, statements: readonly SqlFacts[]): string {
+  const written = [...new Set(statements.flatMap((statement) => statement.tablesWritten))];
+  const suffix = written.length > 0 ? ` (writes ${written.join(", ")})` : "";
+  let body: string;
+  try {
+    body = normalize(text).replace(/\s+/g, " ").trim();
+  } catch {
+    body = statements.map((statement) => statement.command).join("; ");
+  }
+  if (body === "") body = "(empty query)";
+  const room = Math.max(MAX_SUMMARY_LENGTH - suffix.length, 40);
+  const clipped = body.length > room ? `${body.slice(0, room - 1)}…` : body;
+  return `${clipped}${suffix}`.slice(0, MAX_SUMMARY_LENGTH);
+}

@@ -1,0 +1,76 @@
+// Looks inside PL/pgSQL code (DO blocks and plpgsql function bodies) with
+// PostgreSQL's own PL/pgSQL parser: every SQL statement and expression in the
+// body comes back as SQL text for the classifier, and EXECUTE of a string built
+// at run time is reported as dynamic SQL, which no classifier can see through.
+import { Buffer } from "node:buffer";
+import { isObject, type Fields } from "./parse-tree.js";
+import { ClassificationError, parsePlpgsql, parserMessage, scanTokens } from "./parser.js";
+
+export interface PlpgsqlBody {
+  /** Complete SQL statements to classify, one per statement or expression in the body. */
+  statements: string[];
+  dynamicSql: boolean;
+}
+
+// PostgreSQL's RawParseMode values that PL/pgSQL stores with each expression.
+const PARSE_DEFAULT = 0;
+const PARSE_EXPRESSION = 2;
+const PARSE_ASSIGNMENTS = new Set([3, 4, 5]);
+// Statements that run SQL text computed at run time.
+const DYNAMIC_STATEMENTS = new Set(["PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors"]);
+
+/** The SQL inside the PL/pgSQL code of a DO or CREATE FUNCTION statement (given as its full text). */
+export function plpgsqlBody(statementText: string): PlpgsqlBody {
+  let tree: unknown;
+  try {
+    tree = parsePlpgsql(statementText);
+  } catch (error) {
+    throw new ClassificationError(`the PL/pgSQL code cannot be parsed: ${parserMessage(error)}`);
+  }
+  const body: PlpgsqlBody = { statements: [], dynamicSql: false };
+  collect(tree, body);
+  return body;
+}
+
+function collect(value: unknown, body: PlpgsqlBody): void {
+  if (Array.isArray(value)) {
+    for (const item of value) collect(item, body);
+    return;
+  }
+  if (!isObject(value)) return;
+  for (const [key, field] of Object.entries(value)) {
+    // OPEN … FOR EXECUTE and RETURN QUERY EXECUTE keep their string in dynquery.
+    if (DYNAMIC_STATEMENTS.has(key) || key === "dynquery") body.dynamicSql = true;
+    if (key === "PLpgSQL_expr" && isObject(field)) body.statements.push(...expressionStatements(field));
+    collect(field, body);
+  }
+}
+
+/** An expression as complete statements: PL/pgSQL evaluates `x > 1` as `SELECT x > 1`. */
+function expressionStatements(expr: Fields): string[] {
+  const { query, parseMode } = expr;
+  if (typeof query !== "string") throw new ClassificationError("a PL/pgSQL expression has no text");
+  const mode = typeof parseMode === "number" ? parseMode : PARSE_DEFAULT;
+  if (mode === PARSE_DEFAULT) return [query];
+  if (mode === PARSE_EXPRESSION) return [`SELECT ${query}`];
+  if (PARSE_ASSIGNMENTS.has(mode)) return splitAssignment(query).map((part) => `SELECT ${part}`);
+  throw new ClassificationError(`a PL/pgSQL expression has an unknown parse mode ${mode}`);
+}
+
+/**
+ * `target := value` as its two expressions; the target's subscripts can call
+ * functions too. The scanner finds the operator, so one inside a string or a
+ * subscript is not mistaken for it.
+ */
+function splitAssignment(query: string): [string, string] {
+  const bytes = Buffer.from(query, "utf8");
+  let depth = 0;
+  for (const token of scanTokens(query)) {
+    if (token.text === "(" || token.text === "[") depth++;
+    else if (token.text === ")" || token.text === "]") depth--;
+    else if (depth === 0 && (token.text === ":=" || token.text === "=")) {
+      return [bytes.subarray(0, token.start).toString("utf8"), bytes.subarray(token.end).toString("utf8")];
+    }
+  }
+  throw new ClassificationError(`the PL/pgSQL assignment "${query.slice(0, 64)}" has no := operator`);
+}

@@ -1,0 +1,176 @@
+// Puts together the facts a policy sees for one statement: its kind, the
+// tables and functions its tree names, and what it really runs. A statement
+// is judged by its effect, not by its first keyword: EXPLAIN ANALYZE of a
+// DELETE deletes, a SELECT with a DELETE in its WITH clause deletes, a DO
+// block or function body is read through for the SQL inside it.
+import type { Node } from "libpg-query";
+import type { SqlFacts } from "../config/bundle.js";
+import { functionDangers } from "./dangerous-functions.js";
+import { ClassificationError, parseStatements, parserMessage, type ParsedStatement } from "./parser.js";
+import { plpgsqlBody } from "./plpgsql.js";
+import { walkStatement, type Modification, type WalkResult } from "./sql-walk.js";
+import { isObject, unwrap, type NodeBody } from "./parse-tree.js";
+import { statementKind } from "./statement-kind.js";
+
+export type StatementFacts = Omit<SqlFacts, "statementCount">;
+
+// Code inside code (a DO block whose SQL holds another DO block, …) is followed this far.
+const MAX_DEPTH = 8;
+// Commands whose statement runs its data-modifying parts: they take the command of what they modify.
+const RUNS_MODIFICATIONS = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "COPY"]);
+// When several parts modify data, the statement counts as the one policies treat most strictly.
+const MODIFICATION_ORDER: readonly Modification["command"][] = ["DELETE", "UPDATE", "MERGE", "INSERT"];
+
+const union = (...lists: readonly string[][]): string[] => [...new Set(lists.flat())];
+
+/** The facts of one parsed statement (statementCount is the caller's to set). */
+export function statementFacts(statement: ParsedStatement): StatementFacts {
+  return factsOf(statement.node, statement.text, 0);
+}
+
+function factsOf(node: Node, text: string, depth: number): StatementFacts {
+  if (depth > MAX_DEPTH) throw new ClassificationError(`the statement nests code more than ${MAX_DEPTH} levels deep`);
+  const [kind, body] = unwrap(node);
+  switch (kind) {
+    case "ExplainStmt":
+      return explainFacts(body as NodeBody<"ExplainStmt">, text, depth);
+    case "PrepareStmt":
+      // PREPARE p AS DELETE … is judged as the DELETE, so a rule against DELETE catches it now.
+      return withTags(innerFacts((body as NodeBody<"PrepareStmt">).query, text, depth), ["prepare"]);
+    case "DeclareCursorStmt":
+      return innerFacts((body as NodeBody<"DeclareCursorStmt">).query, text, depth);
+    default:
+      return plainFacts(node, text, depth);
+  }
+}
+
+function innerFacts(query: Node | undefined, text: string, depth: number): StatementFacts {
+  if (!query) throw new ClassificationError("the statement has no inner statement to classify");
+  return factsOf(query, text, depth + 1);
+}
+
+function plainFacts(node: Node, text: string, depth: number): StatementFacts {
+  const base = statementKind(node);
+  const walk = walkStatement(node);
+  let facts: StatementFacts = {
+    command: base.command,
+    objectType: base.objectType,
+    tables: [],
+    tablesRead: walk.tablesRead,
+    tablesWritten: walk.tablesWritten,
+    hasWhere: false,
+    functions: walk.functions,
+    dangerous: union(base.dangerous, walk.dangerous),
+  };
+  facts = applyModifications(facts, walk);
+  const [kind, body] = unwrap(node);
+  if (kind === "DoStmt") facts = merge(facts, doBlockFacts(body as NodeBody<"DoStmt">, text, depth));
+  if (kind === "CreateFunctionStmt") facts = merge(facts, functionBodyFacts(body as NodeBody<"CreateFunctionStmt">, text, depth));
+  return finish(facts);
+}
+
+function finish(facts: StatementFacts): StatementFacts {
+  return { ...facts, tables: union(facts.tablesRead, facts.tablesWritten), dangerous: union(facts.dangerous, functionDangers(facts.functions)) };
+}
+
+function applyModifications(facts: StatementFacts, walk: WalkResult): StatementFacts {
+  if (walk.modifications.length === 0 || !RUNS_MODIFICATIONS.has(facts.command)) return facts;
+  const commands = walk.modifications.map((modification) => modification.command);
+  const command = MODIFICATION_ORDER.find((candidate) => commands.includes(candidate)) ?? facts.command;
+  // WHERE only bounds the statement when every UPDATE and DELETE in it has one.
+  const bounded = walk.modifications.filter((modification) => modification.command === "UPDATE" || modification.command === "DELETE");
+  const hasWhere = bounded.length > 0 && bounded.every((modification) => modification.hasWhere);
+  return { ...facts, command, hasWhere };
+}
+
+function withTags(facts: StatementFacts, tags: string[]): StatementFacts {
+  return { ...facts, dangerous: union(facts.dangerous, tags) };
+}
+
+/** Adds what code inside the statement reads, writes and calls; the statement keeps its own command. */
+function merge(facts: StatementFacts, inner: readonly StatementFacts[]): StatementFacts {
+  return inner.reduce(
+    (merged, part) => ({
+      ...merged,
+      tablesRead: union(merged.tablesRead, part.tablesRead),
+      tablesWritten: union(merged.tablesWritten, part.tablesWritten),
+      functions: union(merged.functions, part.functions),
+      dangerous: union(merged.dangerous, part.dangerous),
+    }),
+    facts,
+  );
+}
+
+function explainFacts(body: NodeBody<"ExplainStmt">, text: string, depth: number): StatementFacts {
+  const inner = innerFacts(body.query, text, depth);
+  // EXPLAIN ANALYZE runs the statement, so it is whatever the statement is.
+  if (analyzes(body.options ?? []) && inner.command !== "SELECT") return withTags(inner, ["explain-analyze"]);
+  const tablesRead = union(inner.tablesRead, inner.tablesWritten);
+  return { ...inner, command: "EXPLAIN", objectType: "", tables: tablesRead, tablesRead, tablesWritten: [], hasWhere: false };
+}
+
+/** Whether an EXPLAIN option list turns ANALYZE on; only an explicit false/off/0 turns it off. */
+function analyzes(options: readonly Node[]): boolean {
+  return options.some((option) => {
+    const [kind, body] = unwrap(option);
+    if (kind !== "DefElem" || !isObject(body) || body.defname !== "analyze") return false;
+    const arg = isObject(body.arg) ? body.arg : undefined;
+    if (!arg) return true;
+    const [argKind, value] = unwrap(arg as Node);
+    if (!isObject(value)) return true;
+    if (argKind === "String") return !["false", "off"].includes(String(value.sval).toLowerCase());
+    if (argKind === "Integer") return value.ival !== undefined && value.ival !== 0;
+    if (argKind === "Boolean") return value.boolval === true;
+    return true;
+  });
+}
+
+/** DefElem options of DO and CREATE FUNCTION by name, e.g. language and as. */
+function option(options: readonly Node[] | undefined, name: string): unknown {
+  for (const item of options ?? []) {
+    const [kind, body] = unwrap(item);
+    if (kind === "DefElem" && isObject(body) && body.defname === name) return body.arg;
+  }
+  return undefined;
+}
+
+function stringValue(arg: unknown): string | undefined {
+  return isObject(arg) && isObject(arg.String) && typeof arg.String.sval === "string" ? arg.String.sval : undefined;
+}
+
+function doBlockFacts(body: NodeBody<"DoStmt">, text: string, depth: number): StatementFacts[] {
+  const language = (stringValue(option(body.args, "language")) ?? "plpgsql").toLowerCase();
+  // Code in another language could do anything, and nothing here can read it.
+  if (language !== "plpgsql") throw new ClassificationError(`a DO block in language ${language} cannot be inspected`);
+  return plpgsqlFacts(text, depth);
+}
+
+function plpgsqlFacts(text: string, depth: number): StatementFacts[] {
+  const code = plpgsqlBody(text);
+  const facts = code.statements.flatMap((sql) => embeddedFacts(sql, depth));
+  return code.dynamicSql ? [...facts, { ...emptyFacts(), dangerous: ["dynamic-sql"] }] : facts;
+}
+
+function functionBodyFacts(body: NodeBody<"CreateFunctionStmt">, text: string, depth: number): StatementFacts[] {
+  // Without LANGUAGE only a SQL-standard body (BEGIN ATOMIC / RETURN) is valid; the walk covers that one.
+  const language = (stringValue(option(body.options, "language")) ?? "sql").toLowerCase();
+  if (language === "plpgsql") return plpgsqlFacts(text, depth);
+  const definition = option(body.options, "as");
+  const source = isObject(definition) && isObject(definition.List) && Array.isArray(definition.List.items) ? stringValue(definition.List.items[0]) : undefined;
+  if (language === "sql" && source !== undefined) return embeddedFacts(source, depth);
+  return [];
+}
+
+function embeddedFacts(sql: string, depth: number): StatementFacts[] {
+  let statements: ParsedStatement[];
+  try {
+    statements = parseStatements(sql);
+  } catch (error) {
+    throw new ClassificationError(`the SQL inside the statement's code cannot be parsed: ${parserMessage(error)}`);
+  }
+  return statements.map((statement) => factsOf(statement.node, statement.text, depth + 1));
+}
+
+function emptyFacts(): StatementFacts {
+  return { command: "", objectType: "", tables: [], tablesRead: [], tablesWritten: [], hasWhere: false, functions: [], dangerous: [] };
+}
