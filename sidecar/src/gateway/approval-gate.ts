@@ -82,7 +82,7 @@ export class ApprovalFlow implements ApprovalGate {
       return { approved: false, message: `portcullis: ${where} requires approval, and no ApprovalRequest could be made: ${errorText(error)}` };
     }
     await this.options.recorder.append("approval", { name: ref.name, phase: "Pending", statement: held.statementSeq });
-    notify(`portcullis: ${where} requires approval; waiting for ApprovalRequest ${ref.namespace}/${ref.name} (until ${ref.expiresAt.toISOString()}). A reviewer approves with: ${reviewerCommand(ref)}`);
+    notify(`portcullis: ${where} requires approval; waiting for ApprovalRequest ${ref.namespace}/${ref.name} (until ${ref.expiresAt.toISOString()}). A reviewer approves with: ${reviewerCommand(ref, { stampDecidedAt: this.options.service.kind === "kubeconfig" })}`);
     const deadline = new Date(Math.min(ref.expiresAt.getTime(), Date.now() + approval.timeoutMs));
     let outcome: ApprovalOutcome;
     try {

@@ -57,12 +57,24 @@ export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource
     database: spec.postgres?.database ?? client?.database ?? credentials.username,
     parameters,
   });
-  const catalog = new TableCatalog(() => target(undefined, { application_name: "portcullis-catalog" }));
+  // Table OIDs are per database: one catalog connection for each database sessions use.
+  const catalogs = new Map<string, TableCatalog>();
+  const catalogFor = (client: ClientInfo): TableCatalog => {
+    const database = target(client, {}).database;
+    let catalog = catalogs.get(database);
+    if (!catalog) {
+      catalog = new TableCatalog(() => target(client, { application_name: "portcullis-catalog" }));
+      catalogs.set(database, catalog);
+    }
+    return catalog;
+  };
   return {
     wantsPassword: false,
-    close: () => catalog.close(),
+    close: () => {
+      for (const catalog of catalogs.values()) catalog.close();
+    },
     upstreamTarget: target,
-    openSession: (client) => openSession(bundle, facts, client, { services, policies, masker, catalog, policyNames: governing.map((policy) => policy.name) }),
+    openSession: (client) => openSession(bundle, facts, client, { services, policies, masker, catalog: catalogFor(client), policyNames: governing.map((policy) => policy.name) }),
   };
 }
 

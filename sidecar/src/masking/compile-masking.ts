@@ -92,6 +92,8 @@ function patternFinders(patterns: readonly string[], fail: Fail): TextFinder[] {
     const problem = checkRegex(pattern);
     if (problem !== undefined) return fail(`patterns[${i}]`, problem);
     const re = compileRe2(pattern);
+    re.lastIndex = 0;
+    if (re.exec("") !== null) return fail(`patterns[${i}]`, `pattern "${pattern}" matches the empty string, so it would match everywhere`);
     return (text: string) => findSpans(re, text);
   });
 }

@@ -12,7 +12,8 @@ export const email: Detector = {
 };
 
 const INTERNATIONAL_PHONE = String.raw`\+[0-9]{1,15}(?:[ .-]?\(?[0-9]{1,8}\)?){0,7}`;
-const NATIONAL_PHONE = String.raw`(?:\([0-9]{1,5}\) ?|[0-9]{1,5}[ .-])[0-9]{3,8}(?:[ .-][0-9]{3,8}){0,3}`;
+// Two groups only when the second is long (030 1234567): 1.500 or 555-1234 are too ambiguous.
+const NATIONAL_PHONE = String.raw`(?:\([0-9]{1,5}\) ?|[0-9]{1,5}[ .-])(?:[0-9]{3,8}(?:[ .-][0-9]{3,8}){1,3}|[0-9]{6,8})`;
 
 /** E.164 allows 15 digits; fewer than 8 with a country code is no reachable number. */
 const INTERNATIONAL_DIGITS = { min: 8, max: 15 };

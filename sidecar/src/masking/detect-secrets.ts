@@ -7,12 +7,14 @@ import { endsToken, startsToken, type Detector } from "./detector.js";
 import type { Span } from "./re2-search.js";
 
 export const jwt: Detector = {
-  pattern: String.raw`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`,
+  // Any prefix of a token matches too, so a token longer than the search
+  // overlap that a window cuts short is still found, and then read whole.
+  pattern: String.raw`eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,2}`,
   mayContain: (text) => text.includes("eyJ"),
   accept: (text, start, end) => {
     if (!startsToken(text, start, ".") || !endsToken(text, end, ".")) return undefined;
-    const header = text.slice(start, text.indexOf(".", start));
-    return headerNamesAlgorithm(header) ? { start, end } : undefined;
+    const [header = "", payload = "", signature] = text.slice(start, end).split(".");
+    return signature !== undefined && payload !== "" && headerNamesAlgorithm(header) ? { start, end } : undefined;
   },
 };
 

@@ -1,10 +1,13 @@
 // Finds the matches of an RE2 pattern (re2-wasm) in a result value. User
 // patterns must run on RE2, whose matching is linear in the input, but
-// re2-wasm has three properties this module hides from the detectors:
+// re2-wasm has properties this module hides from the detectors:
 // - every exec copies the whole input into the WASM heap (about 60 ns per
 //   character here), so searching a long value for many matches would cost
 //   matches × length; values longer than SEARCH_WINDOW are searched in
-//   overlapping windows instead, which keeps the cost linear;
+//   overlapping windows instead, which keeps the cost linear, and a value
+//   with more than MAX_CANDIDATES candidates for one detector or pattern is
+//   masked whole, which bounds the cost per value without letting it through
+//   half-searched;
 // - it reports and takes positions in code points, while JavaScript strings
 //   count UTF-16 units, so positions are translated when a value holds
 //   characters outside the Basic Multilingual Plane;
@@ -25,14 +28,17 @@ export interface Span {
  */
 export type Accept = (text: string, start: number, end: number) => Span | undefined;
 
-/** Values up to this many UTF-16 units are searched in one piece. */
-export const SEARCH_WINDOW = 4096;
+/** Values up to this many UTF-16 units are searched in one piece, longer ones in windows this long. */
+export const SEARCH_WINDOW = 2048;
 /**
  * Consecutive windows share this many units, so every match up to this long
  * lies whole inside some window; longer matches are found when they start
  * early enough in a window or when their cut-off beginning already matches.
  */
 export const SEARCH_OVERLAP = 1024;
+
+/** Candidates (kept, rejected or empty) one search looks at before it gives up and masks the whole value. */
+export const MAX_CANDIDATES = 512;
 
 const compiled = new Map<string, RE2>();
 
@@ -46,14 +52,20 @@ export function compileRe2(source: string): RE2 {
   return re;
 }
 
-/** Every non-overlapping match of `re` in `text` that `accept` keeps, left to right. */
+/**
+ * Every non-overlapping match of `re` in `text` that `accept` keeps, left to
+ * right; the whole text as one span when it holds more than MAX_CANDIDATES.
+ */
 export function findSpans(re: RE2, text: string, accept?: Accept): Span[] {
   const positions = PositionMap.of(text);
   const spans: Span[] = [];
   let from = 0;
+  let candidates = 0;
   while (from < text.length) {
     const match = text.length <= SEARCH_WINDOW ? execAt(re, text, from, 0, positions) : windowedMatch(re, text, from, positions);
     if (!match) break;
+    candidates += 1;
+    if (candidates > MAX_CANDIDATES) return [{ start: 0, end: text.length }];
     if (match.end === match.start) {
       // An empty match masks nothing; step over one character so the search always advances.
       from = match.start + codePointLength(text, match.start);

@@ -64,6 +64,13 @@ export class ServerStream {
         return this.ready(frame);
       case "n":
         return this.noData(frame);
+      case "H":
+        return this.copyOut(frame);
+      case "d":
+      case "c":
+        // COPY data of a refused COPY TO is dropped; the rest passes.
+        if (this.current.refusal === undefined) this.toClient.add(frame.raw);
+        return;
       case "1":
       case "2":
       case "3":
@@ -188,6 +195,12 @@ export class ServerStream {
       first = false;
       this.finish(skipped.record);
     }
+  }
+
+  /** COPY … TO STDOUT sends rows the gateway cannot map to columns, so with masking active it is refused, however the statement was written. */
+  private copyOut(frame: Frame): void {
+    if (!this.masking.active) return this.toClient.add(frame.raw);
+    this.current = { started: true, refusal: "COPY output cannot be masked, and masking rules apply to this Resource" };
   }
 
   private noData(frame: Frame): void {

@@ -1,0 +1,269 @@
+// The PostgreSQL gateway end to end: the real gateway process in standalone
+// mode between real clients (psql, pgbench, node-postgres, psycopg2) and a
+// real PostgreSQL server with TLS and SCRAM, under a "no destructive changes"
+// policy with masking rules.
+import { execFile } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import pg from "pg";
+import { parseSpoolText, verifyChain } from "@portcullis/sidecar/evidence/record";
+import { freePort } from "../controlplane/processes.js";
+import { seedSampleData, startPostgres, type PostgresLogin, type RunningPostgres } from "../postgres/server.js";
+import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
+
+const run = promisify(execFile);
+const HASH_KEY = Buffer.from("portcullis-test-masking-key-0001").toString("base64");
+
+function secret(name: string, data: Record<string, string>): object {
+  return { apiVersion: "v1", kind: "Secret", metadata: { name }, stringData: data };
+}
+
+function resource(name: string, pgServer: RunningPostgres, port: number, credentials: string): object {
+  return {
+    apiVersion: "portcullis.dev/v1alpha1",
+    kind: "Resource",
+    metadata: { name },
+    spec: {
+      protocol: "postgres",
+      endpoint: { host: "127.0.0.1", port: pgServer.port, tls: { mode: "verify-full", serverName: pgServer.serverName, caBundleRef: { kind: "Secret", name: "db-ca", key: "ca.crt" } } },
+      listener: { port },
+      credentials: { secretRef: { name: credentials } },
+    },
+  };
+}
+
+const policy = {
+  apiVersion: "portcullis.dev/v1alpha1",
+  kind: "AccessPolicy",
+  metadata: { name: "no-destructive-changes" },
+  spec: {
+    subjects: { serviceAccounts: ["report-bot"] },
+    resources: ["orders-db", "orders-db-md5", "orders-db-cleartext"],
+    rules: [
+      { name: "block-drop-and-truncate", match: { sql: { commands: ["DROP", "TRUNCATE"] } }, action: "deny", message: "Destructive changes are made by the DBA team, not by agents." },
+      { name: "block-unbounded-delete", match: { sql: { commands: ["DELETE", "UPDATE"] } }, when: "!sql.hasWhere", action: "deny" },
+      { name: "reads", match: { sql: { commands: ["SELECT", "SHOW", "EXPLAIN", "SET", "TRANSACTION"] } }, action: "allow" },
+      { name: "writes-need-approval", match: { sql: { commands: ["WRITE"] } }, action: "requireApproval", approval: { reviewers: { groups: ["dba"] }, timeout: "15m" } },
+    ],
+    masking: [
+      { name: "contact", columns: ["customers.email"], strategy: "redact" },
+      { name: "phones", columns: ["*.phone"], strategy: "hash", hashKeyRef: { name: "masking-key", key: "key" } },
+      { name: "identifiers", detectors: ["usSSN", "creditCard"], strategy: "partial", keepLast: 4 },
+    ],
+    defaultAction: "deny",
+  },
+};
+
+let server: RunningPostgres;
+let gateway: SidecarProcess;
+
+const viaGateway = (name = "orders-db"): pg.ClientConfig => ({ host: "127.0.0.1", port: gateway.ports[name], user: "agent", database: "app", password: "unused" });
+
+async function withClient<T>(work: (client: pg.Client) => Promise<T>, name?: string): Promise<T> {
+  const client = new pg.Client(viaGateway(name));
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function psql(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run("psql", ["-X", "-v", "VERBOSITY=verbose", `host=127.0.0.1 port=${gateway.ports["orders-db"]} user=agent dbname=app`, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+beforeAll(async () => {
+  server = await startPostgres();
+  await seedSampleData(server);
+  const login = (user: PostgresLogin): Record<string, string> => ({ username: user.username, password: user.password });
+  const ports = [await freePort(), await freePort(), await freePort()] as const;
+  gateway = await startSidecar({
+    manifests: [
+      secret("db-ca", { "ca.crt": server.caPem }),
+      secret("db-scram", login(server.users.scram)),
+      secret("db-md5", login(server.users.md5)),
+      secret("db-cleartext", login(server.users.cleartext)),
+      secret("masking-key", { key: HASH_KEY }),
+      resource("orders-db", server, ports[0], "db-scram"),
+      resource("orders-db-md5", server, ports[1], "db-md5"),
+      resource("orders-db-cleartext", server, ports[2], "db-cleartext"),
+      policy,
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  await server?.stop();
+});
+
+describe("the PostgreSQL gateway with real clients", () => {
+  it("lets psql read through it, authenticating upstream with SCRAM over verified TLS", async () => {
+    const result = await psql(["-At", "-c", "SELECT count(*) FROM orders", "-c", "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim().split("\n")).toEqual(["50", `${server.users.scram.username}|t`]);
+  });
+
+  it.each([
+    ["orders-db-md5", "md5"],
+    ["orders-db-cleartext", "cleartext"],
+  ] as const)("authenticates upstream with %s credentials too", async (name, kind) => {
+    const rows = await withClient(async (client) => (await client.query("SELECT current_user AS user")).rows, name);
+    expect(rows).toEqual([{ user: server.users[kind].username }]);
+  });
+
+  it("refuses DROP TABLE in psql with SQLSTATE 42501 naming the policy and rule, and the session goes on", async () => {
+    const result = await psql(["-At", "-c", "DROP TABLE orders", "-c", "SELECT count(*) FROM orders"]);
+    expect(result.stderr).toContain('ERROR:  42501: portcullis: denied by AccessPolicy "no-destructive-changes" rule "block-drop-and-truncate"');
+    expect(result.stderr).toContain("Destructive changes are made by the DBA team");
+    expect(result.stdout.trim()).toBe("50");
+  });
+
+  const evasions: Array<[string, string | { text: string; name: string; values?: unknown[] }]> = [
+    ["comments and case", "/* harmless */ DrOp TaBlE orders"],
+    ["a line comment before", "-- just a select\nDROP TABLE orders"],
+    ["a multi-statement string", "SELECT 1; DROP TABLE orders"],
+    ["a data-modifying CTE", "WITH d AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM d"],
+    ["dynamic SQL in a DO block", "DO $$ BEGIN EXECUTE 'DROP TABLE orders'; END $$"],
+    ["an unbounded DELETE", "DELETE FROM orders"],
+    ["an unbounded UPDATE", "UPDATE orders SET status = 'gone'"],
+    ["TRUNCATE", "TRUNCATE orders"],
+    ["COPY FROM PROGRAM", "COPY orders FROM PROGRAM 'id'"],
+    ["an unparseable statement", "DROP TABLE orders WHERE"],
+    ["a prepared DELETE (extended protocol)", { name: "wipe", text: "DELETE FROM orders" }],
+    ["a parameterised unbounded UPDATE", { name: "", text: "UPDATE orders SET status = $1", values: ["x"] }],
+  ];
+
+  it.each(evasions)("blocks %s", async (_name, statement) => {
+    await withClient(async (client) => {
+      const error = await client.query(statement as string).then(
+        () => undefined,
+        (failure: unknown) => failure as { code: string; message: string },
+      );
+      expect(error?.code).toBe("42501");
+      expect(error?.message).toMatch(/^portcullis: /);
+      // The session goes on after a denial.
+      expect((await client.query("SELECT count(*)::int AS n FROM orders")).rows).toEqual([{ n: 50 }]);
+    });
+  });
+
+  it("runs allowed prepared statements with parameters", async () => {
+    const rows = await withClient(async (client) => {
+      const out = [];
+      for (const id of [1, 2, 3]) out.push(...(await client.query({ name: "by-id", text: "SELECT id, status FROM orders WHERE id = $1", values: [id] })).rows);
+      return out;
+    });
+    expect(rows.map((row: { id: number }) => row.id)).toEqual([1, 2, 3]);
+  });
+
+  it("denies a write that needs approval when no cluster is configured, saying so", async () => {
+    const error = await withClient((client) => client.query("UPDATE orders SET status = 'refunded' WHERE id = 1").then(() => undefined, (failure: unknown) => failure as { code: string; message: string }));
+    expect(error?.code).toBe("42501");
+    expect(error?.message).toContain("approvals need a cluster");
+  });
+
+  it("masks personal data in results and leaves order numbers alone", async () => {
+    const rows = await withClient(async (client) => (await client.query("SELECT id, email, phone, ssn, card, order_number, note FROM customers ORDER BY id")).rows as Array<Record<string, string | null>>);
+    const maria = rows[0] as Record<string, string | null>;
+    expect(maria.email).toBe("***");
+    expect(maria.ssn).toBe("*******8741");
+    expect(maria.card).toBe("************1111");
+    expect(maria.order_number).toBe("123456789");
+    expect(maria.phone).toMatch(/^hmac:[0-9a-f]{16}$/);
+    expect(rows[1]?.order_number).toBe("ORD-2024-11-5821");
+    expect(rows[4]?.note).toBe("SSN *******3310 verified by phone");
+    // Keyed hashes: the same phone number hashes the same way in every session, so joins still work.
+    const again = await withClient(async (client) => (await client.query("SELECT phone FROM customers WHERE id = 1")).rows as Array<{ phone: string }>);
+    expect(again[0]?.phone).toBe(maria.phone);
+  });
+
+  it("masks in psql (simple protocol) too", async () => {
+    const result = await psql(["-At", "-c", "SELECT email, ssn FROM customers WHERE id = 1"]);
+    expect(result.stdout.trim()).toBe("***|*******8741");
+  });
+
+  it("withholds a binary-format result of a masked column instead of leaking it", async () => {
+    // node-postgres supports binary results with this client option; its types omit it.
+    const client = new pg.Client({ ...viaGateway(), binary: true } as pg.ClientConfig);
+    await client.connect();
+    // Parameters make node-postgres use the extended protocol, where it asks for binary results.
+    const error = await client.query("SELECT email FROM customers WHERE id = $1", [1]).then(
+      () => undefined,
+      (failure: unknown) => failure as { code: string; message: string },
+    );
+    await client.end();
+    expect(error?.code).toBe("0A000");
+    expect(error?.message).toContain("result withheld");
+  });
+
+  it.each(["simple", "extended", "prepared"])("carries pgbench in %s mode", async (mode) => {
+    const script = join(gateway.spoolDir, "..", "select.sql");
+    await run("sh", ["-c", `printf '\\\\set id random(1, 50)\\nSELECT status FROM orders WHERE id = :id;\\n' > ${script}`]);
+    const { stdout } = await run("pgbench", ["-n", "-M", mode, "-c", "4", "-j", "2", "-t", "100", "-f", script, "-h", "127.0.0.1", "-p", String(gateway.ports["orders-db"]), "-U", "agent", "app"]);
+    expect(stdout).toContain("number of transactions actually processed: 400/400");
+    expect(stdout).toMatch(/number of failed transactions: 0 /);
+  });
+
+  it("works with psycopg2, including cancelling a running query", async () => {
+    const program = `
+import psycopg2, threading, time, sys
+conn = psycopg2.connect(host="127.0.0.1", port=${gateway.ports["orders-db"]}, user="agent", dbname="app")
+cur = conn.cursor()
+cur.execute("SELECT count(*) FROM orders WHERE status IS NOT NULL")
+print(cur.fetchone()[0])
+threading.Timer(1.0, conn.cancel).start()
+started = time.time()
+try:
+    cur.execute("SELECT pg_sleep(30)")
+    print("not cancelled")
+except psycopg2.errors.QueryCanceled:
+    print("cancelled after %.0fs" % (time.time() - started))
+`;
+    const { stdout } = await run("/usr/bin/python3", ["-c", program]);
+    expect(stdout.trim().split("\n")).toEqual(["50", "cancelled after 1s"]);
+  });
+
+  it("records every session as a hash chain in the spool, with decisions and results", async () => {
+    // Sessions above have ended; their files are complete.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const files = (await readdir(gateway.spoolDir)).filter((name) => name.endsWith(".closed.jsonl"));
+    expect(files.length).toBeGreaterThan(10);
+    const records = [];
+    for (const file of files) {
+      const parsed = parseSpoolText(await readFile(join(gateway.spoolDir, file), "utf8"));
+      expect(parsed.problems).toEqual([]);
+      expect(verifyChain(parsed.records)).toMatchObject({ ok: true });
+      records.push(...parsed.records);
+    }
+    const denied = records.find((record) => record.type === "statement" && (record.data as { text: string }).text === "DROP TABLE orders");
+    expect(denied?.data).toMatchObject({ decision: { action: "deny", policy: "no-destructive-changes", rule: "block-drop-and-truncate" } });
+    const masked = records.find((record) => record.type === "result" && Object.keys((record.data as { masked: object }).masked).length > 0);
+    expect(masked).toBeDefined();
+    const counted = records.find((record) => record.type === "result" && (record.data as { commandTags: string[] }).commandTags.includes("SELECT 20"));
+    expect(counted?.data).toMatchObject({ rowsReturned: 20 });
+  });
+
+  it("exports statement metrics by decision", async () => {
+    const body = await (await fetch(`http://127.0.0.1:${gateway.metricsPort}/metrics`)).text();
+    expect(body).toMatch(/portcullis_gateway_statements_total\{resource="orders-db",decision="deny"\} [1-9]/);
+    expect(body).toMatch(/portcullis_gateway_statements_total\{resource="orders-db",decision="allow"\} [1-9]/);
+  });
+});
+
+describe("bad configuration", () => {
+  it("stops the gateway at start with a message naming the object and field", async () => {
+    const port = await freePort();
+    const bad = { ...(resource("orders-db", server, port, "db-scram") as { spec: object }), metadata: { name: "orders-db" } };
+    (bad.spec as { listener: { port: number } }).listener = { port: 80 };
+    await expect(startSidecar({ manifests: [secret("db-ca", { "ca.crt": "x" }), secret("db-scram", { username: "a", password: "b" }), bad, policy] })).rejects.toThrow(/Resource "orders-db".*spec\.listener\.port/s);
+  });
+});

@@ -1,0 +1,76 @@
+// Runs the real gateway (sidecar/dist/main.js) in standalone mode against a
+// manifests file, as a child process, and waits until it reports ready.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { freePort } from "../controlplane/processes.js";
+
+const MAIN = fileURLToPath(new URL("../../../sidecar/dist/main.js", import.meta.url));
+
+export interface SidecarProcess {
+  /** Listener ports by Resource name. */
+  ports: Record<string, number>;
+  metricsPort: number;
+  spoolDir: string;
+  child: ChildProcess;
+  /** Log lines so far, parsed. */
+  logs(): Array<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface StartSidecarOptions {
+  manifests: object[];
+  extraArgs?: string[];
+  spoolDir?: string;
+}
+
+export async function startSidecar(options: StartSidecarOptions): Promise<SidecarProcess> {
+  const dir = await mkdtemp(join(tmpdir(), "portcullis-sidecar-"));
+  const manifestsFile = join(dir, "manifests.yaml");
+  await writeFile(manifestsFile, options.manifests.map((manifest) => stringify(manifest)).join("---\n"));
+  const spoolDir = options.spoolDir ?? join(dir, "spool");
+  const metricsPort = await freePort();
+  const child = spawn(process.execPath, [MAIN, "--manifests", manifestsFile, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...(options.extraArgs ?? [])], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  let stderr = "";
+  let partial = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    const parts = (partial + chunk).split("\n");
+    partial = parts.pop() ?? "";
+    for (const line of parts) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const line = lines.find((entry) => entry.message === "gateway ready");
+      if (line) {
+        clearInterval(timer);
+        resolve(line);
+      }
+    }, 50);
+    child.once("exit", (code) => {
+      clearInterval(timer);
+      reject(new Error(`the gateway exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    ports: ready.listeners as Record<string, number>,
+    metricsPort,
+    spoolDir,
+    child,
+    logs: () => lines,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill(signal);
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
