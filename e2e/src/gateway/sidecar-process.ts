@@ -22,19 +22,26 @@ export interface SidecarProcess {
 }
 
 export interface StartSidecarOptions {
-  manifests: object[];
+  /** Standalone mode: these manifests in a file passed with --manifests. Without them, operator mode (set env). */
+  manifests?: object[];
+  env?: NodeJS.ProcessEnv;
   extraArgs?: string[];
   spoolDir?: string;
 }
 
 export async function startSidecar(options: StartSidecarOptions): Promise<SidecarProcess> {
   const dir = await mkdtemp(join(tmpdir(), "portcullis-sidecar-"));
-  const manifestsFile = join(dir, "manifests.yaml");
-  await writeFile(manifestsFile, options.manifests.map((manifest) => stringify(manifest)).join("---\n"));
+  const modeArgs: string[] = [];
+  if (options.manifests) {
+    const manifestsFile = join(dir, "manifests.yaml");
+    await writeFile(manifestsFile, options.manifests.map((manifest) => stringify(manifest)).join("---\n"));
+    modeArgs.push("--manifests", manifestsFile);
+  }
   const spoolDir = options.spoolDir ?? join(dir, "spool");
   const metricsPort = await freePort();
-  const child = spawn(process.execPath, [MAIN, "--manifests", manifestsFile, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...(options.extraArgs ?? [])], {
+  const child = spawn(process.execPath, [MAIN, ...modeArgs, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...(options.extraArgs ?? [])], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
   });
   const lines: Array<Record<string, unknown>> = [];
   let stderr = "";

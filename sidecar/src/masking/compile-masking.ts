@@ -12,10 +12,10 @@
 import { MAX_POLICY_PATTERN_COST } from "@portcullis/operator/webhooks/validate/policy";
 import { checkRegex, estimateRegexCost } from "@portcullis/operator/webhooks/validate/regex";
 import type { BrokeredPolicy } from "../config/bundle.js";
-import { columnPatternProblem, compileColumnPattern } from "./column-patterns.js";
+import { type ColumnMatcher, columnPatternProblem, compileColumnPattern } from "./column-patterns.js";
 import { detect, isDetectorName } from "./detectors.js";
 import type { MaskRule, TextFinder } from "./mask-rule.js";
-import { compileRe2, findSpans } from "./re2-search.js";
+import { PATTERN_WINDOW, compileRe2, findSpans } from "./re2-search.js";
 import { type ResultMaskPlan, planResult } from "./result-plan.js";
 import type { ResultColumn } from "./result-columns.js";
 import { type MaskStrategy, hash, nullify, partial, redact } from "./strategies.js";
@@ -72,7 +72,7 @@ function compileRule(policy: BrokeredPolicy, rule: MaskingSpec, index: number): 
   return { id: `${policy.name}/${rule.name}`, strategy: compileStrategy(policy, rule, fail), ...(columns ? { columns } : {}), finders };
 }
 
-function compileColumns(patterns: readonly string[], fail: Fail): ReturnType<typeof compileColumnPattern>[] {
+function compileColumns(patterns: readonly string[], fail: Fail): ColumnMatcher[] {
   return patterns.map((pattern, i) => {
     const problem = columnPatternProblem(pattern);
     return problem === undefined ? compileColumnPattern(pattern) : fail(`columns[${i}]`, problem);
@@ -94,7 +94,7 @@ function patternFinders(patterns: readonly string[], fail: Fail): TextFinder[] {
     const re = compileRe2(pattern);
     re.lastIndex = 0;
     if (re.exec("") !== null) return fail(`patterns[${i}]`, `pattern "${pattern}" matches the empty string, so it would match everywhere`);
-    return (text: string) => findSpans(re, text);
+    return (text: string) => findSpans(re, text, PATTERN_WINDOW);
   });
 }
 

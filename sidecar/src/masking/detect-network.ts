@@ -4,10 +4,11 @@
 // a dotted quad inside a longer dotted number (a version 1.2.3.4.5) is not one
 // either.
 import { isIPv4, isIPv6 } from "node:net";
-import { endsToken, hasAtLeast, isDigit, startsToken, type Detector } from "./detector.js";
+import { isDigit } from "./characters.js";
+import { endsToken, hasAtLeast, startsToken, type Detector } from "./detector.js";
 import type { Span } from "./re2-search.js";
 
-const IPV4 = String.raw`[0-9]{1,3}(?:\.[0-9]{1,3}){3}`;
+const IPV4 = String.raw`\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}`;
 // Empty groups allow the :: shorthand (::1); the tail allows an embedded IPv4 (::ffff:10.0.0.1).
 const IPV6 = String.raw`[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}`;
 

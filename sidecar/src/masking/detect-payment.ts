@@ -1,15 +1,16 @@
 // Detectors for payment card numbers and IBANs. Both carry check digits, and a
 // candidate is masked only when they hold: a random 16-digit reference passes
 // Luhn one time in ten, a random IBAN-shaped string mod 97 one time in 97.
+import { isDigit } from "./characters.js";
 import { ibanChecksumValid, luhnValid } from "./checksums.js";
-import { digitGroups, endsToken, hasAtLeast, isDigit, startsToken, type Detector } from "./detector.js";
+import { digitGroups, endsToken, hasAtLeast, startsToken, type Detector } from "./detector.js";
 import type { Span } from "./re2-search.js";
 
 const CARD_DIGITS = { min: 13, max: 19 };
 
 export const creditCard: Detector = {
   // Bare, in groups of four (the last may be shorter), or American Express / Diners 4-6-5 and 4-6-4.
-  pattern: String.raw`[0-9]{13,19}|[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,4})?|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5}`,
+  pattern: String.raw`\b(?:[0-9]{13,19}|[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,4})?|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})`,
   mayContain: (text) => hasAtLeast(text, CARD_DIGITS.min, isDigit),
   accept: acceptCard,
 };
@@ -34,7 +35,7 @@ const IBAN_LENGTH = { min: 15, max: 34 };
 
 export const iban: Detector = {
   // Country code, check digits, then the BBAN bare or in the printed groups of four.
-  pattern: String.raw`[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?`,
+  pattern: String.raw`\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?`,
   mayContain: hasIbanStart,
   accept: acceptIban,
 };

@@ -9,7 +9,7 @@ import type { Span } from "./re2-search.js";
 export const jwt: Detector = {
   // Any prefix of a token matches too, so a token longer than the search
   // overlap that a window cuts short is still found, and then read whole.
-  pattern: String.raw`eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,2}`,
+  pattern: String.raw`\beyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,2}`,
   mayContain: (text) => text.includes("eyJ"),
   accept: (text, start, end) => {
     if (!startsToken(text, start, ".") || !endsToken(text, end, ".")) return undefined;

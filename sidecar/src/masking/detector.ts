@@ -1,9 +1,11 @@
-// What a built-in detector is made of, and the small character tests the
+// What a built-in detector is made of, and the token-boundary tests the
 // detectors share. A detector is an RE2 pattern that finds candidates, a cheap
 // test that lets most values skip RE2 entirely (each RE2 call copies the value
 // into WASM), and an acceptance check for what a pattern cannot say: checksums,
-// ranges, and that a number is not just the middle of a longer one.
-import type { Accept } from "./re2-search.js";
+// ranges, and that a number is not just the middle of a longer one. Patterns
+// start with \b where they can, so fewer candidates reach that check.
+import { isAlphanumeric, isDigit, isWordCharacter } from "./characters.js";
+import type { Accept, Span } from "./re2-search.js";
 
 export interface Detector {
   /** RE2 syntax; finds candidates, which `accept` confirms. */
@@ -11,18 +13,6 @@ export interface Detector {
   /** False when the text cannot hold a match, so RE2 need not run. */
   mayContain(text: string): boolean;
   accept?: Accept;
-}
-
-export function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57;
-}
-
-export function isAlphanumeric(code: number): boolean {
-  return isDigit(code) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
-}
-
-function isWordCharacter(code: number): boolean {
-  return isAlphanumeric(code) || code === 95; // _
 }
 
 /**
@@ -51,8 +41,8 @@ export function hasAtLeast(text: string, wanted: number, test: (code: number) =>
 }
 
 /** The runs of digits in text[start, end), as spans. */
-export function digitGroups(text: string, start: number, end: number): { start: number; end: number }[] {
-  const groups: { start: number; end: number }[] = [];
+export function digitGroups(text: string, start: number, end: number): Span[] {
+  const groups: Span[] = [];
   let i = start;
   while (i < end) {
     while (i < end && !isDigit(text.charCodeAt(i))) i += 1;

@@ -5,7 +5,7 @@ import { creditCard, iban } from "./detect-payment.js";
 import { ipAddress } from "./detect-network.js";
 import { email, phone, usSSN } from "./detect-personal.js";
 import { apiKey, jwt } from "./detect-secrets.js";
-import { compileRe2, findSpans, type Span } from "./re2-search.js";
+import { DETECTOR_WINDOW, compileRe2, findSpans, type Span } from "./re2-search.js";
 
 export type DetectorName = "email" | "phone" | "creditCard" | "iban" | "usSSN" | "ipAddress" | "jwt" | "apiKey";
 
@@ -19,5 +19,5 @@ export function isDetectorName(name: string): name is DetectorName {
 export function detect(name: DetectorName, text: string): Span[] {
   const detector = DETECTORS[name];
   if (!detector.mayContain(text)) return [];
-  return findSpans(compileRe2(detector.pattern), text, detector.accept);
+  return findSpans(compileRe2(detector.pattern), text, DETECTOR_WINDOW, detector.accept);
 }

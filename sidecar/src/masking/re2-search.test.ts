@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
-import { MAX_CANDIDATES, SEARCH_OVERLAP, SEARCH_WINDOW, compileRe2, findSpans, type Span } from "./re2-search.js";
+import type { RE2 } from "re2-wasm";
+import { DETECTOR_WINDOW, PATTERN_WINDOW, candidateLimit, compileRe2, findSpans, type Accept, type Span } from "./re2-search.js";
 
+const { size: WINDOW, overlap: OVERLAP } = DETECTOR_WINDOW;
+const find = (re: RE2, text: string, accept?: Accept): Span[] => findSpans(re, text, DETECTOR_WINDOW, accept);
 const texts = (text: string, spans: Span[]): string[] => spans.map(({ start, end }) => text.slice(start, end));
 
 /** `filler` repeated to `length` characters, with `needle` written over it at each of `at`. */
@@ -15,53 +18,65 @@ describe("findSpans", () => {
 
   it("finds every match of a short text, with UTF-16 positions", () => {
     const text = "a secret-1 and 😀 secret-22 and é secret-333";
-    const spans = findSpans(word, text);
+    const spans = find(word, text);
     expect(texts(text, spans)).toEqual(["secret-1", "secret-22", "secret-333"]);
     expect(spans[1]).toEqual({ start: text.indexOf("secret-22"), end: text.indexOf("secret-22") + 9 });
   });
 
-  // Matches placed at, across and just after window edges and overlaps of a long value.
-  const edges = [0, SEARCH_WINDOW - SEARCH_OVERLAP - 3, SEARCH_WINDOW - 5, 2 * SEARCH_WINDOW - 4, 3 * SEARCH_WINDOW - SEARCH_OVERLAP, 3 * SEARCH_WINDOW + 7];
+  // Matches at, across and just after the window edges and overlaps of a long value.
+  const edges = [0, WINDOW - OVERLAP - 3, WINDOW - 5, 2 * WINDOW - 4, 3 * WINDOW - OVERLAP, 3 * WINDOW + 7, 5 * WINDOW - 14];
   it.each([
     ["ASCII", "lorem ipsum "],
     ["text with astral characters", "lorem 😀 ipsüm "],
   ])("finds matches across window edges of a long value (%s)", (_, filler) => {
-    const text = place(5 * SEARCH_WINDOW, filler, " secret-12345 ", [...edges, 5 * SEARCH_WINDOW - 14]);
-    const spans = findSpans(word, text);
-    expect(texts(text, spans)).toEqual(Array(edges.length + 1).fill("secret-12345"));
+    const text = place(5 * WINDOW, filler, " secret-12345 ", edges);
+    const spans = find(word, text);
+    expect(texts(text, spans)).toEqual(Array(edges.length).fill("secret-12345"));
     for (const span of spans) expect(text.slice(span.start - 1, span.end + 1)).toBe(" secret-12345 ");
   });
 
   it("finds a match much longer than the overlap that runs into a window's end", () => {
-    const long = `secret-${"9".repeat(3 * SEARCH_WINDOW)}`;
-    const text = `${"x ".repeat(SEARCH_WINDOW / 2 - 10)}${long} tail`;
-    expect(texts(text, findSpans(word, text))).toEqual([long]);
+    const long = `secret-${"9".repeat(3 * WINDOW)}`;
+    const text = `${"x ".repeat(WINDOW / 2 - 10)}${long} tail`;
+    expect(texts(text, find(word, text))).toEqual([long]);
+  });
+
+  it("finds long user-pattern matches (a PEM block) anywhere in a long value with the pattern window", () => {
+    const pem = compileRe2(String.raw`-----BEGIN KEY-----[A-Za-z0-9+/=\n]+-----END KEY-----`);
+    const block = `-----BEGIN KEY-----\n${"QUJD\n".repeat(800)}-----END KEY-----`;
+    const at = [10, PATTERN_WINDOW.size - PATTERN_WINDOW.overlap - 100, PATTERN_WINDOW.size - 2000, 3 * PATTERN_WINDOW.size - 50];
+    const text = place(4 * PATTERN_WINDOW.size, "some log line; ", ` ${block} `, at);
+    expect(texts(text, findSpans(pem, text, PATTERN_WINDOW))).toEqual(Array(at.length).fill(block));
   });
 
   it("keeps only what accept keeps, and searches on past a rejected candidate", () => {
     const text = "secret-1 secret-22 secret-333";
-    const keepLong = (_: string, start: number, end: number): Span | undefined => (end - start > 9 ? { start, end } : undefined);
-    expect(texts(text, findSpans(word, text, keepLong))).toEqual(["secret-333"]);
+    const keepLong: Accept = (_, start, end) => (end - start > 9 ? { start, end } : undefined);
+    expect(texts(text, find(word, text, keepLong))).toEqual(["secret-333"]);
   });
 
-  it.each([
-    ["a short", "ab cd 😀 ef"],
-    ["a long", "ab cd 😀 ef ".repeat(SEARCH_WINDOW / 8)],
-  ])("steps over empty matches in %s value instead of looping (a long one runs into the candidate limit)", (_, text) => {
-    expect(findSpans(compileRe2(String.raw`\b`), text)).toEqual(text.length > SEARCH_WINDOW ? [{ start: 0, end: text.length }] : []);
+  it("steps over empty matches instead of looping, and masks nothing for them", () => {
+    expect(find(compileRe2(String.raw`\b`), "ab cd 😀 ef")).toEqual([]);
   });
 
   it("masks the whole value once it holds more candidates than it may search", () => {
-    const many = "secret-1 ".repeat(MAX_CANDIDATES + 1);
-    expect(findSpans(word, many)).toEqual([{ start: 0, end: many.length }]);
-    const enough = "secret-1 ".repeat(MAX_CANDIDATES);
-    expect(findSpans(word, enough)).toHaveLength(MAX_CANDIDATES);
+    const limit = candidateLimit(0);
+    const many = "secret-1 ".repeat(limit + 1);
+    expect(find(word, many)).toEqual([{ start: 0, end: many.length }]);
+    const enough = "secret-1 ".repeat(limit);
+    expect(find(word, enough)).toHaveLength(limit);
+  });
+
+  it("allows more candidates in longer values, so long ordinary text is not masked whole", () => {
+    expect(candidateLimit(1_000_000)).toBeGreaterThan(candidateLimit(1_000));
+    const text = "a normal sentence with secret-1 in it, repeated over and over again. ".repeat(2_000);
+    expect(find(word, text)).toHaveLength(2_000);
   });
 
   it("searches a megabyte without a match in linear time", () => {
     const text = "lorem ipsum dolor sit amet ".repeat(40_000);
     const started = performance.now();
-    expect(findSpans(word, text)).toEqual([]);
+    expect(find(word, text)).toEqual([]);
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 

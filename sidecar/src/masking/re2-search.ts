@@ -1,13 +1,15 @@
 // Finds the matches of an RE2 pattern (re2-wasm) in a result value. User
 // patterns must run on RE2, whose matching is linear in the input, but
 // re2-wasm has properties this module hides from the detectors:
-// - every exec copies the whole input into the WASM heap (about 60 ns per
-//   character here), so searching a long value for many matches would cost
-//   matches × length; values longer than SEARCH_WINDOW are searched in
-//   overlapping windows instead, which keeps the cost linear, and a value
-//   with more than MAX_CANDIDATES candidates for one detector or pattern is
-//   masked whole, which bounds the cost per value without letting it through
-//   half-searched;
+// - every exec copies the whole input into the WASM heap and searches it
+//   from the start (10 to 75 ns per character here, by pattern), so
+//   searching a long value for many matches would cost matches × length.
+//   Long values are searched in overlapping windows
+//   instead: small ones for the built-in detectors, whose candidates are
+//   short or still match when cut short, large ones for user patterns, whose
+//   matches may be long (a PEM block). And a value with more candidates than
+//   candidateLimit allows is masked whole, which bounds the cost of a value
+//   built to be expensive without letting it through half-searched;
 // - it reports and takes positions in code points, while JavaScript strings
 //   count UTF-16 units, so positions are translated when a value holds
 //   characters outside the Basic Multilingual Plane;
@@ -15,6 +17,7 @@
 //   each distinct pattern is compiled once per process and reused by every
 //   later configuration revision.
 import { RE2 } from "re2-wasm";
+import { codePointLength, isAlphanumeric, isHighSurrogate } from "./characters.js";
 
 /** A part of a string, in UTF-16 units, end exclusive. */
 export interface Span {
@@ -28,17 +31,29 @@ export interface Span {
  */
 export type Accept = (text: string, start: number, end: number) => Span | undefined;
 
-/** Values up to this many UTF-16 units are searched in one piece, longer ones in windows this long. */
-export const SEARCH_WINDOW = 2048;
 /**
- * Consecutive windows share this many units, so every match up to this long
- * lies whole inside some window; longer matches are found when they start
- * early enough in a window or when their cut-off beginning already matches.
+ * Values up to `size` UTF-16 units are searched in one piece, longer ones in
+ * windows that long. Consecutive windows share `overlap` units, so every
+ * match up to that long lies whole inside some window; a longer one is found
+ * when its cut-off beginning already matches (the search then widens).
  */
-export const SEARCH_OVERLAP = 1024;
+export interface SearchWindow {
+  size: number;
+  overlap: number;
+}
 
-/** Candidates (kept, rejected or empty) one search looks at before it gives up and masks the whole value. */
-export const MAX_CANDIDATES = 512;
+/** For the built-in detectors: their candidates are at most a few hundred characters, or still match when cut. */
+export const DETECTOR_WINDOW: SearchWindow = { size: 2048, overlap: 1024 };
+/** For user patterns, which may match long stretches; each exec costs about 2 ms at this size. */
+export const PATTERN_WINDOW: SearchWindow = { size: 32_768, overlap: 16_384 };
+
+/**
+ * How many candidates (kept, rejected or empty matches) one search of a text
+ * this long may look at before it gives up and masks the whole value.
+ */
+export function candidateLimit(length: number): number {
+  return Math.max(512, Math.ceil(length / 32));
+}
 
 const compiled = new Map<string, RE2>();
 
@@ -54,18 +69,20 @@ export function compileRe2(source: string): RE2 {
 
 /**
  * Every non-overlapping match of `re` in `text` that `accept` keeps, left to
- * right; the whole text as one span when it holds more than MAX_CANDIDATES.
+ * right; the whole text as one span when it holds more candidates than
+ * candidateLimit allows.
  */
-export function findSpans(re: RE2, text: string, accept?: Accept): Span[] {
+export function findSpans(re: RE2, text: string, window: SearchWindow, accept?: Accept): Span[] {
   const positions = PositionMap.of(text);
+  const limit = candidateLimit(text.length);
   const spans: Span[] = [];
   let from = 0;
   let candidates = 0;
   while (from < text.length) {
-    const match = text.length <= SEARCH_WINDOW ? execAt(re, text, from, 0, positions) : windowedMatch(re, text, from, positions);
+    const match = text.length <= window.size ? execAt(re, text, from, 0, positions) : windowedMatch(re, text, from, window, positions);
     if (!match) break;
     candidates += 1;
-    if (candidates > MAX_CANDIDATES) return [{ start: 0, end: text.length }];
+    if (candidates > limit) return [{ start: 0, end: text.length }];
     if (match.end === match.start) {
       // An empty match masks nothing; step over one character so the search always advances.
       from = match.start + codePointLength(text, match.start);
@@ -85,18 +102,18 @@ export function findSpans(re: RE2, text: string, accept?: Accept): Span[] {
 /**
  * The first match at or after `from` in a long text, searching windows of
  * bounded size. A match is trusted when it starts before the window's overlap
- * (anything starting earlier and at most SEARCH_OVERLAP long was visible
- * whole) and ends before the window does; a match running into the window's
- * end is searched again from where it starts, with room to finish.
+ * (anything starting earlier and at most `overlap` long was visible whole)
+ * and ends before the window does; a match running into the window's end is
+ * searched again from where it starts, with room to finish.
  */
-function windowedMatch(re: RE2, text: string, from: number, positions: PositionMap | undefined): Span | undefined {
+function windowedMatch(re: RE2, text: string, from: number, window: SearchWindow, positions: PositionMap | undefined): Span | undefined {
   let start = from;
-  let size = SEARCH_WINDOW;
+  let size = window.size;
   for (;;) {
     const end = alignToCodePoint(text, Math.min(text.length, start + size));
     const match = execAt(re, text.slice(start, end), 0, start, positions);
     if (end === text.length) return match;
-    const overlapStart = alignToCodePoint(text, end - SEARCH_OVERLAP);
+    const overlapStart = alignToCodePoint(text, end - window.overlap);
     if (match && match.start < overlapStart) {
       if (match.end < end) return match;
       if (match.start > start) start = match.start;
@@ -123,14 +140,14 @@ class PositionMap {
 
   /** Undefined when the text has no surrogate pairs: then both ways of counting agree. */
   static of(text: string): PositionMap | undefined {
-    let pairs = 0;
-    for (let i = 0; i < text.length; i++) if (isHighSurrogate(text.charCodeAt(i))) pairs += 1;
-    if (pairs === 0) return undefined;
-    const units = new Uint32Array(text.length - pairs + 1);
+    let hasPairs = false;
+    for (let i = 0; i < text.length && !hasPairs; i++) hasPairs = codePointLength(text, i) === 2;
+    if (!hasPairs) return undefined;
+    const units = new Uint32Array(text.length + 1);
     let codePoint = 0;
     for (let i = 0; i < text.length; i += codePointLength(text, i)) units[codePoint++] = i;
     units[codePoint] = text.length;
-    return new PositionMap(units);
+    return new PositionMap(units.subarray(0, codePoint + 1));
   }
 
   unitAt(codePoint: number): number {
@@ -150,21 +167,9 @@ class PositionMap {
   }
 }
 
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
-}
-
-function codePointLength(text: string, i: number): number {
-  return isHighSurrogate(text.charCodeAt(i)) && i + 1 < text.length ? 2 : 1;
-}
-
 /** Moves a window edge off the middle of a surrogate pair. */
 function alignToCodePoint(text: string, i: number): number {
   return i > 0 && i < text.length && isHighSurrogate(text.charCodeAt(i - 1)) ? i - 1 : i;
-}
-
-function isAsciiAlphanumeric(code: number): boolean {
-  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
 }
 
 /**
@@ -173,7 +178,7 @@ function isAsciiAlphanumeric(code: number): boolean {
  */
 function afterFirstToken(text: string, start: number): number {
   let i = start;
-  while (i < text.length && !isAsciiAlphanumeric(text.charCodeAt(i))) i += 1;
-  while (i < text.length && isAsciiAlphanumeric(text.charCodeAt(i))) i += 1;
+  while (i < text.length && !isAlphanumeric(text.charCodeAt(i))) i += 1;
+  while (i < text.length && isAlphanumeric(text.charCodeAt(i))) i += 1;
   return Math.max(i, start + codePointLength(text, start));
 }

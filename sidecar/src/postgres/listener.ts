@@ -252,6 +252,9 @@ function forwardedParameters(parameters: Record<string, string>): Record<string,
   const forwarded: Record<string, string> = {};
   for (const [name, value] of Object.entries(parameters)) {
     if (name === "user" || name === "database") continue;
+    if (name.toLowerCase() === "client_encoding" && !/^(utf-?8|unicode)$/i.test(value)) {
+      throw new StartupRefusal(SQLSTATE.featureNotSupported, `client_encoding ${value} is not supported through the Portcullis gateway, which speaks UTF8 (masking reads values as UTF-8)`);
+    }
     if (!FORWARDED_PARAMETERS.has(name.toLowerCase())) {
       throw new StartupRefusal(SQLSTATE.featureNotSupported, `startup parameter "${name}" is not allowed through the Portcullis gateway; set it with SET after connecting, where policy applies`);
     }

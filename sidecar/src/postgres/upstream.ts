@@ -189,7 +189,10 @@ export async function connectUpstream(target: UpstreamTarget): Promise<UpstreamC
   const tcp = await openTcp(target);
   try {
     const socket = await secure(tcp, target);
-    return await handshake(socket, target);
+    const connection = await handshake(socket, target);
+    // The timeout guarded connecting; an established session may idle for as long as the agent likes.
+    tcp.setTimeout(0);
+    return connection;
   } catch (error) {
     tcp.destroy();
     throw error;
