@@ -62,44 +62,54 @@ function integer(value: string, flag: string, min: number, max: number): number 
   return Number(value);
 }
 
-function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
-  let parsed;
+const FLAGS = {
+  manifests: { type: "string" },
+  kubeconfig: { type: "string" },
+  namespace: { type: "string" },
+  "spool-dir": { type: "string" },
+  "spool-max-bytes": { type: "string" },
+  "listen-host": { type: "string" },
+  "metrics-port": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; strict: true }>>["values"];
+
+function readFlags(argv: string[]): Flags {
   try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        manifests: { type: "string" },
-        kubeconfig: { type: "string" },
-        namespace: { type: "string" },
-        "spool-dir": { type: "string" },
-        "spool-max-bytes": { type: "string" },
-        "listen-host": { type: "string" },
-        "metrics-port": { type: "string" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "log-level": { type: "string" },
-        help: { type: "boolean" },
-      },
-    }).values;
+    return parseArgs({ args: argv, strict: true, options: FLAGS }).values;
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  if (parsed.help) return "help";
-  const logLevel = parsed["log-level"] ?? "info";
-  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
-  if (Boolean(parsed["tls-cert"]) !== Boolean(parsed["tls-key"])) throw new UsageError("--tls-cert and --tls-key go together");
-  if (!parsed.manifests && (parsed.kubeconfig || parsed.namespace)) throw new UsageError("--kubeconfig and --namespace are for standalone mode (--manifests)");
+}
+
+function checkFlags(flags: Flags): void {
+  const logLevel = flags["log-level"];
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  if (Boolean(flags["tls-cert"]) !== Boolean(flags["tls-key"])) throw new UsageError("--tls-cert and --tls-key go together");
+  if (!flags.manifests && (flags.kubeconfig || flags.namespace)) throw new UsageError("--kubeconfig and --namespace are for standalone mode (--manifests)");
+}
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
+  const flags = readFlags(argv);
+  if (flags.help) return "help";
+  checkFlags(flags);
+  const { manifests, kubeconfig } = flags;
+  const cert = flags["tls-cert"];
+  const key = flags["tls-key"];
   return {
-    ...(parsed.manifests ? { manifests: parsed.manifests } : {}),
-    ...(parsed.kubeconfig ? { kubeconfig: parsed.kubeconfig } : {}),
-    namespace: parsed.namespace ?? "default",
-    spoolDir: parsed["spool-dir"] ?? env.PORTCULLIS_SPOOL_DIR ?? "portcullis-spool",
-    spoolMaxBytes: integer(parsed["spool-max-bytes"] ?? "268435456", "--spool-max-bytes", 1, Number.MAX_SAFE_INTEGER),
-    listenHost: parsed["listen-host"] ?? "127.0.0.1",
-    metricsPort: integer(parsed["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
-    ...(parsed["tls-cert"] && parsed["tls-key"] ? { tls: { cert: parsed["tls-cert"], key: parsed["tls-key"] } } : {}),
-    logLevel,
+    ...(manifests ? { manifests } : {}),
+    ...(kubeconfig ? { kubeconfig } : {}),
+    namespace: flags.namespace ?? "default",
+    spoolDir: flags["spool-dir"] ?? env.PORTCULLIS_SPOOL_DIR ?? "portcullis-spool",
+    spoolMaxBytes: integer(flags["spool-max-bytes"] ?? "268435456", "--spool-max-bytes", 1, Number.MAX_SAFE_INTEGER),
+    listenHost: flags["listen-host"] ?? "127.0.0.1",
+    metricsPort: integer(flags["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
+    ...(cert && key ? { tls: { cert, key } } : {}),
+    logLevel: flags["log-level"] ?? "info",
   };
 }
 

@@ -1,8 +1,10 @@
 // Locates, and on request builds, the control-plane binaries the e2e tests
 // run: kube-apiserver and kubectl from k8s.io/kubernetes, etcd from
-// go.etcd.io/etcd/server. Versions come from the go.mod files under e2e/tools;
-// binaries go to a cache outside the repository, one folder per version, so a
-// warm machine reuses them and a version bump rebuilds.
+// go.etcd.io/etcd/server, and the S3-compatible server the evidence tests
+// upload to (versitygw, from github.com/versity/versitygw). Versions come
+// from the go.mod files under e2e/tools; binaries go to a cache outside the
+// repository, one folder per version, so a warm machine reuses them and a
+// version bump rebuilds.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { homedir } from "node:os";
@@ -15,6 +17,8 @@ export interface ToolPaths {
   kubeApiserver: string;
   kubectl: string;
   etcd: string;
+  /** versitygw: an S3-compatible server with a posix (plain directory) backend. */
+  versitygw: string;
 }
 
 interface GoTool {
@@ -41,6 +45,12 @@ const GO_TOOLS: GoTool[] = [
     versionOf: "go.etcd.io/etcd/server/v3",
     cacheName: "etcd",
     binaries: [{ name: "etcd", file: "etcd", pkg: "./cmd/etcd" }],
+  },
+  {
+    moduleDir: "tools/s3",
+    versionOf: "github.com/versity/versitygw",
+    cacheName: "versitygw",
+    binaries: [{ name: "versitygw", file: "versitygw", pkg: "github.com/versity/versitygw/cmd/versitygw" }],
   },
 ];
 

@@ -4,10 +4,12 @@
 // policy with masking rules.
 import { execFile } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
+import net from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
+import { serialize } from "pg-protocol";
 import { parseSpoolText, verifyChain } from "@portcullis/sidecar/evidence/record";
 import { freePort } from "../controlplane/processes.js";
 import { seedSampleData, startPostgres, type PostgresLogin, type RunningPostgres } from "../postgres/server.js";
@@ -117,7 +119,7 @@ describe("the PostgreSQL gateway with real clients", () => {
     ["orders-db-md5", "md5"],
     ["orders-db-cleartext", "cleartext"],
   ] as const)("authenticates upstream with %s credentials too", async (name, kind) => {
-    const rows = await withClient(async (client) => (await client.query("SELECT current_user AS user")).rows, name);
+    const rows = await withClient(async (client) => (await client.query<{ user: string }>("SELECT current_user AS user")).rows, name);
     expect(rows).toEqual([{ user: server.users[kind].username }]);
   });
 
@@ -158,8 +160,8 @@ describe("the PostgreSQL gateway with real clients", () => {
 
   it("runs allowed prepared statements with parameters", async () => {
     const rows = await withClient(async (client) => {
-      const out = [];
-      for (const id of [1, 2, 3]) out.push(...(await client.query({ name: "by-id", text: "SELECT id, status FROM orders WHERE id = $1", values: [id] })).rows);
+      const out: Array<{ id: number }> = [];
+      for (const id of [1, 2, 3]) out.push(...(await client.query<{ id: number }>({ name: "by-id", text: "SELECT id, status FROM orders WHERE id = $1", values: [id] })).rows);
       return out;
     });
     expect(rows.map((row: { id: number }) => row.id)).toEqual([1, 2, 3]);
@@ -265,5 +267,45 @@ describe("bad configuration", () => {
     const bad = { ...(resource("orders-db", server, port, "db-scram") as { spec: object }), metadata: { name: "orders-db" } };
     (bad.spec as { listener: { port: number } }).listener = { port: 80 };
     await expect(startSidecar({ manifests: [secret("db-ca", { "ca.crt": "x" }), secret("db-scram", { username: "a", password: "b" }), bad, policy] })).rejects.toThrow(/Resource "orders-db".*spec\.listener\.port/s);
+  });
+});
+
+describe("the listener on the wire", () => {
+  /** Sends bytes on a fresh connection and collects everything until the gateway closes it (or 3 s pass). */
+  function exchange(bytes: Buffer[]): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: "127.0.0.1", port: gateway.ports["orders-db"] as number });
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(Buffer.concat(chunks)));
+      socket.setTimeout(3_000, () => socket.destroy());
+      socket.on("connect", () => {
+        for (const part of bytes) socket.write(part);
+      });
+    });
+  }
+  const int32s = (...values: number[]): Buffer => {
+    const out = Buffer.alloc(values.length * 4);
+    values.forEach((value, index) => out.writeInt32BE(value, index * 4));
+    return out;
+  };
+
+  it("answers SSLRequest and GSSENCRequest with N when client TLS is not configured, then takes the startup", async () => {
+    const reply = await exchange([int32s(8, 80877103), int32s(8, 80877104), int32s(8, 0x7fffffff)]);
+    expect(reply.subarray(0, 2).toString("latin1")).toBe("NN");
+    // The third packet is no protocol the gateway speaks: a FATAL protocol-violation error, then the connection closes.
+    expect(reply.subarray(2, 3).toString("latin1")).toBe("E");
+    expect(reply.toString("latin1")).toContain("08P01");
+  });
+
+  it("closes a session that sends garbage with a protocol-violation error, and keeps serving others", async () => {
+    const startup = Buffer.from(serialize.startup({ user: "agent", database: "app" }));
+    const reply = await exchange([startup, Buffer.from([0x21, 0, 0, 0, 4, 0xff, 0xff])]);
+    const text = reply.toString("latin1");
+    expect(text).toContain("08P01");
+    expect(text).toContain("invalid message from the client");
+    const rows = await withClient(async (client) => (await client.query<{ n: number }>("SELECT 1 AS n")).rows);
+    expect(rows).toEqual([{ n: 1 }]);
   });
 });

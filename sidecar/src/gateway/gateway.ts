@@ -15,6 +15,8 @@ interface Served {
   runtime: PostgresResourceRuntime | string;
 }
 
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : typeof error === "string" ? error : "unknown error");
+
 const closeRuntime = (runtime: PostgresResourceRuntime | string): void => {
   if (typeof runtime !== "string") runtime.close?.();
 };
@@ -87,7 +89,7 @@ export class Gateway {
       onSessionEnd: (session, reason, error) => {
         services.metrics.activeSessions.dec({ resource: name });
         services.metrics.sessions.inc({ resource: name, outcome: error ? "failed" : "completed" });
-        if (error) log.warn("session ended with an error", { resource: name, session, reason, error: error instanceof Error ? error.message : String(error) });
+        if (error) log.warn("session ended with an error", { resource: name, session, reason, error: errorText(error) });
         else log.info("session ended", { resource: name, session, reason });
       },
       onRefused: (reason) => {

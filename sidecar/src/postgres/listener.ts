@@ -175,7 +175,7 @@ export class PostgresListener {
     const secured = new tls.TLSSocket(socket, { isServer: true, secureContext: tls.createSecureContext(this.options.tls) });
     return new Promise((resolve, reject) => {
       secured.once("secure", () => resolve(secured));
-      secured.once("error", (error) => reject(new StartupRefusal(SQLSTATE.protocolViolation, `TLS handshake failed: ${error.message}`)));
+      secured.once("error", (error: Error) => reject(new StartupRefusal(SQLSTATE.protocolViolation, `TLS handshake failed: ${error.message}`)));
     });
   }
 

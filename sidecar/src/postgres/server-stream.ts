@@ -49,37 +49,37 @@ export class ServerStream {
       this.completeQuietly(frame.type);
       return;
     }
-    switch (frame.type) {
-      case "T":
-        return this.rowDescription(frame);
-      case "D":
-        return this.row(frame);
-      case "C":
-      case "I":
-      case "s":
-        return this.resultEnd(frame);
-      case "E":
-        return this.error(frame);
-      case "Z":
-        return this.ready(frame);
-      case "n":
-        return this.noData(frame);
-      case "H":
-        return this.copyOut(frame);
-      case "d":
-      case "c":
-        // COPY data of a refused COPY TO is dropped; the rest passes.
-        if (this.current.refusal === undefined) this.toClient.add(frame.raw);
-        return;
-      case "1":
-      case "2":
-      case "3":
-        this.expected.shift();
-        return this.toClient.add(frame.raw);
-      default:
-        // ParameterDescription, notices, notifications, ParameterStatus, COPY traffic: as is.
-        return this.toClient.add(frame.raw);
-    }
+    const handler = this.handlers[frame.type];
+    if (handler) return handler(frame);
+    // ParameterDescription, notices, notifications, ParameterStatus, COPY IN responses: as is.
+    this.toClient.add(frame.raw);
+  }
+
+  private readonly handlers: Record<string, (frame: Frame) => Promise<void> | void> = {
+    T: (frame) => this.rowDescription(frame),
+    D: (frame) => this.row(frame),
+    C: (frame) => this.resultEnd(frame),
+    I: (frame) => this.resultEnd(frame),
+    s: (frame) => this.resultEnd(frame),
+    E: (frame) => this.error(frame),
+    Z: (frame) => this.ready(frame),
+    n: (frame) => this.noData(frame),
+    H: (frame) => this.copyOut(frame),
+    d: (frame) => this.copyData(frame),
+    c: (frame) => this.copyData(frame),
+    "1": (frame) => this.complete(frame),
+    "2": (frame) => this.complete(frame),
+    "3": (frame) => this.complete(frame),
+  };
+
+  private complete(frame: Frame): void {
+    this.expected.shift();
+    this.toClient.add(frame.raw);
+  }
+
+  /** COPY data of a refused COPY TO is dropped; otherwise it passes. */
+  private copyData(frame: Frame): void {
+    if (this.current.refusal === undefined) this.toClient.add(frame.raw);
   }
 
   private completeQuietly(type: string): void {
@@ -183,11 +183,12 @@ export class ServerStream {
     }
     const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
     const failure = { code: fields.code ?? "", message: fields.message };
-    if (head?.kind === "query") {
-      (head.record ??= newRecord()).error = failure;
-      return;
-    }
-    // Extended protocol: the server skips everything up to the next Sync.
+    if (head?.kind === "query") (head.record ??= newRecord()).error = failure;
+    else this.skipToSync(failure);
+  }
+
+  /** Extended protocol: after an error the server skips everything up to the next Sync. */
+  private skipToSync(failure: { code: string; message: string }): void {
     let first = true;
     for (const skipped of this.expected.dropUntilSync()) {
       if (skipped.kind !== "execute") continue;

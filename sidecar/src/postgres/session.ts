@@ -33,10 +33,10 @@ export class PostgresSession {
     const { client, upstream, guard, masking, clientSplitter } = this.options;
     const server = upstream.socket;
     const expected = new ExpectationQueue();
-    let clientPump: Pump | undefined;
-    let serverPump: Pump | undefined;
-    const toClient = new Output(client, (paused) => serverPump?.setBackPressure(paused));
-    const toServer = new Output(server, (paused) => clientPump?.setBackPressure(paused));
+    // Each side's output pauses the other side's pump; the pumps exist only once both outputs do.
+    const pumps: { client?: Pump; server?: Pump } = {};
+    const toClient = new Output(client, (paused) => pumps.server?.setBackPressure(paused));
+    const toServer = new Output(server, (paused) => pumps.client?.setBackPressure(paused));
     const serverStream = new ServerStream(expected, toClient, masking, guard);
     const clientStream = new ClientStream({
       expected,
@@ -48,13 +48,15 @@ export class PostgresSession {
       signal: this.abort.signal,
       onTerminate: () => this.end("client-terminated"),
     });
-    serverPump = new Pump(server, upstream.splitter, (frame) => serverStream.handle(frame), () => toClient.flush(), (error) => this.fail(error, "upstream"));
-    clientPump = new Pump(client, clientSplitter, (frame) => clientStream.handle(frame), () => toServer.flush(), (error) => this.fail(error, "client"));
+    const serverPump = new Pump(server, upstream.splitter, (frame) => serverStream.handle(frame), () => toClient.flush(), (error) => this.fail(error, "upstream"));
+    const clientPump = new Pump(client, clientSplitter, (frame) => clientStream.handle(frame), () => toServer.flush(), (error) => this.fail(error, "client"));
     guard.onFatal((error) => this.fatal(`portcullis: evidence could not be recorded, so the session ends: ${error instanceof Error ? error.message : String(error)}`, "evidence-write-failed", SQLSTATE.connectionFailure, error));
     client.on("close", () => this.end("client-disconnected"));
     client.on("error", () => this.end("client-disconnected"));
     server.on("close", () => this.fatal("the database server closed the connection", "server-disconnected"));
     server.on("error", (error) => this.fatal(`the connection to the database server failed: ${error.message}`, "server-disconnected"));
+    pumps.client = clientPump;
+    pumps.server = serverPump;
     // Anything either side sent before the pumps existed is still in the splitters.
     serverPump.run();
     clientPump.run();

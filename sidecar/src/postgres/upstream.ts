@@ -86,7 +86,7 @@ async function secure(socket: net.Socket, target: UpstreamTarget): Promise<net.S
       checkServerIdentity: mode === "verify-full" ? (_host, cert) => tls.checkServerIdentity(target.tls.serverName ?? target.host, cert) : () => undefined,
     });
     secured.once("secureConnect", () => resolve(secured));
-    secured.once("error", (error) => reject(new UpstreamError(`TLS to ${target.host}:${target.port} failed: ${error.message}`)));
+    secured.once("error", (error: Error) => reject(new UpstreamError(`TLS to ${target.host}:${target.port} failed: ${error.message}`)));
   });
 }
 
@@ -126,7 +126,8 @@ function answerAuthentication(message: BackendMessage, target: UpstreamTarget, s
 }
 
 function handshake(socket: net.Socket, target: UpstreamTarget): Promise<UpstreamConnection> {
-  const { client_encoding: _ignored, ...parameters } = target.parameters;
+  // pg-protocol's startup message sets client_encoding UTF8 itself.
+  const parameters = Object.fromEntries(Object.entries(target.parameters).filter(([name]) => name.toLowerCase() !== "client_encoding"));
   socket.write(serialize.startup({ user: target.username, database: target.database, ...parameters }));
   const splitter = new FrameSplitter();
   const decoder = new BackendDecoder();
