@@ -44,6 +44,8 @@ export interface ApprovalGateOptions {
   /** The policies of the bundle, for the rule's approval settings. */
   policies: readonly BrokeredPolicy[];
   identity: ApprovalIdentity;
+  /** Who the session runs as (the pod, or a JWT's subject): grants are per user. */
+  sessionUser: string;
   sessionId: string;
 }
 
@@ -62,7 +64,7 @@ export class ApprovalFlow implements ApprovalGate {
     const { decision, classification } = held;
     const approval = decision.approval;
     if (!approval || !classification.ok) return { approved: false, message: "portcullis: the statement needs approval but the rule's approval settings are missing" };
-    const grant = { resource: this.options.resource, policy: decision.policy, rule: decision.rule, fingerprint: classification.fingerprint, sessionID: this.options.sessionId, identity: this.options.identity.username };
+    const grant = { resource: this.options.resource, policy: decision.policy, rule: decision.rule, fingerprint: classification.fingerprint, sessionID: this.options.sessionId, identity: this.options.sessionUser };
     if (this.options.grants.covers(grant)) return { approved: true, message: "" };
     const where = `AccessPolicy "${decision.policy}" rule "${decision.rule}"`;
     const rule = this.ruleOf(decision.policy, decision.rule);

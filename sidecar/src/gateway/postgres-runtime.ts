@@ -3,11 +3,9 @@
 // real server is and the credential for it. Built once per revision; a
 // Resource whose configuration is broken yields a refusal message instead,
 // and its listener refuses every session with it (fail closed).
-import type { BrokeredResource, ConfigBundle, IdentityFacts, ResourceFacts } from "../config/bundle.js";
+import type { BrokeredResource, ConfigBundle, ResourceFacts } from "../config/bundle.js";
 import { type EvidenceSpool, SpoolFullError } from "../evidence/spool.js";
-import { compileMasking, type Masker } from "../masking/index.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
-import { compilePolicies, type PolicySet } from "../policy/engine.js";
 import { SQLSTATE } from "../postgres/backend.js";
 import { TableCatalog } from "../postgres/catalog.js";
 import { type ClientInfo, type OpenedSession, type PostgresResourceRuntime, StartupRefusal } from "../postgres/listener.js";
@@ -17,6 +15,7 @@ import type { GrantCache } from "../approvals/grants.js";
 import { ApprovalFlow } from "./approval-gate.js";
 import { PostgresGuard } from "./guard.js";
 import { CatalogResultMasking } from "./result-masking.js";
+import { type SessionRules, SessionRulesResolver } from "./session-rules.js";
 
 export interface RuntimeServices {
   spool: EvidenceSpool;
@@ -27,11 +26,6 @@ export interface RuntimeServices {
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-function identityFacts(bundle: ConfigBundle): IdentityFacts {
-  const { username, groups, serviceAccount, namespace, podName } = bundle.identity;
-  return { username, groups: [...groups], serviceAccount, namespace, pod: podName, claims: {} };
-}
-
 /** The runtime for a postgres Resource, or why it cannot take sessions. */
 export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): PostgresResourceRuntime | string {
   const unavailable = `portcullis: Resource "${resource.name}" is not available`;
@@ -39,14 +33,13 @@ export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource
   if (!resource.credentials || !("password" in resource.credentials)) return `${unavailable}: it has no username and password credentials (spec.credentials)`;
   const governing = bundle.policies.filter((policy) => policy.spec.resources.includes(resource.name));
   if (!governing.length) return `${unavailable}: no AccessPolicy that applies to this pod names it`;
-  let masker: Masker;
+  const facts: ResourceFacts = { name: resource.name, protocol: "postgres" };
+  let rules: SessionRulesResolver;
   try {
-    masker = compileMasking(governing, resource.name);
+    rules = new SessionRulesResolver(bundle, governing, facts);
   } catch (error) {
     return `${unavailable}: ${errorText(error)}`;
   }
-  const facts: ResourceFacts = { name: resource.name, protocol: "postgres" };
-  const policies = compilePolicies(governing, facts);
   const { spec, credentials, caBundle } = resource;
   const target = (client: ClientInfo | undefined, parameters: Record<string, string>): UpstreamTarget => ({
     host: spec.endpoint.host,
@@ -69,26 +62,24 @@ export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource
     return catalog;
   };
   return {
-    wantsPassword: false,
+    wantsPassword: rules.wantsPassword,
     close: () => {
       for (const catalog of catalogs.values()) catalog.close();
     },
     upstreamTarget: target,
-    openSession: (client) => openSession(bundle, facts, client, { services, policies, masker, catalog: catalogFor(client), policyNames: governing.map((policy) => policy.name) }),
+    openSession: async (client, password) => openSession(bundle, facts, client, { services, rules: await rules.resolve(password), catalog: catalogFor(client) }),
   };
 }
 
 interface SessionParts {
   services: RuntimeServices;
-  policies: PolicySet;
-  masker: Masker;
+  rules: SessionRules;
   catalog: TableCatalog;
-  policyNames: string[];
 }
 
 async function openSession(bundle: ConfigBundle, resource: ResourceFacts, client: ClientInfo, parts: SessionParts): Promise<OpenedSession> {
-  const { services, policies, masker, catalog, policyNames } = parts;
-  const identity = identityFacts(bundle);
+  const { services, catalog } = parts;
+  const { identity, policies, masker, policyNames } = parts.rules;
   let recorder;
   try {
     recorder = await services.spool.startSession({
@@ -105,7 +96,7 @@ async function openSession(bundle: ConfigBundle, resource: ResourceFacts, client
     throw new StartupRefusal(SQLSTATE.cannotConnectNow, `portcullis: the session's evidence cannot be recorded, so it is refused: ${errorText(error)}`);
   }
   const sessionId = recorder.session;
-  const approvals = new ApprovalFlow({ service: services.approvals, grants: services.grants, recorder, resource: resource.name, policies: bundle.policies, identity: bundle.identity, sessionId });
+  const approvals = new ApprovalFlow({ service: services.approvals, grants: services.grants, recorder, resource: resource.name, policies: bundle.policies, identity: bundle.identity, sessionUser: identity.username, sessionId });
   const guard = new PostgresGuard({
     resource,
     identity,
