@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { freePort } from "../controlplane/processes.js";
 
+const READY_TIMEOUT_MS = 30_000;
 const MAIN = fileURLToPath(new URL("../../../sidecar/dist/main.js", import.meta.url));
 
 export interface SidecarProcess {
@@ -64,6 +65,11 @@ export async function startSidecar(options: StartSidecarOptions): Promise<Sideca
       clearInterval(timer);
       reject(new Error(`the gateway exited with ${code}: ${stderr}`));
     });
+    setTimeout(() => {
+      clearInterval(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`the gateway did not report ready within ${READY_TIMEOUT_MS} ms: ${stderr}`));
+    }, READY_TIMEOUT_MS).unref();
   });
   return {
     ports: ready.listeners as Record<string, number>,

@@ -1,0 +1,103 @@
+// The evidence store on S3 or an S3-compatible server (MinIO, versitygw, Ceph
+// RGW…), through @aws-sdk/client-s3. A custom endpoint may use a private CA
+// (caBundle), which then replaces the default trust store for this client
+// only. With object lock configured, every object is written with a retention
+// (mode and retain-until date): the bucket must have been created with object
+// lock enabled, which S3 does only together with versioning — so rewriting the
+// manifest adds a version instead of replacing a locked object.
+import { Agent as HttpsAgent } from "node:https";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { S3StoreSettings } from "./settings.js";
+import { StoreError, type EvidenceStore } from "./store.js";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** A dead endpoint is noticed quickly; the uploader retries with its own backoff, so the SDK tries once. */
+const CONNECTION_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 60_000;
+
+export interface S3StoreOptions {
+  /** For the object lock retain-until date. */
+  clock?: () => Date;
+}
+
+function clientConfig(settings: S3StoreSettings): S3ClientConfig {
+  const httpsAgent = new HttpsAgent({ keepAlive: true, ...(settings.caBundle !== undefined ? { ca: settings.caBundle } : {}) });
+  return {
+    region: settings.region,
+    forcePathStyle: settings.pathStyle,
+    credentials: settings.credentials,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      httpsAgent,
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    }),
+    ...(settings.endpoint !== undefined ? { endpoint: settings.endpoint } : {}),
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return (error as Error).name === "NoSuchKey" || status === 404;
+}
+
+export class S3Store implements EvidenceStore {
+  readonly location: string;
+  private readonly client: S3Client;
+  private readonly clock: () => Date;
+
+  constructor(
+    private readonly settings: S3StoreSettings,
+    options: S3StoreOptions = {},
+  ) {
+    this.client = new S3Client(clientConfig(settings));
+    this.clock = options.clock ?? ((): Date => new Date());
+    this.location = `s3://${settings.bucket}${settings.endpoint !== undefined ? ` at ${settings.endpoint}` : ` in ${settings.region}`}`;
+  }
+
+  async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
+    const lock = this.settings.objectLock;
+    const retention = lock && { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: new Date(this.clock().getTime() + lock.retentionDays * DAY_MS) };
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: body, ContentType: contentType, ...retention }));
+    } catch (error) {
+      throw new StoreError("PUT", this.where(key), error);
+    }
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      if (response.Body === undefined) return Buffer.alloc(0);
+      return Buffer.from(await response.Body.transformToByteArray());
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw new StoreError("GET", this.where(key), error);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }));
+        for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
+    } catch (error) {
+      throw new StoreError("LIST", this.where(prefix), error);
+    }
+    return keys.sort();
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+
+  private where(key: string): string {
+    return `s3://${this.settings.bucket}/${key}`;
+  }
+}
