@@ -36,6 +36,7 @@ async function main(): Promise<void> {
         { apiVersion: "portcullis.dev/v1alpha1", kind: "Resource", metadata: { name: "bench-db" }, spec: { protocol: "postgres", endpoint: { host: "127.0.0.1", port: pg.port, tls: { mode: "disable" } }, listener: { port: listener }, credentials: { secretRef: { name: "db" } } } },
         { apiVersion: "portcullis.dev/v1alpha1", kind: "AccessPolicy", metadata: { name: "reads" }, spec: { subjects: { serviceAccounts: ["bench"] }, resources: ["bench-db"], rules: [{ name: "reads", match: { sql: { commands: ["SELECT", "SET", "TRANSACTION"] } }, action: "allow" }] } },
       ],
+      ...(process.env.BENCH_PROFILE_DIR ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` } } : {}),
     });
     try {
       console.log(`pgbench -S -c${CLIENTS} -j2 -T${SECONDS}, scale 10, loopback, no TLS`);

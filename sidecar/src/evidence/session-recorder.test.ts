@@ -21,10 +21,11 @@ class FailingHandle {
   closed = false;
   constructor(private goodWrites: number) {}
 
-  write(data: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }> {
-    if (this.goodWrites-- <= 0) return Promise.reject(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }));
+  /** What the recorder calls to append (fs.writeSync's shape): bytes written, or a throw. */
+  writeSync(data: Buffer, offset: number, length: number): number {
+    if (this.goodWrites-- <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     this.lines.push(data.subarray(offset, offset + length).toString("utf8"));
-    return Promise.resolve({ bytesWritten: length });
+    return length;
   }
 
   sync(): Promise<void> {
@@ -39,17 +40,8 @@ class FailingHandle {
 
 /** Takes at most 7 bytes per write, as a write to a full pipe or a signal-interrupted write may. */
 class ShortWriteHandle extends FailingHandle {
-  override write(data: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }> {
-    return super.write(data, offset, Math.min(length, 7));
-  }
-}
-
-/** Finishes earlier writes later, as a busy thread pool may: only a recorder that waits for each write keeps the order. */
-class SlowerFirstHandle extends FailingHandle {
-  private delay = 50;
-  override write(data: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }> {
-    this.delay = Math.max(0, this.delay - 5);
-    return new Promise((resolve) => setTimeout(resolve, this.delay)).then(() => super.write(data, offset, length));
+  override writeSync(data: Buffer, offset: number, length: number): number {
+    return super.writeSync(data, offset, Math.min(length, 7));
   }
 }
 
@@ -58,6 +50,7 @@ function recorder(handle: FailingHandle, finished: string[] = []): SessionRecord
     {
       session: "S1",
       handle: handle as unknown as FileHandle,
+      writeSync: (data, offset, length) => handle.writeSync(data, offset, length),
       file: "/nonexistent/S1.jsonl",
       closedFile: "/nonexistent/S1.closed.jsonl",
       clock: () => new Date("2026-11-25T10:00:00.000Z"),
@@ -95,8 +88,8 @@ describe("SessionRecorder", () => {
     expect(finished).toEqual(["S1"]);
   });
 
-  it("writes records in call order when earlier writes would finish later", async () => {
-    const handle = new SlowerFirstHandle(1000);
+  it("writes records in call order when appends are not awaited", async () => {
+    const handle = new FailingHandle(1000);
     const session = recorder(handle);
     await Promise.all(Array.from({ length: 8 }, (_, i) => session.append("statement", { ...STATEMENT, text: `SELECT ${i}` })));
     const parsed = parseSpoolText(handle.lines.join(""));

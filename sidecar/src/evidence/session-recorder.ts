@@ -27,7 +27,8 @@ import {
   type EvidenceType,
   type SessionStartData,
 } from "./record.js";
-import { writeAll } from "./spool-files.js";
+import { writeSync } from "node:fs";
+import { writeAllSync } from "./spool-files.js";
 
 export class EvidenceWriteError extends Error {
   constructor(session: string, cause: unknown) {
@@ -51,6 +52,8 @@ export interface RecorderOptions {
   file: string;
   closedFile: string;
   clock: () => Date;
+  /** Appends bytes (fs.writeSync's shape); by default to the handle's descriptor. */
+  writeSync?: (data: Buffer, offset: number, length: number) => number;
   /** A line reached the file. */
   onWritten: (bytes: number) => void;
   /** The recorder will write no more (ended, or failed and closed). */
@@ -136,11 +139,13 @@ export class SessionRecorder {
     return written;
   }
 
-  private async write(record: EvidenceRecord): Promise<EvidenceRecord> {
+  private write(record: EvidenceRecord): EvidenceRecord {
     if (this.failure !== undefined) throw this.failure;
     const line = Buffer.from(recordLine(record), "utf8");
     try {
-      await writeAll(this.options.handle, line);
+      // Synchronous on purpose: appending a line to the page cache takes microseconds, while a
+      // round trip through libuv's thread pool costs ~70 µs, and every statement waits for its record.
+      writeAllSync(this.options.writeSync ?? ((data, offset, length) => writeSync(this.options.handle.fd, data, offset, length)), line);
     } catch (error) {
       this.failure = new EvidenceWriteError(this.session, error);
       throw this.failure;

@@ -45,6 +45,15 @@ export async function listSessionFiles(dir: string): Promise<SpoolSession[]> {
 }
 
 /** Writes all of `data` at the end of the file (opened with "a"): a write may take fewer bytes than asked. */
+export function writeAllSync(write: (data: Buffer, offset: number, length: number) => number, data: Buffer): void {
+  let offset = 0;
+  while (offset < data.length) {
+    const written = write(data, offset, data.length - offset);
+    if (written === 0) throw new Error("the file accepted no bytes");
+    offset += written;
+  }
+}
+
 export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   let offset = 0;
   while (offset < data.length) {
