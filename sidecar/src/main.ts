@@ -14,7 +14,11 @@ import { NoApprovals } from "./approvals/no-approvals.js";
 import { BrokerClient, brokerSettingsFromEnv } from "./config/broker-client.js";
 import type { ConfigBundle } from "./config/bundle.js";
 import { bundleProblems, ConfigError, defaultStandaloneIdentity, loadManifestsFile } from "./config/manifests.js";
+import type { SessionStartData } from "./evidence/record.js";
 import { EvidenceSpool } from "./evidence/spool.js";
+import type { StoreTarget } from "./evidence/store/store.js";
+import { StoreTargets } from "./evidence/store/targets.js";
+import { EvidenceUploader } from "./evidence/uploader.js";
 import { Gateway } from "./gateway/gateway.js";
 import { startHealthServer } from "./observability/health-server.js";
 import { createLogger, LOG_LEVELS, type Logger } from "./observability/logger.js";
@@ -39,11 +43,15 @@ PORTCULLIS_SPOOL_DIR and PORTCULLIS_METRICS_PORT, which the injector sets.
   --metrics-port N        /healthz, /readyz, /metrics (default $PORTCULLIS_METRICS_PORT or 9090; 0 = any)
   --tls-cert FILE         offer TLS to clients with this certificate (PEM) ...
   --tls-key FILE          ... and key
+  --shutdown-grace N      seconds to upload the spool on SIGTERM (default 20; keep it
+                          under the pod's terminationGracePeriodSeconds)
   --log-level LEVEL       ${LOG_LEVELS.join(", ")} (default info)
   --help
 `;
 
 class UsageError extends Error {}
+
+const UPLOAD_INTERVAL_MS = 2_000;
 
 interface Options {
   manifests?: string;
@@ -55,6 +63,7 @@ interface Options {
   metricsPort: number;
   tls?: { cert: string; key: string };
   logLevel: string;
+  shutdownGraceSeconds: number;
 }
 
 function integer(value: string, flag: string, min: number, max: number): number {
@@ -73,6 +82,7 @@ const FLAGS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "log-level": { type: "string" },
+  "shutdown-grace": { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -110,6 +120,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     metricsPort: integer(flags["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
     ...(cert && key ? { tls: { cert, key } } : {}),
     logLevel: flags["log-level"] ?? "info",
+    shutdownGraceSeconds: integer(flags["shutdown-grace"] ?? "20", "--shutdown-grace", 0, 3600),
   };
 }
 
@@ -140,6 +151,17 @@ async function brokerSource(log: Logger): Promise<ConfigSource> {
   };
 }
 
+/** Where a session's evidence goes: the store of the first of its policies that records. */
+function storeRouter(current: () => ConfigBundle, targets: StoreTargets): (start: SessionStartData) => StoreTarget | undefined {
+  return (start) => {
+    const policy = current().policies.find((candidate) => start.policies.includes(candidate.name) && candidate.spec.recording);
+    if (!policy) return undefined;
+    if (policy.error) throw new Error(`AccessPolicy "${policy.name}" cannot be used: ${policy.error}`);
+    if (!policy.recording) throw new Error(`AccessPolicy "${policy.name}" names a recording store the configuration does not carry`);
+    return targets.targetFor(policy.recording, `AccessPolicy "${policy.name}"`);
+  };
+}
+
 async function run(options: Options): Promise<void> {
   const log = createLogger(options.logLevel);
   const metrics = createGatewayMetrics();
@@ -147,17 +169,32 @@ async function run(options: Options): Promise<void> {
   const source = options.manifests ? await standaloneSource(options) : await brokerSource(log);
   const spool = await EvidenceSpool.open({ dir: options.spoolDir, maxBytes: options.spoolMaxBytes, observer: spoolMetricsObserver(metrics) });
   for (const recovered of spool.recovered) log.warn("sealed a session a previous gateway left open", { ...recovered });
+  let bundle = source.initial;
+  const targets = new StoreTargets();
+  const uploader = new EvidenceUploader({ spool, storeFor: storeRouter(() => bundle, targets), intervalMs: UPLOAD_INTERVAL_MS, log });
   const tls = options.tls ? { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) } : undefined;
-  const gateway = new Gateway({ host: options.listenHost, log, services: { spool, metrics, approvals: source.approvals, grants: new GrantCache() }, ...(tls ? { tls } : {}) });
-  await gateway.apply(source.initial);
+  const gateway = new Gateway({
+    host: options.listenHost,
+    log,
+    services: { spool, metrics, approvals: source.approvals, grants: new GrantCache() },
+    onSessionEnded: () => uploader.poke(),
+    ...(tls ? { tls } : {}),
+  });
+  await gateway.apply(bundle);
+  uploader.start();
   const health = await startHealthServer({ port: options.metricsPort, host: "0.0.0.0", metrics, ready: () => gateway.configured });
   log.info("gateway ready", { mode: options.manifests ? "standalone" : "operator", approvals: source.approvals.kind, listeners: gateway.ports(), metricsPort: health.port });
   const stopping = new AbortController();
   let applying = Promise.resolve();
-  const follow = source.follow?.((bundle) => {
-    applying = applying.then(() => gateway.apply(bundle)).catch((error: unknown) => {
-      log.error("applying a configuration change failed", { error: String(error) });
-    });
+  const follow = source.follow?.((next) => {
+    applying = applying
+      .then(async () => {
+        bundle = next;
+        await gateway.apply(next);
+      })
+      .catch((error: unknown) => {
+        log.error("applying a configuration change failed", { error: String(error) });
+      });
   }, stopping.signal);
   follow?.catch((error: unknown) => log.error("following the broker stopped", { error: String(error) }));
   const stop = async (signal: string): Promise<void> => {
@@ -165,6 +202,11 @@ async function run(options: Options): Promise<void> {
     stopping.abort();
     await gateway.stop();
     await spool.close();
+    // Within the pod's grace period: upload what the spool holds; what is left stays for the next start.
+    const flushed = await uploader.flush(new Date(Date.now() + options.shutdownGraceSeconds * 1000));
+    if (!flushed.done) log.warn("evidence left in the spool for the next start", { sessions: flushed.pending });
+    await uploader.stop();
+    targets.close();
     await health.close();
     process.exit(0);
   };

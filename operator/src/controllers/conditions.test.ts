@@ -57,6 +57,17 @@ describe("policyVerdict", () => {
     expect(policyVerdict(policy, caches([])).reason).toBe("StoreConfigMapNotFound");
   });
 
+  it("checks the evidence store's settings with the parser the sidecar uses", () => {
+    const store = (data: Record<string, string>): V1ConfigMap => ({ metadata: { name: "store", namespace: "agents" }, data });
+    expect(policyVerdict(policy, caches([], [store({ type: "s3", credentialsSecret: "gone" })]))).toMatchObject({
+      reason: "StoreSecretNotFound",
+      message: "Secret agents/gone named under credentialsSecret in ConfigMap agents/store does not exist",
+    });
+    const invalid = policyVerdict(policy, caches([], [store({ type: "tape" })]));
+    expect(invalid.reason).toBe("InvalidStore");
+    expect(invalid.message).toContain("type");
+  });
+
   it("reports admission errors first", () => {
     expect(policyVerdict(policy, caches([]), ["spec.rules[0].when: bad"])).toMatchObject({ reason: "InvalidPolicy", message: "spec.rules[0].when: bad" });
   });

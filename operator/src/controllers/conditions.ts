@@ -4,6 +4,8 @@
 // names the missing thing and where it was looked for.
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
+import { RECORDING_CREDENTIALS_KEY } from "../broker/effective-config.js";
+import { parseStoreSettings, StoreSettingsError } from "../recording/store-settings.js";
 
 export interface Cache<T> {
   get(namespace: string, name: string): T | undefined;
@@ -65,9 +67,30 @@ export function policyVerdict(policy: IAccessPolicy, caches: ReferenceCaches, in
   if (invalid.length > 0) return problem("InvalidPolicy", invalid.join("; "));
   const missing = policy.spec.resources.filter((name) => !caches.resources.get(namespace, name));
   if (missing.length > 0) return problem("ResourceNotFound", `Resource${missing.length > 1 ? "s" : ""} ${missing.join(", ")} named in spec.resources do${missing.length > 1 ? "" : "es"} not exist in namespace ${namespace}`);
+  return storeProblem(policy, caches) ?? maskingKeyProblem(policy, caches.secrets) ?? ok("every reference resolves");
+}
+
+const decode = (data: Record<string, string> | undefined): Record<string, string> =>
+  Object.fromEntries(Object.entries(data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]));
+
+/** The evidence store must exist and be usable: checked with the parser the sidecar uses, so both say the same. */
+function storeProblem(policy: IAccessPolicy, caches: ReferenceCaches): Verdict | undefined {
+  const namespace = policy.metadata?.namespace ?? "";
   const store = policy.spec.recording?.storeRef.name;
-  if (store && !caches.configMaps.get(namespace, store)) return problem("StoreConfigMapNotFound", `ConfigMap ${namespace}/${store} named in spec.recording.storeRef does not exist`);
-  return maskingKeyProblem(policy, caches.secrets) ?? ok("every reference resolves");
+  if (!store) return undefined;
+  const configMap = caches.configMaps.get(namespace, store);
+  if (!configMap) return problem("StoreConfigMapNotFound", `ConfigMap ${namespace}/${store} named in spec.recording.storeRef does not exist`);
+  const data = configMap.data ?? {};
+  const secretName = data[RECORDING_CREDENTIALS_KEY];
+  const secret = secretName ? caches.secrets.get(namespace, secretName) : undefined;
+  if (secretName && !secret) return problem("StoreSecretNotFound", `Secret ${namespace}/${secretName} named under ${RECORDING_CREDENTIALS_KEY} in ConfigMap ${namespace}/${store} does not exist`);
+  try {
+    parseStoreSettings({ store: data, ...(secret ? { credentials: decode(secret.data) } : {}) }, `ConfigMap ${namespace}/${store}`);
+  } catch (error) {
+    if (error instanceof StoreSettingsError) return problem("InvalidStore", error.problems.join("; "));
+    throw error;
+  }
+  return undefined;
 }
 
 function maskingKeyProblem(policy: IAccessPolicy, secrets: Cache<V1Secret>): Verdict | undefined {

@@ -26,6 +26,8 @@ export interface GatewayOptions {
   services: RuntimeServices;
   log: Logger;
   tls?: tls.SecureContextOptions;
+  /** A session ended: its evidence is complete (the uploader can take it). */
+  onSessionEnded?: () => void;
 }
 
 export class Gateway {
@@ -88,6 +90,7 @@ export class Gateway {
       onSessionStart: () => services.metrics.activeSessions.inc({ resource: name }),
       onSessionEnd: (session, reason, error) => {
         services.metrics.activeSessions.dec({ resource: name });
+        this.options.onSessionEnded?.();
         services.metrics.sessions.inc({ resource: name, outcome: error ? "failed" : "completed" });
         if (error) log.warn("session ended with an error", { resource: name, session, reason, error: errorText(error) });
         else log.info("session ended", { resource: name, session, reason });

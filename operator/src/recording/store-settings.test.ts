@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
 import { generateKeyPairSync } from "node:crypto";
-import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
-import type { RecordingSettings } from "../../config/bundle.js";
-import { StoreSettingsError, parseStoreSettings, type S3StoreSettings } from "./settings.js";
+import { createCertificateAuthority } from "../certs/pki.js";
+import type { RecordingSettings } from "../broker/effective-config.js";
+import { StoreSettingsError, parseStoreSettings, type S3StoreSettings } from "./store-settings.js";
 
 const OWNER = 'AccessPolicy "read-only"';
 const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
