@@ -3,14 +3,17 @@
 // real PostgreSQL server with TLS and SCRAM, under a "no destructive changes"
 // policy with masking rules.
 import { execFile } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import net from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import { serialize } from "pg-protocol";
-import { parseSpoolText, verifyChain } from "@portcullis/sidecar/evidence/record";
+import { parseSpoolText, verifyChain, type EvidenceRecord } from "@portcullis/sidecar/evidence/record";
 import { freePort } from "../controlplane/processes.js";
 import { seedSampleData, startPostgres, type PostgresLogin, type RunningPostgres } from "../postgres/server.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
@@ -54,11 +57,13 @@ const policy = {
       { name: "phones", columns: ["*.phone"], strategy: "hash", hashKeyRef: { name: "masking-key", key: "key" } },
       { name: "identifiers", detectors: ["usSSN", "creditCard"], strategy: "partial", keepLast: 4 },
     ],
+    recording: { storeRef: { name: "evidence-store" } },
     defaultAction: "deny",
   },
 };
 
 let server: RunningPostgres;
+let storeDir: string;
 let gateway: SidecarProcess;
 
 const viaGateway = (name = "orders-db"): pg.ClientConfig => ({ host: "127.0.0.1", port: gateway.ports[name], user: "agent", database: "app", password: "unused" });
@@ -88,8 +93,12 @@ beforeAll(async () => {
   await seedSampleData(server);
   const login = (user: PostgresLogin): Record<string, string> => ({ username: user.username, password: user.password });
   const ports = [await freePort(), await freePort(), await freePort()] as const;
+  storeDir = await mkdtemp(join(tmpdir(), "portcullis-evidence-"));
+  const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   gateway = await startSidecar({
     manifests: [
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "evidence-store" }, data: { type: "filesystem", path: storeDir, credentialsSecret: "evidence-signing" } },
+      secret("evidence-signing", { signingKey }),
       secret("db-ca", { "ca.crt": server.caPem }),
       secret("db-scram", login(server.users.scram)),
       secret("db-md5", login(server.users.md5)),
@@ -106,7 +115,27 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.stop();
   await server?.stop();
+  if (storeDir) await rm(storeDir, { recursive: true, force: true });
 });
+
+/** Every session the store holds: its records, from the chunks in order. */
+async function storedSessions(): Promise<EvidenceRecord[][]> {
+  const sessions: EvidenceRecord[][] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    const chunks = entries.filter((entry) => entry.name.endsWith(".jsonl.gz")).map((entry) => entry.name).sort();
+    if (chunks.length) {
+      let text = "";
+      for (const chunk of chunks) text += gunzipSync(await readFile(join(dir, chunk))).toString("utf8");
+      const parsed = parseSpoolText(text);
+      expect(parsed.problems).toEqual([]);
+      sessions.push(parsed.records);
+    }
+    for (const entry of entries) if (entry.isDirectory()) await walk(join(dir, entry.name));
+  };
+  await walk(storeDir);
+  return sessions;
+}
 
 describe("the PostgreSQL gateway with real clients", () => {
   it("lets psql read through it, authenticating upstream with SCRAM over verified TLS", async () => {
@@ -234,18 +263,17 @@ except psycopg2.errors.QueryCanceled:
     expect(stdout.trim().split("\n")).toEqual(["50", "cancelled after 1s"]);
   });
 
-  it("records every session as a hash chain in the spool, with decisions and results", async () => {
-    // Sessions above have ended; their files are complete.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const files = (await readdir(gateway.spoolDir)).filter((name) => name.endsWith(".closed.jsonl"));
-    expect(files.length).toBeGreaterThan(10);
-    const records = [];
-    for (const file of files) {
-      const parsed = parseSpoolText(await readFile(join(gateway.spoolDir, file), "utf8"));
-      expect(parsed.problems).toEqual([]);
-      expect(verifyChain(parsed.records)).toMatchObject({ ok: true });
-      records.push(...parsed.records);
+  it("records every session as a hash chain, uploaded to the policy's evidence store", async () => {
+    // Sessions above have ended; the uploader takes each one when it ends.
+    let sessions: EvidenceRecord[][] = [];
+    for (let i = 0; i < 40; i++) {
+      sessions = await storedSessions();
+      if (sessions.length > 10 && (await readdir(gateway.spoolDir)).filter((name) => name.endsWith(".jsonl")).length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
+    expect(sessions.length).toBeGreaterThan(10);
+    for (const records of sessions) expect(verifyChain(records)).toMatchObject({ ok: true });
+    const records = sessions.flat();
     const denied = records.find((record) => record.type === "statement" && (record.data as { text: string }).text === "DROP TABLE orders");
     expect(denied?.data).toMatchObject({ decision: { action: "deny", policy: "no-destructive-changes", rule: "block-drop-and-truncate" } });
     const masked = records.find((record) => record.type === "result" && Object.keys((record.data as { masked: object }).masked).length > 0);

@@ -1,0 +1,17 @@
+// `portcullis sessions ...`: the auditor's side of the evidence store.
+import { commandGroup } from "../args.js";
+import { listCommand } from "./list.js";
+import { replayCommand } from "./replay.js";
+import { verifyCommand } from "./verify.js";
+
+const USAGE = `Usage: portcullis sessions <command> [options]
+
+Commands:
+  list       ${listCommand.summary}
+  replay     ${replayCommand.summary}
+  verify     ${verifyCommand.summary}
+
+Run "portcullis sessions <command> --help" for its options.
+`;
+
+export const sessionsCommand = commandGroup("list, replay and verify recorded sessions", USAGE, { list: listCommand, replay: replayCommand, verify: verifyCommand });

@@ -1,0 +1,87 @@
+// `portcullis sessions replay` on a session the sidecar's spool recorded: the
+// transcript is a golden file (UPDATE_GOLDEN=1 rewrites it; a stale one
+// fails), and a transcript of evidence that does not verify says so.
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { readFile, rm, unlink, writeFile, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import { capturedIo } from "../captured-io.js";
+import { run } from "../run.js";
+import { newSigningKey, recordSession, storeSession, writeStoreFile, type StoredSession } from "./test-fixtures.js";
+
+const GOLDEN = join(import.meta.dirname, "testdata", "replay.golden.txt");
+
+let work: string;
+let records: EvidenceRecord[];
+const key = newSigningKey();
+let cases = 0;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "portcullis-cli-replay-"));
+  records = await recordSession(join(work, "spool"));
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function freshStore(): Promise<{ storeFile: string; session: StoredSession }> {
+  cases += 1;
+  const path = join(work, `store-${cases}`);
+  const session = await storeSession(records, { path, chunkSizes: [4, 4], privateKey: key.privateKey });
+  return { storeFile: await writeStoreFile(join(work, `store-${cases}.yaml`), path), session };
+}
+
+async function replay(storeFile: string, session: StoredSession, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  const captured = capturedIo();
+  const code = await run(["sessions", "replay", session.location.session, "--store-file", storeFile, ...extra], captured.io);
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+}
+
+describe("sessions replay", () => {
+  it("prints the transcript in the golden file", async () => {
+    const { storeFile, session } = await freshStore();
+    const result = await replay(storeFile, session);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    if (process.env.UPDATE_GOLDEN === "1") await writeFile(GOLDEN, result.stdout);
+    expect(result.stdout).toBe(await readFile(GOLDEN, "utf8"));
+  });
+
+  it("escapes terminal controls the agent put in a statement", async () => {
+    const { storeFile, session } = await freshStore();
+    const { stdout } = await replay(storeFile, session);
+    expect(stdout).toContain("DROP TABLE orders; -- \\x1b[2J\\u202eoops");
+    expect(stdout).not.toContain("\u001b");
+  });
+
+  it("shows the gap where a chunk is missing, and warns on stderr with exit 1", async () => {
+    const { storeFile, session } = await freshStore();
+    await unlink(join(session.dir, "000002.jsonl.gz"));
+    const result = await replay(storeFile, session);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("[records 5-8: chunk 000002.jsonl.gz cannot be read]\n");
+    expect(result.stdout).toContain("#9  statement");
+    expect(result.stderr).toBe(`warning: the evidence of session ${session.location.session} does not verify:\n  chunk 000002.jsonl.gz (records 5-8) is missing from the store\n`);
+  });
+
+  it("prints the records as JSON with -o json", async () => {
+    const { storeFile, session } = await freshStore();
+    const result = await replay(storeFile, session, ["-o", "json"]);
+    expect(result.code).toBe(0);
+    const parsed = JSON.parse(result.stdout) as { verified: boolean; records: EvidenceRecord[]; resource: string };
+    expect(parsed).toMatchObject({ verified: true, resource: "orders-db" });
+    expect(parsed.records).toEqual(records);
+  });
+
+  it("reports download progress per chunk on stderr with --progress", async () => {
+    const { storeFile, session } = await freshStore();
+    const result = await replay(storeFile, session, ["--progress"]);
+    expect(result.code).toBe(0);
+    const lines = result.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^downloading chunk 1\/3: \d+ B of [\d.]+ KiB$/);
+    expect(lines[2]).toMatch(/^downloading chunk 3\/3: ([\d.]+ KiB) of \1$/);
+  });
+});

@@ -1,0 +1,120 @@
+// A session's records as a transcript a person reads top to bottom: when,
+// who (the identity on the session start), each statement with the policy
+// decision, approval steps, what came back (rows, command tags, masked
+// columns, errors) and how the session ended. Statement text and messages
+// come from the agent and the database, so they are escaped for the terminal.
+// Readers must ignore data fields they do not know, and tolerate missing ones.
+import type { EvidenceRecord, EvidenceType } from "@portcullis/sidecar/evidence/record";
+import { indentLines, oneLine } from "../format/text.js";
+import type { SessionLocation } from "./locate.js";
+import type { EvidenceManifest, ManifestChunk } from "./manifest.js";
+
+const BODY = "    ";
+type Data = Record<string, unknown>;
+
+function field(data: Data, name: string): unknown {
+  return Object.hasOwn(data, name) ? data[name] : undefined;
+}
+
+function text(data: Data, name: string): string | undefined {
+  const value = field(data, name);
+  return typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined;
+}
+
+function object(data: Data, name: string): Data {
+  const value = field(data, name);
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Data) : {};
+}
+
+function strings(data: Data, name: string): string[] {
+  const value = field(data, name);
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
+}
+
+function labelled(label: string, value: string): string {
+  return `${BODY}${label.padEnd(10)} ${value}`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function sessionStart(data: Data): string[] {
+  const identity = object(data, "identity");
+  const client = object(data, "client");
+  const resource = object(data, "resource");
+  const groups = strings(identity, "groups");
+  const address = [text(client, "address"), text(client, "port")].filter(Boolean).join(":");
+  const asked = [["database", text(client, "database")], ["user", text(client, "user")], ["application", text(client, "application")]].filter(([, value]) => value);
+  return [
+    labelled("identity", oneLine(`${text(identity, "username") ?? "?"}${groups.length ? ` (groups ${groups.join(", ")})` : ""}`)),
+    labelled("client", oneLine([address || "?", ...asked.map(([name, value]) => `${name} ${value ?? ""}`)].join(", "))),
+    labelled("resource", oneLine(`${text(resource, "name") ?? "?"} (${text(resource, "protocol") ?? "?"}) in ${text(resource, "namespace") ?? "?"}`)),
+    labelled("policies", oneLine(strings(data, "policies").join(", ") || "none")),
+  ];
+}
+
+function decisionText(decision: Data): string {
+  const rule = [text(decision, "policy"), text(decision, "rule")].filter(Boolean).join("/");
+  const reason = text(decision, "reason");
+  return `${text(decision, "action") ?? "?"} (${rule || "default action"})${reason ? `: ${reason}` : ""}`;
+}
+
+function statement(data: Data): string[] {
+  const approval = text(data, "approval");
+  return [
+    `${BODY}${indentLines(text(data, "text") ?? "", BODY)}`,
+    labelled("decision", oneLine(decisionText(object(data, "decision")))),
+    ...(approval ? [labelled("approval", oneLine(approval))] : []),
+  ];
+}
+
+function result(data: Data): string[] {
+  const rows = Number(field(data, "rowsReturned") ?? 0);
+  const masked = Object.entries(object(data, "masked")).map(([column, count]) => `${column} x${String(count)}`);
+  const error = object(data, "error");
+  const duration = text(data, "durationMs");
+  const parts = [plural(rows, "row"), ...strings(data, "commandTags"), ...(duration === undefined ? [] : [`${duration} ms`])];
+  return [
+    labelled("returned", oneLine(parts.join(", "))),
+    ...(masked.length ? [labelled("masked", oneLine(masked.join(", ")))] : []),
+    ...(Object.keys(error).length ? [labelled("error", oneLine(`${text(error, "code") ?? "?"} ${text(error, "message") ?? ""}`))] : []),
+  ];
+}
+
+function approval(data: Data): string[] {
+  const by = text(data, "decidedBy");
+  const reason = text(data, "reason");
+  return [labelled(text(data, "phase") ?? "?", oneLine(`${text(data, "name") ?? "?"}${by ? ` by ${by}` : ""}${reason ? `: ${reason}` : ""}`))];
+}
+
+function sessionEnd(data: Data): string[] {
+  const counts = object(data, "counts");
+  const count = (name: string): number => Number(field(counts, name) ?? 0);
+  const duration = Number(field(data, "durationMs") ?? 0);
+  const error = text(data, "error");
+  const totals = `${plural(count("statements"), "statement")} (${count("denied")} denied), ${plural(count("results"), "result")} (${plural(count("errors"), "error")}), ${plural(count("approvals"), "approval")}`;
+  return [labelled("reason", oneLine(`${text(data, "reason") ?? "?"} after ${(duration / 1000).toFixed(1)}s`)), labelled("totals", totals), ...(error ? [labelled("error", oneLine(error))] : [])];
+}
+
+const BODIES: Record<EvidenceType, (data: Data) => string[]> = { "session-start": sessionStart, statement, result, approval, "session-end": sessionEnd };
+
+function title(record: EvidenceRecord): string {
+  const of = text(record.data, "statement");
+  if (record.type === "result" || record.type === "approval") return `${record.type}${of ? ` of #${of}` : ""}`;
+  return record.type.replace("-", " ");
+}
+
+export function renderRecord(record: EvidenceRecord): string {
+  return `${[`${record.time}  #${record.seq}  ${title(record)}`, ...BODIES[record.type](record.data)].join("\n")}\n`;
+}
+
+export function renderHeader(location: SessionLocation, manifest: EvidenceManifest): string {
+  const state = manifest.complete ? "complete" : "incomplete";
+  return `Session ${location.session}: pod ${location.namespace}/${location.pod}, resource ${oneLine(manifest.resource)}, ${plural(manifest.records, "record")}, ${state}\n\n`;
+}
+
+/** Shown where a chunk's records should be when they cannot be read. */
+export function renderGap(chunk: ManifestChunk): string {
+  return `[records ${chunk.firstSeq}-${chunk.lastSeq}: chunk ${chunk.name} cannot be read]\n`;
+}

@@ -1,0 +1,173 @@
+// `portcullis sessions verify` on a filesystem store holding a session the
+// sidecar's spool recorded, stored as the uploader stores it, then tampered
+// with the ways an attacker with write access to the bucket could.
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createPublicKey } from "node:crypto";
+import { mkdtemp, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import { capturedIo } from "../captured-io.js";
+import { run } from "../run.js";
+import { keyFingerprint } from "./manifest.js";
+import { signManifest } from "@portcullis/sidecar/evidence/store/manifest";
+import { newSigningKey, recordSession, resealRecords, storeSession, writeStoreFile, type StoredSession } from "./test-fixtures.js";
+
+let work: string;
+let records: EvidenceRecord[];
+const uploader = newSigningKey();
+const forger = newSigningKey();
+let uploaderKeyFile: string;
+let cases = 0;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "portcullis-cli-verify-"));
+  records = await recordSession(join(work, "spool"));
+  uploaderKeyFile = join(work, "uploader.pub.pem");
+  await writeFile(uploaderKeyFile, uploader.publicKeyPem);
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** A store of its own for each case, holding the session in chunks of 3, 4 and the rest (3 chunks). */
+async function freshStore(stored: readonly EvidenceRecord[] = records, privateKey = uploader.privateKey): Promise<{ storeFile: string; session: StoredSession }> {
+  cases += 1;
+  const path = join(work, `store-${cases}`);
+  const session = await storeSession(stored, { path, prefix: "evidence/prod", chunkSizes: [3, 4], privateKey });
+  return { storeFile: await writeStoreFile(join(work, `store-${cases}.yaml`), path, "evidence/prod"), session };
+}
+
+async function verify(storeFile: string, session: StoredSession, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  const captured = capturedIo();
+  const code = await run(["sessions", "verify", session.location.session, "--store-file", storeFile, ...extra], captured.io);
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+}
+
+const fingerprint = (pem: string): string => keyFingerprint(createPublicKey(pem));
+
+async function rewriteChunk(dir: string, name: string, edit: (lines: string[]) => string[]): Promise<void> {
+  const lines = gunzipSync(await readFile(join(dir, name))).toString("utf8").split("\n").slice(0, -1);
+  await writeFile(join(dir, name), gzipSync(`${edit(lines).join("\n")}\n`));
+}
+
+describe("sessions verify", () => {
+  it("verifies an intact session, naming the head and the key", async () => {
+    const { storeFile, session } = await freshStore();
+    const head = records[records.length - 1]?.hash ?? "";
+    const result = await verify(storeFile, session, ["--public-key", uploaderKeyFile]);
+    expect(result).toEqual({ code: 0, stdout: `verified: ${records.length} records, head ${head}, signed by ${fingerprint(uploader.publicKeyPem)}\n`, stderr: "" });
+  });
+
+  it("says when the key was only the one the manifest carries", async () => {
+    const { storeFile, session } = await freshStore();
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split("\n")[1]).toBe("note: checked against the public key the manifest carries; pass --public-key FILE to check that the uploader signed it");
+  });
+
+  it("detects one edited record: the chunk's sha256 and the record's hash", async () => {
+    const { storeFile, session } = await freshStore();
+    await rewriteChunk(session.dir, "000002.jsonl.gz", (lines) => lines.map((line) => line.replace("DELETE FROM orders WHERE id = 1", "DELETE FROM orders WHERE id = 2")));
+    const result = await verify(storeFile, session, ["--public-key", uploaderKeyFile]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^problem: chunk 000002\.jsonl\.gz: its sha256 is [0-9a-f]{64}, the manifest says [0-9a-f]{64} \(the object was changed or replaced\)$/m);
+    expect(result.stdout).toContain("problem: chunk 000002.jsonl.gz: record 4: hash does not match the record's content (the record was edited)\n");
+    expect(result.stdout).toMatch(/not verified: session \w+ has 2 problems\n$/);
+  });
+
+  it("detects a deleted chunk", async () => {
+    const { storeFile, session } = await freshStore();
+    await unlink(join(session.dir, "000002.jsonl.gz"));
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("problem: chunk 000002.jsonl.gz (records 4-7) is missing from the store\n");
+  });
+
+  it("detects two chunks swapped", async () => {
+    const { storeFile, session } = await freshStore();
+    await rename(join(session.dir, "000001.jsonl.gz"), join(session.dir, "swap"));
+    await rename(join(session.dir, "000002.jsonl.gz"), join(session.dir, "000001.jsonl.gz"));
+    await rename(join(session.dir, "swap"), join(session.dir, "000002.jsonl.gz"));
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(1);
+    const problems = result.stdout.split("\n").filter((line) => line.startsWith("problem: "));
+    expect(problems).toEqual([
+      expect.stringMatching(/^problem: chunk 000001\.jsonl\.gz: its sha256 is/),
+      "problem: chunk 000001.jsonl.gz: holds records 4-7, the manifest says records 1-3 (a chunk from elsewhere?)",
+      expect.stringMatching(/^problem: chunk 000002\.jsonl\.gz: its sha256 is/),
+      "problem: chunk 000002.jsonl.gz: holds records 1-3, the manifest says records 4-7 (a chunk from elsewhere?)",
+    ]);
+  });
+
+  it("detects a record removed from inside a chunk and the manifest re-signed with another key", async () => {
+    // The forger re-gzips the chunk and writes a manifest whose sha256 and seqs match it, signed with their own key.
+    const { storeFile, session } = await freshStore(records.filter((record) => record.seq !== 5), forger.privateKey);
+    const withKey = await verify(storeFile, session, ["--public-key", uploaderKeyFile]);
+    expect(withKey.code).toBe(1);
+    expect(withKey.stdout).toContain(
+      `problem: the manifest's signature does not verify with the public key in ${uploaderKeyFile} (${fingerprint(uploader.publicKeyPem)}); the manifest names another key, ${fingerprint(forger.publicKeyPem)}, which did sign it\n`,
+    );
+    expect(withKey.stdout).toContain("problem: chunk 000002.jsonl.gz: record 5: record 5 missing (deleted?)\n");
+  });
+
+  it("detects a rewritten chain only with the uploader's key: without it, the forger's key is named", async () => {
+    const { storeFile, session } = await freshStore(resealRecords(records.filter((record) => record.seq !== 5)), forger.privateKey);
+    const withoutKey = await verify(storeFile, session);
+    expect(withoutKey.code).toBe(0);
+    expect(withoutKey.stdout).toContain(`signed by ${fingerprint(forger.publicKeyPem)}\n`);
+    const withKey = await verify(storeFile, session, ["--public-key", uploaderKeyFile]);
+    expect(withKey.code).toBe(1);
+    expect(withKey.stdout.split("\n").filter((line) => line.startsWith("problem: "))).toHaveLength(1);
+  });
+
+  it("detects a manifest changed after signing", async () => {
+    const { storeFile, session } = await freshStore();
+    await writeFile(join(session.dir, "manifest.json"), JSON.stringify({ ...session.manifest, resource: "billing-db" }));
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("problem: the manifest's signature does not verify with the key it names (the manifest was changed after signing)\n");
+  });
+
+  it("detects records cut off the end with a re-signed manifest that says complete", async () => {
+    const { storeFile, session } = await freshStore(records.slice(0, -1), forger.privateKey);
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("problem: the manifest says the session is complete, but its last record is a result, not a session-end (records cut off the end?)\n");
+  });
+
+  it("detects chunks reordered in a re-signed manifest", async () => {
+    const { storeFile, session } = await freshStore();
+    const [first, second, third] = session.manifest.chunks;
+    if (first === undefined || second === undefined || third === undefined) throw new Error("the fixture has three chunks");
+    await writeFile(join(session.dir, "manifest.json"), JSON.stringify(signManifest({ ...session.manifest, chunks: [first, third, second] }, forger.privateKey)));
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("problem: the manifest lists 000003.jsonl.gz where 000002.jsonl.gz belongs\n");
+    expect(result.stdout).toContain("problem: chunk 000003.jsonl.gz starts at record 8, but the end of 000001.jsonl.gz is followed by record 4\n");
+  });
+
+  it("reports a manifest that is not one, without a stack", async () => {
+    const { storeFile, session } = await freshStore();
+    await writeFile(join(session.dir, "manifest.json"), JSON.stringify({ ...session.manifest, chunks: [{ name: "../../x" }] }));
+    const result = await verify(storeFile, session);
+    expect(result).toEqual({ code: 1, stdout: "", stderr: `error: session agents/report-bot-0/${session.location.session} in ${join(work, `store-${cases}`)}/evidence/prod: chunks[0].name is missing or malformed\n` });
+  });
+
+  it("reports a session that is not there", async () => {
+    const { storeFile } = await freshStore();
+    const captured = capturedIo();
+    expect(await run(["sessions", "verify", "01JD3Q0000000000000000000A", "--store-file", storeFile], captured.io)).toBe(1);
+    expect(captured.stderr()).toBe(`error: no session 01JD3Q0000000000000000000A in ${join(work, `store-${cases}`)}/evidence/prod\n`);
+  });
+
+  it("prints a JSON report with -o json", async () => {
+    const { storeFile, session } = await freshStore();
+    await unlink(join(session.dir, "000003.jsonl.gz"));
+    const result = await verify(storeFile, session, ["-o", "json"]);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, complete: true, records: 11, recordsChecked: 7, key: { fingerprint: fingerprint(uploader.publicKeyPem), trusted: false }, problems: ["chunk 000003.jsonl.gz (records 8-11) is missing from the store"] });
+  });
+});
