@@ -1,10 +1,15 @@
 // Feeds one socket's messages to a handler in order. Most messages are handled
 // synchronously; when one needs to wait (a policy check, an approval, a table
-// lookup for masking), the socket is paused and the remaining messages wait in
-// the splitter, so a slow decision never lets later messages overtake it and
-// never buffers without bound.
+// lookup for masking), the remaining messages wait in the splitter, so a slow
+// decision never lets later messages overtake it. The socket keeps reading
+// meanwhile (pausing and resuming it for every statement costs two system
+// calls) until the waiting bytes pass a high-water mark; then it is paused,
+// so nothing buffers without bound.
 import type net from "node:net";
 import type { Frame, FrameSplitter } from "./frames.js";
+
+/** Bytes that may wait behind a pending decision before the socket stops reading. */
+const HIGH_WATER_BYTES = 1024 * 1024;
 
 export class Pump {
   private busy = false;
@@ -21,6 +26,7 @@ export class Pump {
   ) {
     socket.on("data", (chunk: Buffer) => {
       splitter.push(chunk);
+      if (this.busy && splitter.bufferedBytes > HIGH_WATER_BYTES) socket.pause();
       this.run();
     });
   }
@@ -53,13 +59,13 @@ export class Pump {
 
   private wait(waiting: Promise<void>): void {
     this.busy = true;
-    this.socket.pause();
+    if (this.splitter.bufferedBytes > HIGH_WATER_BYTES) this.socket.pause();
     this.flush();
     waiting.then(
       () => {
         this.busy = false;
         if (this.stopped) return;
-        if (!this.drainWait) this.socket.resume();
+        if (!this.drainWait && this.socket.isPaused()) this.socket.resume();
         this.run();
       },
       (error: unknown) => this.fail(error),
