@@ -38,8 +38,9 @@ tools: build
 
 # Debian 12 packages the e2e tests start or drive: the PostgreSQL 15 server
 # (initdb, postgres and pgbench live in /usr/lib/postgresql/15/bin), psql,
-# Python's PostgreSQL driver, and the tools for transparent-interception tests.
-SYSTEM_PACKAGES := postgresql-15 postgresql-client-15 python3-psycopg2 iptables iproute2
+# Python's PostgreSQL driver, the tools for transparent-interception tests, and
+# g++ (make fuzz builds a small glibc-compatibility shim for jazzer.js's addon).
+SYSTEM_PACKAGES := postgresql-15 postgresql-client-15 python3-psycopg2 iptables iproute2 g++
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 CREATECLUSTER_CONF := /etc/postgresql-common/createcluster.conf
 
@@ -76,7 +77,7 @@ test-unit: build
 test-e2e: build tools system-deps
 	$(JEST) --selectProjects e2e
 
-test: lint test-unit test-e2e
+test: lint test-unit test-e2e fuzz
 
 controlplane-up: build tools
 	@$(CONTROLPLANE) up
@@ -89,3 +90,12 @@ dev: build tools system-deps
 
 clean:
 	rm -rf node_modules */dist */*/dist *.tsbuildinfo */*.tsbuildinfo */*/*.tsbuildinfo
+
+# Coverage-guided fuzzing of the gateway's PostgreSQL frontend parser with
+# jazzer.js (a devDependency of e2e, installed by `npm ci`), bounded to
+# FUZZ_SECONDS; prints the executions, their rate and the edges reached, and
+# keeps any crashing input (see e2e/src/fuzz/run.ts).
+FUZZ_SECONDS ?= 30
+.PHONY: fuzz
+fuzz: build system-deps
+	node e2e/dist/fuzz/run.js $(FUZZ_SECONDS)

@@ -20,6 +20,30 @@ import { parseFrontendMessage, parseStartupPacket } from "@portcullis/sidecar/po
 
 type Phase = "startup" | "messages" | "closed";
 
+const FRAMED_MODE = 0x80;
+const READ_SIZE_BITS = 0x7f;
+/** Unlikely in real messages; frontend.dict lists it so that mutations add message boundaries. */
+export const RECORD_SEPARATOR = Buffer.from("\xff\xfe\xfd\xfc", "latin1");
+
+/** Framed mode: each record is a type byte (0: a startup-phase packet, which has none) and the payload, which gets a length word to match. */
+function framedStream(records: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let start = 0; start < records.length; ) {
+    const found = records.indexOf(RECORD_SEPARATOR, start);
+    const end = found < 0 ? records.length : found;
+    if (end > start) {
+      const type = records[start] ?? 0;
+      const payload = records.subarray(start + 1, end);
+      const header = Buffer.alloc(type === 0 ? 4 : 5);
+      if (type !== 0) header[0] = type;
+      header.writeUInt32BE(payload.length + 4, header.length - 4);
+      parts.push(header, payload);
+    }
+    start = end + RECORD_SEPARATOR.length;
+  }
+  return Buffer.concat(parts);
+}
+
 /**
  * Cuts the stream into socket reads of `readSize` bytes (0: one read), so the
  * fuzzer also explores frames that span reads. Each read is a copy, as a
@@ -83,30 +107,6 @@ class ClientConnection {
     if (frame.type !== type) throw new Error(`FrameSplitter returned type ${JSON.stringify(frame.type)} for a frame starting ${JSON.stringify(type)}`);
     this.consumed += frame.raw.length;
   }
-}
-
-const FRAMED_MODE = 0x80;
-const READ_SIZE_BITS = 0x7f;
-/** Unlikely in real messages; fuzz-dictionary.txt lists it so that mutations add message boundaries. */
-export const RECORD_SEPARATOR = Buffer.from("\xff\xfe\xfd\xfc", "latin1");
-
-/** Framed mode: each record is a type byte (0: a startup-phase packet, which has none) and the payload, which gets a length word to match. */
-function framedStream(records: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  for (let start = 0; start < records.length; ) {
-    const found = records.indexOf(RECORD_SEPARATOR, start);
-    const end = found < 0 ? records.length : found;
-    if (end > start) {
-      const type = records[start] ?? 0;
-      const payload = records.subarray(start + 1, end);
-      const header = Buffer.alloc(type === 0 ? 4 : 5);
-      if (type !== 0) header[0] = type;
-      header.writeUInt32BE(payload.length + 4, header.length - 4);
-      parts.push(header, payload);
-    }
-    start = end + RECORD_SEPARATOR.length;
-  }
-  return Buffer.concat(parts);
 }
 
 /** How a replayed connection ended: closed by Terminate or a CancelRequest, still open when the input ran out, or refused with a ProtocolError. */

@@ -1,10 +1,9 @@
 // `make fuzz`: runs the PostgreSQL frontend fuzz target (frontend.fuzz.ts)
 // under jazzer.js for a bounded time, seeded from frontend-corpus/ and
-// frontend.dict, and ends
-// with a one-line summary. Inputs the fuzzer finds along the way, and any
-// crashing input, go to a temporary directory that is removed after a clean
-// run and kept (and named) after a failed one, so the checked-in seeds stay a
-// short, reviewed set. Usage: node e2e/dist/fuzz/run.js [SECONDS] (default 30).
+// frontend.dict, and ends with a one-line summary. Inputs the fuzzer finds
+// along the way, and any crashing input, go to a temporary directory that is
+// removed after a clean run and kept (and named) after a failed one, so the
+// checked-in seeds stay a short, reviewed set. Usage: node e2e/dist/fuzz/run.js [SECONDS] (default 30).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -35,18 +34,30 @@ function seconds(argument: string | undefined): number {
   return value;
 }
 
-/** Runs jazzer, passing its output through; resolves with its exit code and everything it wrote to stderr (libFuzzer's progress and statistics). */
+/** libFuzzer's progress lines (thousands in a run), which the closing summary replaces. */
+const PROGRESS_LINE = /^#\d+\s/;
+
+/** Runs jazzer, passing its output through but for progress lines; resolves with its exit code and all it wrote to stderr (libFuzzer's progress and statistics). */
 function runJazzer(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; log: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "inherit", "pipe"] });
     let log = "";
+    let partial = "";
+    const pass = (line: string): void => {
+      if (!PROGRESS_LINE.test(line)) process.stderr.write(`${line}\n`);
+    };
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (text: string) => {
-      process.stderr.write(text);
       log += text;
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      lines.forEach(pass);
     });
     child.once("error", reject);
-    child.once("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), log }));
+    child.once("close", (code, signal) => {
+      if (partial) pass(partial);
+      resolve({ code: code ?? (signal ? 128 : 1), log });
+    });
   });
 }
 
