@@ -5,11 +5,13 @@
 // so what is tested is the wire handling.
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
+import { serialize } from "pg-protocol";
 import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
 import { freePort } from "../controlplane/processes.js";
 import { startPostgres, type RunningPostgres } from "../postgres/server.js";
@@ -77,6 +79,24 @@ describe("the gateway's wire handling", () => {
     await client.connect();
     expect((client as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream.encrypted).toBe(true);
     await client.end();
+  });
+
+  it("refuses plaintext sent behind an SSLRequest instead of taking it as if it came over TLS", async () => {
+    const request = Buffer.alloc(8);
+    request.writeInt32BE(8, 0);
+    request.writeInt32BE(80877103, 4);
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      const socket = net.connect({ host: "127.0.0.1", port: gateway.ports["warehouse"] as number });
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(Buffer.concat(chunks)));
+      socket.setTimeout(3_000, () => socket.destroy());
+      // One write: the request and an injected startup packet arrive together.
+      socket.on("connect", () => socket.write(Buffer.concat([request, serialize.startup({ user: "mallory", database: "app" })])));
+    });
+    expect(reply.subarray(0, 1).toString("latin1")).toBe("E");
+    expect(reply.toString("utf8")).toContain("unencrypted data after the SSL request");
   });
 
   it("carries COPY FROM STDIN and COPY TO STDOUT", async () => {

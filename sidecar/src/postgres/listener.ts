@@ -162,6 +162,9 @@ export class PostgresListener {
       if (packet.kind === "startup") return this.authenticate(socket, splitter, packet);
       if (packet.kind === "cancel") return this.cancel(socket, packet);
       if (packet.kind === "ssl-request" && this.options.tls && socket === plain) {
+        // Bytes sent after the SSLRequest but before the handshake were not encrypted; taking them as
+        // the startup packet would let a man in the middle inject it (PostgreSQL's CVE-2021-23214).
+        if (splitter.bufferedBytes > 0) throw new StartupRefusal(SQLSTATE.protocolViolation, "unencrypted data after the SSL request");
         socket.write("S");
         socket = await this.upgrade(plain);
         continue;
