@@ -2,16 +2,16 @@
 // real gateway verifies the token against a real HTTPS issuer and runs the
 // session as the token's subject, under the policies whose oidc entry it meets.
 import { execFile } from "node:child_process";
-import { readdir, readFile, rm, writeFile, mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { SignJWT, type JWTPayload } from "jose";
 import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
-import { parseSpoolText } from "@portcullis/sidecar/evidence/record";
 import { freePort } from "../controlplane/processes.js";
 import { startPostgres, seedSampleData, type RunningPostgres } from "../postgres/server.js";
+import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { IssuerServer, signingKey, type SigningKey } from "./oidc-issuer.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
 
@@ -45,6 +45,7 @@ beforeAll(async () => {
   const serving = await authority.issue({ commonName: "issuer", ipAddresses: ["127.0.0.1"], usage: "server" });
   dir = await mkdtemp(join(tmpdir(), "portcullis-jwt-session-"));
   await writeFile(join(dir, "ca.crt"), authority.certPem);
+  await mkdir(join(dir, "evidence"));
   [issuer, key, pg] = await Promise.all([IssuerServer.start(serving.certPem, serving.keyPem), signingKey("k1"), startPostgres({ tls: false })]);
   await seedSampleData(pg);
   issuer.published.set("/idp/keys", [key]);
@@ -53,6 +54,7 @@ beforeAll(async () => {
     // The issuer's CA is trusted the way an operator would add a private CA to the gateway's image.
     env: { NODE_EXTRA_CA_CERTS: join(dir, "ca.crt") },
     manifests: [
+      ...filesystemStoreManifests(join(dir, "evidence")),
       { apiVersion: "v1", kind: "Secret", metadata: { name: "db" }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
       {
         apiVersion: "portcullis.dev/v1alpha1",
@@ -68,6 +70,7 @@ beforeAll(async () => {
           subjects: { oidc: [{ issuer: `${issuer.base}/idp`, audiences: ["orders-db"], claims: { team: "billing" } }] },
           resources: ["orders-db"],
           rules: [{ name: "reads", match: { sql: { commands: ["SELECT"] } }, when: 'identity.claims.team == "billing"', action: "allow" }],
+          recording: { storeRef: { name: "evidence-store" } },
         },
       },
     ],
@@ -86,11 +89,12 @@ describe("JWT sessions through the gateway", () => {
     const result = await psql(await token({}), "SELECT count(*) FROM orders");
     expect(result.stderr).toBe("");
     expect(result.stdout.trim()).toBe("50");
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const files = (await readdir(gateway.spoolDir)).filter((name) => name.endsWith(".jsonl"));
-    const starts = [];
-    for (const file of files) starts.push(...parseSpoolText(await readFile(join(gateway.spoolDir, file), "utf8")).records.filter((record) => record.type === "session-start"));
-    expect(starts.map((record) => (record.data as { identity: { username: string } }).identity.username)).toContain(`oidc:${issuer.base}/idp#agent-42`);
+    // The session's evidence names the token's subject, not the pod.
+    const username = `oidc:${issuer.base}/idp#agent-42`;
+    const recorded = async (): Promise<boolean> =>
+      (await storedSessions(join(dir, "evidence")).catch(() => [])).some((records) => (records[0]?.data as { identity?: { username?: string } }).identity?.username === username);
+    for (let attempt = 0; attempt < 40 && !(await recorded()); attempt++) await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await recorded()).toBe(true);
   });
 
   it.each([

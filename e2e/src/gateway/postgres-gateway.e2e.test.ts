@@ -3,19 +3,18 @@
 // real PostgreSQL server with TLS and SCRAM, under a "no destructive changes"
 // policy with masking rules.
 import { execFile } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import { serialize } from "pg-protocol";
-import { parseSpoolText, verifyChain, type EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import { verifyChain, type EvidenceRecord } from "@portcullis/sidecar/evidence/record";
 import { freePort } from "../controlplane/processes.js";
 import { seedSampleData, startPostgres, type PostgresLogin, type RunningPostgres } from "../postgres/server.js";
+import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
 
 const run = promisify(execFile);
@@ -94,11 +93,9 @@ beforeAll(async () => {
   const login = (user: PostgresLogin): Record<string, string> => ({ username: user.username, password: user.password });
   const ports = [await freePort(), await freePort(), await freePort()] as const;
   storeDir = await mkdtemp(join(tmpdir(), "portcullis-evidence-"));
-  const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   gateway = await startSidecar({
     manifests: [
-      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "evidence-store" }, data: { type: "filesystem", path: storeDir, credentialsSecret: "evidence-signing" } },
-      secret("evidence-signing", { signingKey }),
+      ...filesystemStoreManifests(storeDir),
       secret("db-ca", { "ca.crt": server.caPem }),
       secret("db-scram", login(server.users.scram)),
       secret("db-md5", login(server.users.md5)),
@@ -117,25 +114,6 @@ afterAll(async () => {
   await server?.stop();
   if (storeDir) await rm(storeDir, { recursive: true, force: true });
 });
-
-/** Every session the store holds: its records, from the chunks in order. */
-async function storedSessions(): Promise<EvidenceRecord[][]> {
-  const sessions: EvidenceRecord[][] = [];
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    const chunks = entries.filter((entry) => entry.name.endsWith(".jsonl.gz")).map((entry) => entry.name).sort();
-    if (chunks.length) {
-      let text = "";
-      for (const chunk of chunks) text += gunzipSync(await readFile(join(dir, chunk))).toString("utf8");
-      const parsed = parseSpoolText(text);
-      expect(parsed.problems).toEqual([]);
-      sessions.push(parsed.records);
-    }
-    for (const entry of entries) if (entry.isDirectory()) await walk(join(dir, entry.name));
-  };
-  await walk(storeDir);
-  return sessions;
-}
 
 describe("the PostgreSQL gateway with real clients", () => {
   it("lets psql read through it, authenticating upstream with SCRAM over verified TLS", async () => {
@@ -267,7 +245,7 @@ except psycopg2.errors.QueryCanceled:
     // Sessions above have ended; the uploader takes each one when it ends.
     let sessions: EvidenceRecord[][] = [];
     for (let i = 0; i < 40; i++) {
-      sessions = await storedSessions();
+      sessions = await storedSessions(storeDir);
       if (sessions.length > 10 && (await readdir(gateway.spoolDir)).filter((name) => name.endsWith(".jsonl")).length === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

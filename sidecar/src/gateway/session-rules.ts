@@ -60,7 +60,9 @@ export class SessionRulesResolver {
         if (error instanceof AuthenticationError) throw new StartupRefusal(SQLSTATE.invalidAuthorization, `portcullis: the token was not accepted: ${error.message}`);
         throw error;
       }
-      return this.rules(verified.identity, this.governing.filter((policy) => verified.policies.includes(policy.name)));
+      // The token says who; the session still comes from this pod, under which its evidence is filed.
+      const identity = { ...verified.identity, pod: this.bundle.identity.podName };
+      return this.rules(identity, this.governing.filter((policy) => verified.policies.includes(policy.name)));
     }
     const forPods = this.governing.filter(selectsPods);
     if (!forPods.length) throw new StartupRefusal(SQLSTATE.invalidPassword, `portcullis: Resource "${this.resource.name}" is open only to agents presenting a JWT from a trusted issuer as their password`);

@@ -1,0 +1,33 @@
+// Evidence a gateway uploaded to a filesystem store, read back the plain way
+// an auditor's script would: every session folder's chunks, gunzipped in
+// order and parsed; the tests then check the hash chains themselves.
+import { generateKeyPairSync } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { parseSpoolText, type EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+
+/** The ConfigMap and Secret of a filesystem evidence store at `dir`, for a manifests file. */
+export function filesystemStoreManifests(dir: string, name = "evidence-store"): object[] {
+  const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  return [
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { type: "filesystem", path: dir, credentialsSecret: `${name}-signing` } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: `${name}-signing` }, stringData: { signingKey } },
+  ];
+}
+
+/** Every session in the store, each as its records in chunk order; throws on a record that does not parse. */
+export async function storedSessions(dir: string): Promise<EvidenceRecord[][]> {
+  const sessions: EvidenceRecord[][] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  const chunks = entries.filter((entry) => entry.name.endsWith(".jsonl.gz")).map((entry) => entry.name).sort();
+  if (chunks.length) {
+    let text = "";
+    for (const chunk of chunks) text += gunzipSync(await readFile(join(dir, chunk))).toString("utf8");
+    const parsed = parseSpoolText(text);
+    if (parsed.problems.length) throw new Error(`${dir}: ${JSON.stringify(parsed.problems)}`);
+    sessions.push(parsed.records);
+  }
+  for (const entry of entries) if (entry.isDirectory()) sessions.push(...(await storedSessions(join(dir, entry.name))));
+  return sessions;
+}
