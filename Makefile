@@ -96,6 +96,13 @@ clean:
 # FUZZ_SECONDS; prints the executions, their rate and the edges reached, and
 # keeps any crashing input (see e2e/src/fuzz/run.ts).
 FUZZ_SECONDS ?= 30
-.PHONY: fuzz
+.PHONY: fuzz bench
 fuzz: build system-deps
 	node e2e/dist/fuzz/run.js $(FUZZ_SECONDS)
+
+# The gateway's hot path against a direct connection to the same PostgreSQL, in
+# one run (pgbench -S, simple and prepared). Reported, not asserted; not part of
+# `make test`. BENCH_SECONDS and BENCH_CLIENTS tune it; BENCH_PROFILE_DIR=DIR
+# writes a CPU profile of the gateway.
+bench: build system-deps
+	node e2e/dist/bench/postgres-gateway.bench.js

@@ -54,22 +54,22 @@ export async function startSidecar(options: StartSidecarOptions): Promise<Sideca
   });
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setInterval(() => {
+    const finish = (outcome: () => void): void => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      child.off("exit", onExit);
+      outcome();
+    };
+    const poll = setInterval(() => {
       const line = lines.find((entry) => entry.message === "gateway ready");
-      if (line) {
-        clearInterval(timer);
-        resolve(line);
-      }
+      if (line) finish(() => resolve(line));
     }, 50);
-    child.once("exit", (code) => {
-      clearInterval(timer);
-      reject(new Error(`the gateway exited with ${code}: ${stderr}`));
-    });
-    setTimeout(() => {
-      clearInterval(timer);
+    const deadline = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`the gateway did not report ready within ${READY_TIMEOUT_MS} ms: ${stderr}`));
-    }, READY_TIMEOUT_MS).unref();
+      finish(() => reject(new Error(`the gateway did not report ready within ${READY_TIMEOUT_MS} ms: ${stderr}`)));
+    }, READY_TIMEOUT_MS);
+    const onExit = (code: number | null): void => finish(() => reject(new Error(`the gateway exited with ${code}: ${stderr}`)));
+    child.once("exit", onExit);
   });
   return {
     ports: ready.listeners as Record<string, number>,

@@ -14,8 +14,9 @@ export class LruCache<K, V> {
   }
 
   get(key: K): V | undefined {
-    if (!this.entries.has(key)) return undefined;
-    const value = this.entries.get(key) as V;
+    // One lookup for a miss: the gateway calls this for every statement, keyed by its whole text.
+    const value = this.entries.get(key);
+    if (value === undefined) return undefined;
     // A Map iterates in insertion order, so re-inserting marks the entry as the newest.
     this.entries.delete(key);
     this.entries.set(key, value);
