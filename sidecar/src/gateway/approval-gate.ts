@@ -76,7 +76,7 @@ export class ApprovalFlow implements ApprovalGate {
         policy: decision.policy,
         rule: decision.rule,
         summary: classification.summary,
-        details: held.check.text.slice(0, MAX_DETAILS),
+        details: this.details(held.check.text),
         fingerprint: classification.fingerprint,
         sessionID: this.options.sessionId,
       }, { rule, identity: this.options.identity });
@@ -107,6 +107,16 @@ export class ApprovalFlow implements ApprovalGate {
     const reason = outcome.reason ? `: ${outcome.reason}` : "";
     const verb = outcome.phase === "Denied" ? `was denied${by}` : "expired without a decision";
     return { approved: false, expired: outcome.phase === "Expired", name: ref.name, message: `portcullis: ApprovalRequest ${ref.namespace}/${ref.name} for ${where} ${verb}${reason}` };
+  }
+
+  /**
+   * The statement for the reviewer. The request names the pod's identity as requester (that is what
+   * the broker can verify); a session that runs as a JWT's subject says who that is, too.
+   */
+  private details(text: string): string {
+    const { sessionUser, identity } = this.options;
+    const prefix = sessionUser !== identity.username ? `-- session identity: ${sessionUser}\n` : "";
+    return `${prefix}${text}`.slice(0, MAX_DETAILS);
   }
 
   private ruleOf(policyName: string, ruleName: string): ApprovalRule | undefined {
