@@ -2,6 +2,7 @@
 // else ~/.kube/config or the in-cluster service account (what kubectl does),
 // and API errors turned into the API server's own one-line message.
 import { KubeConfig } from "@kubernetes/client-node";
+import { statusMessage } from "@portcullis/operator/kube/client";
 import { CliError, errorText } from "./errors.js";
 import { oneLine } from "./format/text.js";
 
@@ -23,24 +24,11 @@ export function contextNamespace(config: KubeConfig): string {
   return context?.namespace ?? "default";
 }
 
-function statusMessage(body: unknown): string | undefined {
-  let parsed = body;
-  if (typeof body === "string") {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return body.trim() === "" ? undefined : body;
-    }
-  }
-  const message = (parsed as { message?: unknown } | null | undefined)?.message;
-  return typeof message === "string" ? message : undefined;
-}
-
 /** What the API server said (its Status message, e.g. an admission webhook's refusal), or why it could not be reached. */
 export function apiErrorMessage(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "number") {
-    const message = statusMessage((error as { body?: unknown }).body);
+    const message = statusMessage((error as { body?: unknown }).body, Number.POSITIVE_INFINITY);
     return oneLine(message ?? `the API server answered HTTP ${code}`);
   }
   const cause = (error as { cause?: unknown } | null)?.cause;

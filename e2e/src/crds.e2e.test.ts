@@ -1,6 +1,7 @@
 // The Portcullis API on a real kube-apiserver: the CRDs install, document
 // themselves, accept the examples, reject invalid objects with the messages
 // the schema promises, keep status and spec apart, and print useful tables.
+import { setTimeout as sleep } from "node:timers/promises";
 import { CRD_DIR, EXAMPLES_DIR, readManifests, type KubeObject } from "@portcullis/crds";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -43,6 +44,8 @@ const apply = (object: KubeObject | KubeObject[]): ReturnType<typeof kubectl> =>
 beforeAll(async () => {
   await kubectlOk(["apply", "-f", CRD_DIR]);
   await kubectlOk(["wait", "--for=condition=Established", "--timeout=60s", "--recursive=false", "-f", CRD_DIR]);
+  // The API server publishes a new CRD's OpenAPI (what `kubectl explain` reads) a moment after Established.
+  for (let attempt = 0; attempt < 120 && (await kubectl(["explain", "resources.portcullis.dev"])).code !== 0; attempt++) await sleep(250);
   await kubectlOk(["create", "namespace", NAMESPACE]);
 });
 

@@ -47,18 +47,6 @@ const agentSetup = [
       defaultAction: "allow",
     },
   },
-  {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRoleBinding",
-    metadata: { name: "portcullis-reviewers" },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "portcullis-reviewer" },
-    subjects: [
-      { kind: "Group", name: "dba", apiGroup: "rbac.authorization.k8s.io" },
-      { kind: "User", name: "bob", apiGroup: "rbac.authorization.k8s.io" },
-      // The agent gets the role too, so the test reaches the webhook, which must refuse its self-approval.
-      { kind: "ServiceAccount", name: "report-bot", namespace: NS },
-    ],
-  },
 ];
 
 const agentPod = (name: string, labels: Record<string, string>, extra: object = {}): object => ({
@@ -82,7 +70,12 @@ const getPod = async (name: string, ns = NS): Promise<PodJson> => JSON.parse(awa
 beforeAll(async () => {
   fixture = await OperatorFixture.start();
   operator = await fixture.startOperator("op-a", ["--approval-retention-seconds=4", "--lease-duration-seconds=4", "--resync-seconds=30"]);
-  await fixture.kubectlOk(["apply", "-f", join(import.meta.dirname, "../../operator/deploy/reviewer-role.yaml")]);
+  // The agent gets the role too, so the test reaches the webhook, which must refuse its self-approval.
+  await fixture.grantReviewerRole([
+    { kind: "Group", name: "dba" },
+    { kind: "User", name: "bob" },
+    { kind: "ServiceAccount", name: "report-bot", namespace: NS },
+  ]);
   await fixture.kubectlOk(["apply", "-f", "-"], { stdin: manifests(agentSetup) });
   await fixture.waitFor(["get", "lease", "portcullis-operator", "-n", OPERATOR_NAMESPACE], "{.spec.holderIdentity}", "op-a");
 }, 120_000);

@@ -24,6 +24,7 @@ import { startHealthServer } from "./observability/health-server.js";
 import { createLogger, LOG_LEVELS, type Logger } from "./observability/logger.js";
 import { createGatewayMetrics, spoolMetricsObserver } from "./observability/metrics.js";
 import { initClassifier } from "./policy/classify.js";
+import { errorMessage } from "./config/error-message.js";
 
 const USAGE = `Usage: portcullis-sidecar [--manifests FILE] [options]
 
@@ -92,7 +93,7 @@ function readFlags(argv: string[]): Flags {
   try {
     return parseArgs({ args: argv, strict: true, options: FLAGS }).values;
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
 }
 
@@ -218,7 +219,7 @@ function main(): void {
   try {
     options = parseOptions(process.argv.slice(2), process.env);
   } catch (error) {
-    process.stderr.write(`portcullis-sidecar: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    process.stderr.write(`portcullis-sidecar: ${errorMessage(error)}\n\n${USAGE}`);
     process.exit(2);
   }
   if (options === "help") {
@@ -226,7 +227,7 @@ function main(): void {
     return;
   }
   run(options).catch((error: unknown) => {
-    const message = error instanceof ConfigError ? error.message : `cannot start: ${error instanceof Error ? error.message : String(error)}`;
+    const message = error instanceof ConfigError ? error.message : `cannot start: ${errorMessage(error)}`;
     process.stderr.write(`portcullis-sidecar: ${message}\n`);
     process.exit(1);
   });

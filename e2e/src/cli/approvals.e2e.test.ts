@@ -3,7 +3,6 @@
 // listed and decided by real users with client certificates (and the
 // requester with its service-account token). The webhook decides who may
 // decide; the CLI must show its refusals as one line and exit 1.
-import { join } from "node:path";
 import { stringify } from "yaml";
 import { OperatorFixture } from "../operator/fixture.js";
 import { portcullis } from "./portcullis-cli.js";
@@ -19,18 +18,6 @@ const setup = [
   { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
   { apiVersion: "v1", kind: "Namespace", metadata: { name: "ops" } },
   { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "report-bot", namespace: NS } },
-  {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRoleBinding",
-    metadata: { name: "portcullis-reviewers" },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "portcullis-reviewer" },
-    subjects: [
-      { kind: "Group", name: "dba", apiGroup: "rbac.authorization.k8s.io" },
-      { kind: "User", name: "bob", apiGroup: "rbac.authorization.k8s.io" },
-      // The agent gets the role too, so its self-approval reaches the webhook, which must refuse it.
-      { kind: "ServiceAccount", name: "report-bot", namespace: NS },
-    ],
-  },
 ];
 
 const approvalRequest = (name: string, namespace: string, summary: string): object => ({
@@ -65,7 +52,12 @@ async function statusOf(name: string): Promise<StoredStatus> {
 beforeAll(async () => {
   fixture = await OperatorFixture.start();
   await fixture.startOperator("op-cli");
-  await fixture.kubectlOk(["apply", "-f", join(import.meta.dirname, "../../../operator/deploy/reviewer-role.yaml")]);
+  // The agent gets the role too, so its self-approval reaches the webhook, which must refuse it.
+  await fixture.grantReviewerRole([
+    { kind: "Group", name: "dba" },
+    { kind: "User", name: "bob" },
+    { kind: "ServiceAccount", name: "report-bot", namespace: NS },
+  ]);
   await fixture.kubectlOk(["apply", "-f", "-"], { stdin: manifests(setup) });
   const requests = [
     approvalRequest("refund-1", NS, "DELETE FROM orders WHERE id = $1"),

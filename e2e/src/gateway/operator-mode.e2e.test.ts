@@ -10,7 +10,6 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -78,13 +77,6 @@ function setup(pg: RunningPostgres, s3: RunningS3, signingKey: string): object[]
       },
     },
     policy("allow"),
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: "portcullis-reviewers" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "portcullis-reviewer" },
-      subjects: [{ kind: "Group", name: "dba", apiGroup: "rbac.authorization.k8s.io" }],
-    },
     { apiVersion: "v1", kind: "Pod", metadata: { name: "agent-1", namespace: NS, labels: { app: "report-bot" } }, spec: { serviceAccountName: "report-bot", containers: [{ name: "agent", image: "agent:1" }] } },
   ];
 }
@@ -144,7 +136,7 @@ beforeAll(async () => {
   await s3.createBucket(BUCKET);
   operator = await fixture.startOperator("operator-1");
   listenerPort = await freePort();
-  await fixture.kubectlOk(["apply", "-f", fileURLToPath(new URL("../../../operator/deploy/reviewer-role.yaml", import.meta.url))]);
+  await fixture.grantReviewerRole([{ kind: "Group", name: "dba" }]);
   const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   await apply(setup(server, s3, signingKey));
   const uid = await fixture.kubectlOk(["get", "pod", "agent-1", "-n", NS, "-o", "jsonpath={.metadata.uid}"]);

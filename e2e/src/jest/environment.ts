@@ -1,7 +1,10 @@
 // What e2e suites share: the control plane the run started, and real kubectl.
-import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
 import { ControlPlane } from "../controlplane/controlplane.js";
 import { locateTools } from "../controlplane/tools.js";
+import { runCommand, type CommandResult } from "../processes/child-process.js";
+
+export type { CommandResult };
 
 /** Set by the global setup to the running control plane's directory. */
 export const CONTROL_PLANE_ENV = "PORTCULLIS_E2E_CONTROLPLANE";
@@ -12,11 +15,6 @@ export function controlPlane(): ControlPlane {
   return ControlPlane.attach(dir);
 }
 
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface KubectlOptions {
   stdin?: string;
@@ -27,16 +25,10 @@ export interface KubectlOptions {
 /** Runs the real kubectl against the run's control plane; never throws on a non-zero exit. */
 export function kubectl(args: string[], options: KubectlOptions = {}): Promise<CommandResult> {
   const kubeconfig = options.kubeconfig ?? controlPlane().state.adminKubeconfig;
-  return new Promise((resolve, reject) => {
-    const child = spawn(locateTools().kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { stdio: "pipe" });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.stdin ?? "");
-  });
+  // A discovery cache per control plane: the shared ~/.kube/cache is keyed by host:port, and a later
+  // control plane on a reused port would be answered from a stale cache that lacks the CRDs.
+  const cacheDir = join(dirname(kubeconfig), "kubectl-cache");
+  return runCommand(locateTools().kubectl, [`--kubeconfig=${kubeconfig}`, `--cache-dir=${cacheDir}`, ...args], { env: process.env, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) });
 }
 
 /** Like kubectl, but throws with kubectl's stderr when it fails. */

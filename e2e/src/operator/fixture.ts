@@ -1,12 +1,19 @@
 // A control plane of its own with Portcullis installed and operators running,
 // for suites that restart or break things without disturbing other suites.
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ControlPlane } from "../controlplane/controlplane.js";
 import { freePort } from "../controlplane/processes.js";
 import { kubectl, type CommandResult, type KubectlOptions } from "../jest/environment.js";
 import { installPortcullis } from "./install.js";
 import { startOperator, type OperatorProcess } from "./process.js";
+
+const REVIEWER_ROLE = fileURLToPath(new URL("../../../operator/deploy/reviewer-role.yaml", import.meta.url));
+
+/** Who gets the reviewer role: a user or group (by name), or a namespace's ServiceAccount. */
+export type RbacSubject = { kind: "User" | "Group"; name: string } | { kind: "ServiceAccount"; name: string; namespace: string };
 
 export class OperatorFixture {
   readonly operators: OperatorProcess[] = [];
@@ -35,6 +42,19 @@ export class OperatorFixture {
     });
     this.operators.push(operator);
     return operator;
+  }
+
+  /** Installs operator/deploy/reviewer-role.yaml and binds the role to these subjects, as the README tells platform teams to. */
+  async grantReviewerRole(subjects: RbacSubject[]): Promise<void> {
+    const binding = {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: "portcullis-reviewers" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "portcullis-reviewer" },
+      subjects: subjects.map((subject) => (subject.kind === "ServiceAccount" ? subject : { ...subject, apiGroup: "rbac.authorization.k8s.io" })),
+    };
+    await this.kubectlOk(["apply", "-f", REVIEWER_ROLE]);
+    await this.kubectlOk(["apply", "-f", "-"], { stdin: stringify(binding) });
   }
 
   kubectl(args: string[], options: KubectlOptions = {}): Promise<CommandResult> {

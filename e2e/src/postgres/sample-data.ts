@@ -4,7 +4,7 @@
 // that look like SSNs or card fragments but are not, and orders referencing
 // them. The rows are exported so tests can compare what the gateway returns
 // with what is stored.
-import type { CommandResult } from "../jest/environment.js";
+import type { CommandResult } from "../processes/child-process.js";
 import type { PostgresLogin } from "./server.js";
 
 export interface SampleCustomer {

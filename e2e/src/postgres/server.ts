@@ -13,10 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
-import { freePort, isAlive } from "../controlplane/processes.js";
-import type { CommandResult } from "../jest/environment.js";
+import { freePort } from "../controlplane/processes.js";
 import { locatePostgresBinaries, type PostgresBinaries } from "./binaries.js";
-import { hasExited, runCommand, shutDown } from "./child-process.js";
+import { hasExited, reapOrphans, runCommand, shutDown, type CommandResult } from "../processes/child-process.js";
 import { commandAs, serverAccount, type ServerAccount } from "./server-account.js";
 import { renderHba, renderSettings, type HbaLogin } from "./server-config.js";
 
@@ -276,37 +275,14 @@ class PostgresServer implements RunningPostgres {
   }
 
   async stop(): Promise<void> {
-    await shutDown(this.child);
+    await shutDown(this.child, "SIGINT");
     rmSync(this.files.dir, { recursive: true, force: true });
-  }
-}
-
-/** True when pid is a postmaster for dataDir; guards against signalling a process that reused the id. */
-function isPostmasterOf(pid: number, dataDir: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(dataDir);
-  } catch {
-    return false;
   }
 }
 
 /** Stops servers whose test process has gone (e.g. killed) and removes their directories. */
 export function reapOrphanedPostgres(): string[] {
-  const reaped: string[] = [];
-  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(DIR_PREFIX))) {
-    const files = filesIn(join(tmpdir(), name));
-    try {
-      const state = JSON.parse(readFileSync(files.state, "utf8")) as ServerState;
-      if (isAlive(state.ownerPid)) continue;
-      const pid = state.postmasterPid;
-      if (pid !== undefined && isPostmasterOf(pid, files.dataDir)) process.kill(pid, "SIGKILL");
-      rmSync(files.dir, { recursive: true, force: true });
-      reaped.push(files.dir);
-    } catch {
-      // Being created right now (no state yet), or another user's: reaping is best effort.
-    }
-  }
-  return reaped;
+  return reapOrphans({ prefix: DIR_PREFIX, files: filesIn, serverPid: (state) => (state as Partial<ServerState>).postmasterPid });
 }
 
 /** Starts a PostgreSQL server with TLS (unless tls is false), the three test logins and the app database. */
@@ -339,7 +315,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     await bootstrap(binaries, files, port, users);
     return new PostgresServer(files, binaries, child, port, tls, caPem, superuser, users);
   } catch (error) {
-    if (child !== undefined) await shutDown(child);
+    if (child !== undefined) await shutDown(child, "SIGINT");
     const tail = logTail(files.logFile);
     rmSync(files.dir, { recursive: true, force: true });
     throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n--- last lines of postgres.log ---\n${tail}`, { cause: error });

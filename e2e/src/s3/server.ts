@@ -10,7 +10,7 @@
 // next start reaps directories whose test process is gone.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -18,8 +18,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
-import { freePort, isAlive } from "../controlplane/processes.js";
+import { freePort } from "../controlplane/processes.js";
 import { locateTools } from "../controlplane/tools.js";
+import { hasExited, reapOrphans, waitForExit } from "../processes/child-process.js";
 
 /** Servers are made under this prefix in the temp dir, so orphans can be found and reaped. */
 const DIR_PREFIX = "portcullis-s3-";
@@ -99,20 +100,6 @@ function logTail(logFile: string): string {
   return readFileSync(logFile, "utf8").split("\n").slice(-LOG_TAIL_LINES).join("\n");
 }
 
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (hasExited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 async function writeCertificate(files: ServerFiles): Promise<string> {
   const ca = await createCertificateAuthority("portcullis-test-s3-ca");
@@ -256,32 +243,9 @@ class S3Server implements RunningS3 {
   }
 }
 
-/** True when pid is a versitygw serving dataDir; guards against signalling a process that reused the id. */
-function isServerOf(pid: number, dataDir: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(dataDir);
-  } catch {
-    return false;
-  }
-}
-
 /** Stops servers whose test process has gone and removes their directories. */
 export function reapOrphanedS3(): string[] {
-  const reaped: string[] = [];
-  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(DIR_PREFIX))) {
-    const files = filesIn(join(tmpdir(), name));
-    try {
-      const state = JSON.parse(readFileSync(files.state, "utf8")) as ServerState;
-      if (isAlive(state.ownerPid)) continue;
-      const pid = state.serverPid;
-      if (pid !== undefined && isServerOf(pid, files.dataDir)) process.kill(pid, "SIGKILL");
-      rmSync(files.dir, { recursive: true, force: true });
-      reaped.push(files.dir);
-    } catch {
-      // Being created right now (no state yet), or another user's: reaping is best effort.
-    }
-  }
-  return reaped;
+  return reapOrphans({ prefix: DIR_PREFIX, files: filesIn, serverPid: (state) => (state as Partial<ServerState>).serverPid });
 }
 
 /** Starts versitygw on a free loopback port with fresh root keys; throws, saying how to build it, when the binary is missing. */

@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuthenticationV1Api, CustomObjectsApi, V1Pod } from "@kubernetes/client-node";
 import type { IApprovalRequest } from "@portcullis/crds";
 import { readBody, sendJson } from "../http/https-server.js";
+import { statusObjectMessage } from "../kube/client.js";
 import { errorMessage } from "../log.js";
 import type { OperatorMetrics } from "../metrics.js";
 import {
@@ -79,16 +80,7 @@ const outcomeOf = (status: number): string => (status < 400 ? "ok" : (OUTCOMES[s
 function apiError(error: unknown): { code: number; message: string } | undefined {
   if (typeof error !== "object" || error === null || typeof (error as { code?: unknown }).code !== "number") return undefined;
   const { code, body } = error as { code: number; body?: unknown };
-  let parsed: unknown = body;
-  if (typeof body === "string") {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      parsed = undefined;
-    }
-  }
-  const message = (parsed as { message?: unknown } | undefined)?.message;
-  return { code, message: typeof message === "string" ? message : errorMessage(error) };
+  return { code, message: statusObjectMessage(body) ?? errorMessage(error) };
 }
 
 function bearerToken(req: IncomingMessage): string {

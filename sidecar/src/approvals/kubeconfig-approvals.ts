@@ -7,6 +7,7 @@
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import type { IApprovalRequest } from "@portcullis/crds";
 import { APPROVAL_GROUP, APPROVAL_PLURAL, APPROVAL_VERSION, approvalView, buildApprovalRequest } from "@portcullis/operator/broker/approvals";
+import { statusObjectMessage } from "@portcullis/operator/kube/client";
 import { errorMessage } from "../config/error-message.js";
 import type { ApprovalAsk, ApprovalContext, ApprovalOutcome, ApprovalRef, ApprovalService, ApprovalTicket } from "./approval-service.js";
 import { waitForDecision } from "./decision-wait.js";
@@ -29,17 +30,7 @@ export function approvalRequestBody(ask: ApprovalAsk, context: ApprovalContext, 
 
 /** The API server's own message (its Status body), e.g. an admission webhook's refusal. */
 function apiServerMessage(error: unknown): string {
-  const body = (error as { body?: unknown } | null)?.body;
-  let parsed: unknown = body;
-  if (typeof body === "string") {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      parsed = undefined;
-    }
-  }
-  const message = (parsed as { message?: unknown } | undefined)?.message;
-  return typeof message === "string" ? message : errorMessage(error);
+  return statusObjectMessage((error as { body?: unknown } | null)?.body) ?? errorMessage(error);
 }
 
 /** No HTTP status (a network failure) or the API server's own failure; a 4xx will not change by asking again. */

@@ -5,6 +5,7 @@ import {
   recordHash,
   recordLine,
   sealRecord,
+  sealRecordLine,
   verifyChain,
   type EvidenceRecord,
   type EvidenceType,
@@ -50,6 +51,13 @@ describe("sealRecord", () => {
     const a = sealRecord({ v: 1, session: "S", seq: 1, time: TIME, type: "session-start", data: { a: 1, b: { c: 2, d: 3 } }, prev: GENESIS_HASH });
     const b = sealRecord({ prev: GENESIS_HASH, data: { b: { d: 3, c: 2 }, a: 1 }, type: "session-start", time: TIME, seq: 1, session: "S", v: 1 });
     expect(a.hash).toBe(b.hash);
+  });
+
+  it("writes the line from the hashed text, which parses back to the sealed record", () => {
+    const { record, line } = sealRecordLine({ v: 1, session: "S", seq: 1, time: TIME, type: "session-start", data: { b: [1, { z: null }], a: "x" }, prev: GENESIS_HASH });
+    expect(line.endsWith("}\n")).toBe(true);
+    expect(JSON.parse(line)).toEqual(record);
+    expect(verifyChain([JSON.parse(line) as EvidenceRecord])).toEqual({ ok: true, head: record.hash, count: 1 });
   });
 
   it("hashes what a reader parses back (dates as strings, no undefined fields)", () => {

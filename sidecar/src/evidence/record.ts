@@ -143,8 +143,10 @@ export interface EvidenceRecord {
 
 export type UnsealedRecord = Omit<EvidenceRecord, "hash">;
 
+const hashOf = (canonical: string): string => `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
+
 export function recordHash(unsealed: UnsealedRecord): string {
-  return `sha256:${createHash("sha256").update(canonicalJson(unsealed)).digest("hex")}`;
+  return hashOf(canonicalJson(unsealed));
 }
 
 /**
@@ -153,9 +155,20 @@ export function recordHash(unsealed: UnsealedRecord): string {
  * disappear); a value JSON cannot hold (a BigInt, a cycle) throws.
  */
 export function sealRecord(unsealed: Omit<UnsealedRecord, "data"> & { data: object }): EvidenceRecord {
+  return sealRecordLine(unsealed).record;
+}
+
+/**
+ * sealRecord, and the line the record is stored as, serializing it once (the
+ * gateway does this for every statement): the line is the canonical text the
+ * hash covers, with the hash added as the last member.
+ */
+export function sealRecordLine(unsealed: Omit<UnsealedRecord, "data"> & { data: object }): { record: EvidenceRecord; line: string } {
   const data = JSON.parse(JSON.stringify(unsealed.data)) as Record<string, unknown>;
   const record: UnsealedRecord = { ...unsealed, data };
-  return { ...record, hash: recordHash(record) };
+  const canonical = canonicalJson(record);
+  const hash = hashOf(canonical);
+  return { record: { ...record, hash }, line: `${canonical.slice(0, -1)},"hash":${JSON.stringify(hash)}}\n` };
 }
 
 /** The line a record is stored as. */

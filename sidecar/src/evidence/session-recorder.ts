@@ -13,21 +13,20 @@
 // not await one append before the next. A write error fails that append and
 // every later one: the chain cannot continue past a record that may be
 // missing, and the gateway answers by ending the session (fail closed).
+import { writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { rename } from "node:fs/promises";
 import {
   EVIDENCE_VERSION,
   GENESIS_HASH,
   emptyCounts,
-  recordLine,
-  sealRecord,
+  sealRecordLine,
   tallyRecord,
   type EvidenceDataByType,
   type EvidenceRecord,
   type EvidenceType,
   type SessionStartData,
 } from "./record.js";
-import { writeSync } from "node:fs";
 import { writeAllSync } from "./spool-files.js";
 
 export class EvidenceWriteError extends Error {
@@ -125,8 +124,9 @@ export class SessionRecorder {
   private enqueue<T extends EvidenceType>(type: T, data: EvidenceDataByType[T], now: Date): Promise<EvidenceRecord> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     let record: EvidenceRecord;
+    let line: string;
     try {
-      record = sealRecord({ v: EVIDENCE_VERSION, session: this.session, seq: this.sealedSeq + 1, time: now.toISOString(), type, data, prev: this.sealedHead });
+      ({ record, line } = sealRecordLine({ v: EVIDENCE_VERSION, session: this.session, seq: this.sealedSeq + 1, time: now.toISOString(), type, data, prev: this.sealedHead }));
     } catch (error) {
       // Nothing was written and no seq was used: only this append fails.
       return Promise.reject(new TypeError(`a ${type} record for session ${this.session} cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`));
@@ -134,14 +134,14 @@ export class SessionRecorder {
     this.sealedSeq = record.seq;
     this.sealedHead = record.hash;
     tallyRecord(this.counts, type, record.data);
-    const written = this.queue.then(() => this.write(record));
+    const written = this.queue.then(() => this.write(record, line));
     this.queue = written.catch(() => undefined);
     return written;
   }
 
-  private write(record: EvidenceRecord): EvidenceRecord {
+  private write(record: EvidenceRecord, text: string): EvidenceRecord {
     if (this.failure !== undefined) throw this.failure;
-    const line = Buffer.from(recordLine(record), "utf8");
+    const line = Buffer.from(text, "utf8");
     try {
       // Synchronous on purpose: appending a line to the page cache takes microseconds, while a
       // round trip through libuv's thread pool costs ~70 µs, and every statement waits for its record.

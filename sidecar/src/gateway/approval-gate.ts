@@ -12,6 +12,7 @@ import type { StatementCheck } from "../postgres/ports.js";
 import type { ApprovalIdentity, ApprovalOutcome, ApprovalRule, ApprovalService, ApprovalTicket } from "../approvals/approval-service.js";
 import type { GrantCache } from "../approvals/grants.js";
 import { reviewerCommand } from "../approvals/reviewer-hint.js";
+import { errorMessage } from "../config/error-message.js";
 
 export interface HeldStatement {
   check: StatementCheck;
@@ -51,7 +52,6 @@ export interface ApprovalGateOptions {
 
 const MAX_DETAILS = 65_536;
 
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export class ApprovalFlow implements ApprovalGate {
   constructor(private readonly options: ApprovalGateOptions) {}
@@ -81,7 +81,7 @@ export class ApprovalFlow implements ApprovalGate {
         sessionID: this.options.sessionId,
       }, { rule, identity: this.options.identity });
     } catch (error) {
-      return { approved: false, message: `portcullis: ${where} requires approval, and no ApprovalRequest could be made: ${errorText(error)}` };
+      return { approved: false, message: `portcullis: ${where} requires approval, and no ApprovalRequest could be made: ${errorMessage(error)}` };
     }
     await this.options.recorder.append("approval", { name: ref.name, phase: "Pending", statement: held.statementSeq });
     notify(`portcullis: ${where} requires approval; waiting for ApprovalRequest ${ref.namespace}/${ref.name} (until ${ref.expiresAt.toISOString()}). A reviewer approves with: ${reviewerCommand(ref, { stampDecidedAt: this.options.service.kind === "kubeconfig" })}`);
@@ -90,7 +90,7 @@ export class ApprovalFlow implements ApprovalGate {
     try {
       outcome = await this.options.service.awaitDecision(ref, deadline, signal);
     } catch (error) {
-      outcome = { phase: "Expired", reason: `the decision could not be read: ${errorText(error)}`, grantScope: "once" };
+      outcome = { phase: "Expired", reason: `the decision could not be read: ${errorMessage(error)}`, grantScope: "once" };
     }
     await this.options.recorder.append("approval", {
       name: ref.name,

@@ -8,6 +8,7 @@ import { setConfigRevision } from "../observability/metrics.js";
 import { type PostgresResourceRuntime, PostgresListener } from "../postgres/listener.js";
 import type tls from "node:tls";
 import { postgresRuntime, type RuntimeServices } from "./postgres-runtime.js";
+import { errorMessage } from "../config/error-message.js";
 
 interface Served {
   port: number;
@@ -15,7 +16,6 @@ interface Served {
   runtime: PostgresResourceRuntime | string;
 }
 
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : typeof error === "string" ? error : "unknown error");
 
 const closeRuntime = (runtime: PostgresResourceRuntime | string): void => {
   if (typeof runtime !== "string") runtime.close?.();
@@ -92,14 +92,14 @@ export class Gateway {
         services.metrics.activeSessions.dec({ resource: name });
         this.options.onSessionEnded?.();
         services.metrics.sessions.inc({ resource: name, outcome: error ? "failed" : "completed" });
-        if (error) log.warn("session ended with an error", { resource: name, session, reason, error: errorText(error) });
+        if (error) log.warn("session ended with an error", { resource: name, session, reason, error: errorMessage(error) });
         else log.info("session ended", { resource: name, session, reason });
       },
       onRefused: (reason) => {
         services.metrics.sessions.inc({ resource: name, outcome: "refused" });
         log.info("session refused", { resource: name, reason });
       },
-      onError: (error) => log.error("listener error", { resource: name, error: error instanceof Error ? error.message : String(error) }),
+      onError: (error) => log.error("listener error", { resource: name, error: errorMessage(error) }),
     });
     entry.port = await entry.listener.listen();
     this.served.set(name, entry);

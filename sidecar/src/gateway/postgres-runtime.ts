@@ -16,6 +16,7 @@ import { ApprovalFlow } from "./approval-gate.js";
 import { PostgresGuard } from "./guard.js";
 import { CatalogResultMasking } from "./result-masking.js";
 import { type SessionRules, SessionRulesResolver } from "./session-rules.js";
+import { errorMessage } from "../config/error-message.js";
 
 export interface RuntimeServices {
   spool: EvidenceSpool;
@@ -24,7 +25,6 @@ export interface RuntimeServices {
   grants: GrantCache;
 }
 
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** The runtime for a postgres Resource, or why it cannot take sessions. */
 export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): PostgresResourceRuntime | string {
@@ -38,7 +38,7 @@ export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource
   try {
     rules = new SessionRulesResolver(bundle, governing, facts);
   } catch (error) {
-    return `${unavailable}: ${errorText(error)}`;
+    return `${unavailable}: ${errorMessage(error)}`;
   }
   const { spec, credentials, caBundle } = resource;
   const target = (client: ClientInfo | undefined, parameters: Record<string, string>): UpstreamTarget => ({
@@ -93,7 +93,7 @@ async function openSession(bundle: ConfigBundle, resource: ResourceFacts, client
     await recorder.started;
   } catch (error) {
     if (error instanceof SpoolFullError) throw new StartupRefusal(SQLSTATE.configurationLimitExceeded, `portcullis: ${error.message}`);
-    throw new StartupRefusal(SQLSTATE.cannotConnectNow, `portcullis: the session's evidence cannot be recorded, so it is refused: ${errorText(error)}`);
+    throw new StartupRefusal(SQLSTATE.cannotConnectNow, `portcullis: the session's evidence cannot be recorded, so it is refused: ${errorMessage(error)}`);
   }
   const sessionId = recorder.session;
   const approvals = new ApprovalFlow({ service: services.approvals, grants: services.grants, recorder, resource: resource.name, policies: bundle.policies, identity: bundle.identity, sessionUser: identity.username, sessionId });

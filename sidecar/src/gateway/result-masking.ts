@@ -5,6 +5,7 @@
 import type { Masker, ResultColumn } from "../masking/index.js";
 import type { TableCatalog } from "../postgres/catalog.js";
 import type { MaskPlan, ResultField, ResultMasking } from "../postgres/ports.js";
+import { errorMessage } from "../config/error-message.js";
 
 export class CatalogResultMasking implements ResultMasking {
   readonly active: boolean;
@@ -21,7 +22,7 @@ export class CatalogResultMasking implements ResultMasking {
     try {
       names = await this.catalog.resolve(fields.map((field) => field.tableID));
     } catch (error) {
-      return refusal(`the table names of the result could not be looked up (${error instanceof Error ? error.message : String(error)}), so masking rules cannot be applied`);
+      return refusal(`the table names of the result could not be looked up (${errorMessage(error)}), so masking rules cannot be applied`);
     }
     const columns = fields.map((field): ResultColumn => {
       const name = names(field.tableID, field.columnID);

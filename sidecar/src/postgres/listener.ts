@@ -13,6 +13,7 @@ import { parseFrontendMessage, parseStartupPacket, type StartupPacket } from "./
 import type { ResultMasking, SessionGuard } from "./ports.js";
 import { PostgresSession } from "./session.js";
 import { connectUpstream, sendCancel, type UpstreamConnection, type UpstreamTarget } from "./upstream.js";
+import { errorMessage } from "../config/error-message.js";
 
 /** A refusal during startup, sent to the client as a FATAL error with this SQLSTATE. */
 export class StartupRefusal extends Error {
@@ -220,7 +221,7 @@ export class PostgresListener {
       upstream = await connectUpstream(target);
     } catch (error) {
       await opened.guard.end("upstream-failed");
-      throw new StartupRefusal(SQLSTATE.connectionFailure, `portcullis: cannot connect to the database: ${error instanceof Error ? error.message : String(error)}`);
+      throw new StartupRefusal(SQLSTATE.connectionFailure, `portcullis: cannot connect to the database: ${errorMessage(error)}`);
     }
     this.begin(socket, splitter, upstream, target, opened);
   }

@@ -13,6 +13,7 @@ import type { ResultMasking, SessionGuard } from "./ports.js";
 import { Pump } from "./pump.js";
 import { ServerStream } from "./server-stream.js";
 import type { UpstreamConnection } from "./upstream.js";
+import { errorMessage } from "../config/error-message.js";
 
 export interface SessionOptions {
   client: net.Socket;
@@ -50,7 +51,7 @@ export class PostgresSession {
     });
     const serverPump = new Pump(server, upstream.splitter, (frame) => serverStream.handle(frame), () => toClient.flush(), (error) => this.fail(error, "upstream"));
     const clientPump = new Pump(client, clientSplitter, (frame) => clientStream.handle(frame), () => toServer.flush(), (error) => this.fail(error, "client"));
-    guard.onFatal((error) => this.fatal(`portcullis: evidence could not be recorded, so the session ends: ${error instanceof Error ? error.message : String(error)}`, "evidence-write-failed", SQLSTATE.connectionFailure, error));
+    guard.onFatal((error) => this.fatal(`portcullis: evidence could not be recorded, so the session ends: ${errorMessage(error)}`, "evidence-write-failed", SQLSTATE.connectionFailure, error));
     client.on("close", () => this.end("client-disconnected"));
     client.on("error", () => this.end("client-disconnected"));
     server.on("close", () => this.fatal("the database server closed the connection", "server-disconnected"));
@@ -69,7 +70,7 @@ export class PostgresSession {
       const message = side === "client" ? `invalid message from the client: ${error.message}` : `invalid message from the database server: ${error.message}`;
       return this.fatal(message, "protocol-error", SQLSTATE.protocolViolation);
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     this.fatal(`portcullis gateway error: ${message}`, "gateway-error", SQLSTATE.connectionFailure, error);
   }
 

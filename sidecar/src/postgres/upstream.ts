@@ -11,6 +11,7 @@ import type { BackendMessage } from "pg-protocol/dist/messages.js";
 import { BackendDecoder } from "./backend.js";
 import { FrameSplitter, ProtocolError } from "./frames.js";
 import { ScramClient } from "./scram.js";
+import { errorMessage } from "../config/error-message.js";
 
 export interface UpstreamTarget {
   host: string;
@@ -137,7 +138,7 @@ function handshake(socket: net.Socket, target: UpstreamTarget): Promise<Upstream
     const fail = (error: unknown): void => {
       socket.off("data", onData);
       socket.destroy();
-      reject(error instanceof UpstreamError ? error : new UpstreamError(error instanceof Error ? error.message : String(error)));
+      reject(error instanceof UpstreamError ? error : new UpstreamError(errorMessage(error)));
     };
     const onData = (chunk: Buffer): void => {
       try {
