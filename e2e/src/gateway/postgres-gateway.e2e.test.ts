@@ -87,26 +87,28 @@ async function psql(args: string[]): Promise<{ code: number; stdout: string; std
   }
 }
 
+/** The suite's gateway configuration, with the listeners of orders-db, orders-db-md5 and orders-db-cleartext on these ports. */
+function gatewayManifests(ports: readonly [number, number, number]): object[] {
+  const login = (user: PostgresLogin): Record<string, string> => ({ username: user.username, password: user.password });
+  return [
+    ...filesystemStoreManifests(storeDir),
+    secret("db-ca", { "ca.crt": server.caPem }),
+    secret("db-scram", login(server.users.scram)),
+    secret("db-md5", login(server.users.md5)),
+    secret("db-cleartext", login(server.users.cleartext)),
+    secret("masking-key", { key: HASH_KEY }),
+    resource("orders-db", server, ports[0], "db-scram"),
+    resource("orders-db-md5", server, ports[1], "db-md5"),
+    resource("orders-db-cleartext", server, ports[2], "db-cleartext"),
+    policy,
+  ];
+}
+
 beforeAll(async () => {
   server = await startPostgres();
   await seedSampleData(server);
-  const login = (user: PostgresLogin): Record<string, string> => ({ username: user.username, password: user.password });
-  const ports = [await freePort(), await freePort(), await freePort()] as const;
   storeDir = await mkdtemp(join(tmpdir(), "portcullis-evidence-"));
-  gateway = await startSidecar({
-    manifests: [
-      ...filesystemStoreManifests(storeDir),
-      secret("db-ca", { "ca.crt": server.caPem }),
-      secret("db-scram", login(server.users.scram)),
-      secret("db-md5", login(server.users.md5)),
-      secret("db-cleartext", login(server.users.cleartext)),
-      secret("masking-key", { key: HASH_KEY }),
-      resource("orders-db", server, ports[0], "db-scram"),
-      resource("orders-db-md5", server, ports[1], "db-md5"),
-      resource("orders-db-cleartext", server, ports[2], "db-cleartext"),
-      policy,
-    ],
-  });
+  gateway = await startSidecar({ manifests: gatewayManifests([await freePort(), await freePort(), await freePort()]) });
 }, 60_000);
 
 afterAll(async () => {
@@ -273,6 +275,18 @@ describe("bad configuration", () => {
     const bad = { ...(resource("orders-db", server, port, "db-scram") as { spec: object }), metadata: { name: "orders-db" } };
     (bad.spec as { listener: { port: number } }).listener = { port: 80 };
     await expect(startSidecar({ manifests: [secret("db-ca", { "ca.crt": "x" }), secret("db-scram", { username: "a", password: "b" }), bad, policy] })).rejects.toThrow(/Resource "orders-db".*spec\.listener\.port/s);
+  });
+
+  it("stops the gateway at start when a listener's port is taken, naming the Resource and the address", async () => {
+    const occupant = net.createServer();
+    await new Promise<void>((resolve) => occupant.listen(0, "127.0.0.1", resolve));
+    const taken = (occupant.address() as net.AddressInfo).port;
+    try {
+      const manifests = gatewayManifests([taken, await freePort(), await freePort()]);
+      await expect(startSidecar({ manifests })).rejects.toThrow(new RegExp(`Resource "orders-db": cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`));
+    } finally {
+      await new Promise((resolve) => occupant.close(resolve));
+    }
   });
 });
 

@@ -68,7 +68,10 @@ export async function startSidecar(options: StartSidecarOptions): Promise<Sideca
       child.kill("SIGKILL");
       finish(() => reject(new Error(`the gateway did not report ready within ${READY_TIMEOUT_MS} ms: ${stderr}`)));
     }, READY_TIMEOUT_MS);
-    const onExit = (code: number | null): void => finish(() => reject(new Error(`the gateway exited with ${code}: ${stderr}`)));
+    const onExit = (code: number | null): void => {
+      const errors = lines.filter((entry) => entry.level === "error").map((entry) => JSON.stringify(entry));
+      finish(() => reject(new Error(`the gateway exited with ${code}: ${[stderr.trim(), ...errors].join("\n")}`)));
+    };
     child.once("exit", onExit);
   });
   return {

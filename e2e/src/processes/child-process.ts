@@ -34,6 +34,10 @@ export function runCommand(file: string, args: string[], options: RunOptions): P
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A program may exit before its input is written (EPIPE, e.g. pg_isready); its exit code and output report the outcome.
+    child.stdin.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") reject(error);
+    });
     child.stdin.end(options.stdin ?? "");
   });
 }

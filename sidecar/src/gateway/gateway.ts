@@ -101,7 +101,11 @@ export class Gateway {
       },
       onError: (error) => log.error("listener error", { resource: name, error: errorMessage(error) }),
     });
-    entry.port = await entry.listener.listen();
+    try {
+      entry.port = await entry.listener.listen();
+    } catch (error) {
+      throw new Error(`Resource "${name}": cannot listen on ${this.options.host}:${port}: ${errorMessage(error)}`);
+    }
     this.served.set(name, entry);
   }
 
