@@ -104,7 +104,7 @@ export class Gateway {
     try {
       entry.port = await entry.listener.listen();
     } catch (error) {
-      throw new Error(`Resource "${name}": cannot listen on ${this.options.host}:${port}: ${errorMessage(error)}`);
+      throw new Error(`Resource "${name}": cannot listen on ${this.options.host}:${port}: ${errorMessage(error)}`, { cause: error });
     }
     this.served.set(name, entry);
   }
