@@ -16,7 +16,6 @@ interface Served {
   runtime: PostgresResourceRuntime | string;
 }
 
-
 const closeRuntime = (runtime: PostgresResourceRuntime | string): void => {
   if (typeof runtime !== "string") runtime.close?.();
 };
@@ -45,9 +44,11 @@ export class Gateway {
     return Object.fromEntries([...this.served].map(([name, served]) => [name, served.port]));
   }
 
+  /** Applies a revision; rejects, naming each Resource, when a listener cannot be opened (the rest is applied). */
   async apply(bundle: ConfigBundle): Promise<void> {
     const { log, services } = this.options;
     const wanted = new Set<string>();
+    const failures: string[] = [];
     for (const resource of bundle.resources) {
       if (resource.spec && resource.spec.protocol !== "postgres") {
         log.warn("this gateway serves postgres Resources only; the Resource is not served", { resource: resource.name, protocol: resource.spec.protocol });
@@ -67,12 +68,19 @@ export class Gateway {
         continue;
       }
       if (served) await this.close(resource.name);
-      await this.open(resource.name, resource.spec.listener.port, runtime);
+      try {
+        await this.open(resource.name, resource.spec.listener.port, runtime);
+      } catch (error) {
+        // This Resource takes no sessions (fail closed); the others still get the new revision.
+        closeRuntime(runtime);
+        failures.push(errorMessage(error));
+      }
     }
     for (const name of [...this.served.keys()]) if (!wanted.has(name)) await this.close(name);
     this.revision = bundle.revision;
     setConfigRevision(services.metrics, bundle.revision);
     log.info("configuration applied", { revision: bundle.revision, listeners: this.ports() });
+    if (failures.length) throw new Error(failures.join("; "));
   }
 
   async stop(): Promise<void> {
