@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { GrantCache } from "../approvals/grants.js";
 import { NoApprovals } from "../approvals/no-approvals.js";
+import type { ConfigBundle } from "../config/bundle.js";
 import { bundleFromManifests, defaultStandaloneIdentity } from "../config/manifests.js";
 import { EvidenceSpool } from "../evidence/spool.js";
 import { createLogger } from "../observability/logger.js";
@@ -38,7 +39,7 @@ spec:
   ].join("\n---\n");
 }
 
-const bundle = (listeners: Record<string, number>) => bundleFromManifests(manifests(listeners), "gateway.yaml", defaultStandaloneIdentity());
+const bundle = (listeners: Record<string, number>): ConfigBundle => bundleFromManifests(manifests(listeners), "gateway.yaml", defaultStandaloneIdentity());
 
 async function listening(port: number): Promise<net.Server> {
   const server = net.createServer();
