@@ -102,7 +102,7 @@ fuzz: build system-deps
 
 # The gateway's hot path against a direct connection to the same PostgreSQL, in
 # one run (pgbench -S, simple and prepared). Reported, not asserted; not part of
-# `make test`. BENCH_SECONDS and BENCH_CLIENTS tune it; BENCH_PROFILE_DIR=DIR
+# `make test`. BENCH_SECONDS, BENCH_CLIENTS and BENCH_MODES (simple,prepared) tune it; BENCH_PROFILE_DIR=DIR
 # writes a CPU profile of the gateway.
 bench: build system-deps
 	node e2e/dist/bench/postgres-gateway.bench.js

@@ -1,6 +1,7 @@
 // Measures the PostgreSQL gateway's hot path against a direct connection to
 // the same server in the same run: pgbench select-only (-S) through each, in
-// simple and prepared mode, and prints transactions per second and the ratio.
+// simple and prepared mode, and prints transactions per second and the ratio,
+// and the latency a single client sees each way.
 // Run with `make bench`; it is not part of `make test` (numbers are reported,
 // not asserted).
 import { execFile } from "node:child_process";
@@ -12,16 +13,36 @@ import { startSidecar } from "../gateway/sidecar-process.js";
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const MODES = (process.env.BENCH_MODES ?? "simple,prepared").split(",");
 
-async function pgbench(pg: RunningPostgres, port: number, mode: string): Promise<number> {
+interface PgbenchResult {
+  tps: number;
+  latencyMs: number;
+}
+
+async function pgbench(pg: RunningPostgres, port: number, mode: string, clients: number): Promise<PgbenchResult> {
   const { stdout } = await run(
     "pgbench",
-    ["-n", "-S", "-M", mode, "-c", String(CLIENTS), "-j", "2", "-T", String(SECONDS), "-h", "127.0.0.1", "-p", String(port), "-U", pg.users.scram.username, pg.database],
+    ["-n", "-S", "-M", mode, "-c", String(clients), "-j", String(Math.min(clients, 2)), "-T", String(SECONDS), "-h", "127.0.0.1", "-p", String(port), "-U", pg.users.scram.username, pg.database],
     { env: { ...pg.clientEnv(pg.users.scram), PGSSLMODE: "disable" }, maxBuffer: 16 * 1024 * 1024 },
   );
-  const tps = /tps = ([\d.]+)/.exec(stdout);
-  if (!tps?.[1]) throw new Error(`pgbench printed no tps:\n${stdout}`);
-  return Number(tps[1]);
+  const tps = /tps = ([\d.]+)/.exec(stdout)?.[1];
+  const latency = /latency average = ([\d.]+) ms/.exec(stdout)?.[1];
+  if (!tps || !latency) throw new Error(`pgbench printed no tps or latency:\n${stdout}`);
+  return { tps: Number(tps), latencyMs: Number(latency) };
+}
+
+/** Throughput with CLIENTS clients, and the latency one client sees, directly and through the gateway. */
+async function compare(pg: RunningPostgres, gatewayPort: number, mode: string): Promise<void> {
+  const direct = await pgbench(pg, pg.port, mode, CLIENTS);
+  const through = await pgbench(pg, gatewayPort, mode, CLIENTS);
+  const alone = await pgbench(pg, pg.port, mode, 1);
+  const aloneThrough = await pgbench(pg, gatewayPort, mode, 1);
+  const micros = (result: PgbenchResult): string => `${(result.latencyMs * 1000).toFixed(0).padStart(4)} µs`;
+  console.log(
+    `${mode.padEnd(9)} direct ${direct.tps.toFixed(0).padStart(7)} tps   gateway ${through.tps.toFixed(0).padStart(7)} tps   ratio ${(through.tps / direct.tps).toFixed(2)}` +
+      `   | one client: direct ${micros(alone)}   gateway ${micros(aloneThrough)}   added ${((aloneThrough.latencyMs - alone.latencyMs) * 1000).toFixed(0)} µs`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -39,12 +60,8 @@ async function main(): Promise<void> {
       ...(process.env.BENCH_PROFILE_DIR ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` } } : {}),
     });
     try {
-      console.log(`pgbench -S -c${CLIENTS} -j2 -T${SECONDS}, scale 10, loopback, no TLS`);
-      for (const mode of ["simple", "prepared"]) {
-        const direct = await pgbench(pg, pg.port, mode);
-        const through = await pgbench(pg, gateway.ports["bench-db"] as number, mode);
-        console.log(`${mode.padEnd(9)} direct ${direct.toFixed(0).padStart(7)} tps   gateway ${through.toFixed(0).padStart(7)} tps   ratio ${(through / direct).toFixed(2)}`);
-      }
+      console.log(`pgbench -S -c${CLIENTS} -j2 -T${SECONDS} (and -c1 for latency), scale 10, loopback, no TLS`);
+      for (const mode of MODES) await compare(pg, gateway.ports["bench-db"] as number, mode);
     } finally {
       await gateway.stop();
     }
