@@ -12,7 +12,10 @@ function resource(name: string, listener: number, transparent = false, host = `$
   };
 }
 
-function pod(spec: Partial<NonNullable<V1Pod["spec"]>> = {}, containers: V1Container[] = [{ name: "agent", image: "a" }]): V1Pod {
+/** An agent that may be served transparently: its own UID, and no capability to switch UIDs. */
+const CONFINED_AGENT: V1Container = { name: "agent", image: "a", securityContext: { runAsUser: 1000, capabilities: { drop: ["ALL"] } } };
+
+function pod(spec: Partial<NonNullable<V1Pod["spec"]>> = {}, containers: V1Container[] = [CONFINED_AGENT]): V1Pod {
   return { metadata: { name: "p", namespace: "agents" }, spec: { containers, ...spec } };
 }
 
@@ -68,17 +71,37 @@ describe("refusalReasons", () => {
   });
 
   it("refuses, in transparent mode only, app containers that could escape the redirect", () => {
+    const dropAll = { capabilities: { drop: ["ALL"] } };
     const risky = pod({ securityContext: { runAsUser: 1337 } }, [
-      { name: "as-sidecar" },
-      { name: "netadmin", securityContext: { runAsUser: 1000, capabilities: { add: ["NET_ADMIN"] } } },
-      { name: "privileged", securityContext: { runAsUser: 1000, privileged: true } },
+      { name: "as-sidecar", securityContext: dropAll },
+      { name: "netadmin", securityContext: { runAsUser: 1000, capabilities: { add: ["net_admin"], drop: ["SETUID"] } } },
+      { name: "all", securityContext: { runAsUser: 1000, capabilities: { add: ["CAP_ALL"], drop: ["all"] } } },
+      { name: "root", securityContext: { runAsUser: 0 } },
     ]);
     expect(refusalReasons(risky, explicit, settings)).toEqual([]);
     expect(refusalReasons(risky, transparent, settings)).toEqual([
       `container "as-sidecar" (spec.containers[0]) runs as UID 1337, the gateway's UID, so its traffic would skip the transparent redirect`,
-      `container "netadmin" (spec.containers[1]) is privileged or adds NET_ADMIN, so it could remove the transparent redirect rules`,
-      `container "privileged" (spec.containers[2]) is privileged or adds NET_ADMIN, so it could remove the transparent redirect rules`,
+      `container "netadmin" (spec.containers[1]) adds NET_ADMIN, so it could remove the transparent redirect rules`,
+      `container "all" (spec.containers[2]) adds NET_ADMIN, so it could remove the transparent redirect rules`,
+      `container "root" (spec.containers[3]) keeps the SETUID capability, so it could switch to UID 1337, the gateway's UID, and skip the transparent redirect; add "ALL" (or "SETUID") to securityContext.capabilities.drop`,
     ]);
+  });
+
+  it.each([
+    ["a privileged container", pod({}, [{ name: "agent", securityContext: { privileged: true } }]), `container "agent" (spec.containers[0]) is privileged: it could read the gateway sidecar's token and memory through the node's devices`],
+    [
+      "a container mounting the evidence spool",
+      pod({}, [{ name: "agent", volumeMounts: [{ name: "portcullis-spool", mountPath: "/x" }] }]),
+      `container "agent" (spec.containers[0]) mounts volume "portcullis-spool", which only the Portcullis containers may mount`,
+    ],
+    [
+      "a hostPath volume",
+      pod({ volumes: [{ name: "node", hostPath: { path: "/var/lib/kubelet" } }] }),
+      `spec.volumes[0] "node" is a hostPath volume (/var/lib/kubelet): through the node's filesystem the agent could read the gateway sidecar's token and evidence spool`,
+    ],
+    ["hostIPC", pod({ hostIPC: true }), "spec.hostIPC is true: the agent would share the node's IPC namespace, and with it other pods' shared memory"],
+  ])("refuses, in any mode, %s", (_name, risky, reason) => {
+    expect(refusalReasons(risky, explicit, settings)).toEqual([reason]);
   });
 
   it("refuses a pod volume that projects a token for the broker's audience", () => {

@@ -42,8 +42,45 @@ function podLevelRefusals(pod: V1Pod): string[] {
       "spec.shareProcessNamespace is true: the agent could read the gateway sidecar's memory and files (/proc/<pid>/root, /proc/<pid>/mem), including the brokered credentials",
     );
   }
+  if (spec?.hostIPC === true) {
+    reasons.push("spec.hostIPC is true: the agent would share the node's IPC namespace, and with it other pods' shared memory");
+  }
   if (spec?.os?.name !== undefined && spec.os.name !== "linux") {
     reasons.push(`spec.os.name is "${spec.os.name}": the gateway sidecar runs on Linux only`);
+  }
+  (spec?.volumes ?? []).forEach((volume, index) => {
+    if (volume.hostPath) {
+      reasons.push(
+        `spec.volumes[${index}] "${volume.name}" is a hostPath volume (${volume.hostPath.path}): through the node's filesystem the agent could read the gateway sidecar's token and evidence spool`,
+      );
+    }
+  });
+  return reasons;
+}
+
+/** A capability as the container runtime reads it: upper case, without the CAP_ prefix. */
+function capabilityName(capability: string): string {
+  return capability.toUpperCase().replace(/^CAP_/, "");
+}
+
+/** Whether the container's capability list `field` holds `capability` (or ALL). */
+function listsCapability(container: V1Container, field: "add" | "drop", capability: string): boolean {
+  return (container.securityContext?.capabilities?.[field] ?? []).some((cap) => [capability, "ALL"].includes(capabilityName(cap)));
+}
+
+/** App containers that could reach the gateway's token, spool or memory whatever the Resources' mode. */
+function containerRefusals(pod: V1Pod): string[] {
+  const reasons: string[] = [];
+  for (const { container, path } of userContainers(pod)) {
+    const name = `container "${container.name}" (${path})`;
+    if (container.securityContext?.privileged === true) {
+      reasons.push(`${name} is privileged: it could read the gateway sidecar's token and memory through the node's devices`);
+    }
+    for (const mount of container.volumeMounts ?? []) {
+      if (RESERVED_VOLUME_NAMES.includes(mount.name)) {
+        reasons.push(`${name} mounts volume "${mount.name}", which only the Portcullis containers may mount`);
+      }
+    }
   }
   return reasons;
 }
@@ -104,7 +141,12 @@ function effectiveUid(pod: V1Pod, container: V1Container): number | undefined {
   return container.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser;
 }
 
-/** In transparent mode an app container could escape the redirect by running as the sidecar's UID or by changing iptables. */
+/**
+ * In transparent mode the rules let the gateway's UID through, so an app container could escape the
+ * redirect by running as that UID — set in the pod, or switched to at run time with the SETUID
+ * capability a root process has by default — or by changing iptables (NET_ADMIN). (An image whose USER
+ * is the gateway's UID cannot be seen here; the README asks pod authors to set runAsUser.)
+ */
 function transparentBypasses(pod: V1Pod, resources: IResource[], settings: InjectionSettings): string[] {
   if (transparentResources(resources).length === 0) return [];
   const reasons: string[] = [];
@@ -113,10 +155,13 @@ function transparentBypasses(pod: V1Pod, resources: IResource[], settings: Injec
     if (effectiveUid(pod, container) === settings.sidecarUid) {
       reasons.push(`${name} runs as UID ${settings.sidecarUid}, the gateway's UID, so its traffic would skip the transparent redirect`);
     }
-    const context = container.securityContext;
-    const added = context?.capabilities?.add ?? [];
-    if (context?.privileged === true || added.some((cap) => ["NET_ADMIN", "CAP_NET_ADMIN", "ALL"].includes(cap))) {
-      reasons.push(`${name} is privileged or adds NET_ADMIN, so it could remove the transparent redirect rules`);
+    if (!listsCapability(container, "drop", "SETUID")) {
+      reasons.push(
+        `${name} keeps the SETUID capability, so it could switch to UID ${settings.sidecarUid}, the gateway's UID, and skip the transparent redirect; add "ALL" (or "SETUID") to securityContext.capabilities.drop`,
+      );
+    }
+    if (listsCapability(container, "add", "NET_ADMIN")) {
+      reasons.push(`${name} adds NET_ADMIN, so it could remove the transparent redirect rules`);
     }
   }
   return reasons;
@@ -151,7 +196,7 @@ export function refusalReasons(pod: V1Pod, resources: IResource[], settings: Inj
 
 /** The refusals that depend on the pod alone, not on the Resources it is served. */
 export function podRefusals(pod: V1Pod): string[] {
-  return [...podLevelRefusals(pod), ...foreignPortcullisTokens(pod)];
+  return [...podLevelRefusals(pod), ...containerRefusals(pod), ...foreignPortcullisTokens(pod)];
 }
 
 /**
