@@ -322,6 +322,19 @@ describe("broker", () => {
     const decided = await waiting;
     expect(JSON.parse(decided.body)).toMatchObject({ phase: "Approved", decidedBy: { username: "alice" } });
   });
+
+  it("stops serving a pod whose gateway image was swapped after injection (the seal no longer matches)", async () => {
+    await fixture.kubectlOk(["apply", "-f", "-"], { stdin: manifests([agentPod("swapped", { app: "report-bot" })]) });
+    const swappedToken = await boundToken("swapped");
+    expect((await httpsRequest(`${url}/v1/config`, { ca, token: swappedToken })).status).toBe(200);
+    await fixture.kubectlOk(["set", "image", "pod/swapped", "-n", NS, "portcullis-gateway=registry.example.com/not-the-gateway:1"]);
+    let response = await httpsRequest(`${url}/v1/config`, { ca, token: swappedToken });
+    for (const started = Date.now(); response.status === 200 && Date.now() - started < 10_000; await sleep(200)) {
+      response = await httpsRequest(`${url}/v1/config`, { ca, token: swappedToken });
+    }
+    expect(response.status).toBe(403);
+    expect(response.body).toContain("its seal does not match");
+  });
 });
 
 describe("observability", () => {

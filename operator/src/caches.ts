@@ -53,8 +53,9 @@ export function onAnyChange(informers: Informer<KubernetesObject>[], listener: (
   return () => removers.forEach((remove) => remove());
 }
 
-export function brokerSources(caches: Caches): BrokerSources {
+export function brokerSources(caches: Caches, sealKey: Buffer): BrokerSources {
   return {
+    sealKey,
     pod: (namespace, name) => caches.pods.get(namespace, name),
     accessPolicies: (namespace) => caches.policies.list(namespace),
     resources: (namespace) => caches.resources.list(namespace),

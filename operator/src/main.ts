@@ -14,6 +14,7 @@ import { createLogger, errorMessage, type Logger } from "./log.js";
 import { OperatorMetrics } from "./metrics.js";
 import { SettingsError, loadSettings, type OperatorSettings } from "./settings.js";
 import { admissionRouter } from "./webhooks/admission-server.js";
+import { loadSealKey } from "./webhooks/inject/seal-key.js";
 import { accessPolicyHandler, approvalRequestHandler, podInjectionHandler, resourceHandler } from "./webhooks/handlers.js";
 import { CA_BUNDLE_CONFIGMAP } from "./controllers/ca-bundle-controller.js";
 import { VersionApi } from "@kubernetes/client-node";
@@ -68,12 +69,13 @@ async function run(settings: OperatorSettings): Promise<void> {
     log,
   });
   await certificates.start(settings.certificateCheckSeconds * 1000);
+  const sealKey = await loadSealKey(clients.core, settings.namespace, settings.sealKeySecret);
 
   const webhooks = createReloadingHttpsServer(
     certificates,
     admissionRouter(
       {
-        "/mutate/pods": podInjectionHandler(caches, injection),
+        "/mutate/pods": podInjectionHandler(caches, injection, sealKey),
         "/mutate/approvalrequests": approvalRequestHandler(settings.serviceAccountUsername),
         "/validate/accesspolicies": accessPolicyHandler(caches),
         "/validate/resources": resourceHandler(caches),
@@ -85,7 +87,7 @@ async function run(settings: OperatorSettings): Promise<void> {
   await listen(webhooks, settings.webhookPort, settings.listenHost);
 
   const broker = createBrokerHandler({
-    sources: brokerSources(caches),
+    sources: brokerSources(caches, sealKey),
     authApi: clients.authentication,
     customObjects: clients.customObjects,
     metrics,

@@ -19,6 +19,8 @@ export interface OperatorSettings {
   certificateDnsNames: string[];
   certificateIpAddresses: string[];
   certificateSecret: string;
+  /** The Secret holding the key injection records are sealed with. */
+  sealKeySecret: string;
   caValidityDays: number;
   servingValidityDays: number;
   certificateCheckSeconds: number;
@@ -49,6 +51,7 @@ const FLAGS = {
   "certificate-dns-names": { type: "string" },
   "certificate-ip-addresses": { type: "string" },
   "certificate-secret": { type: "string" },
+  "seal-key-secret": { type: "string" },
   "ca-validity-days": { type: "string" },
   "serving-validity-days": { type: "string" },
   "certificate-check-seconds": { type: "string" },
@@ -106,6 +109,7 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
     certificateDnsNames: list("certificate-dns-names", [service, `portcullis-operator.${namespace}.svc.cluster.local`]),
     certificateIpAddresses: list("certificate-ip-addresses", []),
     certificateSecret: text("certificate-secret", "portcullis-operator-tls"),
+    sealKeySecret: text("seal-key-secret", "portcullis-injection-seal"),
     caValidityDays: number("ca-validity-days", 365, 0.0001, 3650),
     servingValidityDays: number("serving-validity-days", 90, 0.0001, 3650),
     certificateCheckSeconds: number("certificate-check-seconds", 60, 1, 86400),

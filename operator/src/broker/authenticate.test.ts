@@ -1,3 +1,4 @@
+import type { V1Pod } from "@kubernetes/client-node";
 import { BrokerAuthError, TokenReviewCache, authenticateSidecar, tokenExpiry, type AuthenticateDeps } from "./authenticate.js";
 import { FakeSources, FakeTokenReviewer, POD_UID, agentPod, fakeToken, podBoundReview } from "./test-fixtures.js";
 
@@ -114,6 +115,31 @@ describe("authenticateSidecar", () => {
     if (garbled.metadata) garbled.metadata.annotations = { "portcullis.dev/injected": "yes" };
     sources.addPod(garbled);
     expect((await refusal(authenticateSidecar(TOKEN, deps))).message).toContain("annotation portcullis.dev/injected is not JSON");
+  });
+
+  it.each([
+    ["a gateway whose image was changed after injection", (pod: V1Pod) => {
+      const gateway = pod.spec?.initContainers?.[0];
+      if (gateway) gateway.image = "evil:latest";
+    }, "its seal does not match"],
+    ["a record sealed with another key (hand-written, or copied from another cluster)", (pod: V1Pod) => {
+      const record = JSON.parse(pod.metadata?.annotations?.["portcullis.dev/injected"] ?? "{}") as Record<string, unknown>;
+      if (pod.metadata) pod.metadata.annotations = { "portcullis.dev/injected": JSON.stringify({ ...record, seal: "AAAA" }) };
+    }, "its seal does not match"],
+    ["an ephemeral container that targets the gateway", (pod: V1Pod) => {
+      if (pod.spec) pod.spec.ephemeralContainers = [{ name: "debugger", image: "busybox", targetContainerName: "portcullis-gateway" }];
+    }, 'cannot be protected: ephemeral container "debugger" (spec.ephemeralContainers[0]) targets portcullis-gateway'],
+    ["an app container that mounts the evidence spool", (pod: V1Pod) => {
+      pod.spec?.containers.push({ name: "agent-2", image: "agent:1", volumeMounts: [{ name: "portcullis-spool", mountPath: "/spool" }] });
+    }, 'container "agent-2" (spec.containers[1]) mounts volume "portcullis-spool"'],
+  ])("refuses %s", async (_name, change, message) => {
+    const { deps, sources } = setup();
+    const pod = agentPod();
+    change(pod);
+    sources.addPod(pod);
+    const refused = await refusal(authenticateSidecar(TOKEN, deps));
+    expect(refused.status).toBe(403);
+    expect(refused.message).toContain(message);
   });
 
   it("refuses when the pod runs as another service account", async () => {

@@ -8,6 +8,8 @@ import { createHash } from "node:crypto";
 import type { AuthenticationV1Api, V1Pod, V1UserInfo } from "@kubernetes/client-node";
 import { INJECTED_ANNOTATION, TOKEN_AUDIENCE } from "../webhooks/inject/names.js";
 import { parseRecord, recordProblems } from "../webhooks/inject/record.js";
+import { ephemeralContainerRefusals, podRefusals } from "../webhooks/inject/refusals.js";
+import { sealHolds, UNSEALED } from "../webhooks/inject/seal.js";
 import { podServiceAccount } from "../webhooks/inject/select.js";
 import type { BrokerSources } from "./sources.js";
 
@@ -83,7 +85,7 @@ export class TokenReviewCache {
 
 export interface AuthenticateDeps {
   authApi: Pick<AuthenticationV1Api, "createTokenReview">;
-  sources: Pick<BrokerSources, "pod">;
+  sources: Pick<BrokerSources, "pod" | "sealKey">;
   cache?: TokenReviewCache;
   now?: () => Date;
 }
@@ -159,21 +161,26 @@ async function reviewToken(token: string, authApi: AuthenticateDeps["authApi"]):
 }
 
 /**
- * Why the pod does not look like one the injector produced, or undefined.
- * Anyone who can create pods can write the annotation, so the pod must also
- * hold what the annotation records, with the token volume in the gateway only.
+ * Why the pod does not look like one the injector produced and could protect, or undefined.
+ * Anyone who can create pods can write the annotation and containers named portcullis-*, and
+ * images can be changed later: the pod must hold what the annotation records, under a seal made
+ * with the operator's key over the pod as it is now, and nothing in it (an ephemeral debug
+ * container included) may reach the gateway's token, spool or memory.
  */
-function injectionProblem(pod: V1Pod): string | undefined {
+function injectionProblem(pod: V1Pod, sealKey: Buffer): string | undefined {
   const annotation = pod.metadata?.annotations?.[INJECTED_ANNOTATION];
   if (annotation === undefined) return `was not injected by Portcullis (annotation ${INJECTED_ANNOTATION} is missing)`;
   const record = parseRecord(annotation);
   if (typeof record === "string") return `is not a Portcullis-injected pod: ${record}`;
   const problems = recordProblems(pod, record);
-  return problems.length ? `is not a Portcullis-injected pod: it carries annotation ${INJECTED_ANNOTATION}, but ${problems.join(", and ")}` : undefined;
+  if (problems.length === 0 && !sealHolds(sealKey, pod, pod.metadata?.namespace ?? "", record)) problems.push(UNSEALED);
+  if (problems.length) return `is not a Portcullis-injected pod: it carries annotation ${INJECTED_ANNOTATION}, but ${problems.join(", and ")}`;
+  const unsafe = [...podRefusals(pod), ...ephemeralContainerRefusals(pod)];
+  return unsafe.length ? `cannot be protected: ${unsafe.join("; ")}` : undefined;
 }
 
 /** The pod-side checks, run on every request (also for cached reviews), because pods go away. */
-export function verifyPodBinding(identity: SidecarIdentity, sources: Pick<BrokerSources, "pod">): V1Pod {
+export function verifyPodBinding(identity: SidecarIdentity, sources: Pick<BrokerSources, "pod" | "sealKey">): V1Pod {
   const podRef = `${identity.namespace}/${identity.podName}`;
   const pod = sources.pod(identity.namespace, identity.podName);
   if (!pod) throw new BrokerAuthError(403, `pod ${podRef}, to which the token is bound, does not exist`);
@@ -184,7 +191,7 @@ export function verifyPodBinding(identity: SidecarIdentity, sources: Pick<Broker
   if (serviceAccount !== identity.serviceAccount) {
     throw new BrokerAuthError(403, `pod ${podRef} runs as service account "${serviceAccount}", but the token is for "${identity.serviceAccount}"`);
   }
-  const problem = injectionProblem(pod);
+  const problem = injectionProblem(pod, sources.sealKey);
   if (problem) throw new BrokerAuthError(403, `pod ${podRef} ${problem}, so it gets no configuration`);
   return pod;
 }

@@ -5,6 +5,8 @@ import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
 
 export interface BrokerSources {
+  /** The key injected pods' records are sealed with (webhooks/inject/seal.ts). */
+  sealKey: Buffer;
   /** The pod from the cache; undefined when it does not exist (or is not cached yet). */
   pod(namespace: string, name: string): V1Pod | undefined;
   /** Every AccessPolicy in the namespace. */

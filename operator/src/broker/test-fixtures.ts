@@ -3,7 +3,8 @@
 // fake TokenReview API that answers like the API server does.
 import type { V1ConfigMap, V1Pod, V1Secret, V1TokenReview } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import { encodeRecord } from "../webhooks/inject/record.js";
+import { encodeRecord, type InjectionRecord } from "../webhooks/inject/record.js";
+import { injectionSeal } from "../webhooks/inject/seal.js";
 import type { SidecarIdentity } from "./authenticate.js";
 import type { BrokerSources } from "./sources.js";
 
@@ -14,8 +15,11 @@ export const USERNAME = `system:serviceaccount:${NAMESPACE}:report-bot`;
 
 const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
 
-/** The annotation the injector writes for a pod with a native gateway sidecar. */
-export const INJECTION_RECORD = encodeRecord({
+/** The key the fake operator seals injection records with. */
+export const SEAL_KEY = Buffer.alloc(32, 5);
+
+/** What the injector records for a pod with a native gateway sidecar. */
+const INJECTION_RECORD: InjectionRecord = {
   version: 1,
   initContainers: ["portcullis-gateway"],
   containers: [],
@@ -23,17 +27,17 @@ export const INJECTION_RECORD = encodeRecord({
   env: [],
   resources: ["orders-db"],
   hash: "sha256:0123456789abcdef",
-});
+};
 
-/** An agent pod as the injector leaves it: the gateway as a native sidecar holding the only mount of the token volume. */
+/** An agent pod as the injector leaves it: the gateway as a native sidecar holding the only mount of the token volume, sealed. */
 export function agentPod(overrides: { labels?: Record<string, string>; serviceAccount?: string; uid?: string; injected?: boolean } = {}): V1Pod {
-  return {
+  const pod: V1Pod = {
     metadata: {
       name: POD_NAME,
       namespace: NAMESPACE,
       uid: overrides.uid ?? POD_UID,
       labels: overrides.labels ?? { app: "report-bot", tier: "agents" },
-      annotations: overrides.injected === false ? {} : { "portcullis.dev/injected": INJECTION_RECORD },
+      annotations: {},
     },
     spec: {
       serviceAccountName: overrides.serviceAccount ?? "report-bot",
@@ -49,6 +53,9 @@ export function agentPod(overrides: { labels?: Record<string, string>; serviceAc
       volumes: [{ name: "portcullis-identity", projected: { sources: [{ serviceAccountToken: { audience: "portcullis", path: "token", expirationSeconds: 600 } }] } }],
     },
   };
+  if (overrides.injected === false) return pod;
+  const seal = injectionSeal(SEAL_KEY, pod, NAMESPACE, INJECTION_RECORD);
+  return { ...pod, metadata: { ...pod.metadata, annotations: { "portcullis.dev/injected": encodeRecord({ ...INJECTION_RECORD, seal }) } } };
 }
 
 export function identity(overrides: Partial<SidecarIdentity> = {}): SidecarIdentity {
@@ -129,6 +136,7 @@ export function approvalPolicy(): IAccessPolicy {
 
 /** In-memory BrokerSources whose contents tests change, announcing each change like the informers do. */
 export class FakeSources implements BrokerSources {
+  sealKey = SEAL_KEY;
   pods = new Map<string, V1Pod>();
   policies: IAccessPolicy[] = [];
   resourceList: IResource[] = [];

@@ -15,7 +15,7 @@ export interface AdmissionCaches {
   resources: Cache<IResource>;
 }
 
-export function podInjectionHandler(caches: AdmissionCaches, settings: InjectionSettings): AdmissionHandler {
+export function podInjectionHandler(caches: AdmissionCaches, settings: InjectionSettings, sealKey: Buffer): AdmissionHandler {
   return (request) => {
     if (request.operation !== "CREATE") return { allowed: true };
     const pod = request.object as V1Pod;
@@ -26,6 +26,7 @@ export function podInjectionHandler(caches: AdmissionCaches, settings: Injection
       settings,
       namespaceLabels: caches.namespaces.get("", namespace)?.metadata?.labels,
       namespace,
+      sealKey,
     });
     if (outcome.kind === "refusal") return { allowed: false, code: 403, message: outcome.message, warnings: outcome.warnings };
     return { allowed: true, patch: outcome.patch, warnings: outcome.warnings };

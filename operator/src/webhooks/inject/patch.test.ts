@@ -41,8 +41,12 @@ const fixtures = parseAllDocuments(readFileSync(join(TESTDATA, "fixtures.yaml"),
 const policies = fixtures.filter((o) => o.kind === "AccessPolicy") as IAccessPolicy[];
 const resources = fixtures.filter((o) => o.kind === "Resource") as IResource[];
 
+/** A fixed seal key, so the golden records are stable. */
+const SEAL_KEY = Buffer.alloc(32, 7);
+
 function inputFor(testCase: GoldenCase): InjectionInput {
   return {
+    sealKey: SEAL_KEY,
     policies,
     resources,
     settings: { ...defaultInjectionSettings, ...testCase.settings },
@@ -143,6 +147,35 @@ describe("renderSidecarPatch", () => {
     const outcome = renderSidecarPatch(tampered, input);
     expect(outcome.kind).toBe("refusal");
     if (outcome.kind === "refusal") expect(outcome.message).toContain('container "agent" mounts volume "portcullis-identity"');
+  });
+
+  it.each([
+    ["the gateway's image was changed", (pod: V1Pod) => {
+      const gateway = pod.spec?.initContainers?.find((c) => c.name === "portcullis-gateway");
+      if (gateway) gateway.image = "evil:latest";
+    }],
+    ["the iptables script was changed", (pod: V1Pod) => {
+      const init = pod.spec?.initContainers?.find((c) => c.name === "portcullis-init");
+      if (init) init.command = ["/bin/true"];
+    }],
+    ["the pod runs as another service account", (pod: V1Pod) => {
+      if (pod.spec) pod.spec.serviceAccountName = "payments-bot";
+    }],
+  ])("refuses an injected pod whose seal no longer matches: %s", (_name, change) => {
+    const first = renderSidecarPatch(base, input);
+    if (first.kind !== "patch") throw new Error(first.message);
+    const changed = structuredClone(first.pod);
+    change(changed);
+    const outcome = renderSidecarPatch(changed, input);
+    expect(outcome).toMatchObject({ kind: "refusal", reasons: [expect.stringContaining("its seal does not match")] });
+  });
+
+  it("refuses an injected pod copied into another namespace, or sealed with another key", () => {
+    const first = renderSidecarPatch(base, input);
+    if (first.kind !== "patch") throw new Error(first.message);
+    expect(renderSidecarPatch(first.pod, { ...input, namespace: "other" })).toMatchObject({ kind: "refusal" });
+    expect(renderSidecarPatch(first.pod, { ...input, sealKey: Buffer.alloc(32, 8) })).toMatchObject({ kind: "refusal" });
+    expect(renderSidecarPatch(first.pod, input)).toMatchObject({ kind: "patch", alreadyInjected: true });
   });
 
   it("refuses a pod that uses a reserved name", () => {

@@ -23,9 +23,10 @@
 // them itself. Mounts are per container, so the agent's containers cannot see it. The iptables init
 // container is the only one with capabilities (NET_ADMIN, NET_RAW) and it exits before the agent starts.
 //
-// Idempotency: the portcullis.dev/injected annotation records what was added (record.ts). A pod that
-// carries it, and really holds what it records, gets an empty patch, so a webhook reinvocation or a
-// re-submitted injected pod changes nothing; a pod whose record does not hold is refused.
+// Idempotency: the portcullis.dev/injected annotation records what was added (record.ts), sealed with
+// the operator's key (seal.ts). A pod that carries it, and really holds what it records under a seal
+// that matches, gets an empty patch, so a webhook reinvocation changes nothing; a pod whose record does
+// not hold (written by hand, copied from another namespace, or altered) is refused.
 //
 // The JSON patch replaces whole members (/metadata/annotations, /spec/initContainers, /spec/containers,
 // /spec/volumes) with `add`, which sets a member whether or not it exists: short, and correct whatever
@@ -40,6 +41,7 @@ import { INIT_CONTAINER, INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "./names.
 import { injectionDecision } from "./opt-in.js";
 import { canonicalJson, configurationHash, encodeRecord, parseRecord, recordProblems, type InjectionRecord } from "./record.js";
 import { podRefusals, podSecurityRefusals, refusalReasons, reservedNameConflicts } from "./refusals.js";
+import { injectionSeal, sealHolds, UNSEALED } from "./seal.js";
 import { selectPolicies, selectResources } from "./select.js";
 import type { InjectionSettings } from "./settings.js";
 
@@ -55,6 +57,8 @@ export interface InjectionInput {
   namespaceLabels: Record<string, string> | undefined;
   /** The admission request's namespace; defaults to the pod's metadata.namespace. */
   namespace?: string;
+  /** The key the injection record is sealed with (seal.ts). */
+  sealKey: Buffer;
 }
 
 export interface SidecarPatch {
@@ -151,8 +155,14 @@ function dnsWarnings(resources: IResource[]): string[] {
     );
 }
 
+/** Puts the sealed record into the injected pod's annotation. */
+function sealed(pod: V1Pod, namespace: string, record: InjectionRecord, key: Buffer): V1Pod {
+  const annotation = encodeRecord({ ...record, seal: injectionSeal(key, pod, namespace, record) });
+  return { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [INJECTED_ANNOTATION]: annotation } } };
+}
+
 /** The injected pod and what to warn about; renderSidecarPatch checks opt-in and refusals before calling it. */
-export function injectPod(pod: V1Pod, resources: IResource[], settings: InjectionSettings): { pod: V1Pod; warnings: string[] } {
+export function injectPod(pod: V1Pod, resources: IResource[], settings: InjectionSettings, seal: { namespace: string; key: Buffer }): { pod: V1Pod; warnings: string[] } {
   const spec: V1PodSpec = pod.spec ?? { containers: [] };
   const rules = transparentRedirectRules(resources, settings);
   const ours = rules.length > 0 ? [iptablesInitContainer(renderInitScript(rules), settings)] : [];
@@ -171,7 +181,6 @@ export function injectPod(pod: V1Pod, resources: IResource[], settings: Injectio
   };
   const injected: V1Pod = {
     ...pod,
-    metadata: { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [INJECTED_ANNOTATION]: encodeRecord(record) } },
     spec: {
       ...spec,
       ...(initContainers.length > 0 ? { initContainers } : {}),
@@ -179,12 +188,13 @@ export function injectPod(pod: V1Pod, resources: IResource[], settings: Injectio
       volumes: [...(spec.volumes ?? []), ...injectedVolumes(settings, ours.length > 0)],
     },
   };
-  return { pod: structuredClone(injected), warnings: [...app.warnings, ...dnsWarnings(resources)] };
+  return { pod: structuredClone(sealed(injected, seal.namespace, record, seal.key)), warnings: [...app.warnings, ...dnsWarnings(resources)] };
 }
 
-function alreadyInjected(pod: V1Pod, annotation: string, served: IResource[], input: InjectionInput, namespace?: string): SidecarPatchOutcome {
+function alreadyInjected(pod: V1Pod, annotation: string, served: IResource[], input: InjectionInput, namespace: string): SidecarPatchOutcome {
   const record = parseRecord(annotation);
   const problems = typeof record === "string" ? [record] : recordProblems(pod, record);
+  if (typeof record !== "string" && problems.length === 0 && !sealHolds(input.sealKey, pod, namespace, record)) problems.push(UNSEALED);
   if (typeof record === "string" || problems.length > 0) {
     const reason =
       `it carries annotation ${INJECTED_ANNOTATION}, but ${problems.join(", and ")}; ` +
@@ -204,7 +214,7 @@ function alreadyInjected(pod: V1Pod, annotation: string, served: IResource[], in
 
 /** What the webhook does with a pod on CREATE: a JSON patch (possibly empty) with warnings, or a refusal. */
 export function renderSidecarPatch(pod: V1Pod, input: InjectionInput): SidecarPatchOutcome {
-  const namespace = input.namespace ?? pod.metadata?.namespace;
+  const namespace = input.namespace ?? pod.metadata?.namespace ?? "default";
   const decision = injectionDecision(pod, input.namespaceLabels);
   if (!decision.inject) return skipped(pod, decision.reason);
 
@@ -221,7 +231,7 @@ export function renderSidecarPatch(pod: V1Pod, input: InjectionInput): SidecarPa
   const reasons = [...refusalReasons(pod, resources, input.settings), ...podSecurityRefusals(input.namespaceLabels, resources)];
   if (reasons.length > 0) return refusal(pod, namespace, reasons, missing);
 
-  const injected = injectPod(pod, resources, input.settings);
+  const injected = injectPod(pod, resources, input.settings, { namespace, key: input.sealKey });
   return {
     kind: "patch",
     patch: patchBetween(pod, injected.pod),

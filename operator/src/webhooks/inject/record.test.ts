@@ -10,6 +10,7 @@ const record: InjectionRecord = {
   env: [],
   resources: ["db"],
   hash: "sha256:0123456789abcdef",
+  seal: "c2VhbA",
 };
 
 describe("the injection record", () => {
@@ -21,6 +22,7 @@ describe("the injection record", () => {
     ["not JSON", "{", "annotation portcullis.dev/injected is not JSON"],
     ["another version", JSON.stringify({ ...record, version: 2 }), "annotation portcullis.dev/injected is not a version 1 injection record"],
     ["a missing list", JSON.stringify({ ...record, volumes: undefined }), "annotation portcullis.dev/injected is not a version 1 injection record"],
+    ["a seal that is not a string", JSON.stringify({ ...record, seal: 1 }), "annotation portcullis.dev/injected is not a version 1 injection record"],
     ["null", "null", "annotation portcullis.dev/injected is not a version 1 injection record"],
   ])("rejects %s", (_name, value, message) => {
     expect(parseRecord(value)).toBe(message);

@@ -2,8 +2,9 @@
 // It makes injection idempotent (a webhook reinvocation or a re-submitted
 // injected pod is left alone) and tells an operator which configuration a
 // running pod got. Because users can write annotations too, an annotation
-// alone proves nothing: the pod must also contain what it records, and the
-// identity volume must be mounted only into the gateway.
+// alone proves nothing: the pod must also contain what it records, the
+// identity volume must be mounted only into the gateway, and the record's
+// seal (seal.ts) must match the pod.
 import { createHash } from "node:crypto";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
@@ -23,6 +24,8 @@ export interface InjectionRecord {
   resources: string[];
   /** Hash of the settings and Resource specs the pod was injected with. */
   hash: string;
+  /** The operator's HMAC over the pod's Portcullis parts and this record (seal.ts); absent only while sealing. */
+  seal?: string;
 }
 
 /** JSON with object keys sorted, so equal values always hash alike. */
@@ -64,7 +67,7 @@ export function parseRecord(value: string): InjectionRecord | string {
   const listsOk = ["initContainers", "containers", "volumes", "env", "resources"].every((key) =>
     isStringArray(record?.[key as keyof InjectionRecord]),
   );
-  if (record === null || typeof record !== "object" || record.version !== 1 || !listsOk || typeof record.hash !== "string") {
+  if (record === null || typeof record !== "object" || record.version !== 1 || !listsOk || typeof record.hash !== "string" || !["string", "undefined"].includes(typeof record.seal)) {
     return `annotation ${INJECTED_ANNOTATION} is not a version 1 injection record`;
   }
   return record as InjectionRecord;

@@ -4,7 +4,7 @@
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
 import { transparentResources } from "./iptables.js";
-import { INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, TOKEN_AUDIENCE } from "./names.js";
+import { INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER, TOKEN_AUDIENCE } from "./names.js";
 import type { InjectionSettings } from "./settings.js";
 
 /** A container of the user's pod and where it sits, e.g. `spec.initContainers[1]`. */
@@ -177,6 +177,27 @@ function foreignPortcullisTokens(pod: V1Pod): string[] {
     return tokenForBroker
       ? [`spec.volumes[${index}] "${volume.name}" projects a ServiceAccount token for audience "${TOKEN_AUDIENCE}", which only the gateway sidecar may hold`]
       : [];
+  });
+}
+
+/**
+ * Ephemeral containers (kubectl debug) are added to running pods, after injection. One that targets the
+ * gateway shares its process namespace (its memory and files), and one that is privileged, adds
+ * NET_ADMIN or mounts a Portcullis volume reaches the token, the spool or the redirect rules.
+ */
+export function ephemeralContainerRefusals(pod: V1Pod): string[] {
+  return (pod.spec?.ephemeralContainers ?? []).flatMap((container, index) => {
+    const name = `ephemeral container "${container.name}" (spec.ephemeralContainers[${index}])`;
+    const reasons: string[] = [];
+    if (container.targetContainerName === SIDECAR_CONTAINER) reasons.push(`${name} targets ${SIDECAR_CONTAINER}, whose memory and files it could read`);
+    if (container.securityContext?.privileged === true) reasons.push(`${name} is privileged`);
+    if ((container.securityContext?.capabilities?.add ?? []).some((cap) => ["NET_ADMIN", "ALL"].includes(capabilityName(cap)))) {
+      reasons.push(`${name} adds NET_ADMIN, so it could remove the transparent redirect rules`);
+    }
+    for (const mount of container.volumeMounts ?? []) {
+      if (RESERVED_VOLUME_NAMES.includes(mount.name)) reasons.push(`${name} mounts volume "${mount.name}", which only the Portcullis containers may mount`);
+    }
+    return reasons;
   });
 }
 
