@@ -87,6 +87,7 @@ export class PostgresGuard implements SessionGuard {
   private decide(check: StatementCheck): Checked {
     const { policies, identity, resource, maskingActive } = this.options;
     const classification = classifySql(check.text);
+    if (check.refusal !== undefined) return { check, classification, decision: { action: "deny", policy: "", rule: "(protocol)", message: check.refusal } };
     let decision = policies.decide(classification, identity, resource);
     if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.command === "COPY" && s.tablesWritten.length === 0)) {
       decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: COPY_OUT_REFUSAL };

@@ -12,7 +12,9 @@ import { type Frame, ProtocolError } from "./frames.js";
 import { type FrontendMessage, parseFrontendMessage } from "./frontend.js";
 import type { Output } from "./output.js";
 import type { ResultMasking, SessionGuard, StatementCheck } from "./ports.js";
+import type { PreparedState } from "./prepared-state.js";
 import type { ServerStream } from "./server-stream.js";
+import { StatementNames } from "./statement-names.js";
 
 /** Not SQL: the server answers it with a syntax error, which the gateway replaces by the denial. */
 export const DENIAL_PLACEHOLDER = "PORTCULLIS DENIED THIS STATEMENT";
@@ -30,15 +32,14 @@ export interface ClientStreamOptions {
   guard: SessionGuard;
   masking: ResultMasking;
   signal: AbortSignal;
+  /** The session's prepared statements and portals, shared with the server side, which confirms changes. */
+  prepared: PreparedState;
   onTerminate: () => void;
 }
 
 export class ClientStream {
   private batch: Pending[] = [];
-  /** Prepared statements by name, with their text, as the server knows them. */
-  private readonly statements = new Map<string, string>();
-  /** Portals by name, with the prepared statement they were bound from. */
-  private readonly portals = new Map<string, string>();
+  private readonly names = new StatementNames();
   /** A denied batch ended with Flush: the server skips up to the client's Sync, so the gateway drops those messages. */
   private skipUntilSync = false;
 
@@ -77,10 +78,15 @@ export class ClientStream {
     this.options.toClient.flush();
   };
 
+  /** SQL that names the gateway's own statements could replace one the gateway checked (statement-names.ts): refused. */
+  private withNameCheck(check: StatementCheck): StatementCheck {
+    return check.refusal === undefined && this.names.namedIn(check.text) ? { ...check, refusal: "the statement names the gateway's internal prepared statements" } : check;
+  }
+
   private async query(text: string, raw: Buffer): Promise<void> {
     if (this.batch.length) await this.runBatch();
-    const { expected, toServer, guard, signal } = this.options;
-    const verdict = await guard.check([{ text, protocol: "simple" }], this.notify, signal);
+    const { expected, toServer, guard, signal, prepared } = this.options;
+    const verdict = await guard.check([this.withNameCheck({ text, protocol: "simple" })], this.notify, signal);
     if (verdict.ok) {
       expected.push({ kind: "query", record: newRecord(verdict.ids[0]) });
       toServer.add(raw);
@@ -88,37 +94,17 @@ export class ClientStream {
       expected.push({ kind: "query", replaceError: errorResponse(verdict.error) });
       toServer.add(serialize.query(DENIAL_PLACEHOLDER));
     }
+    prepared.simpleQuerySent();
     toServer.flush();
-  }
-
-  private statementOf(portal: string, staged: Map<string, string>, stagedPortals: Map<string, string>): string | undefined {
-    const statement = stagedPortals.get(portal) ?? this.portals.get(portal);
-    return statement === undefined ? undefined : (staged.get(statement) ?? this.statements.get(statement));
-  }
-
-  /** The statements the batch would execute, in order. */
-  private checksOf(batch: readonly Pending[]): StatementCheck[] {
-    const staged = new Map<string, string>();
-    const stagedPortals = new Map<string, string>();
-    const checks: StatementCheck[] = [];
-    for (const { message } of batch) {
-      if (message.type === "Parse") staged.set(message.name, message.text);
-      else if (message.type === "Bind") stagedPortals.set(message.portal, message.statement);
-      else if (message.type === "Execute") {
-        const text = this.statementOf(message.portal, staged, stagedPortals);
-        // An unknown portal is a cursor opened by DECLARE, whose query was checked when it was declared.
-        if (text !== undefined) checks.push({ text, protocol: "extended", statementName: stagedPortals.get(message.portal) ?? this.portals.get(message.portal) ?? "" });
-      }
-    }
-    return checks;
   }
 
   private async runBatch(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
-    const checks = this.checksOf(batch);
+    const plan = this.options.prepared.plan(batch.map(({ message }) => message));
+    const checks = plan.checks.map((check) => this.withNameCheck(check));
     const verdict = checks.length ? await this.options.guard.check(checks, this.notify, this.options.signal) : { ok: true as const, ids: [] };
-    if (verdict.ok) this.forward(batch, [...verdict.ids]);
+    if (verdict.ok) this.forward(batch, plan.checked, [...verdict.ids]);
     else this.deny(batch, errorResponse(verdict.error));
     this.options.toServer.flush();
   }
@@ -136,53 +122,42 @@ export class ClientStream {
     }
   }
 
-  private forward(batch: readonly Pending[], ids: string[]): void {
-    const described = new Set<string>();
-    for (const { message, raw } of batch) {
-      if (message.type === "Execute") this.beforeExecute(message.portal, described);
-      this.track(message, described, ids);
-      this.options.toServer.add(raw);
+  private forward(batch: readonly Pending[], checked: ReadonlySet<number>, ids: string[]): void {
+    for (const [index, { message, raw }] of batch.entries()) {
+      if (message.type === "Execute") this.describeBeforeExecute(message.portal, batch[index - 1]?.message);
+      this.track(message, checked.has(index) ? ids.shift() : undefined);
+      this.options.toServer.add(this.names.toServer(message, raw));
     }
   }
 
-  /** Masking needs the columns of every result; when the client did not ask for them, the gateway does and keeps the answer to itself. */
-  private beforeExecute(portal: string, described: Set<string>): void {
-    const { masking, server, expected, toServer } = this.options;
-    if (!masking.active || described.has(portal) || server.knowsPortal(portal)) return;
+  /**
+   * Masking needs the columns of every result. Unless the client described this very portal just before
+   * executing it, the gateway asks itself and keeps the answer: a portal name may since have been
+   * closed and reused (SQL CLOSE, then DECLARE), so an older description cannot be trusted.
+   */
+  private describeBeforeExecute(portal: string, previous: FrontendMessage | undefined): void {
+    const { masking, expected, toServer } = this.options;
+    if (!masking.active || (previous?.type === "Describe" && previous.target === "P" && previous.name === portal)) return;
     expected.push({ kind: "describe-portal", portal, swallow: true });
     toServer.add(serialize.describe({ type: "P", name: portal }));
-    described.add(portal);
   }
 
-  private knowsText(portal: string): boolean {
-    const statement = this.portals.get(portal);
-    return statement !== undefined && this.statements.has(statement);
-  }
-
-  private track(message: FrontendMessage, described: Set<string>, ids: string[]): void {
-    const { expected, server } = this.options;
+  private track(message: FrontendMessage, id: string | undefined): void {
+    const { expected, server, prepared } = this.options;
     switch (message.type) {
       case "Parse":
-        this.statements.set(message.name, message.text);
-        return expected.push({ kind: "parse" });
+        return expected.push({ kind: "parse", settle: prepared.parseSent(message.name, message.text) });
       case "Bind":
-        this.portals.set(message.portal, message.statement);
         server.forgetPortal(message.portal);
-        described.delete(message.portal);
-        return expected.push({ kind: "bind" });
+        return expected.push({ kind: "bind", settle: prepared.bindSent(message.portal, message.statement) });
       case "Describe":
         if (message.target === "S") return expected.push({ kind: "describe-statement" });
-        described.add(message.name);
         return expected.push({ kind: "describe-portal", portal: message.name, swallow: false });
       case "Execute":
-        return expected.push({ kind: "execute", portal: message.portal, record: newRecord(this.knowsText(message.portal) ? ids.shift() : undefined) });
+        return expected.push({ kind: "execute", portal: message.portal, record: newRecord(id) });
       case "Close":
-        if (message.target === "S") this.statements.delete(message.name);
-        else {
-          this.portals.delete(message.name);
-          server.forgetPortal(message.name);
-        }
-        return expected.push({ kind: "close" });
+        if (message.target === "P") server.forgetPortal(message.name);
+        return expected.push({ kind: "close", settle: prepared.closeSent(message.target, message.name) });
       case "Sync":
         return expected.push({ kind: "sync" });
       default:

@@ -17,7 +17,13 @@ export interface ExecutionRecord {
 }
 
 export type Expectation =
-  | { kind: "parse" | "bind" | "close"; /** Replaces the server's ErrorResponse (a denied batch was swapped for a statement that fails). */ replaceError?: Buffer }
+  | {
+      kind: "parse" | "bind" | "close";
+      /** Replaces the server's ErrorResponse (a denied batch was swapped for a statement that fails). */
+      replaceError?: Buffer;
+      /** Told whether the server carried the message out (its Complete came) or not (it failed or was skipped). */
+      settle?: (ok: boolean) => void;
+    }
   | { kind: "describe-statement" }
   | { kind: "describe-portal"; portal: string; swallow: boolean }
   | { kind: "execute"; portal: string; record: ExecutionRecord }
@@ -54,10 +60,23 @@ export class ExpectationQueue {
     return item;
   }
 
+  /** Removes the head, whose message the server carried out. */
+  complete(): Expectation | undefined {
+    const head = this.shift();
+    settle(head, true);
+    return head;
+  }
+
   /** Drops everything before the next Sync (what the server skips after an error); returns what was dropped. */
   dropUntilSync(): Expectation[] {
     const dropped: Expectation[] = [];
     while (this.head && this.head.kind !== "sync") dropped.push(this.shift() as Expectation);
+    for (const item of dropped) settle(item, false);
     return dropped;
   }
+}
+
+/** Tells a Parse, Bind or Close expectation what became of its message. */
+export function settle(item: Expectation | undefined, ok: boolean): void {
+  if (item?.kind === "parse" || item?.kind === "bind" || item?.kind === "close") item.settle?.(ok);
 }

@@ -9,6 +9,8 @@ export interface StatementCheck {
   protocol: "simple" | "extended";
   /** The prepared statement's name for extended Executes ("" for the unnamed one). */
   statementName?: string;
+  /** The protocol layer refuses this (e.g. it names a statement whose text the gateway cannot know): the guard records a denial with this reason. */
+  refusal?: string;
 }
 
 export type Verdict =

@@ -5,7 +5,7 @@
 // instead). Completed statements are reported to the guard for evidence.
 import type { RowDescriptionMessage } from "pg-protocol/dist/messages.js";
 import { BackendDecoder, dataRow, errorResponse, splitDataRow, SQLSTATE } from "./backend.js";
-import { type ExecutionRecord, type ExpectationQueue, newRecord } from "./expectations.js";
+import { type ExecutionRecord, type ExpectationQueue, newRecord, settle } from "./expectations.js";
 import type { Frame } from "./frames.js";
 import type { Output } from "./output.js";
 import type { MaskPlan, ResultField, ResultMasking, SessionGuard } from "./ports.js";
@@ -32,15 +32,13 @@ export class ServerStream {
     private readonly toClient: Output,
     private readonly masking: ResultMasking,
     private readonly guard: SessionGuard,
+    /** Every portal is gone (ReadyForQuery, idle). */
+    private readonly onTransactionEnd: () => void,
   ) {}
 
   /** A portal was bound again or closed: its old plan no longer applies. */
   forgetPortal(portal: string): void {
     this.portalPlans.delete(portal);
-  }
-
-  knowsPortal(portal: string): boolean {
-    return this.portalPlans.has(portal);
   }
 
   /** Handles one frame; returns a promise only when it must wait (a mask plan is being prepared). */
@@ -73,7 +71,7 @@ export class ServerStream {
   };
 
   private complete(frame: Frame): void {
-    this.expected.shift();
+    this.expected.complete();
     this.toClient.add(frame.raw);
   }
 
@@ -94,7 +92,7 @@ export class ServerStream {
       execute: ["C", "I", "s"],
     };
     if (type === "E" && head.kind !== "query") this.expected.dropUntilSync();
-    else if (ends[head.kind]?.includes(type)) this.expected.shift();
+    else if (ends[head.kind]?.includes(type)) this.expected.complete();
   }
 
   private rowDescription(frame: Frame): Promise<void> | void {
@@ -220,13 +218,18 @@ export class ServerStream {
     this.status = String.fromCharCode(frame.body[0] ?? 73);
     // Whatever the server skipped after an error ends here too.
     for (let head = this.expected.shift(); head; head = this.expected.shift()) {
+      settle(head, false);
       if (head.kind === "execute") this.finish({ ...head.record, error: head.record.error ?? { code: "", message: "not run: an earlier message of the same batch failed" } });
       if (head.kind === "query" && head.record) this.finish(head.record);
       if (head.kind === "sync" || head.kind === "query") break;
     }
     this.toClient.add(frame.raw);
-    // Unnamed portals end with the transaction step; named ones live on until closed.
+    // Unnamed portals end with the transaction step, named ones with the transaction.
     this.portalPlans.delete("");
+    if (this.status === "I") {
+      this.portalPlans.clear();
+      this.onTransactionEnd();
+    }
   }
 
   private finish(record: ExecutionRecord): void {

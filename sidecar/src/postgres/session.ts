@@ -6,6 +6,7 @@ import type net from "node:net";
 import { serialize } from "pg-protocol";
 import { errorResponse, SQLSTATE } from "./backend.js";
 import { ClientStream } from "./client-stream.js";
+import { PreparedState } from "./prepared-state.js";
 import { ExpectationQueue } from "./expectations.js";
 import { FrameSplitter, ProtocolError } from "./frames.js";
 import { Output } from "./output.js";
@@ -38,8 +39,10 @@ export class PostgresSession {
     const pumps: { client?: Pump; server?: Pump } = {};
     const toClient = new Output(client, (paused) => pumps.server?.setBackPressure(paused));
     const toServer = new Output(server, (paused) => pumps.client?.setBackPressure(paused));
-    const serverStream = new ServerStream(expected, toClient, masking, guard);
+    const prepared = new PreparedState();
+    const serverStream = new ServerStream(expected, toClient, masking, guard, () => prepared.transactionEnded());
     const clientStream = new ClientStream({
+      prepared,
       expected,
       toServer,
       toClient,
