@@ -202,6 +202,13 @@ describe("the PostgreSQL gateway with real clients", () => {
     expect(result.stdout.trim()).toBe("***|*******8741");
   });
 
+  it("withholds the values quoted in data errors, which could be masked ones", async () => {
+    const result = await psql(["-At", "-c", "SELECT email::int FROM customers WHERE id = 1"]);
+    expect(result.stderr).toContain('ERROR:  22P02: invalid input syntax for type integer: "***"');
+    expect(result.stderr).toContain("HINT:  portcullis: values in this error are withheld because masking rules apply to this Resource");
+    expect(result.stderr).not.toContain("@");
+  });
+
   it("withholds a binary-format result of a masked column instead of leaking it", async () => {
     // node-postgres supports binary results with this client option; its types omit it.
     const client = new pg.Client({ ...viaGateway(), binary: true } as pg.ClientConfig);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import type { RE2 } from "re2-wasm";
-import { DETECTOR_WINDOW, PATTERN_WINDOW, candidateLimit, compileRe2, findSpans, type Accept, type Span } from "./re2-search.js";
+import { DETECTOR_WINDOW, MAX_WINDOW, PATTERN_WINDOW, candidateLimit, compileRe2, findSpans, type Accept, type Span } from "./re2-search.js";
 
 const { size: WINDOW, overlap: OVERLAP } = DETECTOR_WINDOW;
 const find = (re: RE2, text: string, accept?: Accept): Span[] => findSpans(re, text, DETECTOR_WINDOW, accept);
@@ -39,6 +39,12 @@ describe("findSpans", () => {
     const long = `secret-${"9".repeat(3 * WINDOW)}`;
     const text = `${"x ".repeat(WINDOW / 2 - 10)}${long} tail`;
     expect(texts(text, find(word, text))).toEqual([long]);
+  });
+
+  it("masks a match longer than the widest window from where it starts to the end, and keeps working after", () => {
+    const text = `head secret-${"9".repeat(4 * MAX_WINDOW)} tail`;
+    for (let round = 0; round < 3; round++) expect(find(word, text)).toEqual([{ start: 5, end: text.length }]);
+    expect(texts("then secret-7", find(word, "then secret-7"))).toEqual(["secret-7"]);
   });
 
   it("finds long user-pattern matches (a PEM block) anywhere in a long value with the pattern window", () => {

@@ -48,6 +48,13 @@ export const DETECTOR_WINDOW: SearchWindow = { size: 2048, overlap: 1024 };
 export const PATTERN_WINDOW: SearchWindow = { size: 32_768, overlap: 16_384 };
 
 /**
+ * The widest a window grows while a match keeps running into its end. Each exec copies its input into
+ * re2-wasm's fixed 16 MiB heap, and a heap that overflows stays unusable for every later search, so a
+ * match longer than this is masked from where it starts to the end of the value instead.
+ */
+export const MAX_WINDOW = 262_144;
+
+/**
  * How many candidates (kept, rejected or empty matches) one search of a text
  * this long may look at before it gives up and masks the whole value.
  */
@@ -104,7 +111,7 @@ export function findSpans(re: RE2, text: string, window: SearchWindow, accept?: 
  * bounded size. A match is trusted when it starts before the window's overlap
  * (anything starting earlier and at most `overlap` long was visible whole)
  * and ends before the window does; a match running into the window's end is
- * searched again from where it starts, with room to finish.
+ * searched again from where it starts, with room to finish (up to MAX_WINDOW).
  */
 function windowedMatch(re: RE2, text: string, from: number, window: SearchWindow, positions: PositionMap | undefined): Span | undefined {
   let start = from;
@@ -117,7 +124,8 @@ function windowedMatch(re: RE2, text: string, from: number, window: SearchWindow
     if (match && match.start < overlapStart) {
       if (match.end < end) return match;
       if (match.start > start) start = match.start;
-      else size *= 2;
+      else if (size >= MAX_WINDOW) return { start: match.start, end: text.length };
+      else size = Math.min(size * 2, MAX_WINDOW);
     } else {
       start = overlapStart;
     }

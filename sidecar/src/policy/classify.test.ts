@@ -7,7 +7,7 @@ import type { SqlFacts } from "../config/bundle.js";
 const libpgQuery = await import("libpg-query");
 const parseSync = jest.fn(libpgQuery.parseSync);
 jest.unstable_mockModule("libpg-query", () => ({ ...libpgQuery, parseSync }));
-const { classifySql, initClassifier } = await import("./classify.js");
+const { classifySql, initClassifier, MAX_STATEMENT_BYTES } = await import("./classify.js");
 
 beforeAll(async () => {
   await initClassifier();
@@ -349,11 +349,22 @@ describe("classifySql: input it cannot or need not classify", () => {
     ["DO $$ BEGIN x := 1; END $$", "PL/pgSQL"],
     ["DO LANGUAGE plpython3u $$ import os $$", "language plpython3u cannot be inspected"],
     ["CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELEC 1'", "cannot be parsed"],
-    [`SELECT ${"(".repeat(100_000)}1${")".repeat(100_000)}`, ""],
+    [`SELECT ${"(".repeat(30_000)}1${")".repeat(30_000)}`, ""],
   ])("%j is refused with the reason", (sql, reason) => {
     const classification = classifySql(sql);
     expect(classification.ok).toBe(false);
     if (!classification.ok) expect(classification.error).toContain(reason);
+  });
+
+  it("refuses a statement over the size limit without parsing it, and classifies one at the limit", () => {
+    const padded = (bytes: number): string => `SELECT 1 /*${"x".repeat(bytes - "SELECT 1 /**/".length)}*/`;
+    const calls = parseSync.mock.calls.length;
+    expect(classifySql(padded(MAX_STATEMENT_BYTES + 1))).toEqual({
+      ok: false,
+      error: `the statement is ${MAX_STATEMENT_BYTES + 1} bytes; the gateway classifies statements of up to ${MAX_STATEMENT_BYTES} bytes, so send it in smaller parts`,
+    });
+    expect(parseSync.mock.calls.length).toBe(calls);
+    expect(classifySql(padded(MAX_STATEMENT_BYTES)).ok).toBe(true);
   });
 
   it("refuses code nested deeper than it follows", () => {

@@ -15,6 +15,12 @@ export type Classification =
   | { ok: false; error: string };
 
 const CACHE_ENTRIES = 5000;
+/**
+ * The parser's WebAssembly memory grows with the largest statement it has parsed and never shrinks (a
+ * statement of 64 KiB with tens of thousands of items takes the gateway to about 240 MiB), so larger
+ * statements are refused rather than risk the sidecar's memory limit for every session.
+ */
+export const MAX_STATEMENT_BYTES = 64 * 1024;
 // Long texts are usually one-off bulk statements; not caching them keeps the cache's memory bounded.
 const MAX_CACHED_LENGTH = 8192;
 const MAX_SUMMARY_LENGTH = 200;
@@ -37,6 +43,10 @@ export function classifySql(text: string): Classification {
 }
 
 function classifyUncached(text: string): Classification {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_STATEMENT_BYTES) {
+    return { ok: false, error: `the statement is ${bytes} bytes; the gateway classifies statements of up to ${MAX_STATEMENT_BYTES} bytes, so send it in smaller parts` };
+  }
   try {
     const facts = parseStatements(text).map(statementFacts);
     const statements = facts.map((statement) => ({ ...statement, statementCount: facts.length }));

@@ -89,5 +89,7 @@ export function normalize(sql: string): string {
 /** The parser's own words for what went wrong. */
 export function parserMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
-  return String(error);
+  // The WebAssembly glue can throw plain objects (e.g. when its memory cannot grow).
+  if (error !== null && typeof error === "object" && typeof (error as { message?: unknown }).message === "string") return (error as { message: string }).message;
+  return typeof error === "string" ? error : `the parser failed (${JSON.stringify(error) ?? String(error)})`;
 }

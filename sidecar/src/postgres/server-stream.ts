@@ -4,7 +4,7 @@
 // column in binary format: the rows are dropped and the client gets an error
 // instead). Completed statements are reported to the guard for evidence.
 import type { RowDescriptionMessage } from "pg-protocol/dist/messages.js";
-import { BackendDecoder, dataRow, errorResponse, splitDataRow, SQLSTATE } from "./backend.js";
+import { BackendDecoder, dataRow, errorResponse, splitDataRow, SQLSTATE, type ErrorFields } from "./backend.js";
 import { type ExecutionRecord, type ExpectationQueue, newRecord, settle } from "./expectations.js";
 import type { Frame } from "./frames.js";
 import type { Output } from "./output.js";
@@ -173,14 +173,17 @@ export class ServerStream {
   private error(frame: Frame): void {
     const head = this.expected.head;
     const replacement = head?.kind === "query" || head?.kind === "parse" ? head.replaceError : undefined;
-    this.toClient.add(replacement ?? frame.raw);
     this.current = {};
     if (replacement) {
+      this.toClient.add(replacement);
       if (head?.kind === "parse") this.expected.dropUntilSync();
       return;
     }
     const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
     const failure = { code: fields.code ?? "", message: fields.message };
+    const withheld = this.masking.active ? withholdValues(failure) : undefined;
+    this.toClient.add(withheld ? errorResponse(withheld) : frame.raw);
+    if (withheld) Object.assign(failure, { message: withheld.message });
     if (head?.kind === "query") (head.record ??= newRecord()).error = failure;
     else this.skipToSync(failure);
   }
@@ -244,6 +247,21 @@ export class ServerStream {
       durationMs: performance.now() - record.startedAt,
     });
   }
+}
+
+/**
+ * Errors about data quote the values that caused them ("invalid input syntax for type integer:
+ * "maria@example.com"", "Key (email)=(…) already exists."). Where masking applies, those values may be
+ * masked ones, so such errors reach the client with quoted values replaced and without their detail.
+ */
+function withholdValues(error: { code: string; message: string }): ErrorFields | undefined {
+  const dataClass = error.code.startsWith("22") || error.code.startsWith("23");
+  if (!dataClass) return undefined;
+  return {
+    code: error.code,
+    message: error.message.replace(/"(?:[^"]|"")*"/g, '"***"').replace(/\((?:[^()]|\([^()]*\))*\)=\((?:[^()]|\([^()]*\))*\)/g, "(***)=(***)"),
+    hint: "portcullis: values in this error are withheld because masking rules apply to this Resource",
+  };
 }
 
 function commandTag(body: Buffer): string {
