@@ -152,6 +152,9 @@ describe("the PostgreSQL gateway with real clients", () => {
     ["an unparseable statement", "DROP TABLE orders WHERE"],
     ["a prepared DELETE (extended protocol)", { name: "wipe", text: "DELETE FROM orders" }],
     ["a parameterised unbounded UPDATE", { name: "", text: "UPDATE orders SET status = $1", values: ["x"] }],
+    ["a client_encoding change spelled with a Unicode escape", `SET U&"client\\005fencoding" TO 'LATIN1'`],
+    ["a side-effecting function in a SELECT", "SELECT setval('orders_id_seq', 1)"],
+    ["a whole table read through table_to_xml", "SELECT table_to_xml('customers', true, false, '')"],
   ];
 
   it.each(evasions)("blocks %s", async (_name, statement) => {

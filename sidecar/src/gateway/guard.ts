@@ -31,7 +31,6 @@ interface Checked {
   decision: Decision;
 }
 
-const ENCODING_CHANGE = /\b(client_encoding|names)\b/i;
 const ENCODING_REFUSAL = "changing client_encoding is refused on this Resource because masking rules apply to it and read values as UTF-8";
 const COPY_OUT_REFUSAL = "COPY … TO is refused on this Resource because masking rules apply to it and COPY output cannot be masked; use SELECT";
 
@@ -92,7 +91,7 @@ export class PostgresGuard implements SessionGuard {
     if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.command === "COPY" && s.tablesWritten.length === 0)) {
       decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: COPY_OUT_REFUSAL };
     }
-    if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.command === "SET") && ENCODING_CHANGE.test(check.text)) {
+    if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.dangerous.includes("client-encoding"))) {
       decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: ENCODING_REFUSAL };
     }
     return { check, classification, decision };

@@ -1,6 +1,6 @@
 // Built-in functions that reach outside the database's tables: they read or
-// write the server's files, control other sessions and the server, or run SQL
-// handed to them as text. A SELECT that calls one is not the harmless read it
+// write the server's files, control other sessions and the server, run SQL
+// handed to them as text, or change state (sequences, large objects, locks). A SELECT that calls one is not the harmless read it
 // looks like, so the classifier tags it and policies can treat it as a write.
 
 const SERVER_FILE = new Set([
@@ -48,8 +48,42 @@ const SERVER_CONTROL = new Set([
   "pg_import_system_collations",
 ]);
 
-// Run the SQL text they are given, which the classifier cannot see.
-const RUNS_SQL_TEXT = new Set(["query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "ts_stat"]);
+// Run the SQL text they are given, or read whole tables, schemas or databases named in their arguments,
+// which the classifier cannot see as tables read.
+const RUNS_SQL_TEXT = new Set([
+  "query_to_xml",
+  "query_to_xmlschema",
+  "query_to_xml_and_xmlschema",
+  "cursor_to_xml",
+  "cursor_to_xmlschema",
+  "ts_stat",
+  ...["table", "schema", "database"].flatMap((scope) => [`${scope}_to_xml`, `${scope}_to_xmlschema`, `${scope}_to_xml_and_xmlschema`]),
+]);
+
+// Change state though called from a SELECT: sequences, large objects, notifications, advisory locks,
+// statistics, logical decoding (which also returns changes to every table).
+const CHANGES_STATE = new Set([
+  "nextval",
+  "setval",
+  "lo_create",
+  "lo_creat",
+  "lo_unlink",
+  "lo_put",
+  "lowrite",
+  "lo_truncate",
+  "lo_truncate64",
+  "lo_from_bytea",
+  "pg_notify",
+  "pg_logical_emit_message",
+  "pg_logical_slot_get_changes",
+  "pg_logical_slot_get_binary_changes",
+  "pg_logical_slot_peek_changes",
+  "pg_logical_slot_peek_binary_changes",
+  "pg_start_backup",
+  "pg_stop_backup",
+  "pg_stat_statements_reset",
+]);
+const CHANGES_STATE_PREFIXES = ["pg_advisory_", "pg_try_advisory_", "pg_stat_reset"];
 
 /** The dangerous tags that calling these functions earns. Names may be schema-qualified. */
 export function functionDangers(functions: readonly string[]): string[] {
@@ -59,6 +93,7 @@ export function functionDangers(functions: readonly string[]): string[] {
     if (SERVER_FILE.has(name)) tags.add("server-file-function");
     if (SERVER_CONTROL.has(name) || name.startsWith("dblink") || name.startsWith("pg_replication_origin_")) tags.add("server-control-function");
     if (RUNS_SQL_TEXT.has(name)) tags.add("dynamic-sql");
+    if (CHANGES_STATE.has(name) || CHANGES_STATE_PREFIXES.some((prefix) => name.startsWith(prefix))) tags.add("state-changing-function");
   }
   return [...tags];
 }

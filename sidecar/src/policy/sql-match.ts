@@ -12,12 +12,13 @@ export type RuleAction = Rule["action"];
 
 const DDL_COMMANDS = new Set(["CREATE", "ALTER", "DROP", "TRUNCATE"]);
 const WRITE_COMMANDS = new Set([...DDL_COMMANDS, "INSERT", "UPDATE", "DELETE", "MERGE", "GRANT", "REVOKE", "DO", "CALL"]);
-// This tag's statement already carries the writing command, so it adds nothing to "is it a write".
-const WRITE_SHAPED_TAGS = new Set(["data-modifying-cte"]);
+// Tags that add nothing to "is it a write": data-modifying-cte's statement already carries the writing
+// command, and client-encoding only tells the guard which setting a SET changes.
+const HARMLESS_TAGS = new Set(["data-modifying-cte", "client-encoding"]);
 
 /** A statement that reaches outside plain table data: server files, server control, roles, code it cannot see. */
 export function isDangerous(facts: SqlFacts): boolean {
-  return facts.dangerous.some((tag) => !WRITE_SHAPED_TAGS.has(tag));
+  return facts.dangerous.some((tag) => !HARMLESS_TAGS.has(tag));
 }
 
 /** The WRITE alias: data changes (COPY FROM writes a table), DDL, privileges, code, and anything dangerous. */

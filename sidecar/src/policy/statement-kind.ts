@@ -61,9 +61,27 @@ function renameKind(body: NodeBody<"RenameStmt">): StatementKind {
   return kind("ALTER", objectTypeWords(type));
 }
 
+/** Settings that lift a protection the database may rely on: read-only transactions, triggers and foreign keys, row security. */
+const PROTECTIVE_SETTINGS = new Set(["default_transaction_read_only", "transaction_read_only", "session_replication_role", "row_security"]);
+
+/** The settings a SET changes: its name, and for SET TRANSACTION / SESSION CHARACTERISTICS the options it lists. */
+function settingsChanged(body: NodeBody<"VariableSetStmt">): string[] {
+  const listed = (body.args ?? []).flatMap((arg) => {
+    const defname = (arg as { DefElem?: { defname?: unknown } }).DefElem?.defname;
+    return typeof defname === "string" ? [defname] : [];
+  });
+  return [body.name ?? "", ...listed];
+}
+
 function variableSetKind(body: NodeBody<"VariableSetStmt">): StatementKind {
-  const changesRole = body.name === "role" || body.name === "session_authorization";
-  return kind("SET", "", changesRole ? ["set-role"] : []);
+  const settings = settingsChanged(body);
+  const tags = [
+    ...(settings.some((name) => name === "role" || name === "session_authorization") ? ["set-role"] : []),
+    ...(settings.some((name) => PROTECTIVE_SETTINGS.has(name)) ? ["protective-setting"] : []),
+    // Names the parser resolved (SET NAMES, U&"…" spellings), for the guard's encoding check; not a danger in itself.
+    ...(settings.includes("client_encoding") ? ["client-encoding"] : []),
+  ];
+  return kind("SET", "", tags);
 }
 
 function copyKind(body: NodeBody<"CopyStmt">): StatementKind {

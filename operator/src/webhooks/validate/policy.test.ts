@@ -45,6 +45,11 @@ describe("validateAccessPolicy", () => {
 
   it.each<[string, Partial<Spec>, { field: string; message: string }]>([
     [
+      "a reviewer group every service account belongs to",
+      { rules: [{ name: "writes", action: "requireApproval", approval: { reviewers: { groups: ["dba", "system:serviceaccounts:agents"] }, timeout: "15m" } }] },
+      { field: "spec.rules[0].approval.reviewers.groups", message: 'group "system:serviceaccounts:agents" holds every user or service account of its kind' },
+    ],
+    [
       "a type error in when",
       { rules: [{ name: "ok", action: "allow" }, { name: "bad", when: "sql.command + 1 == 2", action: "deny" }] },
       { field: "spec.rules[1].when", message: "no such overload: string + int" },

@@ -118,6 +118,9 @@ function sharedListenerPorts(resources: readonly IResource[]): string[] {
     );
 }
 
+/** Groups Kubernetes puts whole populations in; a prefix ending in ":" covers every group under it. */
+const BROAD_GROUPS = ["system:authenticated", "system:unauthenticated", "system:serviceaccounts", "system:serviceaccounts:", "system:nodes", "system:masters"];
+
 function validateRule(rule: Rule, field: string, named: NamedResources): FieldError[] {
   const errors: FieldError[] = [];
   const matchKind = matchKindOf(rule);
@@ -129,6 +132,14 @@ function validateRule(rule: Rule, field: string, named: NamedResources): FieldEr
       field: `${field}.match.${matchKind}`,
       message: `rule "${rule.name}" matches ${MATCH_PROTOCOL[matchKind]} requests, but the policy names only ${[...known].sort().join(" and ")} Resources (${listNames(named.found.map(resourceName).sort())}), so it can never apply`,
     });
+  }
+  for (const group of rule.approval?.reviewers?.groups ?? []) {
+    if (BROAD_GROUPS.some((broad) => group === broad || (broad.endsWith(":") && group.startsWith(broad)))) {
+      errors.push({
+        field: `${field}.approval.reviewers.groups`,
+        message: `group "${group}" holds every user or service account of its kind, so agents and other workloads could approve requests; name the group of people who review`,
+      });
+    }
   }
   if (rule.when !== undefined) {
     const protocols: WhenProtocol[] | undefined = matchKind ? [MATCH_PROTOCOL[matchKind]] : allKnown ? [...known] : undefined;
