@@ -15,7 +15,7 @@ import { OperatorMetrics } from "./metrics.js";
 import { SettingsError, loadSettings, type OperatorSettings } from "./settings.js";
 import { admissionRouter } from "./webhooks/admission-server.js";
 import { loadSealKey } from "./webhooks/inject/seal-key.js";
-import { accessPolicyHandler, approvalRequestHandler, podInjectionHandler, resourceHandler } from "./webhooks/handlers.js";
+import { accessPolicyHandler, approvalRequestHandler, injectedPodUpdateHandler, podInjectionHandler, resourceHandler } from "./webhooks/handlers.js";
 import { CA_BUNDLE_CONFIGMAP } from "./controllers/ca-bundle-controller.js";
 import { VersionApi } from "@kubernetes/client-node";
 import {
@@ -76,6 +76,7 @@ async function run(settings: OperatorSettings): Promise<void> {
     admissionRouter(
       {
         "/mutate/pods": podInjectionHandler(caches, injection, sealKey),
+        "/validate/pods": injectedPodUpdateHandler(sealKey),
         "/mutate/approvalrequests": approvalRequestHandler(settings.serviceAccountUsername),
         "/validate/accesspolicies": accessPolicyHandler(caches),
         "/validate/resources": resourceHandler(caches),

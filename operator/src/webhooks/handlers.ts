@@ -5,6 +5,7 @@ import type { IAccessPolicy, IApprovalRequest, IResource } from "@portcullis/crd
 import type { Cache } from "../controllers/conditions.js";
 import type { AdmissionHandler, AdmissionResult } from "./admission-server.js";
 import { renderSidecarPatch } from "./inject/patch.js";
+import { injectedPodUpdateProblems } from "./inject/pod-updates.js";
 import type { InjectionSettings } from "./inject/settings.js";
 import { admitApprovalRequest } from "./validate/approval.js";
 import { formatAdmissionDenial, validateAccessPolicy, validateResource } from "./validate/policy.js";
@@ -67,5 +68,16 @@ export function approvalRequestHandler(operatorUsername: string, now: () => Date
       },
       { operatorUsername, now: now() },
     );
+  };
+}
+
+/** Pods UPDATE and pods/ephemeralcontainers: what would undo an injected pod's protection is refused (inject/pod-updates.ts). */
+export function injectedPodUpdateHandler(sealKey: Buffer): AdmissionHandler {
+  return (request) => {
+    if (request.operation !== "UPDATE" || !request.oldObject || !request.object) return { allowed: true };
+    const pod = request.object as V1Pod;
+    const problems = injectedPodUpdateProblems(request.oldObject, pod, request.namespace ?? pod.metadata?.namespace ?? "default", sealKey);
+    if (problems.length === 0) return { allowed: true };
+    return { allowed: false, code: 403, message: `Portcullis protects pod "${pod.metadata?.name ?? ""}": ${problems.join("; ")}` };
   };
 }

@@ -183,10 +183,12 @@ function foreignPortcullisTokens(pod: V1Pod): string[] {
 /**
  * Ephemeral containers (kubectl debug) are added to running pods, after injection. One that targets the
  * gateway shares its process namespace (its memory and files), and one that is privileged, adds
- * NET_ADMIN or mounts a Portcullis volume reaches the token, the spool or the redirect rules.
+ * NET_ADMIN or mounts a Portcullis volume reaches the token, the spool or the redirect rules. `considered`
+ * limits the check to some of them (those an update adds).
  */
-export function ephemeralContainerRefusals(pod: V1Pod): string[] {
+export function ephemeralContainerRefusals(pod: V1Pod, considered: (name: string) => boolean = () => true): string[] {
   return (pod.spec?.ephemeralContainers ?? []).flatMap((container, index) => {
+    if (!considered(container.name)) return [];
     const name = `ephemeral container "${container.name}" (spec.ephemeralContainers[${index}])`;
     const reasons: string[] = [];
     if (container.targetContainerName === SIDECAR_CONTAINER) reasons.push(`${name} targets ${SIDECAR_CONTAINER}, whose memory and files it could read`);
