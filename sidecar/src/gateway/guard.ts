@@ -33,6 +33,9 @@ interface Checked {
 
 const ENCODING_REFUSAL = "changing client_encoding is refused on this Resource because masking rules apply to it and read values as UTF-8";
 const COPY_OUT_REFUSAL = "COPY … TO is refused on this Resource because masking rules apply to it and COPY output cannot be masked; use SELECT";
+/** Planner statistics views: they hold samples of column values (most common values, histogram bounds) that column rules cannot map back to columns. */
+const STATISTICS_VIEWS = /(^|\.)pg_stats(_ext(_exprs)?)?$/;
+const STATISTICS_REFUSAL = "reading the planner statistics views (pg_stats) is refused on this Resource because masking rules apply to it and they hold samples of column values";
 
 export class PostgresGuard implements SessionGuard {
   /** Evidence seq of the statement record, by the id handed to the protocol layer. */
@@ -90,6 +93,9 @@ export class PostgresGuard implements SessionGuard {
     let decision = policies.decide(classification, identity, resource);
     if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.command === "COPY" && s.tablesWritten.length === 0)) {
       decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: COPY_OUT_REFUSAL };
+    }
+    if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.tablesRead.some((table) => STATISTICS_VIEWS.test(table)))) {
+      decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: STATISTICS_REFUSAL };
     }
     if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.dangerous.includes("client-encoding"))) {
       decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: ENCODING_REFUSAL };

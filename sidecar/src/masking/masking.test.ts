@@ -172,8 +172,15 @@ describe("ResultMaskPlan", () => {
   it("scans only textual columns when a rule names no columns", () => {
     const plan = compileMasking([policy("p", [{ name: "cards", detectors: ["creditCard"] }])], "crm");
     expect(plan.planFor([int4("amount"), { name: "ts", typeOid: 1184, format: 0 }])).toBeUndefined();
-    const types = [25, 1043, 1042, 19, 114, 3802, 142, 705, 18, 1009, 1015];
+    // Text types; record, anyarray; and types made in the database (a row type, a domain over text).
+    const types = [25, 1043, 1042, 19, 114, 3802, 142, 705, 18, 1009, 1015, 2249, 2277, 16384, 98765];
     expect(plan.planFor(types.map((typeOid) => ({ name: `c${typeOid}`, typeOid, format: 0 })))?.maskedColumns).toHaveLength(types.length);
+  });
+
+  it("finds personal data inside a whole row", () => {
+    const plan = compileMasking([policy("p", [{ name: "mails", detectors: ["email", "usSSN"] }])], "crm").planFor([{ name: "customers", typeOid: 16421, format: 0 }]);
+    const masked = plan?.maskRow(row('(1,"Maria Garcia",maria.garcia@example.com,536-22-8741)'));
+    expect(strings(masked?.values ?? [])).toEqual(['(1,"Maria Garcia",***,***)']);
   });
 
   it("masks inside json and text[] values without breaking their syntax", () => {

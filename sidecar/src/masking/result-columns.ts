@@ -16,11 +16,15 @@ export interface ResultColumn {
 /**
  * text, varchar, bpchar, name, json, jsonb, xml, unknown, "char", and arrays
  * of them: their text form is the content itself, so a detector finds what a
- * reader would see. Other types (numbers, dates, bytea) are scanned only when
- * a rule names the column.
+ * reader would see. So do values that hold other values: record (a whole row,
+ * `SELECT customers FROM customers`), anyarray (pg_stats' sampled values), and
+ * every type created in the database (OIDs from 16384: a table's row type, a
+ * domain over text, an enum). Other built-in types (numbers, dates, bytea)
+ * are scanned only when a rule names the column.
  */
-const TEXTUAL_TYPE_OIDS = new Set([25, 1043, 1042, 19, 114, 3802, 142, 705, 18, 1009, 1015, 1014, 1003, 199, 3807, 143, 1002]);
+const TEXTUAL_TYPE_OIDS = new Set([25, 1043, 1042, 19, 114, 3802, 142, 705, 18, 1009, 1015, 1014, 1003, 199, 3807, 143, 1002, 2249, 2287, 2277]);
+const FIRST_USER_OID = 16384;
 
 export function isTextual(column: ResultColumn): boolean {
-  return TEXTUAL_TYPE_OIDS.has(column.typeOid);
+  return TEXTUAL_TYPE_OIDS.has(column.typeOid) || column.typeOid >= FIRST_USER_OID;
 }
