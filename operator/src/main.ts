@@ -76,6 +76,7 @@ async function run(settings: OperatorSettings): Promise<void> {
     admissionRouter(
       {
         "/mutate/pods": podInjectionHandler(caches, injection, sealKey),
+        "/mutate/pods/opted-in-namespace": podInjectionHandler(caches, injection, sealKey, true),
         "/validate/pods": injectedPodUpdateHandler(sealKey),
         "/mutate/approvalrequests": approvalRequestHandler(settings.serviceAccountUsername),
         "/validate/accesspolicies": accessPolicyHandler(caches),

@@ -4,6 +4,7 @@ import type { V1Namespace, V1Pod } from "@kubernetes/client-node";
 import type { IAccessPolicy, IApprovalRequest, IResource } from "@portcullis/crds";
 import type { Cache } from "../controllers/conditions.js";
 import type { AdmissionHandler, AdmissionResult } from "./admission-server.js";
+import { NAMESPACE_INJECTION_LABEL } from "./inject/opt-in.js";
 import { renderSidecarPatch } from "./inject/patch.js";
 import { injectedPodUpdateProblems } from "./inject/pod-updates.js";
 import type { InjectionSettings } from "./inject/settings.js";
@@ -16,16 +17,22 @@ export interface AdmissionCaches {
   resources: Cache<IResource>;
 }
 
-export function podInjectionHandler(caches: AdmissionCaches, settings: InjectionSettings, sealKey: Buffer): AdmissionHandler {
+/**
+ * Pods CREATE. `namespaceOptedIn`: the API server called the webhook whose namespaceSelector requires the
+ * opt-in label, so the namespace is opted in even when the operator's namespace cache has not seen the
+ * label yet (a pod in a namespace labelled a moment ago must not start without its gateway).
+ */
+export function podInjectionHandler(caches: AdmissionCaches, settings: InjectionSettings, sealKey: Buffer, namespaceOptedIn = false): AdmissionHandler {
   return (request) => {
     if (request.operation !== "CREATE") return { allowed: true };
     const pod = request.object as V1Pod;
     const namespace = request.namespace ?? pod.metadata?.namespace ?? "default";
+    const cached = caches.namespaces.get("", namespace)?.metadata?.labels;
     const outcome = renderSidecarPatch(pod, {
       policies: caches.policies.list(namespace),
       resources: caches.resources.list(namespace),
       settings,
-      namespaceLabels: caches.namespaces.get("", namespace)?.metadata?.labels,
+      namespaceLabels: namespaceOptedIn ? { ...cached, [NAMESPACE_INJECTION_LABEL]: "enabled" } : cached,
       namespace,
       sealKey,
     });
