@@ -343,8 +343,8 @@ describe("observability", () => {
     expect((await operator.health("/healthz")).status).toBe(200);
     expect((await operator.health("/readyz")).status).toBe(200);
     const metrics = (await operator.health("/metrics")).body;
-    expect(metrics).toMatch(/portcullis_admissions_total\{webhook="\/mutate\/pods",outcome="mutated"\} [1-9]/);
-    expect(metrics).toMatch(/portcullis_admissions_total\{webhook="\/mutate\/pods",outcome="denied"\} [1-9]/);
+    expect(metrics).toMatch(/portcullis_admissions_total\{webhook="\/mutate\/pods\/opted-in-namespace",outcome="mutated"\} [1-9]/);
+    expect(metrics).toMatch(/portcullis_admissions_total\{webhook="\/mutate\/pods\/opted-in-namespace",outcome="denied"\} [1-9]/);
     expect(metrics).toContain("portcullis_webhook_duration_seconds_bucket");
     expect(metrics).toMatch(/portcullis_leader 1/);
     expect(metrics).toMatch(/portcullis_reconciles_total\{controller="resources",result="success"\} [1-9]/);
