@@ -6,7 +6,7 @@
 // reach the real server, and traffic to anything else must pass untouched.
 import { existsSync } from "node:fs";
 import { renderInitScript, transparentRedirectRules } from "@portcullis/operator/webhooks/inject/iptables";
-import type { IResource } from "@portcullis/crds";
+import { routedResource } from "@portcullis/operator/testing/objects";
 import { NetworkNamespace } from "./network-namespace.js";
 
 const SIDECAR_UID = 1337;
@@ -14,19 +14,10 @@ const AGENT_UID = 1000;
 const DB_ADDRESS = "10.200.0.1";
 const API_ADDRESS = "10.200.0.2";
 
-function resource(name: string, host: string, port: number, listener: number, transparent: boolean): IResource {
-  return {
-    apiVersion: "portcullis.dev/v1alpha1",
-    kind: "Resource",
-    metadata: { name, namespace: "agents" },
-    spec: { protocol: "postgres", endpoint: { host, port }, listener: { port: listener }, transparent },
-  };
-}
-
 const RESOURCES = [
-  resource("orders-db", DB_ADDRESS, 5432, 15432, true),
-  resource("payments-api", API_ADDRESS, 80, 18081, true),
-  resource("reports-db", DB_ADDRESS, 5433, 15433, false),
+  routedResource("orders-db", DB_ADDRESS, 5432, 15432, true),
+  routedResource("payments-api", API_ADDRESS, 80, 18081, true),
+  routedResource("reports-db", DB_ADDRESS, 5433, 15433, false),
 ];
 
 /** Who answers where: the real servers on the Resources' addresses, the gateway's listeners on loopback. */

@@ -1,13 +1,9 @@
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import { policyVerdict, readyCondition, resourceVerdict, type Cache, type ReferenceCaches } from "./conditions.js";
+import { objectCache } from "../testing/objects.js";
+import { policyVerdict, readyCondition, resourceVerdict, type ReferenceCaches } from "./conditions.js";
 
-function cache<T extends { metadata?: { name?: string; namespace?: string } }>(objects: T[]): Cache<T> {
-  return {
-    get: (namespace, name) => objects.find((o) => o.metadata?.namespace === namespace && o.metadata.name === name),
-    list: (namespace) => objects.filter((o) => namespace === undefined || o.metadata?.namespace === namespace),
-  };
-}
+const cache = objectCache;
 
 const resource: IResource = {
   apiVersion: "portcullis.dev/v1alpha1",

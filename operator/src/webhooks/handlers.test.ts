@@ -1,29 +1,12 @@
 import type { V1Namespace, V1Pod } from "@kubernetes/client-node";
-import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import type { Cache } from "../controllers/conditions.js";
+import { policy as accessPolicy, postgresResource } from "../broker/test-fixtures.js";
+import { objectCache } from "../testing/objects.js";
 import type { AdmissionRequest } from "./admission-server.js";
 import { podInjectionHandler } from "./handlers.js";
 import { defaultInjectionSettings } from "./inject/settings.js";
 
-function cache<T extends { metadata?: { name?: string; namespace?: string } }>(items: T[]): Cache<T> {
-  return {
-    get: (namespace, name) => items.find((item) => item.metadata?.name === name && (item.metadata?.namespace ?? "") === namespace),
-    list: (namespace) => items.filter((item) => namespace === undefined || item.metadata?.namespace === namespace),
-  };
-}
-
-const resource: IResource = {
-  apiVersion: "portcullis.dev/v1alpha1",
-  kind: "Resource",
-  metadata: { name: "orders-db", namespace: "agents" },
-  spec: { protocol: "postgres", endpoint: { host: "orders-db.data.svc", port: 5432 }, listener: { port: 15432 }, credentials: { secretRef: { name: "db" } } },
-};
-const policy: IAccessPolicy = {
-  apiVersion: "portcullis.dev/v1alpha1",
-  kind: "AccessPolicy",
-  metadata: { name: "reads", namespace: "agents" },
-  spec: { subjects: { serviceAccounts: ["report-bot"] }, resources: ["orders-db"], rules: [{ name: "reads", action: "allow" }] },
-};
+const resource = postgresResource("orders-db");
+const policy = accessPolicy("reads", { subjects: { serviceAccounts: ["report-bot"] }, resources: ["orders-db"], rules: [{ name: "reads", action: "allow" }] });
 const pod: V1Pod = { metadata: { name: "agent-1", namespace: "agents" }, spec: { serviceAccountName: "report-bot", containers: [{ name: "agent", image: "agent:1" }] } };
 const request: AdmissionRequest = {
   uid: "1",
@@ -37,7 +20,7 @@ const request: AdmissionRequest = {
 
 describe("podInjectionHandler", () => {
   // The namespace was labelled a moment ago: the operator's cache does not have it yet.
-  const caches = { namespaces: cache<V1Namespace>([]), policies: cache([policy]), resources: cache([resource]) };
+  const caches = { namespaces: objectCache<V1Namespace>([]), policies: objectCache([policy]), resources: objectCache([resource]) };
 
   it("injects a pod the namespace webhook sends, even before the namespace cache has seen the opt-in label", async () => {
     const result = await podInjectionHandler(caches, defaultInjectionSettings, Buffer.alloc(32, 1), true)(request);

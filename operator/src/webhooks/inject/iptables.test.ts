@@ -1,22 +1,13 @@
 // The transparent-mode rules as data: testdata/transparent-redirect.rules.golden.txt
 // holds the rule list for the shared fixtures' Resources (UPDATE_GOLDEN=1 regenerates it).
-import type { IResource } from "@portcullis/crds";
+import { routedResource } from "../../testing/objects.js";
 import { expectGolden } from "./golden-files.js";
 import { renderInitScript, shellQuote, transparentRedirectRules } from "./iptables.js";
 
-function resource(name: string, host: string, port: number, listener: number, transparent: boolean): IResource {
-  return {
-    apiVersion: "portcullis.dev/v1alpha1",
-    kind: "Resource",
-    metadata: { name, namespace: "agents" },
-    spec: { protocol: "postgres", endpoint: { host, port }, listener: { port: listener }, transparent },
-  };
-}
-
 const RESOURCES = [
-  resource("payments-api", "payments.payments.svc.cluster.local", 80, 18081, true),
-  resource("analytics-db", "analytics.data.svc.cluster.local", 5432, 15433, false),
-  resource("orders-db", "10.96.12.7", 5432, 15432, true),
+  routedResource("payments-api", "payments.payments.svc.cluster.local", 80, 18081, true),
+  routedResource("analytics-db", "analytics.data.svc.cluster.local", 5432, 15433, false),
+  routedResource("orders-db", "10.96.12.7", 5432, 15432, true),
 ];
 
 describe("transparentRedirectRules", () => {
@@ -42,7 +33,7 @@ describe("transparentRedirectRules", () => {
   });
 
   it("is empty without a transparent Resource, so no init container is needed", () => {
-    expect(transparentRedirectRules([resource("a", "a.svc", 5432, 15432, false)], { sidecarUid: 1337 })).toEqual([]);
+    expect(transparentRedirectRules([routedResource("a", "a.svc", 5432, 15432, false)], { sidecarUid: 1337 })).toEqual([]);
   });
 });
 

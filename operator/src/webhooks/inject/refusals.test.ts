@@ -1,15 +1,11 @@
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
+import { routedResource } from "../../testing/objects.js";
 import { podSecurityRefusals, refusalReasons, reservedNameConflicts } from "./refusals.js";
 import { defaultInjectionSettings } from "./settings.js";
 
 function resource(name: string, listener: number, transparent = false, host = `${name}.data.svc`, port = 5432): IResource {
-  return {
-    apiVersion: "portcullis.dev/v1alpha1",
-    kind: "Resource",
-    metadata: { name, namespace: "agents" },
-    spec: { protocol: "postgres", endpoint: { host, port }, listener: { port: listener }, transparent },
-  };
+  return routedResource(name, host, port, listener, transparent);
 }
 
 /** An agent that may be served transparently: its own UID, and no capability to switch UIDs. */
