@@ -77,9 +77,10 @@ function setup(pg: RunningPostgres, s3: RunningS3, signingKey: string): object[]
       },
     },
     policy("allow"),
-    { apiVersion: "v1", kind: "Pod", metadata: { name: "agent-1", namespace: NS, labels: { app: "report-bot" } }, spec: { serviceAccountName: "report-bot", containers: [{ name: "agent", image: "agent:1" }] } },
   ];
 }
+
+const agentPod = { apiVersion: "v1", kind: "Pod", metadata: { name: "agent-1", namespace: NS, labels: { app: "report-bot" } }, spec: { serviceAccountName: "report-bot", containers: [{ name: "agent", image: "agent:1" }] } };
 
 const apply = (objects: object[]): Promise<string> => fixture.kubectlOk(["apply", "-f", "-"], { stdin: objects.map((o) => stringify(o)).join("---\n") });
 
@@ -139,6 +140,9 @@ beforeAll(async () => {
   await fixture.grantReviewerRole([{ kind: "Group", name: "dba" }]);
   const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   await apply(setup(server, s3, signingKey));
+  // As a platform engineer would: the pod comes once the operator reports its policy Ready (it injects from what it has seen).
+  await fixture.waitFor(["get", "accesspolicy", "orders-writes-need-approval", "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
+  await apply([agentPod]);
   const uid = await fixture.kubectlOk(["get", "pod", "agent-1", "-n", NS, "-o", "jsonpath={.metadata.uid}"]);
   const token = (await fixture.kubectlOk(["create", "token", "report-bot", "-n", NS, "--audience=portcullis", "--bound-object-kind=Pod", "--bound-object-name=agent-1", `--bound-object-uid=${uid}`])).trim();
   const ca = Buffer.from(await fixture.kubectlOk(["get", "secret", "portcullis-operator-tls", "-n", OPERATOR_NAMESPACE, "-o", "jsonpath={.data.ca-bundle\\.crt}"]), "base64").toString();
