@@ -37,28 +37,22 @@ function seconds(argument: string | undefined): number {
 /** libFuzzer's progress lines (thousands in a run), which the closing summary replaces. */
 const PROGRESS_LINE = /^#\d+\s/;
 
-/** Runs jazzer, passing its output through but for progress lines; resolves with its exit code and all it wrote to stderr (libFuzzer's progress and statistics). */
-function runJazzer(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; log: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "inherit", "pipe"] });
-    let log = "";
-    let partial = "";
-    const pass = (line: string): void => {
-      if (!PROGRESS_LINE.test(line)) process.stderr.write(`${line}\n`);
-    };
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (text: string) => {
-      log += text;
-      const lines = (partial + text).split("\n");
-      partial = lines.pop() ?? "";
-      lines.forEach(pass);
-    });
+/**
+ * Runs jazzer with its stderr (libFuzzer's progress and statistics) in `logFile`, then prints what it
+ * wrote there but the progress lines, and resolves with its exit code and that log. A file, not a pipe:
+ * libFuzzer writes with C stdio to a descriptor Node made non-blocking, so a pipe the parent drains
+ * late (two busy cores) loses the final statistics.
+ */
+async function runJazzer(args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<{ code: number; log: string }> {
+  const descriptor = fs.openSync(logFile, "w");
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "inherit", descriptor] });
     child.once("error", reject);
-    child.once("close", (code, signal) => {
-      if (partial) pass(partial);
-      resolve({ code: code ?? (signal ? 128 : 1), log });
-    });
-  });
+    child.once("close", (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1)));
+  }).finally(() => fs.closeSync(descriptor));
+  const log = fs.readFileSync(logFile, "utf8");
+  for (const line of log.split("\n")) if (line !== "" && !PROGRESS_LINE.test(line)) process.stderr.write(`${line}\n`);
+  return { code, log };
 }
 
 function lastNumber(log: string, pattern: RegExp): string {
@@ -83,7 +77,7 @@ async function main(): Promise<number> {
   // libFuzzer writes new inputs to the first corpus directory only, so the seeds are read from the second.
   const args = [...launch.nodeArgs, cli, TARGET, corpus, SEEDS, "--sync", "--includes", INSTRUMENTED, "--timeout", String(PER_INPUT_TIMEOUT_MS)];
   const libFuzzerArgs = [`-max_total_time=${limit}`, `-dict=${DICTIONARY}`, "-print_final_stats=1", `-artifact_prefix=${workDir}/`];
-  const { code, log } = await runJazzer([...args, "--", ...libFuzzerArgs], { ...process.env, ...launch.env });
+  const { code, log } = await runJazzer([...args, "--", ...libFuzzerArgs], { ...process.env, ...launch.env }, path.join(workDir, "jazzer.log"));
   console.log(summary(log, limit));
   if (code !== 0) {
     console.error(`fuzz: jazzer exited with status ${code}; the failing input (crash-*, timeout-*) and the corpus are in ${workDir}`);
