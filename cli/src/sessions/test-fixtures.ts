@@ -25,8 +25,14 @@ export const START: SessionStartData = {
   policies: ["no-destructive-changes"],
 };
 
-function statement(text: string, summary: string, decision: StatementData["decision"], approval?: string): StatementData {
-  return { text, classification: { summary, fingerprint: `sha256:${"c".repeat(64)}`, commands: [summary.split(" ")[0] ?? ""], tables: ["orders"] }, decision, ...(approval ? { approval } : {}) };
+function statement(text: string, summary: string, decision: StatementData["decision"], approval?: string, parameters?: string[]): StatementData {
+  return {
+    text,
+    ...(parameters ? { parameters } : {}),
+    classification: { summary, fingerprint: `sha256:${"c".repeat(64)}`, commands: [summary.split(" ")[0] ?? ""], tables: ["orders"] },
+    decision,
+    ...(approval ? { approval } : {}),
+  };
 }
 
 /** A clock that moves 250 ms each time it is read. */
@@ -55,7 +61,7 @@ export async function recordSession(spoolDir: string, options: RecordOptions = {
     const recorder = await spool.startSession({ session, data });
     const select = await recorder.append("statement", statement("SELECT id, email\n  FROM orders\n WHERE id = 1", "SELECT orders", { action: "allow", policy: "no-destructive-changes", rule: "reads" }));
     await recorder.append("result", { statement: select.seq, rowsReturned: 1, commandTags: ["SELECT 1"], masked: { "orders.email": 1 }, durationMs: 3 });
-    const remove = await recorder.append("statement", statement("DELETE FROM orders WHERE id = 1", "DELETE orders", { action: "requireApproval", policy: "no-destructive-changes", rule: "writes" }, "report-bot-0-x7k2p"));
+    const remove = await recorder.append("statement", statement("DELETE FROM orders WHERE id = $1", "DELETE orders", { action: "requireApproval", policy: "no-destructive-changes", rule: "writes" }, "report-bot-0-x7k2p", ["$1 = '1'"]));
     await recorder.append("approval", { name: "report-bot-0-x7k2p", phase: "Pending", statement: remove.seq });
     await recorder.append("approval", { name: "report-bot-0-x7k2p", phase: "Approved", statement: remove.seq, decidedBy: "alice", reason: "refund agreed" });
     await recorder.append("result", { statement: remove.seq, rowsReturned: 0, commandTags: ["DELETE 1"], masked: {}, durationMs: 5 });

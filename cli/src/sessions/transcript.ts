@@ -62,8 +62,10 @@ function decisionText(decision: Data): string {
 
 function statement(data: Data): string[] {
   const approval = text(data, "approval");
+  const parameters = strings(data, "parameters");
   return [
     `${BODY}${indentLines(text(data, "text") ?? "", BODY)}`,
+    ...(parameters.length ? [labelled("with", oneLine(parameters.join(", ")))] : []),
     labelled("decision", oneLine(decisionText(object(data, "decision")))),
     ...(approval ? [labelled("approval", oneLine(approval))] : []),
   ];

@@ -70,7 +70,7 @@ describe("sessions verify", () => {
 
   it("detects one edited record: the chunk's sha256 and the record's hash", async () => {
     const { storeFile, session } = await freshStore();
-    await rewriteChunk(session.dir, "000002.jsonl.gz", (lines) => lines.map((line) => line.replace("DELETE FROM orders WHERE id = 1", "DELETE FROM orders WHERE id = 2")));
+    await rewriteChunk(session.dir, "000002.jsonl.gz", (lines) => lines.map((line) => line.replace("$1 = '1'", "$1 = '2'")));
     const result = await verify(storeFile, session, ["--public-key", uploaderKeyFile]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^problem: chunk 000002\.jsonl\.gz: its sha256 is [0-9a-f]{64}, the manifest says [0-9a-f]{64} \(the object was changed or replaced\)$/m);

@@ -271,6 +271,8 @@ except psycopg2.errors.QueryCanceled:
     expect(sessions.length).toBeGreaterThan(10);
     for (const records of sessions) expect(verifyChain(records)).toMatchObject({ ok: true });
     const records = sessions.flat();
+    const bound = records.filter((record) => record.type === "statement" && (record.data as { text: string }).text === "SELECT id, status FROM orders WHERE id = $1");
+    expect(bound.map((record) => (record.data as { parameters?: string[] }).parameters)).toEqual([["$1 = '1'"], ["$1 = '2'"], ["$1 = '3'"]]);
     const denied = records.find((record) => record.type === "statement" && (record.data as { text: string }).text === "DROP TABLE orders");
     expect(denied?.data).toMatchObject({ decision: { action: "deny", policy: "no-destructive-changes", rule: "block-drop-and-truncate" } });
     const masked = records.find((record) => record.type === "result" && Object.keys((record.data as { masked: object }).masked).length > 0);

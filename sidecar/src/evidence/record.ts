@@ -25,7 +25,8 @@
 //                  verified JWT claims), resource (name, namespace, protocol),
 //                  client (address, port, database, user, application),
 //                  policies (the AccessPolicy names that apply).
-// - statement      text; classification (summary, fingerprint, commands,
+// - statement      text; parameters (bound values, extended protocol);
+//                  classification (summary, fingerprint, commands,
 //                  tables); decision (action allow|deny|requireApproval,
 //                  policy, rule, reason); approval (ApprovalRequest name).
 // - result         statement (seq of its statement record), rowsReturned,
@@ -72,6 +73,8 @@ export interface SessionStartData {
 /** statement: a statement the client sent, recorded before it is forwarded (or refused). */
 export interface StatementData {
   text: string;
+  /** The values bound to $1, $2, … in the extended protocol ("$1 = '5'"), long ones cut. */
+  parameters?: string[];
   classification: { summary: string; fingerprint: string; commands: string[]; tables: string[] };
   /** What the policy decided; policy and rule are absent when a default action decided. */
   decision: { action: "allow" | "deny" | "requireApproval"; policy?: string; rule?: string; reason?: string };

@@ -14,8 +14,8 @@ const policy: BrokeredPolicy = {
   },
 };
 
-const held = (text: string): HeldStatement => ({
-  check: { text, protocol: "simple" },
+const held = (text: string, values?: string[]): HeldStatement => ({
+  check: values ? { text, protocol: "extended", parameters: values.map((value) => ({ format: 0, value: Buffer.from(value) })) } : { text, protocol: "simple" },
   classification: { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text },
   decision: { action: "requireApproval", policy: "writes", rule: "need-approval", message: "", approval: { reviewers: { users: [], groups: ["dba"] }, timeoutMs: 60_000, grantScope: "session" } },
   statementSeq: 2,
@@ -69,6 +69,20 @@ describe("ApprovalFlow", () => {
     const result = await flow(new ScriptedApprovals(outcome)).flow.obtain(held("DELETE FROM t WHERE id = 1"), () => undefined, new AbortController().signal);
     expect(result.approved).toBe(false);
     expect(result.message).toMatch(message);
+  });
+
+  it("shows the reviewer the bound values, and binds the approval and its grant to them", async () => {
+    const service = new ScriptedApprovals({ phase: "Approved", decidedBy: "alice", grantScope: "session" });
+    const { flow: gate } = flow(service);
+    const signal = new AbortController().signal;
+    expect((await gate.obtain(held("DELETE FROM t WHERE id = $1", ["5"]), () => undefined, signal)).approved).toBe(true);
+    expect(service.asks[0]?.details).toBe("DELETE FROM t WHERE id = $1\n-- with $1 = '5'");
+    expect(service.asks[0]?.fingerprint).not.toBe(`sha256:${"a".repeat(64)}`);
+    // The session grant covers the same values again, but not other ones.
+    expect((await gate.obtain(held("DELETE FROM t WHERE id = $1", ["5"]), () => undefined, signal)).approved).toBe(true);
+    expect(service.asks).toHaveLength(1);
+    await gate.obtain(held("DELETE FROM t WHERE id = $1", ["6"]), () => undefined, signal);
+    expect(service.asks).toHaveLength(2);
   });
 
   it("tells the reviewer who the session runs as when a JWT's subject is not the pod", async () => {

@@ -4,6 +4,7 @@
 // kubeconfig in standalone mode), the client is told which request it waits
 // for and the exact kubectl command a reviewer runs, and each step is recorded.
 // Any failure — no cluster, the broker down, a timeout — is a denial.
+import { createHash } from "node:crypto";
 import type { BrokeredPolicy } from "../config/bundle.js";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
 import type { Classification } from "../policy/classify.js";
@@ -13,6 +14,7 @@ import type { ApprovalIdentity, ApprovalOutcome, ApprovalRule, ApprovalService, 
 import type { GrantCache } from "../approvals/grants.js";
 import { reviewerCommand } from "../approvals/reviewer-hint.js";
 import { errorMessage } from "../config/error-message.js";
+import { parameterIdentity, renderParameters } from "../postgres/parameters.js";
 
 export interface HeldStatement {
   check: StatementCheck;
@@ -53,6 +55,15 @@ export interface ApprovalGateOptions {
 const MAX_DETAILS = 65_536;
 
 
+/**
+ * What an approval is bound to: the statement text and, in the extended protocol, the values bound to
+ * it, so approving `DELETE … WHERE id = $1` for id 5 grants nothing for another id (as with literals).
+ */
+function boundFingerprint(textFingerprint: string, parameters: StatementCheck["parameters"]): string {
+  if (!parameters?.length) return textFingerprint;
+  return `sha256:${createHash("sha256").update(JSON.stringify([textFingerprint, parameterIdentity(parameters)])).digest("hex")}`;
+}
+
 export class ApprovalFlow implements ApprovalGate {
   constructor(private readonly options: ApprovalGateOptions) {}
 
@@ -64,7 +75,8 @@ export class ApprovalFlow implements ApprovalGate {
     const { decision, classification } = held;
     const approval = decision.approval;
     if (!approval || !classification.ok) return { approved: false, message: "portcullis: the statement needs approval but the rule's approval settings are missing" };
-    const grant = { resource: this.options.resource, policy: decision.policy, rule: decision.rule, fingerprint: classification.fingerprint, sessionID: this.options.sessionId, identity: this.options.sessionUser };
+    const fingerprint = boundFingerprint(classification.fingerprint, held.check.parameters);
+    const grant = { resource: this.options.resource, policy: decision.policy, rule: decision.rule, fingerprint, sessionID: this.options.sessionId, identity: this.options.sessionUser };
     if (this.options.grants.covers(grant)) return { approved: true, message: "" };
     const where = `AccessPolicy "${decision.policy}" rule "${decision.rule}"`;
     const rule = this.ruleOf(decision.policy, decision.rule);
@@ -76,8 +88,8 @@ export class ApprovalFlow implements ApprovalGate {
         policy: decision.policy,
         rule: decision.rule,
         summary: classification.summary,
-        details: this.details(held.check.text),
-        fingerprint: classification.fingerprint,
+        details: this.details(held.check),
+        fingerprint,
         sessionID: this.options.sessionId,
       }, { rule, identity: this.options.identity });
     } catch (error) {
@@ -113,10 +125,11 @@ export class ApprovalFlow implements ApprovalGate {
    * The statement for the reviewer. The request names the pod's identity as requester (that is what
    * the broker can verify); a session that runs as a JWT's subject says who that is, too.
    */
-  private details(text: string): string {
+  private details(check: StatementCheck): string {
     const { sessionUser, identity } = this.options;
     const prefix = sessionUser !== identity.username ? `-- session identity: ${sessionUser}\n` : "";
-    return `${prefix}${text}`.slice(0, MAX_DETAILS);
+    const values = check.parameters?.length ? `\n-- with ${renderParameters(check.parameters).join(", ")}` : "";
+    return `${prefix}${check.text}${values}`.slice(0, MAX_DETAILS);
   }
 
   private ruleOf(policyName: string, ruleName: string): ApprovalRule | undefined {

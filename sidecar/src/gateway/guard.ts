@@ -11,6 +11,7 @@ import { type GatewayMetrics, observeStatement, type StatementDecision } from ".
 import { classifySql, type Classification } from "../policy/classify.js";
 import { type Decision, denialMessage, type PolicySet } from "../policy/engine.js";
 import { SQLSTATE } from "../postgres/backend.js";
+import { renderParameters } from "../postgres/parameters.js";
 import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "../postgres/ports.js";
 import type { ApprovalGate } from "./approval-gate.js";
 
@@ -113,6 +114,7 @@ export class PostgresGuard implements SessionGuard {
     const { classification, decision, check } = entry;
     const data: StatementData = {
       text: check.text,
+      ...(check.parameters?.length ? { parameters: renderParameters(check.parameters) } : {}),
       classification: classification.ok
         ? {
             summary: classification.summary,

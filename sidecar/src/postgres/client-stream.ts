@@ -149,7 +149,7 @@ export class ClientStream {
         return expected.push({ kind: "parse", settle: prepared.parseSent(message.name, message.text) });
       case "Bind":
         server.forgetPortal(message.portal);
-        return expected.push({ kind: "bind", settle: prepared.bindSent(message.portal, message.statement) });
+        return expected.push({ kind: "bind", settle: prepared.bindSent(message.portal, message.statement, message.parameters) });
       case "Describe":
         if (message.target === "S") return expected.push({ kind: "describe-statement" });
         return expected.push({ kind: "describe-portal", portal: message.name, swallow: false });

@@ -32,7 +32,16 @@ describe("parseStartupPacket", () => {
 describe("parseFrontendMessage", () => {
   it("decodes the extended protocol messages pg-protocol writes", () => {
     expect(decode(serialize.parse({ name: "s1", text: "SELECT $1", types: [23] }))).toEqual({ type: "Parse", name: "s1", text: "SELECT $1", parameterTypes: [23] });
-    expect(decode(serialize.bind({ portal: "p", statement: "s1", values: ["1", null], binary: true }))).toEqual({ type: "Bind", portal: "p", statement: "s1", resultFormats: [1] });
+    expect(decode(serialize.bind({ portal: "p", statement: "s1", values: ["1", null], binary: true }))).toEqual({
+      type: "Bind",
+      portal: "p",
+      statement: "s1",
+      parameters: [
+        { format: 0, value: Buffer.from("1") },
+        { format: 0, value: null },
+      ],
+      resultFormats: [1],
+    });
     expect(decode(serialize.describe({ type: "P", name: "p" }))).toEqual({ type: "Describe", target: "P", name: "p" });
     expect(decode(serialize.execute({ portal: "p", rows: 10 }))).toEqual({ type: "Execute", portal: "p", maxRows: 10 });
     expect(decode(serialize.close({ type: "S", name: "s1" }))).toEqual({ type: "Close", target: "S", name: "s1" });

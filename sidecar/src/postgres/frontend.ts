@@ -2,6 +2,7 @@
 // any byte sequence either decodes or throws ProtocolError, which the gateway
 // turns into an error message and a closed connection. This is the code the
 // fuzzer drives (e2e/src/fuzz).
+import type { BoundParameter } from "./parameters.js";
 import { ProtocolError } from "./frames.js";
 
 export const SSL_REQUEST_CODE = 80877103;
@@ -18,7 +19,7 @@ export type StartupPacket =
 export type FrontendMessage =
   | { type: "Query"; text: string }
   | { type: "Parse"; name: string; text: string; parameterTypes: number[] }
-  | { type: "Bind"; portal: string; statement: string; resultFormats: number[] }
+  | { type: "Bind"; portal: string; statement: string; parameters: BoundParameter[]; resultFormats: number[] }
   | { type: "Describe"; target: "S" | "P"; name: string }
   | { type: "Execute"; portal: string; maxRows: number }
   | { type: "Close"; target: "S" | "P"; name: string }
@@ -65,9 +66,12 @@ class BodyReader {
     return value;
   }
 
-  skip(count: number): void {
+  /** The next `count` bytes, as a view into the body. */
+  bytes(count: number): Buffer {
     this.need(count);
+    const value = this.body.subarray(this.offset, this.offset + count);
     this.offset += count;
+    return value;
   }
 
   rest(): Buffer {
@@ -120,12 +124,21 @@ function parseBind(reader: BodyReader): FrontendMessage {
   const portal = reader.cstring();
   const statement = reader.cstring();
   const formatCount = reader.count(MAX_PARAMETERS, "parameter format codes");
-  for (let i = 0; i < formatCount; i++) reader.int16();
+  const formats: Array<0 | 1> = [];
+  for (let i = 0; i < formatCount; i++) {
+    const format = reader.int16();
+    if (format !== 0 && format !== 1) throw new ProtocolError(`Bind: unknown parameter format ${format}`);
+    formats.push(format);
+  }
   const valueCount = reader.count(MAX_PARAMETERS, "parameter values");
+  if (formatCount > 1 && formatCount !== valueCount) throw new ProtocolError(`Bind: ${formatCount} parameter format codes for ${valueCount} values`);
+  const parameters: BoundParameter[] = [];
   for (let i = 0; i < valueCount; i++) {
     const length = reader.int32();
     if (length < -1) throw new ProtocolError("Bind: negative parameter length");
-    if (length > 0) reader.skip(length);
+    // No format codes: all text; one: it applies to every value.
+    const format = formats[formatCount === 1 ? 0 : i] ?? 0;
+    parameters.push({ format, value: length === -1 ? null : reader.bytes(length) });
   }
   const resultCount = reader.count(MAX_PARAMETERS, "result format codes");
   const resultFormats: number[] = [];
@@ -134,7 +147,7 @@ function parseBind(reader: BodyReader): FrontendMessage {
     if (format !== 0 && format !== 1) throw new ProtocolError(`Bind: unknown result format ${format}`);
     resultFormats.push(format);
   }
-  return { type: "Bind", portal, statement, resultFormats };
+  return { type: "Bind", portal, statement, parameters, resultFormats };
 }
 
 function parseTarget(reader: BodyReader, what: string): "S" | "P" {

@@ -1,6 +1,7 @@
 // What the PostgreSQL session needs from the rest of the gateway, as small
 // interfaces, so the protocol code does not know how policies, approvals,
 // evidence or masking work — and each can be tested alone.
+import type { BoundParameter } from "./parameters.js";
 import type { ErrorFields } from "./backend.js";
 
 /** One statement about to run: a simple Query's text, or the text of the prepared statement an Execute runs. */
@@ -9,6 +10,8 @@ export interface StatementCheck {
   protocol: "simple" | "extended";
   /** The prepared statement's name for extended Executes ("" for the unnamed one). */
   statementName?: string;
+  /** The values the Bind supplied for $1, $2, … (extended Executes). */
+  parameters?: readonly BoundParameter[];
   /** The protocol layer refuses this (e.g. it names a statement whose text the gateway cannot know): the guard records a denial with this reason. */
   refusal?: string;
 }

@@ -3,7 +3,13 @@ import type { FrontendMessage } from "./frontend.js";
 import { PreparedState } from "./prepared-state.js";
 
 const parse = (name: string, text: string): FrontendMessage => ({ type: "Parse", name, text, parameterTypes: [] });
-const bind = (portal: string, statement: string): FrontendMessage => ({ type: "Bind", portal, statement, resultFormats: [] });
+const bind = (portal: string, statement: string, values: string[] = []): FrontendMessage => ({
+  type: "Bind",
+  portal,
+  statement,
+  parameters: values.map((value) => ({ format: 0, value: Buffer.from(value) })),
+  resultFormats: [],
+});
 const execute = (portal: string): FrontendMessage => ({ type: "Execute", portal, maxRows: 0 });
 const close = (target: "S" | "P", name: string): FrontendMessage => ({ type: "Close", target, name });
 const sync: FrontendMessage = { type: "Sync" };
@@ -27,7 +33,7 @@ describe("PreparedState.plan", () => {
   it("stops where the server would refuse a second statement or portal of the same name", () => {
     expect(texts(prepared("s", "SELECT 1"), [parse("s", "DELETE FROM t"), bind("", "s"), execute(""), sync])).toEqual([]);
     const state = prepared("s", "SELECT 1");
-    state.bindSent("p", "s")(true);
+    state.bindSent("p", "s", [])(true);
     expect(texts(state, [bind("p", "s"), execute("p"), sync])).toEqual([]);
   });
 
@@ -41,6 +47,11 @@ describe("PreparedState.plan", () => {
     state.parseSent("s", "DELETE FROM t");
     expect(texts(state, [bind("", "s"), execute(""), sync])).toEqual([expect.stringMatching(/^prepared statement "s" is still being changed/)]);
     expect(texts(state, [parse("s", "SELECT 1"), sync])).toEqual([expect.stringMatching(/^prepared statement "s" is still being changed/)]);
+  });
+
+  it("hands each check the values its portal was bound with", () => {
+    const plan = new PreparedState().plan([parse("", "DELETE FROM t WHERE id = $1"), bind("", "", ["5"]), execute(""), sync]);
+    expect(plan.checks[0]?.parameters?.map((parameter) => parameter.value?.toString())).toEqual(["5"]);
   });
 
   it("lets an unknown portal through unchecked: a cursor opened by DECLARE, checked when declared", () => {
@@ -63,17 +74,17 @@ describe("PreparedState changes", () => {
 
   it("binds the text the statement had when the server bound it, and forgets portals when the transaction ends", () => {
     const state = prepared("", "DELETE FROM t");
-    const bound = state.bindSent("p", "");
+    const bound = state.bindSent("p", "", []);
     bound(true);
     state.parseSent("", "SELECT 1")(true);
-    expect(state.portal("p")).toEqual({ statement: "", text: "DELETE FROM t" });
+    expect(state.portal("p")).toEqual({ statement: "", text: "DELETE FROM t", parameters: [] });
     state.transactionEnded();
     expect(state.portal("p")).toBeUndefined();
   });
 
   it("drops the unnamed statement and portal when a simple query is sent", () => {
     const state = prepared("", "SELECT 1");
-    state.bindSent("", "")(true);
+    state.bindSent("", "", [])(true);
     state.simpleQuerySent();
     expect(state.statement("")).toBeUndefined();
     expect(state.portal("")).toBeUndefined();

@@ -14,10 +14,12 @@
 // Portals end with their transaction; a simple query destroys the unnamed
 // statement and portal.
 import type { FrontendMessage } from "./frontend.js";
+import type { BoundParameter } from "./parameters.js";
 import type { StatementCheck } from "./ports.js";
 
 interface Portal {
   statement: string;
+  parameters: readonly BoundParameter[];
   /** undefined when the gateway does not know the statement's text: executing it is refused. */
   text: string | undefined;
 }
@@ -62,7 +64,7 @@ class BatchSimulation {
       case "Parse":
         return this.parse(message.name, message.text);
       case "Bind":
-        return this.bind(message.portal, message.statement);
+        return this.bind(message.portal, message.statement, message.parameters);
       case "Execute":
         return this.execute(message.portal, index);
       case "Close":
@@ -94,7 +96,7 @@ class BatchSimulation {
     return CONTINUE;
   }
 
-  private bind(portal: string, statement: string): Step {
+  private bind(portal: string, statement: string, parameters: readonly BoundParameter[]): Step {
     const text = this.statementText(statement);
     const shown = text ?? `(Bind of prepared statement "${statement}")`;
     if (this.unsettled("statement", statement)) return { next: "refuse", refusal: inFlight("prepared statement", statement), text: shown };
@@ -104,7 +106,7 @@ class BatchSimulation {
     }
     // The server refuses a second portal of the same name.
     if (portal !== "" && this.portal(portal) !== undefined) return STOP;
-    this.portals.set(portal, { statement, text });
+    this.portals.set(portal, { statement, text, parameters });
     return CONTINUE;
   }
 
@@ -115,7 +117,7 @@ class BatchSimulation {
     // No portal at all: a cursor opened by DECLARE, whose query was checked when it was declared.
     if (portal === undefined) return CONTINUE;
     if (portal.text === undefined) return { next: "refuse", refusal: `portal "${name}" runs a statement whose text the gateway does not know`, text: shown };
-    this.checks.push({ text: portal.text, protocol: "extended", statementName: portal.statement });
+    this.checks.push({ text: portal.text, protocol: "extended", statementName: portal.statement, ...(portal.parameters.length ? { parameters: portal.parameters } : {}) });
     this.checked.add(index);
     return CONTINUE;
   }
@@ -162,12 +164,12 @@ export class PreparedState {
     };
   }
 
-  bindSent(portal: string, statement: string): (ok: boolean) => void {
+  bindSent(portal: string, statement: string, parameters: readonly BoundParameter[]): (ok: boolean) => void {
     increment(this.unsettledPortals, portal);
     return (ok) => {
       decrement(this.unsettledPortals, portal);
       // Confirmations arrive in order, so the statement map is what the server bound from.
-      if (ok) this.portals.set(portal, { statement, text: this.statements.get(statement) });
+      if (ok) this.portals.set(portal, { statement, text: this.statements.get(statement), parameters });
     };
   }
 
