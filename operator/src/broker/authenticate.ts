@@ -7,9 +7,8 @@
 import { createHash } from "node:crypto";
 import type { AuthenticationV1Api, V1Pod, V1UserInfo } from "@kubernetes/client-node";
 import { INJECTED_ANNOTATION, TOKEN_AUDIENCE } from "../webhooks/inject/names.js";
-import { parseRecord, recordProblems } from "../webhooks/inject/record.js";
 import { ephemeralContainerRefusals, podRefusals } from "../webhooks/inject/refusals.js";
-import { sealHolds, UNSEALED } from "../webhooks/inject/seal.js";
+import { checkInjection } from "../webhooks/inject/seal.js";
 import { podServiceAccount } from "../webhooks/inject/select.js";
 import type { BrokerSources } from "./sources.js";
 
@@ -170,10 +169,8 @@ async function reviewToken(token: string, authApi: AuthenticateDeps["authApi"]):
 function injectionProblem(pod: V1Pod, sealKey: Buffer): string | undefined {
   const annotation = pod.metadata?.annotations?.[INJECTED_ANNOTATION];
   if (annotation === undefined) return `was not injected by Portcullis (annotation ${INJECTED_ANNOTATION} is missing)`;
-  const record = parseRecord(annotation);
-  if (typeof record === "string") return `is not a Portcullis-injected pod: ${record}`;
-  const problems = recordProblems(pod, record);
-  if (problems.length === 0 && !sealHolds(sealKey, pod, pod.metadata?.namespace ?? "", record)) problems.push(UNSEALED);
+  const { record, problems } = checkInjection(pod, annotation, pod.metadata?.namespace ?? "", sealKey);
+  if (record === undefined) return `is not a Portcullis-injected pod: ${problems.join(", and ")}`;
   if (problems.length) return `is not a Portcullis-injected pod: it carries annotation ${INJECTED_ANNOTATION}, but ${problems.join(", and ")}`;
   const unsafe = [...podRefusals(pod), ...ephemeralContainerRefusals(pod)];
   return unsafe.length ? `cannot be protected: ${unsafe.join("; ")}` : undefined;

@@ -4,7 +4,7 @@
 // record of every statement before the gateway forwards (or refuses) it.
 // Whatever goes wrong inside — a parse failure, a policy that cannot be
 // evaluated, a broker that cannot be reached — ends as a denial, recorded.
-import type { IdentityFacts, ResourceFacts } from "../config/bundle.js";
+import type { IdentityFacts, ResourceFacts, SqlFacts } from "../config/bundle.js";
 import type { EvidenceRecord, StatementData } from "../evidence/record.js";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
 import { type GatewayMetrics, observeStatement, type StatementDecision } from "../observability/metrics.js";
@@ -32,11 +32,19 @@ interface Checked {
   decision: Decision;
 }
 
-const ENCODING_REFUSAL = "changing client_encoding is refused on this Resource because masking rules apply to it and read values as UTF-8";
-const COPY_OUT_REFUSAL = "COPY … TO is refused on this Resource because masking rules apply to it and COPY output cannot be masked; use SELECT";
-/** Planner statistics views: they hold samples of column values (most common values, histogram bounds) that column rules cannot map back to columns. */
-const STATISTICS_VIEWS = /(^|\.)pg_stats(_ext(_exprs)?)?$/;
-const STATISTICS_REFUSAL = "reading the planner statistics views (pg_stats) is refused on this Resource because masking rules apply to it and they hold samples of column values";
+/**
+ * What a Resource with masking refuses whatever the policies allow, because masking cannot cover it:
+ * COPY … TO (rows it cannot map to columns), the planner statistics views (samples of column values),
+ * and a client_encoding change (masking reads values as UTF-8).
+ */
+const MASKING_REFUSALS: ReadonlyArray<[(statement: SqlFacts) => boolean, string]> = [
+  [(s) => s.command === "COPY" && s.tablesWritten.length === 0, "COPY … TO is refused on this Resource because masking rules apply to it and COPY output cannot be masked; use SELECT"],
+  [
+    (s) => s.tablesRead.some((table) => /(^|\.)pg_stats(_ext(_exprs)?)?$/.test(table)),
+    "reading the planner statistics views (pg_stats) is refused on this Resource because masking rules apply to it and they hold samples of column values",
+  ],
+  [(s) => s.dangerous.includes("client-encoding"), "changing client_encoding is refused on this Resource because masking rules apply to it and read values as UTF-8"],
+];
 
 export class PostgresGuard implements SessionGuard {
   /** Evidence seq of the statement record, by the id handed to the protocol layer. */
@@ -91,17 +99,10 @@ export class PostgresGuard implements SessionGuard {
     const { policies, identity, resource, maskingActive } = this.options;
     const classification = classifySql(check.text);
     if (check.refusal !== undefined) return { check, classification, decision: { action: "deny", policy: "", rule: "(protocol)", message: check.refusal } };
-    let decision = policies.decide(classification, identity, resource);
-    if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.command === "COPY" && s.tablesWritten.length === 0)) {
-      decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: COPY_OUT_REFUSAL };
-    }
-    if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.tablesRead.some((table) => STATISTICS_VIEWS.test(table)))) {
-      decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: STATISTICS_REFUSAL };
-    }
-    if (decision.action !== "deny" && maskingActive && classification.ok && classification.statements.some((s) => s.dangerous.includes("client-encoding"))) {
-      decision = { action: "deny", policy: decision.policy, rule: "(masking)", message: ENCODING_REFUSAL };
-    }
-    return { check, classification, decision };
+    const decision = policies.decide(classification, identity, resource);
+    if (decision.action === "deny" || !maskingActive || !classification.ok) return { check, classification, decision };
+    const refused = MASKING_REFUSALS.find(([applies]) => classification.statements.some(applies));
+    return { check, classification, decision: refused ? { action: "deny", policy: decision.policy, rule: "(masking)", message: refused[1] } : decision };
   }
 
   private async refuse(checked: readonly Checked[], decision: Decision): Promise<Verdict> {

@@ -26,7 +26,8 @@ export interface ErrorFields {
   hint?: string;
 }
 
-function message(type: string, body: Buffer): Buffer {
+/** A protocol message: its type byte, its length, its body (either direction uses this framing). */
+export function message(type: string, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(5 + body.length);
   out.write(type, 0, "latin1");
   out.writeUInt32BE(body.length + 4, 1);

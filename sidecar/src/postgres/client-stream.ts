@@ -13,7 +13,6 @@ import { type FrontendMessage, parseFrontendMessage } from "./frontend.js";
 import type { Output } from "./output.js";
 import type { ResultMasking, SessionGuard, StatementCheck } from "./ports.js";
 import type { PreparedState } from "./prepared-state.js";
-import type { ServerStream } from "./server-stream.js";
 import { StatementNames } from "./statement-names.js";
 
 /** Not SQL: the server answers it with a syntax error, which the gateway replaces by the denial. */
@@ -28,7 +27,6 @@ export interface ClientStreamOptions {
   expected: ExpectationQueue;
   toServer: Output;
   toClient: Output;
-  server: ServerStream;
   guard: SessionGuard;
   masking: ResultMasking;
   signal: AbortSignal;
@@ -143,12 +141,11 @@ export class ClientStream {
   }
 
   private track(message: FrontendMessage, id: string | undefined): void {
-    const { expected, server, prepared } = this.options;
+    const { expected, prepared } = this.options;
     switch (message.type) {
       case "Parse":
         return expected.push({ kind: "parse", settle: prepared.parseSent(message.name, message.text) });
       case "Bind":
-        server.forgetPortal(message.portal);
         return expected.push({ kind: "bind", settle: prepared.bindSent(message.portal, message.statement, message.parameters) });
       case "Describe":
         if (message.target === "S") return expected.push({ kind: "describe-statement" });
@@ -156,7 +153,6 @@ export class ClientStream {
       case "Execute":
         return expected.push({ kind: "execute", portal: message.portal, record: newRecord(id) });
       case "Close":
-        if (message.target === "P") server.forgetPortal(message.name);
         return expected.push({ kind: "close", settle: prepared.closeSent(message.target, message.name) });
       case "Sync":
         return expected.push({ kind: "sync" });

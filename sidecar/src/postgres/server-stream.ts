@@ -36,11 +36,6 @@ export class ServerStream {
     private readonly onTransactionEnd: () => void,
   ) {}
 
-  /** A portal was bound again or closed: its old plan no longer applies. */
-  forgetPortal(portal: string): void {
-    this.portalPlans.delete(portal);
-  }
-
   /** Handles one frame; returns a promise only when it must wait (a mask plan is being prepared). */
   handle(frame: Frame): Promise<void> | void {
     if (this.discardUntilReady && frame.type !== "Z") {
@@ -180,10 +175,10 @@ export class ServerStream {
       return;
     }
     const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
-    const failure = { code: fields.code ?? "", message: fields.message };
-    const withheld = this.masking.active ? withholdValues(failure) : undefined;
+    const reported = { code: fields.code ?? "", message: fields.message };
+    const withheld = this.masking.active ? withholdValues(reported) : undefined;
     this.toClient.add(withheld ? errorResponse(withheld) : frame.raw);
-    if (withheld) Object.assign(failure, { message: withheld.message });
+    const failure = withheld ? { code: withheld.code, message: withheld.message } : reported;
     if (head?.kind === "query") (head.record ??= newRecord()).error = failure;
     else this.skipToSync(failure);
   }
@@ -227,8 +222,8 @@ export class ServerStream {
       if (head.kind === "sync" || head.kind === "query") break;
     }
     this.toClient.add(frame.raw);
-    // Unnamed portals end with the transaction step, named ones with the transaction.
-    this.portalPlans.delete("");
+    // Every Execute is described just before it runs (client-stream.ts), so plans are only kept until
+    // the transaction ends, where the server drops its portals too.
     if (this.status === "I") {
       this.portalPlans.clear();
       this.onTransactionEnd();

@@ -46,7 +46,6 @@ export class PostgresSession {
       expected,
       toServer,
       toClient,
-      server: serverStream,
       guard,
       masking,
       signal: this.abort.signal,

@@ -7,20 +7,16 @@
 // names the prefix is refused. The unnamed statement cannot be reached from
 // SQL and keeps its empty name.
 import { randomBytes } from "node:crypto";
+import { message as frame } from "./backend.js";
 import type { FrontendMessage } from "./frontend.js";
 
 const NUL = Buffer.from([0]);
 
-/** A frame with `body` as its body, type byte kept. */
-function frame(type: number, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = type;
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
+/** `raw` with its body replaced by `parts`, type byte kept. */
+const rebuilt = (raw: Buffer, parts: Buffer[]): Buffer => frame(String.fromCharCode(raw[0] as number), Buffer.concat(parts));
 
-/** Where the C string starting at `offset` ends (its NUL); the frontend parser has checked there is one. */
-const stringEnd = (body: Buffer, offset: number): number => body.indexOf(0, offset);
+/** Where the C string starting at `offset` of a frame ends (its NUL); the frontend parser has checked there is one. */
+const stringEnd = (raw: Buffer, offset: number): number => raw.indexOf(0, offset);
 
 export class StatementNames {
   readonly prefix = `portcullis_${randomBytes(8).toString("hex")}_`;
@@ -36,23 +32,25 @@ export class StatementNames {
 
   /** The frame to send the server for `message` (raw as the client sent it): statement names rewritten. */
   toServer(message: FrontendMessage, raw: Buffer): Buffer {
-    const body = raw.subarray(5);
-    const name = (value: string): Buffer => Buffer.concat([Buffer.from(this.serverName(value), "utf8"), NUL]);
     switch (message.type) {
       case "Parse":
         if (message.name === "") return raw;
-        return frame(raw[0] as number, Buffer.concat([name(message.name), body.subarray(stringEnd(body, 0) + 1)]));
+        return rebuilt(raw, [this.nameField(message.name), raw.subarray(stringEnd(raw, 5) + 1)]);
       case "Bind": {
         if (message.statement === "") return raw;
-        const portalEnd = stringEnd(body, 0) + 1;
-        return frame(raw[0] as number, Buffer.concat([body.subarray(0, portalEnd), name(message.statement), body.subarray(stringEnd(body, portalEnd) + 1)]));
+        const portalEnd = stringEnd(raw, 5) + 1;
+        return rebuilt(raw, [raw.subarray(5, portalEnd), this.nameField(message.statement), raw.subarray(stringEnd(raw, portalEnd) + 1)]);
       }
       case "Describe":
       case "Close":
         if (message.target !== "S" || message.name === "") return raw;
-        return frame(raw[0] as number, Buffer.concat([body.subarray(0, 1), name(message.name)]));
+        return rebuilt(raw, [raw.subarray(5, 6), this.nameField(message.name)]);
       default:
         return raw;
     }
+  }
+
+  private nameField(name: string): Buffer {
+    return Buffer.concat([Buffer.from(this.serverName(name), "utf8"), NUL]);
   }
 }

@@ -39,9 +39,9 @@ import { renderInitScript, transparentRedirectRules } from "./iptables.js";
 import { jsonPointer, type JsonPatchOperation } from "../json-patch.js";
 import { INIT_CONTAINER, INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "./names.js";
 import { injectionDecision } from "./opt-in.js";
-import { canonicalJson, configurationHash, encodeRecord, parseRecord, recordProblems, type InjectionRecord } from "./record.js";
+import { canonicalJson, configurationHash, encodeRecord, type InjectionRecord } from "./record.js";
 import { podRefusals, podSecurityRefusals, refusalReasons, reservedNameConflicts } from "./refusals.js";
-import { injectionSeal, sealHolds, UNSEALED } from "./seal.js";
+import { checkInjection, injectionSeal } from "./seal.js";
 import { selectPolicies, selectResources } from "./select.js";
 import type { InjectionSettings } from "./settings.js";
 
@@ -192,10 +192,8 @@ export function injectPod(pod: V1Pod, resources: IResource[], settings: Injectio
 }
 
 function alreadyInjected(pod: V1Pod, annotation: string, served: IResource[], input: InjectionInput, namespace: string): SidecarPatchOutcome {
-  const record = parseRecord(annotation);
-  const problems = typeof record === "string" ? [record] : recordProblems(pod, record);
-  if (typeof record !== "string" && problems.length === 0 && !sealHolds(input.sealKey, pod, namespace, record)) problems.push(UNSEALED);
-  if (typeof record === "string" || problems.length > 0) {
+  const { record, problems } = checkInjection(pod, annotation, namespace, input.sealKey);
+  if (record === undefined || problems.length > 0) {
     const reason =
       `it carries annotation ${INJECTED_ANNOTATION}, but ${problems.join(", and ")}; ` +
       "remove the annotation and any portcullis-* containers and volumes, and create the pod again to have it injected";

@@ -8,21 +8,19 @@
 // not there.
 import type { V1Pod } from "@kubernetes/client-node";
 import { INJECTED_ANNOTATION } from "./names.js";
-import { parseRecord } from "./record.js";
 import { ephemeralContainerRefusals } from "./refusals.js";
-import { sealHolds } from "./seal.js";
+import { checkInjection } from "./seal.js";
 
 /** Why the update of a Portcullis-injected pod must be refused; empty when it may go ahead or the pod is not one. */
 export function injectedPodUpdateProblems(oldPod: V1Pod, newPod: V1Pod, namespace: string, sealKey: Buffer): string[] {
   const annotation = oldPod.metadata?.annotations?.[INJECTED_ANNOTATION];
   if (annotation === undefined) return [];
-  const record = parseRecord(annotation);
   // A pod whose seal never held gets nothing from the broker; there is nothing to protect.
-  if (typeof record === "string" || !sealHolds(sealKey, oldPod, namespace, record)) return [];
+  if (checkInjection(oldPod, annotation, namespace, sealKey).problems.length > 0) return [];
   const problems: string[] = [];
   if (newPod.metadata?.annotations?.[INJECTED_ANNOTATION] !== annotation) {
     problems.push(`annotation ${INJECTED_ANNOTATION} of an injected pod cannot be changed or removed`);
-  } else if (!sealHolds(sealKey, newPod, namespace, record)) {
+  } else if (checkInjection(newPod, annotation, namespace, sealKey).problems.length > 0) {
     problems.push("the containers and volumes Portcullis injected cannot be changed (for example the gateway's image); recreate the pod to change them");
   }
   // Ephemeral containers cannot be removed; only those the update adds are judged.

@@ -63,26 +63,29 @@ function capabilityName(capability: string): string {
   return capability.toUpperCase().replace(/^CAP_/, "");
 }
 
+/** What app, init and ephemeral containers have in common here. */
+type AnyContainer = Pick<V1Container, "securityContext" | "volumeMounts">;
+
 /** Whether the container's capability list `field` holds `capability` (or ALL). */
-function listsCapability(container: V1Container, field: "add" | "drop", capability: string): boolean {
+function listsCapability(container: AnyContainer, field: "add" | "drop", capability: string): boolean {
   return (container.securityContext?.capabilities?.[field] ?? []).some((cap) => [capability, "ALL"].includes(capabilityName(cap)));
+}
+
+/** How a container (`name` says which) could reach the gateway's token, spool or memory: being privileged, or mounting its volumes. */
+function reachRefusals(container: AnyContainer, name: string): string[] {
+  const reasons: string[] = [];
+  if (container.securityContext?.privileged === true) {
+    reasons.push(`${name} is privileged: it could read the gateway sidecar's token and memory through the node's devices`);
+  }
+  for (const mount of container.volumeMounts ?? []) {
+    if (RESERVED_VOLUME_NAMES.includes(mount.name)) reasons.push(`${name} mounts volume "${mount.name}", which only the Portcullis containers may mount`);
+  }
+  return reasons;
 }
 
 /** App containers that could reach the gateway's token, spool or memory whatever the Resources' mode. */
 function containerRefusals(pod: V1Pod): string[] {
-  const reasons: string[] = [];
-  for (const { container, path } of userContainers(pod)) {
-    const name = `container "${container.name}" (${path})`;
-    if (container.securityContext?.privileged === true) {
-      reasons.push(`${name} is privileged: it could read the gateway sidecar's token and memory through the node's devices`);
-    }
-    for (const mount of container.volumeMounts ?? []) {
-      if (RESERVED_VOLUME_NAMES.includes(mount.name)) {
-        reasons.push(`${name} mounts volume "${mount.name}", which only the Portcullis containers may mount`);
-      }
-    }
-  }
-  return reasons;
+  return userContainers(pod).flatMap(({ container, path }) => reachRefusals(container, `container "${container.name}" (${path})`));
 }
 
 function listenerRefusals(resources: IResource[], settings: InjectionSettings): string[] {
@@ -190,16 +193,11 @@ export function ephemeralContainerRefusals(pod: V1Pod, considered: (name: string
   return (pod.spec?.ephemeralContainers ?? []).flatMap((container, index) => {
     if (!considered(container.name)) return [];
     const name = `ephemeral container "${container.name}" (spec.ephemeralContainers[${index}])`;
-    const reasons: string[] = [];
-    if (container.targetContainerName === SIDECAR_CONTAINER) reasons.push(`${name} targets ${SIDECAR_CONTAINER}, whose memory and files it could read`);
-    if (container.securityContext?.privileged === true) reasons.push(`${name} is privileged`);
-    if ((container.securityContext?.capabilities?.add ?? []).some((cap) => ["NET_ADMIN", "ALL"].includes(capabilityName(cap)))) {
-      reasons.push(`${name} adds NET_ADMIN, so it could remove the transparent redirect rules`);
-    }
-    for (const mount of container.volumeMounts ?? []) {
-      if (RESERVED_VOLUME_NAMES.includes(mount.name)) reasons.push(`${name} mounts volume "${mount.name}", which only the Portcullis containers may mount`);
-    }
-    return reasons;
+    return [
+      ...(container.targetContainerName === SIDECAR_CONTAINER ? [`${name} targets ${SIDECAR_CONTAINER}, whose memory and files it could read`] : []),
+      ...(listsCapability(container, "add", "NET_ADMIN") ? [`${name} adds NET_ADMIN, so it could remove the transparent redirect rules`] : []),
+      ...reachRefusals(container, name),
+    ];
   });
 }
 

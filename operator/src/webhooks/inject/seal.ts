@@ -16,7 +16,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES } from "./names.js";
-import { canonicalJson, type InjectionRecord } from "./record.js";
+import { canonicalJson, parseRecord, recordProblems, type InjectionRecord } from "./record.js";
 
 export const SEAL_KEY_BYTES = 32;
 
@@ -75,4 +75,16 @@ export function sealHolds(key: Buffer, pod: V1Pod, namespace: string, record: In
   const expected = Buffer.from(injectionSeal(key, pod, namespace, record), "base64url");
   const actual = Buffer.from(record.seal, "base64url");
   return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/**
+ * Checks an injection annotation against the pod as it is now: parsed, holding what it records, and
+ * under a matching seal. `record` is absent when the annotation is not a record at all.
+ */
+export function checkInjection(pod: V1Pod, annotation: string, namespace: string, key: Buffer): { record?: InjectionRecord; problems: string[] } {
+  const record = parseRecord(annotation);
+  if (typeof record === "string") return { problems: [record] };
+  const problems = recordProblems(pod, record);
+  if (problems.length === 0 && !sealHolds(key, pod, namespace, record)) problems.push(UNSEALED);
+  return { record, problems };
 }
