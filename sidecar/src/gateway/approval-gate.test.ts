@@ -15,7 +15,7 @@ const policy: BrokeredPolicy = {
 };
 
 const held = (text: string, values?: string[]): HeldStatement => ({
-  check: values ? { text, protocol: "extended", parameters: values.map((value) => ({ format: 0, value: Buffer.from(value) })) } : { text, protocol: "simple" },
+  check: values ? { text, reading: {}, protocol: "extended", parameters: values.map((value) => ({ format: 0, value: Buffer.from(value) })) } : { text, reading: {}, protocol: "simple" },
   classification: { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text },
   decision: { action: "requireApproval", policy: "writes", rule: "need-approval", message: "", approval: { reviewers: { users: [], groups: ["dba"] }, timeoutMs: 60_000, grantScope: "session" } },
   statementSeq: 2,

@@ -97,7 +97,7 @@ export class PostgresGuard implements SessionGuard {
 
   private decide(check: StatementCheck): Checked {
     const { policies, identity, resource, maskingActive } = this.options;
-    const classification = classifySql(check.text);
+    const classification = classifySql(check.text, check.reading);
     if (check.refusal !== undefined) return { check, classification, decision: { action: "deny", policy: "", rule: "(protocol)", message: check.refusal } };
     const decision = policies.decide(classification, identity, resource);
     if (decision.action === "deny" || !maskingActive || !classification.ok) return { check, classification, decision };

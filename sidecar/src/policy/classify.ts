@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { LruCache } from "@portcullis/operator/webhooks/validate/lru";
 import type { SqlFacts } from "../config/bundle.js";
 import { loadParser, normalize, parseStatements, parserMessage, parserReady } from "./parser.js";
+import { isStandardReading, readingKey, type SqlReading, STANDARD_READING, textAsServerReads } from "./sql-reading.js";
 import { statementFacts } from "./statement-facts.js";
 
 export type Classification =
@@ -32,25 +33,32 @@ export async function initClassifier(): Promise<void> {
   await loadParser();
 }
 
-/** Classifies a query string; the same text returns the same (cached) object. */
-export function classifySql(text: string): Classification {
+/**
+ * Classifies a query string as the server reads it under `reading` (sql-reading.ts); the same text and
+ * reading return the same (cached) object.
+ */
+export function classifySql(text: string, reading: SqlReading = STANDARD_READING): Classification {
   if (!parserReady()) return { ok: false, error: "the SQL classifier is not initialised (initClassifier() was not awaited)" };
-  const cached = cache.get(text);
+  // Texts never hold NUL (the protocol ends them there), so the reading's key cannot run into the text.
+  const key = isStandardReading(reading) ? text : `${readingKey(reading)}\u0000${text}`;
+  const cached = cache.get(key);
   if (cached) return cached;
-  const classification = classifyUncached(text);
-  if (text.length <= MAX_CACHED_LENGTH) cache.set(text, classification);
+  const classification = classifyUncached(text, reading);
+  if (text.length <= MAX_CACHED_LENGTH) cache.set(key, classification);
   return classification;
 }
 
-function classifyUncached(text: string): Classification {
+function classifyUncached(text: string, reading: SqlReading): Classification {
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > MAX_STATEMENT_BYTES) {
     return { ok: false, error: `the statement is ${bytes} bytes; the gateway classifies statements of up to ${MAX_STATEMENT_BYTES} bytes, so send it in smaller parts` };
   }
   try {
-    const facts = parseStatements(text).map(statementFacts);
+    const read = textAsServerReads(text, reading);
+    const facts = parseStatements(read).map(statementFacts);
     const statements = facts.map((statement) => ({ ...statement, statementCount: facts.length }));
-    return { ok: true, statements, fingerprint: fingerprintOf(text), summary: summarize(text, statements) };
+    // Bound to the text as the server reads it: the same bytes read under another setting are another request.
+    return { ok: true, statements, fingerprint: fingerprintOf(read), summary: summarize(read, statements) };
   } catch (error) {
     // Parser errors, code that cannot be inspected, and trees too deep to walk all refuse the query.
     return { ok: false, error: parserMessage(error) };

@@ -75,9 +75,17 @@ export function parsePlpgsql(statementText: string): unknown {
   return parsePlPgSQLSync(statementText);
 }
 
+/** The tokens of a text as PostgreSQL's scanner reads it (standard strings); a text it cannot scan is refused. */
 export function scanTokens(sql: string): ScannedToken[] {
   requireReady();
-  return scanSync(sql).tokens.map((token) => ({ text: token.text, start: token.start, end: token.end }));
+  let scanned: ReturnType<typeof scanSync>;
+  try {
+    scanned = scanSync(sql);
+  } catch {
+    // The scanner reports its errors in a form libpg-query cannot decode; the parser names them.
+    throw new ClassificationError("the statement cannot be scanned (an unterminated literal, identifier or comment)");
+  }
+  return scanned.tokens.map((token) => ({ text: token.text, start: token.start, end: token.end }));
 }
 
 /** The text with its constants replaced by $n, so summaries do not carry literal values such as passwords. */

@@ -12,7 +12,8 @@ import { type Frame, ProtocolError } from "./frames.js";
 import { type FrontendMessage, parseFrontendMessage } from "./frontend.js";
 import type { Output } from "./output.js";
 import type { ResultMasking, SessionGuard, StatementCheck } from "./ports.js";
-import type { PreparedState } from "./prepared-state.js";
+import type { BatchPlan, PreparedState } from "./prepared-state.js";
+import type { ReadingSettings } from "./reading-settings.js";
 import { StatementNames } from "./statement-names.js";
 
 /** Not SQL: the server answers it with a syntax error, which the gateway replaces by the denial. */
@@ -32,6 +33,8 @@ export interface ClientStreamOptions {
   signal: AbortSignal;
   /** The session's prepared statements and portals, shared with the server side, which confirms changes. */
   prepared: PreparedState;
+  /** How the server will read the texts sent next, shared with the server side, which hears of changes. */
+  reading: ReadingSettings;
   onTerminate: () => void;
 }
 
@@ -83,10 +86,11 @@ export class ClientStream {
 
   private async query(text: string, raw: Buffer): Promise<void> {
     if (this.batch.length) await this.runBatch();
-    const { expected, toServer, guard, signal, prepared } = this.options;
-    const verdict = await guard.check([this.withNameCheck({ text, protocol: "simple" })], this.notify, signal);
+    const { expected, toServer, guard, signal, prepared, reading } = this.options;
+    const verdict = await guard.check([this.withNameCheck({ text, reading: reading.current(), protocol: "simple" })], this.notify, signal);
     if (verdict.ok) {
       expected.push({ kind: "query", record: newRecord(verdict.ids[0]) });
+      reading.codeSent();
       toServer.add(raw);
     } else {
       expected.push({ kind: "query", replaceError: errorResponse(verdict.error) });
@@ -99,10 +103,14 @@ export class ClientStream {
   private async runBatch(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
-    const plan = this.options.prepared.plan(batch.map(({ message }) => message));
+    const { reading } = this.options;
+    const plan = this.options.prepared.plan(
+      batch.map(({ message }) => message),
+      (afterRunning) => reading.current(afterRunning),
+    );
     const checks = plan.checks.map((check) => this.withNameCheck(check));
     const verdict = checks.length ? await this.options.guard.check(checks, this.notify, this.options.signal) : { ok: true as const, ids: [] };
-    if (verdict.ok) this.forward(batch, plan.checked, [...verdict.ids]);
+    if (verdict.ok) this.forward(batch, plan, [...verdict.ids]);
     else this.deny(batch, errorResponse(verdict.error));
     this.options.toServer.flush();
   }
@@ -120,10 +128,11 @@ export class ClientStream {
     }
   }
 
-  private forward(batch: readonly Pending[], checked: ReadonlySet<number>, ids: string[]): void {
+  private forward(batch: readonly Pending[], plan: BatchPlan, ids: string[]): void {
     for (const [index, { message, raw }] of batch.entries()) {
       if (message.type === "Execute") this.describeBeforeExecute(message.portal, batch[index - 1]?.message);
-      this.track(message, checked.has(index) ? ids.shift() : undefined);
+      if (message.type === "Bind" || message.type === "Execute") this.options.reading.codeSent();
+      this.track(message, index, plan, plan.checked.has(index) ? ids.shift() : undefined);
       this.options.toServer.add(this.names.toServer(message, raw));
     }
   }
@@ -140,11 +149,14 @@ export class ClientStream {
     toServer.add(serialize.describe({ type: "P", name: portal }));
   }
 
-  private track(message: FrontendMessage, id: string | undefined): void {
-    const { expected, prepared } = this.options;
+  private track(message: FrontendMessage, index: number, plan: BatchPlan, id: string | undefined): void {
+    const { expected, prepared, reading } = this.options;
     switch (message.type) {
-      case "Parse":
-        return expected.push({ kind: "parse", settle: prepared.parseSent(message.name, message.text) });
+      case "Parse": {
+        // A Parse the plan did not reach is skipped by the server; its reading is then never used.
+        const sql = plan.parsed.get(index) ?? { text: message.text, reading: reading.current(true) };
+        return expected.push({ kind: "parse", settle: prepared.parseSent(message.name, sql) });
+      }
       case "Bind":
         return expected.push({ kind: "bind", settle: prepared.bindSent(message.portal, message.statement, message.parameters) });
       case "Describe":

@@ -3,10 +3,18 @@
 // evidence or masking work — and each can be tested alone.
 import type { BoundParameter } from "./parameters.js";
 import type { ErrorFields } from "./backend.js";
+import type { SqlReading } from "../policy/sql-reading.js";
+
+export type { SqlReading };
+
+/** A text and the settings the server reads it under (reading-settings.ts). */
+export interface SqlText {
+  text: string;
+  reading: SqlReading;
+}
 
 /** One statement about to run: a simple Query's text, or the text of the prepared statement an Execute runs. */
-export interface StatementCheck {
-  text: string;
+export interface StatementCheck extends SqlText {
   protocol: "simple" | "extended";
   /** The prepared statement's name for extended Executes ("" for the unnamed one). */
   statementName?: string;

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "@jest/globals";
 import type { FrontendMessage } from "./frontend.js";
 import { PreparedState } from "./prepared-state.js";
+import type { SqlReading, SqlText } from "./ports.js";
+
+const STANDARD: SqlReading = { standardConformingStrings: true, clientEncoding: "UTF8" };
+const sql = (text: string): SqlText => ({ text, reading: STANDARD });
+/** The settings as known now; unknown once the batch has run code. */
+const reading = (afterRunning: boolean): SqlReading => (afterRunning ? {} : STANDARD);
 
 const parse = (name: string, text: string): FrontendMessage => ({ type: "Parse", name, text, parameterTypes: [] });
 const bind = (portal: string, statement: string, values: string[] = []): FrontendMessage => ({
@@ -17,17 +23,29 @@ const sync: FrontendMessage = { type: "Sync" };
 /** A state in which `name` holds `text`, as the server confirmed. */
 function prepared(name: string, text: string): PreparedState {
   const state = new PreparedState();
-  state.parseSent(name, text)(true);
+  state.parseSent(name, sql(text))(true);
   return state;
 }
 
-const texts = (state: PreparedState, batch: FrontendMessage[]): string[] => state.plan(batch).checks.map((check) => check.refusal ?? check.text);
+const texts = (state: PreparedState, batch: FrontendMessage[]): string[] => state.plan(batch, reading).checks.map((check) => check.refusal ?? check.text);
 
 describe("PreparedState.plan", () => {
   it("checks each Execute against the text its portal was bound from, even if the statement is replaced later in the batch", () => {
-    const plan = new PreparedState().plan([parse("", "DELETE FROM t"), bind("p", ""), parse("", "SELECT 1"), bind("", ""), execute("p"), execute(""), sync]);
+    const plan = new PreparedState().plan([parse("", "DELETE FROM t"), bind("p", ""), parse("", "SELECT 1"), bind("", ""), execute("p"), execute(""), sync], reading);
     expect(plan.checks.map((check) => check.text)).toEqual(["DELETE FROM t", "SELECT 1"]);
     expect([...plan.checked]).toEqual([4, 5]);
+  });
+
+  it("reads each text under the settings of its Parse: unknown once the batch has bound or executed anything", () => {
+    const plan = new PreparedState().plan([parse("a", "SELECT 1"), parse("b", "SELECT 2"), bind("pa", "a"), parse("c", "SELECT 3"), bind("pb", "b"), bind("pc", "c"), execute("pa"), execute("pb"), execute("pc"), sync], reading);
+    expect(plan.checks.map((check) => check.reading)).toEqual([STANDARD, STANDARD, {}]);
+    expect(plan.parsed.get(3)).toEqual({ text: "SELECT 3", reading: {} });
+  });
+
+  it("keeps the settings a statement was parsed under for later batches", () => {
+    const state = new PreparedState();
+    state.parseSent("s", { text: "SELECT 'a\\'", reading: { standardConformingStrings: false, clientEncoding: "UTF8" } })(true);
+    expect(state.plan([bind("", "s"), execute(""), sync], reading).checks[0]?.reading).toEqual({ standardConformingStrings: false, clientEncoding: "UTF8" });
   });
 
   it("stops where the server would refuse a second statement or portal of the same name", () => {
@@ -44,18 +62,18 @@ describe("PreparedState.plan", () => {
 
   it("refuses to use a name whose change the server has not answered yet", () => {
     const state = new PreparedState();
-    state.parseSent("s", "DELETE FROM t");
+    state.parseSent("s", sql("DELETE FROM t"));
     expect(texts(state, [bind("", "s"), execute(""), sync])).toEqual([expect.stringMatching(/^prepared statement "s" is still being changed/)]);
     expect(texts(state, [parse("s", "SELECT 1"), sync])).toEqual([expect.stringMatching(/^prepared statement "s" is still being changed/)]);
   });
 
   it("hands each check the values its portal was bound with", () => {
-    const plan = new PreparedState().plan([parse("", "DELETE FROM t WHERE id = $1"), bind("", "", ["5"]), execute(""), sync]);
+    const plan = new PreparedState().plan([parse("", "DELETE FROM t WHERE id = $1"), bind("", "", ["5"]), execute(""), sync], reading);
     expect(plan.checks[0]?.parameters?.map((parameter) => parameter.value?.toString())).toEqual(["5"]);
   });
 
   it("lets an unknown portal through unchecked: a cursor opened by DECLARE, checked when declared", () => {
-    const plan = new PreparedState().plan([execute("c"), sync]);
+    const plan = new PreparedState().plan([execute("c"), sync], reading);
     expect(plan.checks).toEqual([]);
   });
 });
@@ -64,8 +82,8 @@ describe("PreparedState changes", () => {
   it("counts a Parse, Bind or Close only when the server confirms it", () => {
     const state = prepared("s", "DELETE FROM t");
     state.closeSent("S", "s")(false);
-    expect(state.statement("s")).toBe("DELETE FROM t");
-    state.parseSent("s2", "SELECT 1")(false);
+    expect(state.statement("s")).toEqual(sql("DELETE FROM t"));
+    state.parseSent("s2", sql("SELECT 1"))(false);
     expect(state.statement("s2")).toBeUndefined();
     state.closeSent("S", "s")(true);
     expect(state.statement("s")).toBeUndefined();
@@ -76,8 +94,8 @@ describe("PreparedState changes", () => {
     const state = prepared("", "DELETE FROM t");
     const bound = state.bindSent("p", "", []);
     bound(true);
-    state.parseSent("", "SELECT 1")(true);
-    expect(state.portal("p")).toEqual({ statement: "", text: "DELETE FROM t", parameters: [] });
+    state.parseSent("", sql("SELECT 1"))(true);
+    expect(state.portal("p")).toEqual({ statement: "", sql: sql("DELETE FROM t"), parameters: [] });
     state.transactionEnded();
     expect(state.portal("p")).toBeUndefined();
   });

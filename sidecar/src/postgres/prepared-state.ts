@@ -11,17 +11,19 @@
 // - what the gateway cannot know is refused (fail closed): a Bind of a
 //   statement it never saw prepared, and any use of a name whose change is
 //   still unanswered (a pipelined client waits for the answer, then retries).
+// A text keeps the settings the server read it under (reading-settings.ts):
+// the server parses it at Parse, however the settings change before Execute.
 // Portals end with their transaction; a simple query destroys the unnamed
 // statement and portal.
 import type { FrontendMessage } from "./frontend.js";
 import type { BoundParameter } from "./parameters.js";
-import type { StatementCheck } from "./ports.js";
+import type { SqlReading, SqlText, StatementCheck } from "./ports.js";
 
 interface Portal {
   statement: string;
   parameters: readonly BoundParameter[];
   /** undefined when the gateway does not know the statement's text: executing it is refused. */
-  text: string | undefined;
+  sql: SqlText | undefined;
 }
 
 export interface BatchPlan {
@@ -29,6 +31,8 @@ export interface BatchPlan {
   checks: StatementCheck[];
   /** Positions in the batch of the Executes that `checks` covers. */
   checked: Set<number>;
+  /** The texts of the batch's Parse messages as the server will read them, by position (the server skips those after a failure). */
+  parsed: Map<number, SqlText>;
 }
 
 function increment(counts: Map<string, number>, name: string): void {
@@ -46,26 +50,39 @@ const inFlight = (what: string, name: string): string =>
 
 /** How planning a batch goes on after one message. */
 type Step = { next: "continue" } | { next: "stop" } | { next: "refuse"; refusal: string; text: string };
+
+/** How the server reads the texts a batch prepares: as now, or unknown once the batch has run code (Bind, Execute). */
+export type BatchReading = (afterRunning: boolean) => SqlReading;
 const CONTINUE: Step = { next: "continue" };
 /** The server fails at this message and skips the rest of the batch: nothing after it runs. */
 const STOP: Step = { next: "stop" };
 
 /** One batch run in thought: its own changes over the confirmed state; null marks a name the batch closed. */
 class BatchSimulation {
-  private readonly statements = new Map<string, string | null>();
+  private readonly statements = new Map<string, SqlText | null>();
   private readonly portals = new Map<string, Portal | null>();
   readonly checks: StatementCheck[] = [];
   readonly checked = new Set<number>();
+  readonly parsed = new Map<number, SqlText>();
+  private ranCode = false;
 
-  constructor(private readonly state: PreparedState) {}
+  constructor(
+    private readonly state: PreparedState,
+    private readonly reading: BatchReading,
+  ) {}
 
   step(message: FrontendMessage, index: number): Step {
     switch (message.type) {
-      case "Parse":
-        return this.parse(message.name, message.text);
+      case "Parse": {
+        const sql = { text: message.text, reading: this.reading(this.ranCode) };
+        this.parsed.set(index, sql);
+        return this.parse(message.name, sql);
+      }
       case "Bind":
+        this.ranCode = true;
         return this.bind(message.portal, message.statement, message.parameters);
       case "Execute":
+        this.ranCode = true;
         return this.execute(message.portal, index);
       case "Close":
         if (message.target === "S") this.statements.set(message.name, null);
@@ -76,7 +93,7 @@ class BatchSimulation {
     }
   }
 
-  private statementText(name: string): string | undefined {
+  private statementText(name: string): SqlText | undefined {
     return this.statements.has(name) ? (this.statements.get(name) ?? undefined) : this.state.statement(name);
   }
 
@@ -88,61 +105,61 @@ class BatchSimulation {
     return !(kind === "statement" ? this.statements : this.portals).has(name) && this.state.unsettled(kind, name);
   }
 
-  private parse(name: string, text: string): Step {
-    if (this.unsettled("statement", name)) return { next: "refuse", refusal: inFlight("prepared statement", name), text };
+  private parse(name: string, sql: SqlText): Step {
+    if (this.unsettled("statement", name)) return { next: "refuse", refusal: inFlight("prepared statement", name), text: sql.text };
     // The server refuses a second statement of the same name.
     if (name !== "" && this.statementText(name) !== undefined) return STOP;
-    this.statements.set(name, text);
+    this.statements.set(name, sql);
     return CONTINUE;
   }
 
   private bind(portal: string, statement: string, parameters: readonly BoundParameter[]): Step {
-    const text = this.statementText(statement);
-    const shown = text ?? `(Bind of prepared statement "${statement}")`;
+    const sql = this.statementText(statement);
+    const shown = sql?.text ?? `(Bind of prepared statement "${statement}")`;
     if (this.unsettled("statement", statement)) return { next: "refuse", refusal: inFlight("prepared statement", statement), text: shown };
     if (this.unsettled("portal", portal)) return { next: "refuse", refusal: inFlight("portal", portal), text: shown };
-    if (text === undefined) {
+    if (sql === undefined) {
       return { next: "refuse", refusal: `prepared statement "${statement}" was not prepared with Parse in this session, so the gateway cannot check what it runs`, text: shown };
     }
     // The server refuses a second portal of the same name.
     if (portal !== "" && this.portal(portal) !== undefined) return STOP;
-    this.portals.set(portal, { statement, text, parameters });
+    this.portals.set(portal, { statement, sql, parameters });
     return CONTINUE;
   }
 
   private execute(name: string, index: number): Step {
     const portal = this.portal(name);
-    const shown = portal?.text ?? `(Execute of portal "${name}")`;
+    const shown = portal?.sql?.text ?? `(Execute of portal "${name}")`;
     if (this.unsettled("portal", name)) return { next: "refuse", refusal: inFlight("portal", name), text: shown };
     // No portal at all: a cursor opened by DECLARE, whose query was checked when it was declared.
     if (portal === undefined) return CONTINUE;
-    if (portal.text === undefined) return { next: "refuse", refusal: `portal "${name}" runs a statement whose text the gateway does not know`, text: shown };
-    this.checks.push({ text: portal.text, protocol: "extended", statementName: portal.statement, ...(portal.parameters.length ? { parameters: portal.parameters } : {}) });
+    if (portal.sql === undefined) return { next: "refuse", refusal: `portal "${name}" runs a statement whose text the gateway does not know`, text: shown };
+    this.checks.push({ ...portal.sql, protocol: "extended", statementName: portal.statement, ...(portal.parameters.length ? { parameters: portal.parameters } : {}) });
     this.checked.add(index);
     return CONTINUE;
   }
 }
 
 export class PreparedState {
-  private readonly statements = new Map<string, string>();
+  private readonly statements = new Map<string, SqlText>();
   private readonly portals = new Map<string, Portal>();
   private readonly unsettledStatements = new Map<string, number>();
   private readonly unsettledPortals = new Map<string, number>();
 
-  /** What the batch would execute, as the server will run it. */
-  plan(batch: readonly FrontendMessage[]): BatchPlan {
-    const simulation = new BatchSimulation(this);
+  /** What the batch would execute, as the server will run it; the texts it prepares are read under `reading`. */
+  plan(batch: readonly FrontendMessage[], reading: BatchReading): BatchPlan {
+    const simulation = new BatchSimulation(this, reading);
     for (const [index, message] of batch.entries()) {
       const step = simulation.step(message, index);
       if (step.next === "stop") break;
       if (step.next === "refuse") {
-        return { checks: [...simulation.checks, { text: step.text, protocol: "extended", refusal: step.refusal }], checked: simulation.checked };
+        return { checks: [...simulation.checks, { text: step.text, reading: reading(true), protocol: "extended", refusal: step.refusal }], checked: simulation.checked, parsed: simulation.parsed };
       }
     }
-    return { checks: simulation.checks, checked: simulation.checked };
+    return { checks: simulation.checks, checked: simulation.checked, parsed: simulation.parsed };
   }
 
-  statement(name: string): string | undefined {
+  statement(name: string): SqlText | undefined {
     return this.statements.get(name);
   }
 
@@ -156,11 +173,11 @@ export class PreparedState {
   }
 
   /** A Parse went to the server; the returned function takes its outcome. */
-  parseSent(name: string, text: string): (ok: boolean) => void {
+  parseSent(name: string, sql: SqlText): (ok: boolean) => void {
     increment(this.unsettledStatements, name);
     return (ok) => {
       decrement(this.unsettledStatements, name);
-      if (ok) this.statements.set(name, text);
+      if (ok) this.statements.set(name, sql);
     };
   }
 
@@ -169,7 +186,7 @@ export class PreparedState {
     return (ok) => {
       decrement(this.unsettledPortals, portal);
       // Confirmations arrive in order, so the statement map is what the server bound from.
-      if (ok) this.portals.set(portal, { statement, text: this.statements.get(statement), parameters });
+      if (ok) this.portals.set(portal, { statement, sql: this.statements.get(statement), parameters });
     };
   }
 

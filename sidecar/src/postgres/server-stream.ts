@@ -9,6 +9,7 @@ import { type ExecutionRecord, type ExpectationQueue, newRecord, settle } from "
 import type { Frame } from "./frames.js";
 import type { Output } from "./output.js";
 import type { MaskPlan, ResultField, ResultMasking, SessionGuard } from "./ports.js";
+import type { ReadingSettings } from "./reading-settings.js";
 
 interface Current {
   /** Whether the result set's plan has been looked up. */
@@ -32,6 +33,7 @@ export class ServerStream {
     private readonly toClient: Output,
     private readonly masking: ResultMasking,
     private readonly guard: SessionGuard,
+    private readonly reading: ReadingSettings,
     /** Every portal is gone (ReadyForQuery, idle). */
     private readonly onTransactionEnd: () => void,
   ) {}
@@ -44,7 +46,7 @@ export class ServerStream {
     }
     const handler = this.handlers[frame.type];
     if (handler) return handler(frame);
-    // ParameterDescription, notices, notifications, ParameterStatus, COPY IN responses: as is.
+    // ParameterDescription, notices, notifications, COPY IN responses: as is.
     this.toClient.add(frame.raw);
   }
 
@@ -57,6 +59,7 @@ export class ServerStream {
     E: (frame) => this.error(frame),
     Z: (frame) => this.ready(frame),
     n: (frame) => this.noData(frame),
+    S: (frame) => this.parameterStatus(frame),
     H: (frame) => this.copyOut(frame),
     d: (frame) => this.copyData(frame),
     c: (frame) => this.copyData(frame),
@@ -200,6 +203,14 @@ export class ServerStream {
     this.current = { started: true, refusal: "COPY output cannot be masked, and masking rules apply to this Resource" };
   }
 
+  /** A setting the server reports: the ones that change how it reads text are followed (reading-settings.ts). */
+  private parameterStatus(frame: Frame): void {
+    const nameEnd = frame.body.indexOf(0);
+    const valueEnd = frame.body.indexOf(0, nameEnd + 1);
+    if (nameEnd >= 0 && valueEnd >= 0) this.reading.reported(frame.body.toString("utf8", 0, nameEnd), frame.body.toString("utf8", nameEnd + 1, valueEnd));
+    this.toClient.add(frame.raw);
+  }
+
   private noData(frame: Frame): void {
     const head = this.expected.head;
     if (head?.kind === "describe-portal") {
@@ -221,6 +232,7 @@ export class ServerStream {
       if (head.kind === "query" && head.record) this.finish(head.record);
       if (head.kind === "sync" || head.kind === "query") break;
     }
+    this.reading.ready(this.expected.size > 0);
     this.toClient.add(frame.raw);
     // Every Execute is described just before it runs (client-stream.ts), so plans are only kept until
     // the transaction ends, where the server drops its portals too.

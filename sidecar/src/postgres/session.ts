@@ -7,6 +7,7 @@ import { serialize } from "pg-protocol";
 import { errorResponse, SQLSTATE } from "./backend.js";
 import { ClientStream } from "./client-stream.js";
 import { PreparedState } from "./prepared-state.js";
+import { ReadingSettings } from "./reading-settings.js";
 import { ExpectationQueue } from "./expectations.js";
 import { FrameSplitter, ProtocolError } from "./frames.js";
 import { Output } from "./output.js";
@@ -40,9 +41,11 @@ export class PostgresSession {
     const toClient = new Output(client, (paused) => pumps.server?.setBackPressure(paused));
     const toServer = new Output(server, (paused) => pumps.client?.setBackPressure(paused));
     const prepared = new PreparedState();
-    const serverStream = new ServerStream(expected, toClient, masking, guard, () => prepared.transactionEnded());
+    const reading = new ReadingSettings(upstream.parameters);
+    const serverStream = new ServerStream(expected, toClient, masking, guard, reading, () => prepared.transactionEnded());
     const clientStream = new ClientStream({
       prepared,
+      reading,
       expected,
       toServer,
       toClient,
