@@ -54,6 +54,7 @@ const DENIED = /^42501 portcullis: denied/;
 
 beforeAll(async () => {
   server = await startPostgres({ tls: false });
+  await server.psql(["-c", `CREATE TABLE public.contacts (email text); INSERT INTO contacts VALUES ('maria@example.com'); GRANT ALL ON public.contacts TO ${server.usersRole}`]);
   gateway = await startSidecar({
     manifests: [
       { apiVersion: "v1", kind: "Secret", metadata: { name: "db" }, stringData: { username: server.users.scram.username, password: server.users.scram.password } },
@@ -63,15 +64,34 @@ beforeAll(async () => {
         metadata: { name: "app-db" },
         spec: { protocol: "postgres", endpoint: { host: "127.0.0.1", port: server.port, tls: { mode: "disable" } }, listener: { port: await freePort() }, credentials: { secretRef: { name: "db" } } },
       },
+      // The same database where masking applies: a result the gateway withholds (COPY … TO) must not hide a setting's change.
+      {
+        apiVersion: "portcullis.dev/v1alpha1",
+        kind: "Resource",
+        metadata: { name: "masked-db" },
+        spec: { protocol: "postgres", endpoint: { host: "127.0.0.1", port: server.port, tls: { mode: "disable" } }, listener: { port: await freePort() }, credentials: { secretRef: { name: "db" } } },
+      },
       {
         apiVersion: "portcullis.dev/v1alpha1",
         kind: "AccessPolicy",
         metadata: { name: "no-destructive-changes" },
         spec: {
           subjects: { serviceAccounts: ["agent"] },
-          resources: ["app-db"],
+          resources: ["app-db", "masked-db"],
           rules: [{ name: "block-destructive", match: { sql: { commands: ["DROP", "DELETE", "UPDATE", "TRUNCATE"] } }, action: "deny" }],
           defaultAction: "allow",
+        },
+      },
+      {
+        apiVersion: "portcullis.dev/v1alpha1",
+        kind: "AccessPolicy",
+        metadata: { name: "masked" },
+        spec: {
+          subjects: { serviceAccounts: ["agent"] },
+          resources: ["masked-db"],
+          rules: [],
+          defaultAction: "allow",
+          masking: [{ name: "contact", columns: ["contacts.email"], strategy: "redact" }],
         },
       },
     ],
@@ -141,6 +161,37 @@ describe("standard_conforming_strings off: the gateway reads backslashes as the 
     } finally {
       await server.psql(["-c", `ALTER ROLE ${role} RESET standard_conforming_strings`]);
     }
+    expect(await victimRows()).toBe(VICTIM_ROWS);
+  });
+
+  it("sees the setting change in a result it withholds (a masked column asked for in binary)", async () => {
+    const masked = await WireClient.connect(gateway.ports["masked-db"] as number, "agent", server.database);
+    try {
+      const withheld = await masked.exchange([
+        parse({ text: "SET standard_conforming_strings = off" }),
+        bind({}),
+        execute({}),
+        parse({ text: "SELECT email FROM contacts" }),
+        bind({ binary: true }),
+        execute({}),
+        sync(),
+      ]);
+      expect(errors(withheld)).toEqual([expect.stringMatching(/result withheld/)]);
+      // The client hears of the change too (libpq escapes strings by it).
+      expect(withheld.filter((m) => m.type === "S").map((m) => m.body.toString("utf8"))).toEqual(["standard_conforming_strings\u0000off\u0000"]);
+      expect(errors(await masked.exchange([query(HIDDEN_DROP)]))).toEqual([expect.stringMatching(DENIED)]);
+    } finally {
+      masked.close();
+    }
+    expect(await victimRows()).toBe(VICTIM_ROWS);
+  });
+
+  it.each([
+    ["a DO block run with the setting off", "SET standard_conforming_strings = off", "DO $$ BEGIN PERFORM 'a\\', ' ; DROP TABLE victim; -- '; END $$"],
+    ["a function whose own SET clause turns it off", "SELECT 1", "CREATE FUNCTION hidden() RETURNS void LANGUAGE sql SET standard_conforming_strings = off AS $$ SELECT 'a\\', ' ; DROP TABLE victim; -- '; $$"],
+  ])("refuses %s when its code reads differently with the setting off", async (_, before, code) => {
+    await expectAllowed([query(before)]);
+    expect(errors(await client.exchange([query(code)]))).toEqual([expect.stringMatching(/reads differently depending on standard_conforming_strings when it runs/)]);
     expect(await victimRows()).toBe(VICTIM_ROWS);
   });
 

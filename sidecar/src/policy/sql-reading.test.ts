@@ -83,3 +83,17 @@ describe("client_encoding", () => {
     expect(refusal("SELECT E'\ufffd\\'; DROP TABLE victim; --'", reading)).toMatch(message);
   });
 });
+
+describe("code the server reads later (DO blocks, function bodies)", () => {
+  it.each([
+    ["a DO block", "DO $$ BEGIN PERFORM 'a\\', ' ; DROP TABLE victim; -- '; END $$"],
+    ["a SQL function with its own SET clause", "CREATE FUNCTION f() RETURNS void LANGUAGE sql SET standard_conforming_strings = off AS $$ SELECT 'a\\', ' ; DROP TABLE victim; -- '; $$"],
+    ["a PL/pgSQL function", "CREATE FUNCTION g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 'a\\', ' ; DROP TABLE victim; -- '; END $$"],
+  ])("refuses %s whose '…' literal holds a backslash, whatever the session's setting", (_, text) => {
+    expect(refusal(text, STANDARD_READING)).toMatch(/reads differently depending on standard_conforming_strings when it runs/);
+  });
+
+  it("accepts code whose literals read the same either way", () => {
+    expect(commands("DO $$ BEGIN PERFORM E'a\\\\', 'b'; END $$", STANDARD_READING)).toEqual(["DO"]);
+  });
+});

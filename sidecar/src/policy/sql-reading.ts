@@ -48,8 +48,7 @@ export function textAsServerReads(text: string, reading: SqlReading): string {
   checkEncoding(text, reading.clientEncoding);
   if (reading.standardConformingStrings === true || !text.includes("\\")) return text;
   if (reading.standardConformingStrings === undefined) {
-    const literal = scanTokens(text).find((token) => isPlainLiteral(token) && token.text.includes("\\"));
-    if (literal) {
+    if (dependsOnStandardStrings(text)) {
       throw new ClassificationError(
         "the statement has a backslash in a '…' literal, and an earlier statement of the same pipeline may have changed standard_conforming_strings, which decides how the server reads it; send it after that statement has completed, or write the literal as E'…'",
       );
@@ -57,6 +56,11 @@ export function textAsServerReads(text: string, reading: SqlReading): string {
     return text;
   }
   return withEscapeLiterals(text);
+}
+
+/** Whether the text reads differently with standard_conforming_strings on and off: a '…' literal holds a backslash. */
+export function dependsOnStandardStrings(text: string): boolean {
+  return text.includes("\\") && scanTokens(text).some((token) => isPlainLiteral(token) && token.text.includes("\\"));
 }
 
 function checkEncoding(text: string, encoding: string | undefined): void {

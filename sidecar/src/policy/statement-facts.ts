@@ -8,6 +8,7 @@ import type { SqlFacts } from "../config/bundle.js";
 import { functionDangers } from "./dangerous-functions.js";
 import { ClassificationError, parseStatements, parserMessage, type ParsedStatement } from "./parser.js";
 import { plpgsqlBody } from "./plpgsql.js";
+import { dependsOnStandardStrings } from "./sql-reading.js";
 import { walkStatement, type Modification, type WalkResult } from "./sql-walk.js";
 import { isObject, unwrap, type NodeBody } from "./parse-tree.js";
 import { statementKind } from "./statement-kind.js";
@@ -142,7 +143,19 @@ function doBlockFacts(body: NodeBody<"DoStmt">, text: string, depth: number): St
   const language = (stringValue(option(body.args, "language")) ?? "plpgsql").toLowerCase();
   // Code in another language could do anything, and nothing here can read it.
   if (language !== "plpgsql") throw new ClassificationError(`a DO block in language ${language} cannot be inspected`);
+  checkCodeReading(stringValue(option(body.args, "as")));
   return plpgsqlFacts(text, depth);
+}
+
+/**
+ * A body is read by the server when it runs, under the standard_conforming_strings then in force (the
+ * function's own SET clause, or the session's at each call), which no one can know now: the gateway reads
+ * it with the setting on, so a body that would read differently with it off is refused.
+ */
+function checkCodeReading(source: string | undefined): void {
+  if (source !== undefined && dependsOnStandardStrings(source)) {
+    throw new ClassificationError("the code has a backslash in a '…' literal, which reads differently depending on standard_conforming_strings when it runs; write the literal as E'…'");
+  }
 }
 
 function plpgsqlFacts(text: string, depth: number): StatementFacts[] {
@@ -154,9 +167,10 @@ function plpgsqlFacts(text: string, depth: number): StatementFacts[] {
 function functionBodyFacts(body: NodeBody<"CreateFunctionStmt">, text: string, depth: number): StatementFacts[] {
   // Without LANGUAGE only a SQL-standard body (BEGIN ATOMIC / RETURN) is valid; the walk covers that one.
   const language = (stringValue(option(body.options, "language")) ?? "sql").toLowerCase();
-  if (language === "plpgsql") return plpgsqlFacts(text, depth);
   const definition = option(body.options, "as");
   const source = isObject(definition) && isObject(definition.List) && Array.isArray(definition.List.items) ? stringValue(definition.List.items[0]) : undefined;
+  if (language === "plpgsql" || language === "sql") checkCodeReading(source);
+  if (language === "plpgsql") return plpgsqlFacts(text, depth);
   if (language === "sql" && source !== undefined) return embeddedFacts(source, depth);
   return [];
 }

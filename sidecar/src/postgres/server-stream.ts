@@ -40,7 +40,8 @@ export class ServerStream {
 
   /** Handles one frame; returns a promise only when it must wait (a mask plan is being prepared). */
   handle(frame: Frame): Promise<void> | void {
-    if (this.discardUntilReady && frame.type !== "Z") {
+    // A setting the server reports comes just before ReadyForQuery, so inside a discarded result's tail too.
+    if (this.discardUntilReady && frame.type !== "Z" && frame.type !== "S") {
       this.completeQuietly(frame.type);
       return;
     }
