@@ -3,6 +3,7 @@
 // on every replica; controllers on the leader only.
 import { brokerSources, createCaches, startCaches, stopCaches } from "./caches.js";
 import { CertificateManager } from "./certs/manager.js";
+import { CA_PROBE_PATH, caProbeHandler } from "./certs/probe.js";
 import { policyFromDays } from "./certs/rotation.js";
 import { runControllers } from "./controllers/run.js";
 import { createBrokerHandler } from "./broker/server.js";
@@ -87,6 +88,12 @@ async function run(settings: OperatorSettings): Promise<void> {
     ),
   );
   await listen(webhooks, settings.webhookPort, settings.listenHost);
+  const probe = createReloadingHttpsServer(
+    certificates,
+    admissionRouter({ [CA_PROBE_PATH]: caProbeHandler(() => certificates.probeCa) }, metrics, log),
+    () => certificates.probeServing,
+  );
+  await listen(probe, settings.caProbePort, settings.listenHost);
 
   const broker = createBrokerHandler({
     sources: brokerSources(caches, sealKey),
@@ -126,7 +133,7 @@ async function run(settings: OperatorSettings): Promise<void> {
     await elector.stop({ release: true });
     broker.close();
     certificates.stop();
-    await Promise.all([webhooks, brokerServer, health].map((server) => new Promise((resolve) => server.close(resolve))));
+    await Promise.all([webhooks, probe, brokerServer, health].map((server) => new Promise((resolve) => server.close(resolve))));
     await stopCaches(caches);
     process.exit(0);
   };

@@ -13,6 +13,8 @@ export interface OperatorSettings {
   serviceAccountUsername: string;
   listenHost: string;
   webhookPort: number;
+  /** Where the CA probe webhook listens (certs/probe.ts). */
+  caProbePort: number;
   brokerPort: number;
   healthPort: number;
   /** Names on the serving certificate: the Service DNS names, and extra IPs (e.g. 127.0.0.1 outside a cluster). */
@@ -46,6 +48,7 @@ const FLAGS = {
   "service-account-username": { type: "string" },
   "listen-host": { type: "string" },
   "webhook-port": { type: "string" },
+  "ca-probe-port": { type: "string" },
   "broker-port": { type: "string" },
   "health-port": { type: "string" },
   "certificate-dns-names": { type: "string" },
@@ -104,6 +107,7 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
     serviceAccountUsername: text("service-account-username", `system:serviceaccount:${namespace}:portcullis-operator`),
     listenHost: text("listen-host", "0.0.0.0"),
     webhookPort: number("webhook-port", 9443, 0, 65535),
+    caProbePort: number("ca-probe-port", 9444, 0, 65535),
     brokerPort: number("broker-port", 8443, 0, 65535),
     healthPort: number("health-port", 8080, 0, 65535),
     certificateDnsNames: list("certificate-dns-names", [service, `portcullis-operator.${namespace}.svc.cluster.local`]),

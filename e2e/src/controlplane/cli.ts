@@ -69,9 +69,9 @@ async function upOrReuse(): Promise<ControlPlane> {
 
 /** Installs Portcullis and runs the operator with its own service account until interrupted. */
 async function dev(controlPlane: ControlPlane): Promise<void> {
-  const webhookPort = await freePort();
-  const kubeconfig = await installPortcullis(controlPlane, webhookPort);
-  const operator = await startOperator({ kubeconfig, logDir: join(dir, "logs"), identity: "dev", webhookPort });
+  const webhookPorts = { webhook: await freePort(), caProbe: await freePort() };
+  const kubeconfig = await installPortcullis(controlPlane, webhookPorts);
+  const operator = await startOperator({ kubeconfig, logDir: join(dir, "logs"), identity: "dev", webhookPorts });
   console.error(
     [
       `The Portcullis operator is running (log: ${operator.logPath}). In another shell:`,

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ControlPlane } from "../controlplane/controlplane.js";
 import { freePort } from "../controlplane/processes.js";
 import { kubectl, type CommandResult, type KubectlOptions } from "../jest/environment.js";
-import { installPortcullis } from "./install.js";
+import { installPortcullis, type WebhookPorts } from "./install.js";
 import { startOperator, type OperatorProcess } from "./process.js";
 
 const REVIEWER_ROLE = fileURLToPath(new URL("../../../operator/deploy/reviewer-role.yaml", import.meta.url));
@@ -21,23 +21,24 @@ export class OperatorFixture {
   private constructor(
     readonly controlPlane: ControlPlane,
     readonly operatorKubeconfig: string,
-    readonly webhookPort: number,
+    readonly webhookPorts: WebhookPorts,
   ) {}
 
   static async start(): Promise<OperatorFixture> {
     const controlPlane = await ControlPlane.start({ ownerPid: process.pid });
-    const webhookPort = await freePort();
-    const operatorKubeconfig = await installPortcullis(controlPlane, webhookPort);
-    return new OperatorFixture(controlPlane, operatorKubeconfig, webhookPort);
+    const webhookPorts = { webhook: await freePort(), caProbe: await freePort() };
+    const operatorKubeconfig = await installPortcullis(controlPlane, webhookPorts);
+    return new OperatorFixture(controlPlane, operatorKubeconfig, webhookPorts);
   }
 
   /** Starts an operator replica; the first one (or one asked to) gets the port the webhooks call. */
-  async startOperator(identity: string, extraArgs: string[] = [], servesWebhooks = this.operators.length === 0): Promise<OperatorProcess> {
+  async startOperator(identity: string, extraArgs: string[] = [], servesWebhooks = this.operators.length === 0, reachableAt?: string): Promise<OperatorProcess> {
     const operator = await startOperator({
       kubeconfig: this.operatorKubeconfig,
       logDir: join(this.controlPlane.state.dir, "logs"),
       identity,
-      ...(servesWebhooks ? { webhookPort: this.webhookPort } : {}),
+      ...(servesWebhooks ? { webhookPorts: this.webhookPorts } : {}),
+      ...(reachableAt ? { reachableAt } : {}),
       extraArgs,
     });
     this.operators.push(operator);

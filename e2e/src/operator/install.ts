@@ -19,24 +19,34 @@ async function run(controlPlane: ControlPlane, args: string[], stdin?: string): 
   return result.stdout;
 }
 
+/** Where the operator that serves the webhooks listens: its webhook port and its CA probe port. */
+export interface WebhookPorts {
+  webhook: number;
+  caProbe: number;
+}
+
+/** The Service's ports in operator/deploy/webhooks.yaml. */
+const SERVICE_PORTS = { webhook: 9443, caProbe: 9444 };
+
 /** The webhook configurations from operator/deploy, pointed at https://127.0.0.1:PORT. */
-export function webhooksByUrl(webhookPort: number): KubeObject[] {
+export function webhooksByUrl(ports: WebhookPorts): KubeObject[] {
   return readManifests(join(DEPLOY_DIR, "webhooks.yaml")).map((config) => {
-    const webhooks = (config.webhooks as { clientConfig: { service?: { path: string }; url?: string } }[]).map((hook) => {
+    const webhooks = (config.webhooks as { clientConfig: { service?: { path: string; port?: number }; url?: string } }[]).map((hook) => {
       const path = hook.clientConfig.service?.path ?? "/";
-      return { ...hook, clientConfig: { url: `https://127.0.0.1:${webhookPort}${path}` } };
+      const port = hook.clientConfig.service?.port === SERVICE_PORTS.caProbe ? ports.caProbe : ports.webhook;
+      return { ...hook, clientConfig: { url: `https://127.0.0.1:${port}${path}` } };
     });
     return { ...config, webhooks };
   });
 }
 
 /** Applies CRDs, the operator's namespace and RBAC, and the webhooks; returns a kubeconfig for the operator's service account. */
-export async function installPortcullis(controlPlane: ControlPlane, webhookPort: number): Promise<string> {
+export async function installPortcullis(controlPlane: ControlPlane, webhookPorts: WebhookPorts): Promise<string> {
   await run(controlPlane, ["apply", "-f", CRD_DIR]);
   await run(controlPlane, ["wait", "--for=condition=Established", "--timeout=60s", "--recursive=false", "-f", CRD_DIR]);
   await run(controlPlane, ["apply", "-f", "-"], stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: OPERATOR_NAMESPACE } }));
   await run(controlPlane, ["apply", "-f", join(DEPLOY_DIR, "rbac.yaml")]);
-  await run(controlPlane, ["apply", "-f", "-"], webhooksByUrl(webhookPort).map((o) => stringify(o)).join("---\n"));
+  await run(controlPlane, ["apply", "-f", "-"], webhooksByUrl(webhookPorts).map((o) => stringify(o)).join("---\n"));
   const token = (await run(controlPlane, ["create", "token", "portcullis-operator", "-n", OPERATOR_NAMESPACE, "--duration=6h"])).trim();
   return controlPlane.kubeconfigForToken("portcullis-operator", token);
 }

@@ -7,13 +7,13 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../controlplane/processes.js";
-import { OPERATOR_NAMESPACE, OPERATOR_USERNAME } from "./install.js";
+import { OPERATOR_NAMESPACE, OPERATOR_USERNAME, type WebhookPorts } from "./install.js";
 
 const MAIN = fileURLToPath(new URL("../../../operator/dist/main.js", import.meta.url));
 
 export interface OperatorProcess {
   identity: string;
-  ports: { webhook: number; broker: number; health: number };
+  ports: { webhook: number; caProbe: number; broker: number; health: number };
   child: ChildProcess;
   logPath: string;
   /** GET on the health port (/healthz, /readyz, /metrics). */
@@ -37,12 +37,20 @@ export interface StartOperatorOptions {
   kubeconfig: string;
   logDir: string;
   identity: string;
-  webhookPort?: number;
+  /** The ports the webhook configurations call; free ones unless given. */
+  webhookPorts?: WebhookPorts;
+  /** An address of this machine pods of a test node reach the broker at: the operator then listens on every address and its certificate names this one too. */
+  reachableAt?: string;
   extraArgs?: string[];
 }
 
 export async function startOperator(options: StartOperatorOptions): Promise<OperatorProcess> {
-  const ports = { webhook: options.webhookPort ?? (await freePort()), broker: await freePort(), health: await freePort() };
+  const ports = {
+    webhook: options.webhookPorts?.webhook ?? (await freePort()),
+    caProbe: options.webhookPorts?.caProbe ?? (await freePort()),
+    broker: await freePort(),
+    health: await freePort(),
+  };
   const logPath = join(options.logDir, `operator-${options.identity}.log`);
   const log = createWriteStream(logPath, { flags: "a" });
   const child = spawn(
@@ -53,13 +61,14 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
       `--namespace=${OPERATOR_NAMESPACE}`,
       `--identity=${options.identity}`,
       `--service-account-username=${OPERATOR_USERNAME}`,
-      "--listen-host=127.0.0.1",
+      `--listen-host=${options.reachableAt ? "0.0.0.0" : "127.0.0.1"}`,
       `--webhook-port=${ports.webhook}`,
+      `--ca-probe-port=${ports.caProbe}`,
       `--broker-port=${ports.broker}`,
       `--health-port=${ports.health}`,
       "--certificate-dns-names=localhost",
-      "--certificate-ip-addresses=127.0.0.1",
-      `--broker-url=https://127.0.0.1:${ports.broker}`,
+      `--certificate-ip-addresses=${["127.0.0.1", ...(options.reachableAt ? [options.reachableAt] : [])].join(",")}`,
+      `--broker-url=https://${options.reachableAt ?? "127.0.0.1"}:${ports.broker}`,
       ...(options.extraArgs ?? []),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },

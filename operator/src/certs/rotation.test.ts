@@ -1,5 +1,5 @@
 import { x509 } from "./x509.js";
-import { applyRotation, planRotation, type CertificateMaterial, type RotationPolicy } from "./rotation.js";
+import { applyRotation, bundleToPublish, planRotation, type CertificateMaterial, type RotationPolicy } from "./rotation.js";
 
 const MINUTE = 60_000;
 const policy: RotationPolicy = {
@@ -16,6 +16,13 @@ async function step(material: CertificateMaterial | undefined, at: Date): Promis
   return [planned, await applyRotation(planned, material, at, policy)];
 }
 
+/** Joined, every certificate's BEGIN and END lines are lines of their own, as Go's PEM decoder requires (or it skips them). */
+function expectLineSafe(bundle: readonly string[]): void {
+  const lines = bundle.join("").split("\n");
+  expect(lines.filter((line) => line === "-----BEGIN CERTIFICATE-----")).toHaveLength(bundle.length);
+  expect(lines.filter((line) => line === "-----END CERTIFICATE-----")).toHaveLength(bundle.length);
+}
+
 const issuerOf = (pem: string): string => new x509.X509Certificate(pem).issuer;
 const subjectOf = (pem: string): string => new x509.X509Certificate(pem).subject;
 
@@ -26,7 +33,7 @@ describe("certificate rotation", () => {
   it("creates, keeps, reissues and rotates with an overlap", async () => {
     const [created, material] = await step(undefined, at(0));
     expect(created).toBe("create");
-    expect(material?.bundle).toEqual([material?.ca.certPem]);
+    expect(material?.bundle).toEqual([`${material?.ca.certPem.trim()}\n`]);
     expect(await planRotation(material, at(1), policy)).toBe("none");
 
     // The serving certificate is renewed in the last third of its lifetime, by the same CA.
@@ -43,23 +50,41 @@ describe("certificate rotation", () => {
     expect(staged?.serving).toEqual(renewed?.serving);
     expect(await planRotation(staged, at(60.5), policy)).toBe("none");
 
-    // After the propagation delay the next CA is promoted; the old CA stays trusted until it expires.
-    const [promote, promoted] = await step(staged, at(61.5));
+    // Not before the API server has been seen trusting it, however long it has been staged.
+    expect(await planRotation(staged, at(61.5), policy)).toBe("none");
+    const observed = staged?.next ? { ...staged, next: { ...staged.next, observedAt: at(60.2) } } : staged;
+    // Nor before the propagation delay has passed.
+    expect(await planRotation(observed, at(60.5), policy)).toBe("none");
+
+    // Then the next CA is promoted; the old CA stays trusted until it expires.
+    const [promote, promoted] = await step(observed, at(61.5));
     expect(promote).toBe("promote-ca");
     expect(promoted?.ca).toEqual(staged?.next?.ca);
     expect(promoted?.next).toBeUndefined();
     expect(issuerOf(promoted?.serving.certPem ?? "")).toBe(subjectOf(promoted?.ca.certPem ?? ""));
-    expect(promoted?.bundle).toEqual(expect.arrayContaining([material?.ca.certPem, promoted?.ca.certPem]));
+    expect(promoted?.bundle.map((pem) => pem.trim())).toEqual(expect.arrayContaining([material?.ca.certPem.trim(), promoted?.ca.certPem.trim()]));
+    expectLineSafe(promoted?.bundle ?? []);
 
     // Once the old CA has expired, it leaves the bundle.
     const [, fresh] = await step(promoted, at(91));
     const [prune, pruned] = await step(fresh, at(91));
     expect(prune).toBe("prune-bundle");
-    expect(pruned?.bundle).toEqual([promoted?.ca.certPem]);
+    expect(pruned?.bundle.map((pem) => pem.trim())).toEqual([promoted?.ca.certPem.trim()]);
   });
 
   it("reissues the serving certificate when the names it must carry change", async () => {
     const material = await applyRotation("create", undefined, at(0), policy);
     expect(await planRotation(material, at(1), { ...policy, ipAddresses: ["127.0.0.1", "10.0.0.7"] })).toBe("reissue-serving");
+  });
+
+  it("publishes what is already published too, until it expires, every certificate on its own lines", async () => {
+    const older = await applyRotation("create", undefined, at(0), policy);
+    const newer = await applyRotation("create", undefined, at(10), policy);
+    if (!older || !newer) throw new Error("no material");
+    const published = [older.ca.certPem.trim(), newer.ca.certPem.trim()];
+    const bundle = bundleToPublish([newer.ca.certPem], published, at(20));
+    expect(bundle.map((pem) => pem.trim())).toEqual([newer.ca.certPem.trim(), older.ca.certPem.trim()]);
+    expectLineSafe(bundle);
+    expect(bundleToPublish([newer.ca.certPem], published, at(95)).map((pem) => pem.trim())).toEqual([newer.ca.certPem.trim()]);
   });
 });

@@ -5,9 +5,12 @@
 //
 // A CA rotation has two steps so no client is cut off: first the next CA is
 // staged into the bundle (clients learn to trust it while the serving
-// certificate still chains to the current CA); after the propagation delay it
-// is promoted and the serving certificate is reissued by it. The previous CA
-// stays in the bundle until it expires.
+// certificate still chains to the current CA); once the API server has been
+// seen trusting it (probe.ts) and the propagation delay has passed (sidecars
+// read the bundle from a ConfigMap volume), it is promoted and the serving
+// certificate is reissued by it. The previous CA stays in the bundle until it
+// expires, so a replica that has not yet picked up the promotion keeps
+// working.
 import { x509 } from "./x509.js";
 import { createCertificateAuthority, loadCertificateAuthority, type KeyPairPem } from "./pki.js";
 
@@ -16,7 +19,8 @@ export interface CertificateMaterial {
   serving: KeyPairPem;
   /** PEM certificates clients should trust: the current CA, a staged next CA, previous CAs not yet expired. */
   bundle: string[];
-  next?: { ca: KeyPairPem; stagedAt: Date };
+  /** A staged CA; `observedAt`: when the API server was seen trusting it (probe.ts). */
+  next?: { ca: KeyPairPem; stagedAt: Date; observedAt?: Date };
 }
 
 export interface RotationPolicy {
@@ -59,7 +63,7 @@ async function signedBy(certPem: string, caPem: string): Promise<boolean> {
 /** What to do next with this material at this time; "none" when it is healthy. */
 export async function planRotation(material: CertificateMaterial | undefined, now: Date, policy: RotationPolicy): Promise<RotationStep> {
   if (!material) return "create";
-  if (material.next && now.getTime() - material.next.stagedAt.getTime() >= policy.propagationMs) return "promote-ca";
+  if (material.next?.observedAt && now.getTime() - material.next.stagedAt.getTime() >= policy.propagationMs) return "promote-ca";
   if (!material.next && nearExpiry(material.ca.certPem, now, policy.renewFraction)) return "stage-ca";
   const servingOk =
     !nearExpiry(material.serving.certPem, now, policy.renewFraction) &&
@@ -70,7 +74,8 @@ export async function planRotation(material: CertificateMaterial | undefined, no
   return "none";
 }
 
-async function issueServing(ca: KeyPairPem, policy: RotationPolicy, now: Date): Promise<KeyPairPem> {
+/** A serving certificate from `ca` for the policy's names. */
+export async function issueServing(ca: KeyPairPem, policy: RotationPolicy, now: Date): Promise<KeyPairPem> {
   return loadCertificateAuthority(ca).issue({
     issuedAt: now,
     commonName: policy.dnsNames[0] ?? "portcullis-operator",
@@ -81,8 +86,25 @@ async function issueServing(ca: KeyPairPem, policy: RotationPolicy, now: Date): 
   });
 }
 
-function unexpired(bundle: string[], now: Date): string[] {
-  return [...new Set(bundle)].filter((pem) => validity(pem).notAfter > now.getTime());
+/**
+ * Each certificate on lines of its own, ending in a newline: a bundle is the certificates joined, and a PEM
+ * decoder (Go's, in the API server) skips a certificate whose BEGIN line does not start a line, together with
+ * the one whose END line it follows.
+ */
+const onItsOwnLines = (pem: string): string => `${pem.trim()}\n`;
+
+function unexpired(bundle: readonly string[], now: Date): string[] {
+  return [...new Set(bundle.map(onItsOwnLines))].filter((pem) => validity(pem).notAfter > now.getTime());
+}
+
+/**
+ * The bundle to publish where `published` is already: ours, plus whatever published CA has not expired. A
+ * replica that read an older Secret (or a pass that overlapped a newer one) must never take out a CA that a
+ * newer state staged and the API server may already be checking certificates against; CAs only leave the
+ * webhook configurations by expiring, when no certificate can chain to them anyway.
+ */
+export function bundleToPublish(ours: readonly string[], published: readonly string[], now: Date): string[] {
+  return unexpired([...ours, ...published], now);
 }
 
 /** Carries out one step and returns the new material. */
@@ -98,7 +120,7 @@ export async function applyRotation(
     case "create": {
       const authority = await createCertificateAuthority("portcullis-operator-ca", policy.caValidityDays, now);
       const ca = { certPem: authority.certPem, keyPem: authority.keyPem };
-      return { ca, serving: await issueServing(ca, policy, now), bundle: [ca.certPem] };
+      return { ca, serving: await issueServing(ca, policy, now), bundle: [onItsOwnLines(ca.certPem)] };
     }
   }
   if (!material) throw new Error(`cannot ${step} without certificate material`);

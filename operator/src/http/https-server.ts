@@ -3,21 +3,25 @@
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { CertificateManager } from "../certs/manager.js";
+import type { KeyPairPem } from "../certs/pki.js";
 import type { CertificateMaterial } from "../certs/rotation.js";
 
-const tlsOptions = (material: CertificateMaterial): { cert: string; key: string } => ({
-  cert: material.serving.certPem,
-  key: material.serving.keyPem,
-});
+const tlsOptions = (keys: KeyPairPem): { cert: string; key: string; minVersion: "TLSv1.2" } => ({ cert: keys.certPem, key: keys.keyPem, minVersion: "TLSv1.2" });
 
+/** `serves`: which certificate of the material; the serving certificate unless told (the CA probe listener's differs). */
 export function createReloadingHttpsServer(
   certificates: CertificateManager,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  serves: (material: CertificateMaterial) => KeyPairPem | undefined = (material) => material.serving,
 ): Server {
   const material = certificates.material;
-  if (!material) throw new Error("certificates are not ready; start the CertificateManager first");
-  const server = createServer({ ...tlsOptions(material), minVersion: "TLSv1.2" }, handler);
-  certificates.on("changed", (next) => server.setSecureContext({ ...tlsOptions(next), minVersion: "TLSv1.2" }));
+  const keys = material && serves(material);
+  if (!keys) throw new Error("certificates are not ready; start the CertificateManager first");
+  const server = createServer(tlsOptions(keys), handler);
+  certificates.on("changed", (next) => {
+    const nextKeys = serves(next);
+    if (nextKeys) server.setSecureContext(tlsOptions(nextKeys));
+  });
   return server;
 }
 
