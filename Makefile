@@ -12,7 +12,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 CONTROLPLANE := node e2e/dist/controlplane/cli.js
 WORKSPACE_MANIFESTS := package.json package-lock.json $(wildcard */package.json */*/package.json)
 
-.PHONY: all deps build generate lint test test-unit test-e2e tools system-deps controlplane-up controlplane-down dev clean
+.PHONY: all deps build generate lint test test-unit test-e2e tools system-deps images controlplane-up controlplane-down dev clean
 
 all: build
 
@@ -38,9 +38,11 @@ tools: build
 
 # Debian 12 packages the e2e tests start or drive: the PostgreSQL 15 server
 # (initdb, postgres and pgbench live in /usr/lib/postgresql/15/bin), psql,
-# Python's PostgreSQL driver, the tools for transparent-interception tests, and
-# g++ (make fuzz builds a small glibc-compatibility shim for jazzer.js's addon).
-SYSTEM_PACKAGES := postgresql-15 postgresql-client-15 python3-psycopg2 iptables iproute2 g++
+# Python's PostgreSQL driver, the tools for transparent-interception tests,
+# g++ (make fuzz builds a small glibc-compatibility shim for jazzer.js's addon),
+# curl (in the demo agent image) and the test node's container runtime
+# (containerd, runc, the CNI plugins).
+SYSTEM_PACKAGES := postgresql-15 postgresql-client-15 python3-psycopg2 iptables iproute2 g++ curl containerd runc containernetworking-plugins
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 CREATECLUSTER_CONF := /etc/postgresql-common/createcluster.conf
 
@@ -74,8 +76,14 @@ system-deps:
 test-unit: build
 	$(JEST) --selectProjects unit
 
-test-e2e: build tools system-deps
+test-e2e: build tools system-deps images
 	$(JEST) --selectProjects e2e
+
+# The images as OCI archives in out/images (no registry, no container engine):
+# operator, sidecar, CLI and init, plus the demo agent and the pause image the
+# test node runs. Prints each image's digest and size.
+images: build tools system-deps
+	node e2e/dist/images/cli.js
 
 test: lint test-unit test-e2e fuzz
 
@@ -89,7 +97,7 @@ dev: build tools system-deps
 	@$(CONTROLPLANE) dev
 
 clean:
-	rm -rf node_modules */dist */*/dist *.tsbuildinfo */*.tsbuildinfo */*/*.tsbuildinfo
+	rm -rf node_modules out */dist */*/dist *.tsbuildinfo */*.tsbuildinfo */*/*.tsbuildinfo
 
 # Coverage-guided fuzzing of the gateway's PostgreSQL frontend parser with
 # jazzer.js (a devDependency of e2e, installed by `npm ci`), bounded to

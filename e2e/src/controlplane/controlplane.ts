@@ -3,15 +3,14 @@
 // service-account issuer, so TokenRequest and TokenReview work. Everything it
 // needs lives in one directory; state.json there lets another process (a jest
 // worker, `make controlplane-down`) use or stop it.
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { renderKubeconfig } from "./kubeconfig.js";
 import { createCertificateAuthority, createSigningKeyPair, loadCertificateAuthority, type KeyPairPem } from "@portcullis/operator/certs/pki";
-import { freePort, isAlive, terminate } from "./processes.js";
+import { freePort, isAlive, spawnDetached, terminate } from "./processes.js";
 import { locateTools, type ToolPaths } from "./tools.js";
 
 /** Test control planes are made under this prefix, so orphans can be found and reaped. */
@@ -46,6 +45,8 @@ interface ControlPlaneFiles {
   servingKey: string;
   saKey: string;
   saPub: string;
+  kubeletClientCert: string;
+  kubeletClientKey: string;
   etcdData: string;
   logs: string;
   users: string;
@@ -59,6 +60,8 @@ const paths = (dir: string): ControlPlaneFiles => ({
   servingKey: join(dir, "pki", "apiserver.key"),
   saKey: join(dir, "pki", "sa.key"),
   saPub: join(dir, "pki", "sa.pub"),
+  kubeletClientCert: join(dir, "pki", "kubelet-client.crt"),
+  kubeletClientKey: join(dir, "pki", "kubelet-client.key"),
   etcdData: join(dir, "etcd"),
   logs: join(dir, "logs"),
   users: join(dir, "users"),
@@ -92,6 +95,10 @@ export class ControlPlane {
       ipAddresses: ["127.0.0.1", "10.0.0.1"],
     });
     const serviceAccountKeys = await createSigningKeyPair();
+    // How the API server authenticates to kubelets (kubectl logs, exec) when a test runs a node.
+    const kubeletClient = await ca.issue({ commonName: "kube-apiserver-kubelet-client", organizations: ["system:masters"], usage: "client" });
+    writeFileSync(p.kubeletClientCert, kubeletClient.certPem);
+    writePrivate(p.kubeletClientKey, kubeletClient.keyPem);
     writeFileSync(p.caCert, ca.certPem);
     writePrivate(p.caKey, ca.keyPem);
     writeFileSync(p.servingCert, serving.certPem);
@@ -151,12 +158,16 @@ export class ControlPlane {
       `--tls-cert-file=${p.servingCert}`,
       `--tls-private-key-file=${p.servingKey}`,
       `--client-ca-file=${p.caCert}`,
-      "--authorization-mode=RBAC",
+      // Node: kubelets of a test node act for their own pods only.
+      "--authorization-mode=Node,RBAC",
       `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
       `--service-account-key-file=${p.saPub}`,
       `--service-account-signing-key-file=${p.saKey}`,
       "--service-cluster-ip-range=10.0.0.0/24",
       "--allow-privileged=true",
+      `--kubelet-client-certificate=${p.kubeletClientCert}`,
+      `--kubelet-client-key=${p.kubeletClientKey}`,
+      "--kubelet-preferred-address-types=InternalIP",
       "--v=1",
     ]);
   }
@@ -186,14 +197,28 @@ export class ControlPlane {
     return readFileSync(paths(this.state.dir).caCert, "utf8");
   }
 
+  get caCertPath(): string {
+    return paths(this.state.dir).caCert;
+  }
+
+  /** The service-account signing key, which kube-controller-manager needs too. */
+  get serviceAccountKeyPath(): string {
+    return paths(this.state.dir).saKey;
+  }
+
+  /** A client certificate from the cluster's CA: the user is the CN, the groups the O entries. */
+  issueClientCertificate(user: string, groups: string[] = []): Promise<KeyPairPem> {
+    const p = paths(this.state.dir);
+    return loadCertificateAuthority({ certPem: this.caPem, keyPem: readFileSync(p.caKey, "utf8") }).issue({ commonName: user, organizations: groups, usage: "client" });
+  }
+
   /**
    * Writes a kubeconfig for a user authenticated by a client certificate whose
    * CN is the user name and whose O entries are the groups; returns its path.
    */
   async kubeconfigFor(user: string, groups: string[] = []): Promise<string> {
     const p = paths(this.state.dir);
-    const ca = loadCertificateAuthority({ certPem: this.caPem, keyPem: readFileSync(p.caKey, "utf8") });
-    const credential = await ca.issue({ commonName: user, organizations: groups, usage: "client" });
+    const credential = await this.issueClientCertificate(user, groups);
     const path = join(p.users, `${user.replace(/[^A-Za-z0-9._-]/g, "_")}.kubeconfig`);
     writePrivate(path, renderKubeconfig(this.state.server, this.caPem, user, credential));
     return path;
@@ -238,15 +263,6 @@ export class ControlPlane {
       .map((name) => `--- last lines of ${name} ---\n${readFileSync(join(logs, name), "utf8").split("\n").slice(-25).join("\n")}`)
       .join("\n");
   }
-}
-
-/** Starts a process in its own session with output to a log file, so it outlives its starter when needed. */
-function spawnDetached(binary: string, logPath: string, args: string[]): number {
-  const out = openSync(logPath, "a");
-  const child = spawn(binary, args, { detached: true, stdio: ["ignore", out, out] });
-  child.unref();
-  if (child.pid === undefined) throw new Error(`could not start ${binary}`);
-  return child.pid;
 }
 
 function httpsGet(url: string, caPem: string, client: KeyPairPem): Promise<{ status: number; body: string }> {

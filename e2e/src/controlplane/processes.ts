@@ -1,5 +1,7 @@
 // Process helpers for the control plane: free ports, liveness, and stopping
 // by PID, which works also from a process that did not start the target.
+import { spawn } from "node:child_process";
+import { openSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -34,4 +36,13 @@ export async function terminate(pid: number, graceMs = 10_000): Promise<void> {
     process.kill(pid, "SIGKILL");
     while (isAlive(pid)) await sleep(20);
   }
+}
+
+/** Starts a process in its own session with output to a log file, so it outlives its starter when needed. */
+export function spawnDetached(binary: string, logPath: string, args: string[]): number {
+  const out = openSync(logPath, "a");
+  const child = spawn(binary, args, { detached: true, stdio: ["ignore", out, out] });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${binary}`);
+  return child.pid;
 }

@@ -1,7 +1,9 @@
-// Locates, and on request builds, the control-plane binaries the e2e tests
-// run: kube-apiserver and kubectl from k8s.io/kubernetes, etcd from
-// go.etcd.io/etcd/server, and the S3-compatible server the evidence tests
-// upload to (versitygw, from github.com/versity/versitygw). Versions come
+// Locates, and on request builds, the binaries the e2e tests run: the control
+// plane (kube-apiserver, kube-controller-manager, kube-scheduler), the node
+// (kubelet, kube-proxy) and kubectl from k8s.io/kubernetes, etcd from
+// go.etcd.io/etcd/server, helm from helm.sh/helm/v3, and the S3-compatible
+// server the evidence tests upload to (versitygw, from
+// github.com/versity/versitygw). Versions come
 // from the go.mod files under e2e/tools; binaries go to a cache outside the
 // repository, one folder per version, so a warm machine reuses them and a
 // version bump rebuilds.
@@ -15,7 +17,12 @@ const E2E_DIR = fileURLToPath(new URL("../../", import.meta.url));
 
 export interface ToolPaths {
   kubeApiserver: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kubelet: string;
+  kubeProxy: string;
   kubectl: string;
+  helm: string;
   etcd: string;
   /** versitygw: an S3-compatible server with a posix (plain directory) backend. */
   versitygw: string;
@@ -37,8 +44,18 @@ const GO_TOOLS: GoTool[] = [
     cacheName: "kubernetes",
     binaries: [
       { name: "kubeApiserver", file: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kube-apiserver" },
+      { name: "kubeControllerManager", file: "kube-controller-manager", pkg: "k8s.io/kubernetes/cmd/kube-controller-manager" },
+      { name: "kubeScheduler", file: "kube-scheduler", pkg: "k8s.io/kubernetes/cmd/kube-scheduler" },
+      { name: "kubelet", file: "kubelet", pkg: "k8s.io/kubernetes/cmd/kubelet" },
+      { name: "kubeProxy", file: "kube-proxy", pkg: "k8s.io/kubernetes/cmd/kube-proxy" },
       { name: "kubectl", file: "kubectl", pkg: "k8s.io/kubernetes/cmd/kubectl" },
     ],
+  },
+  {
+    moduleDir: "tools/helm",
+    versionOf: "helm.sh/helm/v3",
+    cacheName: "helm",
+    binaries: [{ name: "helm", file: "helm", pkg: "helm.sh/helm/v3/cmd/helm" }],
   },
   {
     moduleDir: "tools/etcd",

@@ -10,8 +10,16 @@ export interface HbaLogin {
   method: PasswordMethod;
 }
 
+/** Where pods of a test node reach the server: an address of this machine, and the pod range its logins may come from. */
+export interface PodNetwork {
+  address: string;
+  clients: string;
+}
+
 export interface ServerSettings {
   port: number;
+  /** Also listen on this address (for pods); loopback only when absent. */
+  podNetwork?: PodNetwork | undefined;
   socketDir: string;
   /** Certificate and key files; TLS is off when absent. */
   tls: { certFile: string; keyFile: string } | undefined;
@@ -25,7 +33,7 @@ function quoted(value: string): string {
 export function renderSettings(settings: ServerSettings): string {
   const lines = [
     "# Added by the Portcullis e2e harness.",
-    "listen_addresses = '127.0.0.1'",
+    `listen_addresses = ${quoted(["127.0.0.1", ...(settings.podNetwork ? [settings.podNetwork.address] : [])].join(","))}`,
     `port = ${settings.port}`,
     `unix_socket_directories = ${quoted(settings.socketDir)}`,
     // pgbench -c 8 through the gateway plus suites running side by side.
@@ -51,12 +59,13 @@ export function renderSettings(settings: ServerSettings): string {
  * 127.0.0.1 with its own method, so both TLS and plaintext clients authenticate
  * the way that login is meant to. Nothing else matches.
  */
-export function renderHba(logins: HbaLogin[], tls: boolean): string {
+export function renderHba(logins: HbaLogin[], tls: boolean, podNetwork?: PodNetwork): string {
   const types = tls ? ["hostssl", "host"] : ["host"];
+  const sources = ["127.0.0.1/32", ...(podNetwork ? [podNetwork.clients] : [])];
   const lines = [
     "# TYPE    DATABASE  USER  ADDRESS  METHOD  (written by the Portcullis e2e harness)",
     "local all all trust",
-    ...logins.flatMap((login) => types.map((type) => `${type} all ${login.username} 127.0.0.1/32 ${login.method}`)),
+    ...logins.flatMap((login) => sources.flatMap((source) => types.map((type) => `${type} all ${login.username} ${source} ${login.method}`))),
   ];
   return `${lines.join("\n")}\n`;
 }

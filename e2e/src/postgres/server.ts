@@ -17,7 +17,7 @@ import { freePort } from "../controlplane/processes.js";
 import { locatePostgresBinaries, type PostgresBinaries } from "./binaries.js";
 import { hasExited, reapOrphans, runCommand, shutDown, type CommandResult } from "../processes/child-process.js";
 import { commandAs, serverAccount, type ServerAccount } from "./server-account.js";
-import { renderHba, renderSettings, type HbaLogin } from "./server-config.js";
+import { renderHba, renderSettings, type HbaLogin, type PodNetwork } from "./server-config.js";
 
 export { seedSampleData, SAMPLE_CUSTOMERS, SAMPLE_ORDER_COUNT, type SampleCustomer } from "./sample-data.js";
 
@@ -40,6 +40,8 @@ export interface PostgresLogin {
 export interface StartPostgresOptions {
   /** Serve TLS (ssl = on); true unless set. The CA and certificate are made either way. */
   tls?: boolean;
+  /** Also serve pods of a test node: listen on this machine's node address, accept logins from the pod range. */
+  podNetwork?: PodNetwork;
 }
 
 export interface RunningPostgres {
@@ -121,9 +123,9 @@ function logTail(logFile: string): string {
   return readFileSync(logFile, "utf8").split("\n").slice(-LOG_TAIL_LINES).join("\n");
 }
 
-async function writeCertificates(files: ServerFiles): Promise<string> {
+async function writeCertificates(files: ServerFiles, podNetwork: PodNetwork | undefined): Promise<string> {
   const ca = await createCertificateAuthority("portcullis-test-postgres-ca");
-  const serving = await ca.issue({ commonName: SERVER_NAME, usage: "server", dnsNames: [SERVER_NAME], ipAddresses: [HOST] });
+  const serving = await ca.issue({ commonName: SERVER_NAME, usage: "server", dnsNames: [SERVER_NAME], ipAddresses: [HOST, ...(podNetwork ? [podNetwork.address] : [])] });
   mkdirSync(join(files.dir, "tls"), { mode: 0o700 });
   writeFileSync(files.caFile, ca.certPem);
   writeFileSync(files.certFile, serving.certPem);
@@ -152,15 +154,16 @@ async function initdb(binaries: PostgresBinaries, account: ServerAccount, files:
   if (result.code !== 0) throw new Error(`initdb failed (exit ${result.code}): ${result.stderr || result.stdout}`);
 }
 
-function configure(files: ServerFiles, port: number, tls: boolean, logins: HbaLogin[]): void {
+function configure(files: ServerFiles, port: number, tls: boolean, logins: HbaLogin[], podNetwork: PodNetwork | undefined): void {
   const settings = renderSettings({
     port,
+    podNetwork,
     socketDir: files.socketDir,
     tls: tls ? { certFile: files.certFile, keyFile: files.keyFile } : undefined,
   });
   // Appended, so these win over initdb's defaults; the files keep their owner.
   appendFileSync(join(files.dataDir, "postgresql.conf"), settings);
-  writeFileSync(join(files.dataDir, "pg_hba.conf"), renderHba(logins, tls));
+  writeFileSync(join(files.dataDir, "pg_hba.conf"), renderHba(logins, tls, podNetwork));
 }
 
 function spawnPostmaster(binaries: PostgresBinaries, account: ServerAccount, files: ServerFiles): ChildProcess {
@@ -297,7 +300,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   try {
     const superuser = newLogin(SUPERUSER);
     const users = { scram: newLogin("app_scram"), md5: newLogin("app_md5"), cleartext: newLogin("app_cleartext") };
-    const caPem = await writeCertificates(files);
+    const caPem = await writeCertificates(files, options.podNetwork);
     writeFileSync(files.superuserPasswordFile, superuser.password, { mode: 0o600 });
     mkdirSync(files.socketDir, { mode: 0o700 });
     chownTree(files.dir, account);
@@ -308,7 +311,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       { username: users.scram.username, method: "scram-sha-256" },
       { username: users.md5.username, method: "md5" },
       { username: users.cleartext.username, method: "password" },
-    ]);
+    ], options.podNetwork);
     child = spawnPostmaster(binaries, account, files);
     writeState(files, { ownerPid: process.pid, postmasterPid: child.pid ?? -1 });
     await waitReady(binaries, child, port);
