@@ -1,8 +1,10 @@
-# Portcullis — `make test` runs every test; `make dev` starts a local control
-# plane, installs Portcullis and runs the operator in the foreground. Both install what is missing: npm
-# packages (npm ci), the control-plane binaries (built with Go into
-# ~/.cache/portcullis/tools, or $PORTCULLIS_TOOLS_DIR) and the Debian packages
-# the e2e tests run (PostgreSQL, its clients, psycopg2, iptables, iproute2).
+# Portcullis — `make test` runs every test; `make dev` starts a local cluster
+# with a real node, installs Portcullis with Helm and a demo agent. Both
+# install what is missing: npm packages (npm ci), the Kubernetes, etcd, helm
+# and versitygw binaries (built with Go into ~/.cache/portcullis/tools, or
+# $PORTCULLIS_TOOLS_DIR), the Debian packages the e2e tests run (PostgreSQL,
+# its clients, psycopg2, iptables, iproute2, curl, containerd, runc, the CNI
+# plugins) and the images (make images).
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 # npm's node@22 package provides the Node the project runs on (see README).
@@ -12,7 +14,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 CONTROLPLANE := node e2e/dist/controlplane/cli.js
 WORKSPACE_MANIFESTS := package.json package-lock.json $(wildcard */package.json */*/package.json)
 
-.PHONY: all deps build generate lint test test-unit test-e2e tools system-deps images controlplane-up controlplane-down dev clean
+.PHONY: all deps build generate lint test test-unit test-e2e tools system-deps images controlplane-up controlplane-down dev dev-down clean
 
 all: build
 
@@ -93,8 +95,14 @@ controlplane-up: build tools
 controlplane-down: build
 	@$(CONTROLPLANE) down
 
-dev: build tools system-deps
-	@$(CONTROLPLANE) dev
+# A local cluster with a real node, Portcullis installed by Helm, a demo
+# database and agent, and the commands to try; Ctrl-C stops it all.
+dev: build tools system-deps images
+	@node e2e/dist/node/dev.js up
+
+# Stops a `make dev` left running (or puts back what a killed one left).
+dev-down: build
+	@node e2e/dist/node/dev.js down
 
 clean:
 	rm -rf node_modules out */dist */*/dist *.tsbuildinfo */*.tsbuildinfo */*/*.tsbuildinfo

@@ -36,6 +36,7 @@ function injectionSettings(settings: OperatorSettings, nativeSupported: boolean,
     sidecarImage: settings.sidecarImage,
     initImage: settings.initImage,
     nativeSidecar: settings.nativeSidecar && nativeSupported,
+    sidecarUid: settings.sidecarUid,
     brokerUrl: settings.brokerUrl,
     caBundleConfigMap: CA_BUNDLE_CONFIGMAP,
   };

@@ -37,6 +37,8 @@ export interface OperatorSettings {
   sidecarImage: string;
   initImage: string;
   nativeSidecar: boolean;
+  /** The UID the injected gateway runs as (and the iptables rules let out). */
+  sidecarUid: number;
 }
 
 export class SettingsError extends Error {}
@@ -68,6 +70,7 @@ const FLAGS = {
   "sidecar-image": { type: "string" },
   "init-image": { type: "string" },
   "native-sidecar": { type: "string" },
+  "sidecar-uid": { type: "string" },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -127,5 +130,6 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
     sidecarImage: text("sidecar-image", "ghcr.io/portcullis-dev/portcullis-sidecar:0.1.0"),
     initImage: text("init-image", "ghcr.io/portcullis-dev/portcullis-init:0.1.0"),
     nativeSidecar: bool("native-sidecar", true),
+    sidecarUid: number("sidecar-uid", 1337, 1, 2147483647),
   };
 }

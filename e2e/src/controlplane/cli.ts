@@ -1,22 +1,17 @@
 #!/usr/bin/env node
 // portcullis-controlplane: builds and runs the test control plane by hand.
-//   tools                 build kube-apiserver, kubectl and etcd into the cache
+//   tools                 build the Kubernetes binaries, etcd, helm and versitygw into the cache
 //   up                    start a control plane that outlives this command (or reuse the
 //                         running one); print its kubeconfig
-//   dev                   up, install Portcullis (CRDs, RBAC, webhooks) and run the operator
-//                         in the foreground until Ctrl-C
 //   down                  stop it and remove its directory
 //   user NAME [GROUP...]  write a kubeconfig for a user with those groups; print its path
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { installPortcullis } from "../operator/install.js";
-import { startOperator } from "../operator/process.js";
 import { ControlPlane } from "./controlplane.js";
-import { freePort } from "./processes.js";
 import { buildTools, locateTools } from "./tools.js";
 
-const USAGE = "usage: portcullis-controlplane tools | up | dev | down | user NAME [GROUP...]";
+const USAGE = "usage: portcullis-controlplane tools | up | down | user NAME [GROUP...]";
 const dir = process.env.PORTCULLIS_CONTROLPLANE_DIR ?? join(tmpdir(), "portcullis-controlplane");
 
 async function main(args: string[]): Promise<void> {
@@ -30,11 +25,6 @@ async function main(args: string[]): Promise<void> {
     case "up": {
       if (rest.length > 0) throw new UsageError(`unknown argument "${rest[0]}"`);
       console.log((await upOrReuse()).state.adminKubeconfig);
-      return;
-    }
-    case "dev": {
-      if (rest.length > 0) throw new UsageError(`unknown argument "${rest[0]}"`);
-      await dev(await upOrReuse());
       return;
     }
     case "down": {
@@ -65,27 +55,6 @@ async function upOrReuse(): Promise<ControlPlane> {
   const { server } = controlPlane.state;
   console.error(running ? `reusing the control plane at ${server}` : `kube-apiserver ready at ${server}; logs in ${join(dir, "logs")}`);
   return controlPlane;
-}
-
-/** Installs Portcullis and runs the operator with its own service account until interrupted. */
-async function dev(controlPlane: ControlPlane): Promise<void> {
-  const webhookPorts = { webhook: await freePort(), caProbe: await freePort() };
-  const kubeconfig = await installPortcullis(controlPlane, webhookPorts);
-  const operator = await startOperator({ kubeconfig, logDir: join(dir, "logs"), identity: "dev", webhookPorts });
-  console.error(
-    [
-      `The Portcullis operator is running (log: ${operator.logPath}). In another shell:`,
-      `  export KUBECONFIG=${controlPlane.state.adminKubeconfig} PATH=${join(locateTools().kubectl, "..")}:$PATH`,
-      "  kubectl create namespace agents && kubectl label namespace agents portcullis.dev/injection=enabled",
-      "  kubectl apply -n agents -f crds/examples/postgres-resource.yaml -f crds/examples/no-destructive-changes-policy.yaml",
-      "  kubectl get resources,accesspolicies -n agents",
-      "Ctrl-C stops the operator; `make controlplane-down` stops the control plane.",
-    ].join("\n"),
-  );
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", () => void operator.stop().then(resolve));
-    operator.child.once("exit", () => resolve());
-  });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -28,6 +28,8 @@ export interface ControlPlaneState {
   ownerPid?: number;
   adminKubeconfig: string;
   serviceAccountIssuer: string;
+  /** An address of this machine pods of a test node reach the API server at (the `kubernetes` Service's endpoint). */
+  advertiseAddress?: string;
 }
 
 export interface StartOptions {
@@ -35,6 +37,8 @@ export interface StartOptions {
   dir?: string;
   ownerPid?: number;
   tools?: ToolPaths;
+  /** For a test node's pods: listen on every address and advertise this one; loopback only when absent. */
+  advertiseAddress?: string;
 }
 
 interface ControlPlaneFiles {
@@ -92,7 +96,7 @@ export class ControlPlane {
       commonName: "kube-apiserver",
       usage: "server",
       dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"],
-      ipAddresses: ["127.0.0.1", "10.0.0.1"],
+      ipAddresses: ["127.0.0.1", "10.0.0.1", ...(options.advertiseAddress ? [options.advertiseAddress] : [])],
     });
     const serviceAccountKeys = await createSigningKeyPair();
     // How the API server authenticates to kubelets (kubectl logs, exec) when a test runs a node.
@@ -130,6 +134,7 @@ export class ControlPlane {
       ...(options.ownerPid === undefined ? {} : { ownerPid: options.ownerPid }),
       adminKubeconfig: join(dir, "admin.kubeconfig"),
       serviceAccountIssuer: SERVICE_ACCOUNT_ISSUER,
+      ...(options.advertiseAddress ? { advertiseAddress: options.advertiseAddress } : {}),
     };
     // Written before the API server starts, so a failed start can still be cleaned up from the state file.
     writeFileSync(p.state, JSON.stringify(state, null, 2));
@@ -151,8 +156,8 @@ export class ControlPlane {
     const p = paths(this.state.dir);
     return spawnDetached(tools.kubeApiserver, join(p.logs, "kube-apiserver.log"), [
       `--etcd-servers=http://127.0.0.1:${this.state.ports.etcdClient}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${this.state.advertiseAddress ? "0.0.0.0" : "127.0.0.1"}`,
+      `--advertise-address=${this.state.advertiseAddress ?? "127.0.0.1"}`,
       `--secure-port=${this.state.ports.apiserver}`,
       `--cert-dir=${join(this.state.dir, "pki")}`,
       `--tls-cert-file=${p.servingCert}`,
@@ -168,6 +173,10 @@ export class ControlPlane {
       `--kubelet-client-certificate=${p.kubeletClientCert}`,
       `--kubelet-client-key=${p.kubeletClientKey}`,
       "--kubelet-preferred-address-types=InternalIP",
+      // With a test node the service range is unreachable from this machine (no service packet may leave it,
+      // and a local connect fails at the route before kube-proxy's rules could rewrite it): the API server
+      // calls webhooks at their endpoints instead of the Service's clusterIP.
+      ...(this.state.advertiseAddress ? ["--enable-aggregator-routing=true"] : []),
       "--v=1",
     ]);
   }

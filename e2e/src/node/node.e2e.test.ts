@@ -1,36 +1,46 @@
 // Pods that really run: a node (containerd, kubelet, kube-proxy) joins a test
 // control plane. First a run is killed with its node up, and the next one
-// must put the host back as it was. Then the operator injects its gateway
-// into an agent Deployment made from the demo image, and inside the agent
-// container psql talks to the database's real address — intercepted by the
-// iptables rules the injected init container installed, decided by the
-// gateway sidecar from the built image, which holds the credential the agent
-// never sees. (One file: one node per machine at a time.)
+// must put the host back as it was. Then Portcullis is installed with Helm
+// from charts/ with the locally built images, as a platform team would: both
+// operator replicas run as pods, `helm test` passes, and the operator injects
+// its gateway into an agent Deployment made from the demo image. Inside the
+// agent container psql talks to the database's real address — intercepted by
+// the iptables rules the injected init container installed, decided by the
+// gateway sidecar, which holds the credential the agent never sees. Last, a
+// `helm upgrade` rolls the operator without failing a pod creation and `helm
+// uninstall` leaves pod creation working. (One file: one node per machine.)
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { stringify } from "yaml";
-import { reapOrphanedControlPlanes } from "../controlplane/controlplane.js";
+import { ControlPlane, reapOrphanedControlPlanes } from "../controlplane/controlplane.js";
 import { locateTools } from "../controlplane/tools.js";
-import { OperatorFixture } from "../operator/fixture.js";
+import { kubectl as kubectlAs, type CommandResult } from "../jest/environment.js";
 import { waitForExit } from "../processes/child-process.js";
 import { seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
 import { iptablesRules } from "./host-state.js";
+import { DEMO_AGENT, DEMO_NAMESPACE as NS, DEMO_POLICY, demoAgentDeployment, demoManifests } from "./demo.js";
+import { helm as helmAs, helmInstall, RELEASE, RELEASE_NAMESPACE as RELEASE_NS } from "./helm.js";
 import { imageArchives, imageNamed as image } from "./images.js";
 import { cleanUpLeftovers, NODE_DIR, NODE_IP, POD_CIDR, POD_RANGE, TestNode } from "./node.js";
 
-const NS = "agents";
 const NODE_CLI = fileURLToPath(new URL("../../dist/node/cli.js", import.meta.url));
-let fixture: OperatorFixture;
-let node: TestNode;
+let controlPlane: ControlPlane;
+let node: TestNode | undefined;
 let server: RunningPostgres;
 let agentPod: string;
 
 const sh = (command: string, args: string[]): string => execFileSync(command, args, { encoding: "utf8" });
+const kubectl = (args: string[], stdin?: string): Promise<CommandResult> => kubectlAs(args, { kubeconfig: controlPlane.state.adminKubeconfig, ...(stdin === undefined ? {} : { stdin }) });
 
-/** What a node changes on the host, as comparable text. */
+async function kubectlOk(args: string[], stdin?: string): Promise<string> {
+  const result = await kubectl(args, stdin);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
 function hostSnapshot(): Record<string, unknown> {
   return {
     routes: sh("ip", ["route", "show", "table", "all"]).split("\n").filter((line) => !line.includes(" linkdown")).sort(),
@@ -80,115 +90,75 @@ describe("a run killed with its node up", () => {
   }, 300_000);
 });
 
-const apply = (objects: object[]): Promise<string> => fixture.kubectlOk(["apply", "-f", "-"], { stdin: objects.map((o) => stringify(o)).join("---\n") });
+const apply = (objects: object[]): Promise<string> => kubectlOk(["apply", "-f", "-"], objects.map((o) => stringify(o)).join("---\n"));
 
-function manifests(pg: RunningPostgres): object[] {
-  return [
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: NS, labels: { "portcullis.dev/injection": "enabled" } } },
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "report-bot", namespace: NS } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-credentials", namespace: NS }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-ca", namespace: NS }, stringData: { "ca.crt": pg.caPem } },
-    {
-      apiVersion: "portcullis.dev/v1alpha1",
-      kind: "Resource",
-      metadata: { name: "orders-db", namespace: NS },
-      spec: {
-        protocol: "postgres",
-        endpoint: { host: NODE_IP, port: pg.port, tls: { mode: "verify-full", serverName: pg.serverName, caBundleRef: { kind: "Secret", name: "orders-db-ca", key: "ca.crt" } } },
-        listener: { port: 15432 },
-        transparent: true,
-        credentials: { secretRef: { name: "orders-db-credentials" } },
-      },
-    },
-    {
-      apiVersion: "portcullis.dev/v1alpha1",
-      kind: "AccessPolicy",
-      metadata: { name: "report-bot", namespace: NS },
-      spec: {
-        subjects: { serviceAccounts: ["report-bot"] },
-        resources: ["orders-db"],
-        rules: [
-          { name: "no-drops", match: { sql: { commands: ["DROP", "TRUNCATE"] } }, action: "deny", message: "agents never drop tables" },
-          { name: "reads", match: { sql: { commands: ["SELECT"] } }, action: "allow" },
-        ],
-        masking: [{ name: "contact", columns: ["customers.email"], strategy: "redact" }],
-        defaultAction: "deny",
-      },
-    },
-  ];
-}
-
-const agentDeployment = {
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  metadata: { name: "report-bot", namespace: NS },
-  spec: {
-    replicas: 1,
-    selector: { matchLabels: { app: "report-bot" } },
-    template: {
-      metadata: { labels: { app: "report-bot" } },
-      spec: {
-        serviceAccountName: "report-bot",
-        terminationGracePeriodSeconds: 2,
-        containers: [
-          {
-            name: "agent",
-            image: image("portcullis-demo-agent"),
-            imagePullPolicy: "Never",
-            securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-          },
-        ],
-      },
-    },
-  },
-};
+const agentDeployment = demoAgentDeployment();
 
 async function waitForRunningPod(): Promise<string> {
   const deadline = Date.now() + 120_000;
   let last = "";
   while (Date.now() < deadline) {
-    const list = JSON.parse(await fixture.kubectlOk(["get", "pods", "-n", NS, "-l", "app=report-bot", "-o", "json"])) as { items: Array<{ metadata: { name: string }; status: { phase?: string; containerStatuses?: Array<{ ready: boolean }> } }> };
+    const list = JSON.parse(await kubectlOk(["get", "pods", "-n", NS, "-l", `app=${DEMO_AGENT}`, "-o", "json"])) as { items: Array<{ metadata: { name: string }; status: { phase?: string; containerStatuses?: Array<{ ready: boolean }> } }> };
     const running = list.items.find((pod) => pod.status.phase === "Running" && (pod.status.containerStatuses ?? []).every((status) => status.ready));
     if (running) return running.metadata.name;
     last = JSON.stringify(list.items.map((pod) => pod.status));
     await sleep(500);
   }
-  const events = await fixture.kubectl(["get", "events", "-n", NS, "--sort-by=.lastTimestamp"]);
+  const events = await kubectl(["get", "events", "-n", NS, "--sort-by=.lastTimestamp"]);
   throw new Error(`the agent pod did not become Running and ready within 120 s; last status ${last}\nevents:\n${events.stdout}`);
 }
 
 /** psql inside the agent container, to the database's real address: the pod's iptables rules send it to the gateway. */
 function psqlInAgent(sql: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return fixture.kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", `host=${NODE_IP} port=${server.port} user=report-bot dbname=app sslmode=disable`, "-c", sql]);
+  return kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", `host=${NODE_IP} port=${server.port} user=${DEMO_AGENT} dbname=app sslmode=disable`, "-c", sql]);
 }
 
-describe("an injected agent pod on a real node", () => {
+describe("Portcullis installed with Helm on a real node", () => {
   beforeAll(async () => {
     const archives = imageArchives();
-    fixture = await OperatorFixture.start();
-    node = await TestNode.start({ controlPlane: fixture.controlPlane, tools: locateTools(), images: archives, sandboxImage: image("portcullis-pause") });
-    server = await startPostgres({ podNetwork: { address: NODE_IP, clients: POD_CIDR } });
-    await seedSampleData(server);
-    await fixture.startOperator("operator-1", [`--sidecar-image=${image("portcullis-sidecar")}`, `--init-image=${image("portcullis-init")}`], true, NODE_IP);
-    await apply(manifests(server));
-    await fixture.waitFor(["get", "accesspolicy", "report-bot", "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True", 60_000);
-    await apply([agentDeployment]);
-    agentPod = await waitForRunningPod();
+    await TestNode.prepareHost();
+    try {
+      const tools = locateTools();
+      controlPlane = await ControlPlane.start({ tools, ownerPid: process.pid, advertiseAddress: NODE_IP });
+      node = await TestNode.start({ controlPlane, tools, images: archives, sandboxImage: image("portcullis-pause") });
+      server = await startPostgres({ podNetwork: { address: NODE_IP, clients: POD_CIDR } });
+      await seedSampleData(server);
+    } catch (error) {
+      await cleanUpLeftovers();
+      throw error;
+    }
   }, 400_000);
 
   afterAll(async () => {
     await node?.stop();
     await server?.stop();
-    await fixture?.stop();
+    await controlPlane?.stop();
   }, 120_000);
 
-  it("runs the gateway as a native sidecar after the iptables init container, from the built images", async () => {
-    const spec = JSON.parse(await fixture.kubectlOk(["get", "pod", agentPod, "-n", NS, "-o", "jsonpath={.spec}"])) as { initContainers: Array<{ name: string; image: string; restartPolicy?: string }> };
+  it("installs from charts/: both operator replicas Ready, one leader, helm test passes", async () => {
+    const install = await helmInstall(controlPlane.state.adminKubeconfig);
+    expect(install.stderr.split("\n").filter((line) => line && !line.includes("symbolic link"))).toEqual([]);
+    expect(install.stdout).toContain("STATUS: deployed");
+    expect(await kubectlOk(["get", "deployment", "portcullis-operator", "-n", RELEASE_NS, "-o", "jsonpath={.status.readyReplicas}"])).toBe("2");
+    const pods = (await kubectlOk(["get", "pods", "-n", RELEASE_NS, "-l", "app.kubernetes.io/component=operator", "-o", "jsonpath={.items[*].metadata.name}"])).split(" ");
+    const leader = await kubectlOk(["get", "lease", "portcullis-operator", "-n", RELEASE_NS, "-o", "jsonpath={.spec.holderIdentity}"]);
+    expect(pods).toContain(leader);
+    const test = await helmAs(controlPlane.state.adminKubeconfig, ["test", RELEASE, "--namespace", RELEASE_NS, "--logs"]);
+    // The test pod checked the webhooks and the broker over verified TLS, and /readyz.
+    expect(test.stdout).toContain("Phase:          Succeeded");
+  }, 300_000);
+
+  it("injects an agent Deployment's pod: the native sidecar after the iptables init container, from the built images", async () => {
+    await apply(demoManifests(server, "portcullis-admin"));
+    await waitForJsonPath(["get", "accesspolicy", DEMO_POLICY, "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
+    await apply([agentDeployment]);
+    agentPod = await waitForRunningPod();
+    const spec = JSON.parse(await kubectlOk(["get", "pod", agentPod, "-n", NS, "-o", "jsonpath={.spec}"])) as { initContainers: Array<{ name: string; image: string; restartPolicy?: string }> };
     expect(spec.initContainers.map((container) => [container.name, container.image, container.restartPolicy ?? ""])).toEqual([
       ["portcullis-init", image("portcullis-init"), ""],
       ["portcullis-gateway", image("portcullis-sidecar"), "Always"],
     ]);
-  });
+  }, 200_000);
 
   it("answers a SELECT through the transparent gateway, with the masked column masked", async () => {
     const reply = await psqlInAgent("SELECT count(*) FROM customers");
@@ -205,10 +175,57 @@ describe("an injected agent pod on a real node", () => {
     expect((await server.psql(["-At", "-c", "SELECT count(*) > 0 FROM customers"])).stdout.trim()).toBe("t");
   });
 
-  it("leaves no credential where the agent can read it", async () => {
-    const env = await fixture.kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "env"]);
+  it("leaves no credential where the agent can read it: not in its environment or files, not through its service account", async () => {
+    const env = await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "env"]);
     expect(env).not.toContain(server.users.scram.password);
-    const secret = await fixture.kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "ls", "/var/run/secrets/portcullis"]);
-    expect(secret.code).not.toBe(0);
+    const files = await kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "ls", "/var/run/secrets/portcullis"]);
+    expect(files.code).not.toBe(0);
+    const canRead = await kubectl(["auth", "can-i", "get", "secrets", "-n", NS, `--as=system:serviceaccount:${NS}:${DEMO_AGENT}`]);
+    expect(canRead.stdout.trim()).toBe("no");
   });
+
+  it("rolls the operator on helm upgrade without failing a pod creation", async () => {
+    const failures: string[] = [];
+    let creations = 0;
+    const upgrade = helmInstall(controlPlane.state.adminKubeconfig, ["--set", "operator.logLevel=debug"], "upgrade");
+    let done = false;
+    void upgrade.then(() => (done = true));
+    while (!done) {
+      const created = await kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], stringify(probePod(creations++)));
+      if (created.code !== 0) failures.push(created.stderr);
+    }
+    expect((await upgrade).stdout).toContain("STATUS: deployed");
+    expect(failures).toEqual([]);
+    expect(creations).toBeGreaterThan(3);
+    const args = await kubectlOk(["get", "deployment", "portcullis-operator", "-n", RELEASE_NS, "-o", "jsonpath={.spec.template.spec.containers[0].env[?(@.name==\"LOG_LEVEL\")].value}"]);
+    expect(args).toBe("debug");
+  }, 300_000);
+
+  it("leaves pod creation working after helm uninstall, and keeps the CRDs", async () => {
+    const uninstall = await helmAs(controlPlane.state.adminKubeconfig, ["uninstall", RELEASE, "--namespace", RELEASE_NS, "--wait", "--timeout", "120s"]);
+    expect(uninstall.code).toBe(0);
+    const webhooks = await kubectlOk(["get", "mutatingwebhookconfigurations,validatingwebhookconfigurations", "-o", "name"]);
+    expect(webhooks).not.toContain("portcullis");
+    const created = await kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], stringify(probePod(0)));
+    expect(created.stderr).toBe("");
+    expect(created.stdout.trim()).toBe("pod/upgrade-probe-0");
+    expect(await kubectlOk(["get", "crd", "accesspolicies.portcullis.dev", "-o", "name"])).toContain("accesspolicies.portcullis.dev");
+  }, 200_000);
 });
+
+/** A pod of the agent's kind in the opted-in namespace: creating it calls the injection webhook. */
+function probePod(index: number): object {
+  return { ...agentDeployment.spec.template, apiVersion: "v1", kind: "Pod", metadata: { name: `upgrade-probe-${index}`, namespace: NS, labels: { app: "probe" } } };
+}
+
+async function waitForJsonPath(args: string[], jsonpath: string, expected: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    const result = await kubectl([...args, "-o", `jsonpath=${jsonpath}`]);
+    last = result.code === 0 ? result.stdout : result.stderr;
+    if (last === expected) return;
+    await sleep(250);
+  }
+  throw new Error(`${args.join(" ")} ${jsonpath}: expected "${expected}", last saw "${last}"`);
+}

@@ -74,19 +74,33 @@ export class TestNode {
     return join(this.layout.dir, "logs");
   }
 
-  /** Starts the node and waits until it is Ready; on failure everything it changed is put back. */
-  static async start(options: NodeOptions): Promise<TestNode> {
+  /**
+   * Claims the machine for a node: waits for another run's node, puts back what a killed one left, records
+   * the host, and makes the unreachable routes and the node's address (so a control plane can advertise it
+   * before the node starts). On failure what it changed is put back.
+   */
+  static async prepareHost(): Promise<void> {
     checkPrerequisites();
     await waitForOtherNode();
     await cleanUpLeftovers();
     mkdirSync(join(NODE_DIR, "logs"), { recursive: true });
-    const layout: NodeLayout = { dir: NODE_DIR, name: NODE_NAME, nodeIp: NODE_IP, podCidr: POD_CIDR, bridge: BRIDGE, sandboxImage: options.sandboxImage, apiServer: options.controlPlane.state.server };
     const own = { unreachableRoutes: [POD_RANGE, SERVICE_RANGE], loopbackAddresses: [`${NODE_IP}/32`], bridge: BRIDGE };
     saveRecord(RECORD, recordHost(NODE_DIR, own));
-    const node = new TestNode(layout, options);
     try {
       for (const cidr of own.unreachableRoutes) await ip(["route", "add", "unreachable", cidr]);
       await ip(["addr", "add", `${NODE_IP}/32`, "dev", "lo"]);
+    } catch (error) {
+      await cleanUpLeftovers();
+      throw error;
+    }
+  }
+
+  /** Starts the node (preparing the host first unless this process did) and waits until it is Ready; on failure everything it changed is put back. */
+  static async start(options: NodeOptions): Promise<TestNode> {
+    if (loadRecord(RECORD)?.ownerPid !== process.pid) await TestNode.prepareHost();
+    const layout: NodeLayout = { dir: NODE_DIR, name: NODE_NAME, nodeIp: NODE_IP, podCidr: POD_CIDR, bridge: BRIDGE, sandboxImage: options.sandboxImage, apiServer: options.controlPlane.state.server };
+    const node = new TestNode(layout, options);
+    try {
       await node.startRuntime();
       await node.startKubernetes();
       await node.waitReady();
@@ -191,6 +205,11 @@ function tail(path: string): string {
   } catch {
     return "";
   }
+}
+
+/** The process that started the node on this machine, if one did and has not cleaned up. */
+export function nodeOwner(): number | undefined {
+  return loadRecord(RECORD)?.ownerPid;
 }
 
 /** One node per machine: another run's node (its starter still alive) is waited for. */

@@ -1,0 +1,85 @@
+// The demo the node suite and `make dev` run: an opted-in namespace, the
+// database's credential and CA in Secrets, a transparent postgres Resource at
+// the database's real address, an AccessPolicy (drops denied, reads allowed,
+// writes held for a reviewer, emails masked) and an agent Deployment from the
+// demo image, hardened as the injector requires (no SETUID, non-root).
+import type { RunningPostgres } from "../postgres/server.js";
+import { imageNamed } from "./images.js";
+import { NODE_IP } from "./node.js";
+
+export const DEMO_NAMESPACE = "agents";
+export const DEMO_AGENT = "report-bot";
+export const DEMO_POLICY = "report-bot";
+
+/** Everything but the agent: create the agent once the policy is Ready (the README says why). */
+export function demoManifests(pg: RunningPostgres, reviewer: string): object[] {
+  const ns = DEMO_NAMESPACE;
+  return [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "portcullis.dev/injection": "enabled" } } },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: DEMO_AGENT, namespace: ns } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-credentials", namespace: ns }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-ca", namespace: ns }, stringData: { "ca.crt": pg.caPem } },
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "Resource",
+      metadata: { name: "orders-db", namespace: ns },
+      spec: {
+        protocol: "postgres",
+        endpoint: { host: NODE_IP, port: pg.port, tls: { mode: "verify-full", serverName: pg.serverName, caBundleRef: { kind: "Secret", name: "orders-db-ca", key: "ca.crt" } } },
+        listener: { port: 15432 },
+        transparent: true,
+        credentials: { secretRef: { name: "orders-db-credentials" } },
+      },
+    },
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "AccessPolicy",
+      metadata: { name: DEMO_POLICY, namespace: ns },
+      spec: {
+        subjects: { serviceAccounts: [DEMO_AGENT] },
+        resources: ["orders-db"],
+        rules: [
+          { name: "no-drops", match: { sql: { commands: ["DROP", "TRUNCATE"] } }, action: "deny", message: "agents never drop tables" },
+          { name: "reads", match: { sql: { commands: ["SELECT"] } }, action: "allow" },
+          { name: "writes", match: { sql: { commands: ["WRITE"] } }, action: "requireApproval", approval: { reviewers: { users: [reviewer] }, timeout: "10m" } },
+        ],
+        masking: [{ name: "contact", columns: ["customers.email"], strategy: "redact" }],
+        defaultAction: "deny",
+      },
+    },
+  ];
+}
+
+interface Deployment {
+  apiVersion: string;
+  kind: string;
+  metadata: object;
+  spec: { replicas: number; selector: object; template: { metadata: object; spec: object } };
+}
+
+export function demoAgentDeployment(): Deployment {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: DEMO_AGENT, namespace: DEMO_NAMESPACE },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: DEMO_AGENT } },
+      template: {
+        metadata: { labels: { app: DEMO_AGENT } },
+        spec: {
+          serviceAccountName: DEMO_AGENT,
+          terminationGracePeriodSeconds: 2,
+          containers: [
+            {
+              name: "agent",
+              image: imageNamed("portcullis-demo-agent"),
+              imagePullPolicy: "Never",
+              securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// `make dev`: a local cluster with a real node, Portcullis installed by Helm
+// from charts/ with the images `make images` built, a demo PostgreSQL with
+// sample data and an agent Deployment whose gateway governs it; then the
+// commands to try, and everything stopped again on Ctrl-C.
+// `make dev-down` (this file with `down`) stops a run left behind and puts
+// the host back.
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { stringify } from "yaml";
+import { ControlPlane, reapOrphanedControlPlanes } from "../controlplane/controlplane.js";
+import { isAlive } from "../controlplane/processes.js";
+import { locateTools } from "../controlplane/tools.js";
+import { kubectl } from "../jest/environment.js";
+import { reapOrphanedPostgres, seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
+import { DEMO_AGENT, DEMO_NAMESPACE, DEMO_POLICY, demoAgentDeployment, demoManifests } from "./demo.js";
+import { helmInstall } from "./helm.js";
+import { imageArchives, imageNamed } from "./images.js";
+import { cleanUpLeftovers, nodeOwner, NODE_DIR, NODE_IP, POD_CIDR, TestNode } from "./node.js";
+
+const CLI = fileURLToPath(new URL("../../../cli/dist/main.js", import.meta.url));
+const ADMIN = "portcullis-admin";
+
+async function run(step: string, command: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
+  const result = await command;
+  if (result.code !== 0) throw new Error(`${step} failed: ${result.stderr || result.stdout}`);
+  return result.stdout;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
+}
+
+/** kubectl-portcullis and portcullis on a PATH of their own, so `kubectl portcullis` works as a plugin. */
+function cliBin(): string {
+  const bin = join(NODE_DIR, "bin");
+  mkdirSync(bin, { recursive: true });
+  for (const name of ["portcullis", "kubectl-portcullis"]) {
+    writeFileSync(join(bin, name), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+    chmodSync(join(bin, name), 0o755);
+  }
+  return bin;
+}
+
+async function up(): Promise<void> {
+  const tools = locateTools();
+  const archives = imageArchives();
+  await TestNode.prepareHost();
+  let controlPlane: ControlPlane | undefined;
+  let node: TestNode | undefined;
+  let server: RunningPostgres | undefined;
+  const stop = async (): Promise<void> => {
+    console.error("stopping: the node, PostgreSQL, the control plane; putting the host back");
+    await node?.stop();
+    await server?.stop();
+    await controlPlane?.stop();
+    await cleanUpLeftovers();
+  };
+  process.once("SIGINT", () => void stop().then(() => process.exit(0)));
+  process.once("SIGTERM", () => void stop().then(() => process.exit(0)));
+  try {
+    console.error("starting a control plane and a real node (containerd, kubelet, kube-proxy)…");
+    controlPlane = await ControlPlane.start({ tools, ownerPid: process.pid, advertiseAddress: NODE_IP });
+    node = await TestNode.start({ controlPlane, tools, images: archives, sandboxImage: imageNamed("portcullis-pause") });
+    server = await startPostgres({ podNetwork: { address: NODE_IP, clients: POD_CIDR } });
+    await seedSampleData(server);
+    const kubeconfig = controlPlane.state.adminKubeconfig;
+    console.error("installing Portcullis with helm…");
+    await run("helm install", helmInstall(kubeconfig));
+    await run("kubectl apply", kubectl(["apply", "-f", "-"], { kubeconfig, stdin: demoManifests(server, ADMIN).map((o) => stringify(o)).join("---\n") }));
+    await waitFor("the AccessPolicy to be Ready", async () => (await kubectl(["get", "accesspolicy", DEMO_POLICY, "-n", DEMO_NAMESPACE, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { kubeconfig })).stdout === "True", 60_000);
+    await run("kubectl apply", kubectl(["apply", "-f", "-"], { kubeconfig, stdin: stringify(demoAgentDeployment()) }));
+    await run("kubectl rollout status", kubectl(["rollout", "status", `deployment/${DEMO_AGENT}`, "-n", DEMO_NAMESPACE, "--timeout=180s"], { kubeconfig }));
+    console.log(instructions(kubeconfig, server.port, join(tools.kubectl, "..")));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function instructions(kubeconfig: string, port: number, kubectlDir: string): string {
+  const psql = `kubectl exec -it -n ${DEMO_NAMESPACE} deploy/${DEMO_AGENT} -c agent -- psql "host=${NODE_IP} port=${port} user=agent dbname=app"`;
+  return `
+Portcullis runs on a local cluster with a real node. Ctrl-C here (or \`make dev-down\`) stops it all.
+In another shell:
+
+  export KUBECONFIG=${kubeconfig} PATH=${kubectlDir}:${cliBin()}:$PATH
+  kubectl get pods -n ${DEMO_NAMESPACE}          # the agent, with the injected portcullis-gateway
+  ${psql}
+
+Inside psql, the agent talks to the database's real address; the gateway in its pod decides:
+  SELECT name, email FROM customers;                    -- emails come back masked
+  DROP TABLE customers;                                 -- denied: "agents never drop tables"
+  UPDATE customers SET note = 'vip' WHERE id = 1;       -- waits for a reviewer
+
+While the UPDATE waits, in a third shell (same exports):
+  kubectl get approvalrequests -n ${DEMO_NAMESPACE}
+  kubectl portcullis approvals approve NAME -n ${DEMO_NAMESPACE} --reason "looks fine"
+
+The policy and Resource: kubectl get accesspolicy,resource -n ${DEMO_NAMESPACE} -o yaml
+`;
+}
+
+/** Stops a `make dev` still running (it puts the host back itself), or puts back what a killed one left. */
+async function down(): Promise<void> {
+  const owner = nodeOwner();
+  if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+    process.kill(owner, "SIGTERM");
+    const deadline = Date.now() + 120_000;
+    while (isAlive(owner) && Date.now() < deadline) await sleep(500);
+  }
+  await cleanUpLeftovers();
+  for (const dir of await reapOrphanedControlPlanes()) console.error(`stopped the control plane in ${dir}`);
+  for (const dir of reapOrphanedPostgres()) console.error(`stopped PostgreSQL in ${dir}`);
+  console.error("the local cluster is down and the host is as it was");
+}
+
+const command = process.argv[2] ?? "up";
+(command === "down" ? down() : command === "up" ? up() : Promise.reject(new Error("usage: dev.js [up | down]"))).catch((error: unknown) => {
+  console.error(`make dev: ${(error as Error).message}`);
+  process.exit(1);
+});
