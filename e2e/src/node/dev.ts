@@ -55,7 +55,10 @@ async function up(): Promise<void> {
   let controlPlane: ControlPlane | undefined;
   let node: TestNode | undefined;
   let server: RunningPostgres | undefined;
+  // Runs until Ctrl-C: PostgreSQL and the cluster belong to this process.
+  const running = setInterval(() => undefined, 60_000);
   const stop = async (): Promise<void> => {
+    clearInterval(running);
     console.error("stopping: the node, PostgreSQL, the control plane; putting the host back");
     await node?.stop();
     await server?.stop();
