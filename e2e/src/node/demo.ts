@@ -1,9 +1,11 @@
 // The demo the node suite and `make dev` run: an opted-in namespace, the
 // database's credential and CA in Secrets, a transparent postgres Resource at
 // the database's real address, an AccessPolicy (drops denied, reads allowed,
-// writes held for a reviewer, emails masked) and an agent Deployment from the
-// demo image, hardened as the injector requires (no SETUID, non-root).
+// writes held for a reviewer, emails masked, sessions recorded in S3) and an
+// agent Deployment from the demo image, hardened as the injector requires (no
+// SETUID, non-root).
 import type { RunningPostgres } from "../postgres/server.js";
+import type { RunningS3 } from "../s3/server.js";
 import { imageNamed } from "./images.js";
 import { NODE_IP } from "./node.js";
 
@@ -11,11 +13,34 @@ export const DEMO_NAMESPACE = "agents";
 export const DEMO_AGENT = "report-bot";
 export const DEMO_POLICY = "report-bot";
 
+/** Where sessions are recorded: an S3 server pods reach, and the key manifests are signed with. */
+export interface DemoRecording {
+  s3: RunningS3;
+  bucket: string;
+  signingKey: string;
+}
+
+export const EVIDENCE_STORE = "evidence-store";
+
+function recordingManifests(recording: DemoRecording): object[] {
+  const { s3, bucket, signingKey } = recording;
+  return [
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: EVIDENCE_STORE, namespace: DEMO_NAMESPACE },
+      data: { type: "s3", bucket, endpoint: s3.endpoint, region: s3.region, pathStyle: "true", prefix: "sessions", credentialsSecret: "evidence-credentials" },
+    },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-credentials", namespace: DEMO_NAMESPACE }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, signingKey } },
+  ];
+}
+
 /** Everything but the agent: create the agent once the policy is Ready (the README says why). */
-export function demoManifests(pg: RunningPostgres, reviewer: string): object[] {
+export function demoManifests(pg: RunningPostgres, reviewer: string, recording: DemoRecording): object[] {
   const ns = DEMO_NAMESPACE;
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "portcullis.dev/injection": "enabled" } } },
+    ...recordingManifests(recording),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: DEMO_AGENT, namespace: ns } },
     { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-credentials", namespace: ns }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
     { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-ca", namespace: ns }, stringData: { "ca.crt": pg.caPem } },
@@ -44,6 +69,7 @@ export function demoManifests(pg: RunningPostgres, reviewer: string): object[] {
           { name: "writes", match: { sql: { commands: ["WRITE"] } }, action: "requireApproval", approval: { reviewers: { users: [reviewer] }, timeout: "10m" } },
         ],
         masking: [{ name: "contact", columns: ["customers.email"], strategy: "redact" }],
+        recording: { storeRef: { name: EVIDENCE_STORE } },
         defaultAction: "deny",
       },
     },

@@ -5,22 +5,22 @@
 // commands to try, and everything stopped again on Ctrl-C.
 // `make dev-down` (this file with `down`) stops a run left behind and puts
 // the host back.
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
+import { installCliPlugin } from "../cli/portcullis-cli.js";
 import { ControlPlane, reapOrphanedControlPlanes } from "../controlplane/controlplane.js";
 import { isAlive } from "../controlplane/processes.js";
 import { locateTools } from "../controlplane/tools.js";
 import { kubectl } from "../jest/environment.js";
 import { reapOrphanedPostgres, seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
-import { DEMO_AGENT, DEMO_NAMESPACE, DEMO_POLICY, demoAgentDeployment, demoManifests } from "./demo.js";
+import { reapOrphanedS3, startS3, type RunningS3 } from "../s3/server.js";
+import { DEMO_AGENT, DEMO_NAMESPACE, DEMO_POLICY, demoAgentDeployment, demoManifests, EVIDENCE_STORE } from "./demo.js";
 import { helmInstall } from "./helm.js";
 import { imageArchives, imageNamed } from "./images.js";
 import { cleanUpLeftovers, nodeOwner, NODE_DIR, NODE_IP, POD_CIDR, TestNode } from "./node.js";
 
-const CLI = fileURLToPath(new URL("../../../cli/dist/main.js", import.meta.url));
 const ADMIN = "portcullis-admin";
 
 async function run(step: string, command: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
@@ -37,17 +37,6 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   }
 }
 
-/** kubectl-portcullis and portcullis on a PATH of their own, so `kubectl portcullis` works as a plugin. */
-function cliBin(): string {
-  const bin = join(NODE_DIR, "bin");
-  mkdirSync(bin, { recursive: true });
-  for (const name of ["portcullis", "kubectl-portcullis"]) {
-    writeFileSync(join(bin, name), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
-    chmodSync(join(bin, name), 0o755);
-  }
-  return bin;
-}
-
 async function up(): Promise<void> {
   const tools = locateTools();
   const archives = imageArchives();
@@ -55,6 +44,7 @@ async function up(): Promise<void> {
   let controlPlane: ControlPlane | undefined;
   let node: TestNode | undefined;
   let server: RunningPostgres | undefined;
+  let s3: RunningS3 | undefined;
   // Runs until Ctrl-C: PostgreSQL and the cluster belong to this process.
   const running = setInterval(() => undefined, 60_000);
   const stop = async (): Promise<void> => {
@@ -62,6 +52,7 @@ async function up(): Promise<void> {
     console.error("stopping: the node, PostgreSQL, the control plane; putting the host back");
     await node?.stop();
     await server?.stop();
+    await s3?.stop();
     await controlPlane?.stop();
     await cleanUpLeftovers();
   };
@@ -73,10 +64,13 @@ async function up(): Promise<void> {
     node = await TestNode.start({ controlPlane, tools, images: archives, sandboxImage: imageNamed("portcullis-pause") });
     server = await startPostgres({ podNetwork: { address: NODE_IP, clients: POD_CIDR } });
     await seedSampleData(server);
+    s3 = await startS3({ host: NODE_IP });
+    await s3.createBucket("evidence");
+    const recording = { s3, bucket: "evidence", signingKey: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
     const kubeconfig = controlPlane.state.adminKubeconfig;
     console.error("installing Portcullis with helm…");
     await run("helm install", helmInstall(kubeconfig));
-    await run("kubectl apply", kubectl(["apply", "-f", "-"], { kubeconfig, stdin: demoManifests(server, ADMIN).map((o) => stringify(o)).join("---\n") }));
+    await run("kubectl apply", kubectl(["apply", "-f", "-"], { kubeconfig, stdin: demoManifests(server, ADMIN, recording).map((o) => stringify(o)).join("---\n") }));
     await waitFor("the AccessPolicy to be Ready", async () => (await kubectl(["get", "accesspolicy", DEMO_POLICY, "-n", DEMO_NAMESPACE, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { kubeconfig })).stdout === "True", 60_000);
     await run("kubectl apply", kubectl(["apply", "-f", "-"], { kubeconfig, stdin: stringify(demoAgentDeployment()) }));
     await run("kubectl rollout status", kubectl(["rollout", "status", `deployment/${DEMO_AGENT}`, "-n", DEMO_NAMESPACE, "--timeout=180s"], { kubeconfig }));
@@ -93,7 +87,7 @@ function instructions(kubeconfig: string, port: number, kubectlDir: string): str
 Portcullis runs on a local cluster with a real node. Ctrl-C here (or \`make dev-down\`) stops it all.
 In another shell:
 
-  export KUBECONFIG=${kubeconfig} PATH=${kubectlDir}:${cliBin()}:$PATH
+  export KUBECONFIG=${kubeconfig} PATH=${kubectlDir}:${installCliPlugin(join(NODE_DIR, "bin"))}:$PATH
   kubectl get pods -n ${DEMO_NAMESPACE}          # the agent, with the injected portcullis-gateway
   ${psql}
 
@@ -105,6 +99,11 @@ Inside psql, the agent talks to the database's real address; the gateway in its 
 While the UPDATE waits, in a third shell (same exports):
   kubectl get approvalrequests -n ${DEMO_NAMESPACE}
   kubectl portcullis approvals approve NAME -n ${DEMO_NAMESPACE} --reason "looks fine"
+
+When psql exits, its session goes to S3; replay and verify it:
+  kubectl portcullis sessions list --store-configmap ${EVIDENCE_STORE} -n ${DEMO_NAMESPACE}
+  kubectl portcullis sessions replay SESSION --store-configmap ${EVIDENCE_STORE} -n ${DEMO_NAMESPACE}
+  kubectl portcullis sessions verify SESSION --store-configmap ${EVIDENCE_STORE} -n ${DEMO_NAMESPACE}
 
 The policy and Resource: kubectl get accesspolicy,resource -n ${DEMO_NAMESPACE} -o yaml
 `;
@@ -121,6 +120,7 @@ async function down(): Promise<void> {
   await cleanUpLeftovers();
   for (const dir of await reapOrphanedControlPlanes()) console.error(`stopped the control plane in ${dir}`);
   for (const dir of reapOrphanedPostgres()) console.error(`stopped PostgreSQL in ${dir}`);
+  for (const dir of reapOrphanedS3()) console.error(`stopped the S3 server in ${dir}`);
   console.error("the local cluster is down and the host is as it was");
 }
 

@@ -10,26 +10,33 @@
 // `helm upgrade` rolls the operator without failing a pod creation and `helm
 // uninstall` leaves pod creation working. (One file: one node per machine.)
 import { execFileSync, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { stringify } from "yaml";
 import { ControlPlane, reapOrphanedControlPlanes } from "../controlplane/controlplane.js";
 import { locateTools } from "../controlplane/tools.js";
 import { kubectl as kubectlAs, type CommandResult } from "../jest/environment.js";
-import { waitForExit } from "../processes/child-process.js";
+import { installCliPlugin } from "../cli/portcullis-cli.js";
+import { runCommand, waitForExit } from "../processes/child-process.js";
 import { seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
+import { startS3, type RunningS3 } from "../s3/server.js";
 import { iptablesRules } from "./host-state.js";
-import { DEMO_AGENT, DEMO_NAMESPACE as NS, DEMO_POLICY, demoAgentDeployment, demoManifests } from "./demo.js";
+import { DEMO_AGENT, DEMO_NAMESPACE as NS, DEMO_POLICY, demoAgentDeployment, demoManifests, EVIDENCE_STORE } from "./demo.js";
 import { helm as helmAs, helmInstall, RELEASE, RELEASE_NAMESPACE as RELEASE_NS } from "./helm.js";
 import { imageArchives, imageNamed as image } from "./images.js";
 import { cleanUpLeftovers, NODE_DIR, NODE_IP, POD_CIDR, POD_RANGE, TestNode } from "./node.js";
 
+const BUCKET = "evidence";
 const NODE_CLI = fileURLToPath(new URL("../../dist/node/cli.js", import.meta.url));
 let controlPlane: ControlPlane;
 let node: TestNode | undefined;
 let server: RunningPostgres;
+let s3: RunningS3;
+let signingKey: string;
 let agentPod: string;
 
 const sh = (command: string, args: string[]): string => execFileSync(command, args, { encoding: "utf8" });
@@ -123,6 +130,9 @@ describe("Portcullis installed with Helm on a real node", () => {
       node = await TestNode.start({ controlPlane, tools, images: archives, sandboxImage: image("portcullis-pause") });
       server = await startPostgres({ podNetwork: { address: NODE_IP, clients: POD_CIDR } });
       await seedSampleData(server);
+      s3 = await startS3({ host: NODE_IP });
+      await s3.createBucket(BUCKET);
+      signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     } catch (error) {
       await cleanUpLeftovers();
       throw error;
@@ -132,6 +142,7 @@ describe("Portcullis installed with Helm on a real node", () => {
   afterAll(async () => {
     await node?.stop();
     await server?.stop();
+    await s3?.stop();
     await controlPlane?.stop();
   }, 120_000);
 
@@ -149,7 +160,7 @@ describe("Portcullis installed with Helm on a real node", () => {
   }, 300_000);
 
   it("injects an agent Deployment's pod: the native sidecar after the iptables init container, from the built images", async () => {
-    await apply(demoManifests(server, "portcullis-admin"));
+    await apply(demoManifests(server, "portcullis-admin", { s3, bucket: BUCKET, signingKey }));
     await waitForJsonPath(["get", "accesspolicy", DEMO_POLICY, "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
     await apply([agentDeployment]);
     agentPod = await waitForRunningPod();
@@ -184,6 +195,56 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect(canRead.stdout.trim()).toBe("no");
   });
 
+  it("holds a write until a reviewer approves it with kubectl portcullis, while the leading operator pod is deleted; no webhook call fails", async () => {
+    const write = psqlInAgent("UPDATE customers SET note = 'vip' WHERE id = 1");
+    const request = await pendingApproval();
+    const leader = await kubectlOk(["get", "lease", "portcullis-operator", "-n", RELEASE_NS, "-o", "jsonpath={.spec.holderIdentity}"]);
+    const failures: string[] = [];
+    let creations = 0;
+    let deleted = false;
+    const deletion = kubectl(["delete", "pod", leader, "-n", RELEASE_NS, "--wait=true"]).then((result) => {
+      deleted = true;
+      return result;
+    });
+    while (!deleted || creations < 3) {
+      const created = await kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], stringify(probePod(creations++)));
+      if (created.code !== 0) failures.push(created.stderr);
+    }
+    expect((await deletion).code).toBe(0);
+    await waitFor("another operator replica to lead", async () => {
+      const holder = await kubectlOk(["get", "lease", "portcullis-operator", "-n", RELEASE_NS, "-o", "jsonpath={.spec.holderIdentity}"]);
+      return holder !== "" && holder !== leader;
+    });
+    const approved = await kubectlPortcullis(["approvals", "approve", request, "-n", NS, "--reason", "reviewed the change"]);
+    expect(approved.stdout).toContain(`Approved ${NS}/${request} by portcullis-admin`);
+    const reply = await write;
+    expect(reply.stdout.trim()).toBe("UPDATE 1");
+    expect(reply.stderr).toContain("requires approval; waiting for ApprovalRequest");
+    expect(failures).toEqual([]);
+    expect((await server.psql(["-At", "-c", "SELECT note FROM customers WHERE id = 1"])).stdout.trim()).toBe("vip");
+  }, 200_000);
+
+  it("uploads the agent's sessions to S3, where kubectl portcullis finds the approved write and verifies the chain", async () => {
+    const store = ["--store-configmap", EVIDENCE_STORE, "-n", NS];
+    let approved: string | undefined;
+    await waitFor("the approved session in the store", async () => {
+      const listed = await kubectlPortcullis(["sessions", "list", ...store, "-o", "json"]);
+      const { sessions } = JSON.parse(listed.stdout || "{\"sessions\":[]}") as { sessions: Array<{ session: string; complete: boolean; pod: string }> };
+      for (const candidate of sessions.filter((entry) => entry.complete && entry.pod === agentPod)) {
+        const replay = await kubectlPortcullis(["sessions", "replay", candidate.session, ...store]);
+        if (replay.stdout.includes("UPDATE customers SET note")) approved = candidate.session;
+      }
+      return approved !== undefined;
+    });
+    const replay = await kubectlPortcullis(["sessions", "replay", approved ?? "", ...store]);
+    expect(replay.stdout).toContain(`system:serviceaccount:${NS}:${DEMO_AGENT}`);
+    expect(replay.stdout).toMatch(/Approved +\S+ by portcullis-admin: reviewed the change/);
+    const verified = await kubectlPortcullis(["sessions", "verify", approved ?? "", ...store]);
+    expect(verified.stderr).toBe("");
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/^verified: \d+ records/);
+  }, 120_000);
+
   it("rolls the operator on helm upgrade without failing a pod creation", async () => {
     const failures: string[] = [];
     let creations = 0;
@@ -212,6 +273,31 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect(await kubectlOk(["get", "crd", "accesspolicies.portcullis.dev", "-o", "name"])).toContain("accesspolicies.portcullis.dev");
   }, 200_000);
 });
+
+/** The name of the Pending ApprovalRequest in the demo namespace, once one appears. */
+async function pendingApproval(): Promise<string> {
+  let name = "";
+  await waitFor("a Pending ApprovalRequest", async () => {
+    const list = JSON.parse(await kubectlOk(["get", "approvalrequests", "-n", NS, "-o", "json"])) as { items: Array<{ metadata: { name: string }; status?: { phase?: string } }> };
+    name = list.items.find((item) => (item.status?.phase ?? "Pending") === "Pending")?.metadata.name ?? "";
+    return name !== "";
+  });
+  return name;
+}
+
+/** The CLI as a reviewer runs it: `kubectl portcullis`, the plugin found on PATH. */
+function kubectlPortcullis(args: string[]): Promise<CommandResult> {
+  const plugins = installCliPlugin(join(NODE_DIR, "bin"));
+  return runCommand(locateTools().kubectl, ["portcullis", ...args], { env: { ...process.env, PATH: `${plugins}:${process.env.PATH ?? ""}`, KUBECONFIG: controlPlane.state.adminKubeconfig, HOME: "/nonexistent" } });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(250);
+  }
+}
 
 /** A pod of the agent's kind in the opted-in namespace: creating it calls the injection webhook. */
 function probePod(index: number): object {

@@ -34,6 +34,8 @@ const LOG_TAIL_LINES = 30;
 export interface StartS3Options {
   /** Serve HTTPS with a certificate for 127.0.0.1 and localhost from a fresh CA (caPem). */
   tls?: boolean;
+  /** Listen on this address of the machine instead of 127.0.0.1 (pods of a test node reach it there). */
+  host?: string;
 }
 
 export interface CreateBucketOptions {
@@ -127,6 +129,7 @@ function healthy(endpoint: string, caPem: string | undefined): Promise<boolean> 
 
 interface Launch {
   binary: string;
+  host: string;
   files: ServerFiles;
   port: number;
   tls: boolean;
@@ -141,7 +144,7 @@ function spawnServer(launch: Launch): ChildProcess {
     "--",
     launch.binary,
     "--port",
-    `${HOST}:${port}`,
+    `${launch.host}:${port}`,
     "--region",
     REGION,
     "--health",
@@ -192,7 +195,7 @@ class S3Server implements RunningS3 {
     private child: ChildProcess,
     readonly caPem: string | undefined,
   ) {
-    this.endpoint = `${launch.tls ? "https" : "http"}://${HOST}:${launch.port}`;
+    this.endpoint = `${launch.tls ? "https" : "http"}://${launch.host}:${launch.port}`;
     this.client = newClient(this.endpoint, launch.keys, caPem);
   }
 
@@ -261,7 +264,7 @@ export async function startS3(options: StartS3Options = {}): Promise<RunningS3> 
     const tls = options.tls ?? false;
     const caPem = tls ? await writeCertificate(files) : undefined;
     const keys = { accessKeyId: `portcullis${randomBytes(6).toString("hex")}`, secretAccessKey: randomBytes(24).toString("base64url") };
-    const launch: Launch = { binary, files, port: await freePort(), tls, keys };
+    const launch: Launch = { binary, host: options.host ?? HOST, files, port: await freePort(), tls, keys };
     child = spawnServer(launch);
     writeState(files, { ownerPid: process.pid, serverPid: child.pid ?? -1 });
     const server = new S3Server(launch, child, caPem);
