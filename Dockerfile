@@ -20,6 +20,8 @@ FROM gcr.io/distroless/cc-debian12:nonroot AS node-runtime
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 ENV PATH=/usr/local/bin:/usr/bin:/usr/sbin NODE_ENV=production
 COPY --from=build /src/node_modules /app/node_modules
+# npm keeps some packages beside a workspace (crds/node_modules), where only that workspace finds them.
+COPY --from=build /src/crds/node_modules /app/crds/node_modules
 COPY --from=build /src/crds/models/package.json /app/crds/models/package.json
 COPY --from=build /src/crds/models/dist /app/crds/models/dist
 COPY --from=build /src/operator/package.json /app/operator/package.json

@@ -37,6 +37,7 @@ function injectionSettings(settings: OperatorSettings, nativeSupported: boolean,
     initImage: settings.initImage,
     nativeSidecar: settings.nativeSidecar && nativeSupported,
     sidecarUid: settings.sidecarUid,
+    ...(settings.sidecarResources ? { resources: settings.sidecarResources } : {}),
     brokerUrl: settings.brokerUrl,
     caBundleConfigMap: CA_BUNDLE_CONFIGMAP,
   };
@@ -89,9 +90,14 @@ async function run(settings: OperatorSettings): Promise<void> {
     ),
   );
   await listen(webhooks, settings.webhookPort, settings.listenHost);
+  const probeRouter = admissionRouter({ [CA_PROBE_PATH]: caProbeHandler(() => certificates.probeCa) }, metrics, log);
   const probe = createReloadingHttpsServer(
     certificates,
-    admissionRouter({ [CA_PROBE_PATH]: caProbeHandler(() => certificates.probeCa) }, metrics, log),
+    // One request per connection: the CA a probe answer names is then the one of the certificate this handshake presented.
+    (req, res) => {
+      res.setHeader("connection", "close");
+      probeRouter(req, res);
+    },
     () => certificates.probeServing,
   );
   await listen(probe, settings.caProbePort, settings.listenHost);

@@ -39,6 +39,8 @@ export interface OperatorSettings {
   nativeSidecar: boolean;
   /** The UID the injected gateway runs as (and the iptables rules let out). */
   sidecarUid: number;
+  /** requests and limits of the injected gateway; the injector's defaults when absent. */
+  sidecarResources?: SidecarResources;
 }
 
 export class SettingsError extends Error {}
@@ -71,6 +73,7 @@ const FLAGS = {
   "init-image": { type: "string" },
   "native-sidecar": { type: "string" },
   "sidecar-uid": { type: "string" },
+  "sidecar-resources": { type: "string" },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -131,5 +134,37 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
     initImage: text("init-image", "ghcr.io/portcullis-dev/portcullis-init:0.1.0"),
     nativeSidecar: bool("native-sidecar", true),
     sidecarUid: number("sidecar-uid", 1337, 1, 2147483647),
+    ...optional("sidecarResources", resourcesFlag(get("sidecar-resources"))),
   };
+}
+
+export interface SidecarResources {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
+
+/** --sidecar-resources: JSON like {"requests":{"cpu":"50m","memory":"64Mi"},"limits":{"memory":"256Mi"}}. */
+function resourcesFlag(raw: string | undefined): SidecarResources | undefined {
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new SettingsError(`--sidecar-resources must be JSON such as {"requests":{"cpu":"50m"},"limits":{"memory":"256Mi"}}, not ${JSON.stringify(raw)}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new SettingsError("--sidecar-resources must be a JSON object with requests and limits");
+  for (const [section, quantities] of Object.entries(value)) {
+    if (section !== "requests" && section !== "limits") throw new SettingsError(`--sidecar-resources: unknown field "${section}" (only requests and limits)`);
+    if (quantities === null || typeof quantities !== "object" || Array.isArray(quantities)) throw new SettingsError(`--sidecar-resources: ${section} must be an object of quantities`);
+    for (const [name, quantity] of Object.entries(quantities as Record<string, unknown>)) {
+      if (typeof quantity !== "string" || !QUANTITY.test(quantity)) throw new SettingsError(`--sidecar-resources: ${section}.${name} must be a quantity such as "50m" or "64Mi", not ${JSON.stringify(quantity)}`);
+    }
+  }
+  return value;
 }

@@ -62,6 +62,7 @@ describe("the Helm chart", () => {
     ["service.clusterIP=10.0.0.300", "at '/service/clusterIP'"],
     ["operator.image.pullPolicy=Sometimes", "at '/operator/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"],
     ["operator.brokerUrl=http://insecure:8443", "at '/operator/brokerUrl'"],
+    ["sidecar.resources.limits.memory=lots", "at '/sidecar/resources/limits/memory'"],
   ])("refuses %s with a message naming it", async (value, message) => {
     const result = await helm(["template", "portcullis", CHART, "--set", value]);
     expect(result.code).not.toBe(0);

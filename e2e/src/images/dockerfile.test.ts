@@ -49,6 +49,17 @@ describe("the Dockerfile", () => {
     }
   });
 
+  it("copies every node_modules folder npm places beside a workspace, where only that workspace finds its packages", () => {
+    const lock = JSON.parse(readFileSync(fileURLToPath(new URL("../../../package-lock.json", import.meta.url)), "utf8")) as { packages: Record<string, { dev?: boolean }> };
+    const folders = new Set(
+      Object.entries(lock.packages)
+        .filter(([path, entry]) => !entry.dev && /^[^/]/.test(path) && !path.startsWith("node_modules/") && path.includes("/node_modules/"))
+        .map(([path]) => path.slice(0, path.indexOf("/node_modules/"))),
+    );
+    const runtime = withBases(dockerfile, "node-runtime");
+    for (const folder of folders) expect(runtime).toContain(`COPY --from=build /src/${folder}/node_modules /app/${folder}/node_modules`);
+  });
+
   it("builds on the Node major the project runs on", () => {
     const engines = (JSON.parse(readFileSync(fileURLToPath(new URL("../../../package.json", import.meta.url)), "utf8")) as { engines: { node: string } }).engines.node;
     expect(dockerfile.get("build")?.from).toMatch(new RegExp(`^node:${/\d+/.exec(engines)?.[0]}-`));

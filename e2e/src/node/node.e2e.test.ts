@@ -147,7 +147,7 @@ describe("Portcullis installed with Helm on a real node", () => {
   }, 120_000);
 
   it("installs from charts/: both operator replicas Ready, one leader, helm test passes", async () => {
-    const install = await helmInstall(controlPlane.state.adminKubeconfig);
+    const install = await helmInstall(controlPlane.state.adminKubeconfig, ["--set", "sidecar.resources.limits.memory=300Mi"]);
     expect(install.stderr.split("\n").filter((line) => line && !line.includes("symbolic link"))).toEqual([]);
     expect(install.stdout).toContain("STATUS: deployed");
     expect(await kubectlOk(["get", "deployment", "portcullis-operator", "-n", RELEASE_NS, "-o", "jsonpath={.status.readyReplicas}"])).toBe("2");
@@ -164,11 +164,15 @@ describe("Portcullis installed with Helm on a real node", () => {
     await waitForJsonPath(["get", "accesspolicy", DEMO_POLICY, "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
     await apply([agentDeployment]);
     agentPod = await waitForRunningPod();
-    const spec = JSON.parse(await kubectlOk(["get", "pod", agentPod, "-n", NS, "-o", "jsonpath={.spec}"])) as { initContainers: Array<{ name: string; image: string; restartPolicy?: string }> };
+    const spec = JSON.parse(await kubectlOk(["get", "pod", agentPod, "-n", NS, "-o", "jsonpath={.spec}"])) as {
+      initContainers: Array<{ name: string; image: string; restartPolicy?: string; resources?: { limits?: Record<string, string> } }>;
+    };
     expect(spec.initContainers.map((container) => [container.name, container.image, container.restartPolicy ?? ""])).toEqual([
       ["portcullis-init", image("portcullis-init"), ""],
       ["portcullis-gateway", image("portcullis-sidecar"), "Always"],
     ]);
+    // The chart's sidecar values reach the injector.
+    expect(spec.initContainers[1]?.resources?.limits?.memory).toBe("300Mi");
   }, 200_000);
 
   it("answers a SELECT through the transparent gateway, with the masked column masked", async () => {

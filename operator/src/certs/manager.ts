@@ -4,6 +4,7 @@
 // CA (probe.ts) before it may be promoted. Every replica runs it: writes use
 // the Secret's resourceVersion, so when two replicas race, one wins and the
 // other adopts its result on the next pass.
+import { X509Certificate } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { AdmissionregistrationV1Api, CoreV1Api, V1Secret } from "@kubernetes/client-node";
 import { isStatus } from "../kube/client.js";
@@ -14,6 +15,10 @@ import { applyRotation, bundleToPublish, issueServing, planRotation, type Certif
 
 const STAGED_AT = "portcullis.dev/next-ca-staged-at";
 const OBSERVED_AT = "portcullis.dev/next-ca-observed-at";
+/** A staged CA still unconfirmed after this many propagation delays is logged as a warning. */
+const STALLED_AFTER_PROPAGATIONS = 10;
+
+const caExpiry = (material: CertificateMaterial): string => new X509Certificate(material.ca.certPem).validTo;
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g;
 
 export interface CertificateManagerOptions {
@@ -155,7 +160,9 @@ export class CertificateManager extends EventEmitter<{ changed: [CertificateMate
     if (!next || next.observedAt) return;
     const problem = await observeTrustedCa(core, namespace, next.ca.certPem);
     if (problem !== undefined) {
-      log.info("waiting for the API server to trust the staged CA", { reason: problem });
+      // A probe that keeps failing stalls the rotation until the current CA expires, and with it every webhook call.
+      const overdue = now.getTime() - next.stagedAt.getTime() > STALLED_AFTER_PROPAGATIONS * policy.propagationMs;
+      log[overdue ? "warn" : "info"]("waiting for the API server to trust the staged CA", { reason: problem, stagedAt: next.stagedAt.toISOString(), currentCaExpires: caExpiry(material) });
       return;
     }
     if (await this.write(secret, { ...material, next: { ...next, observedAt: now } })) log.info("the API server trusts the staged CA", { secret: `${namespace}/${secretName}` });
