@@ -32,13 +32,12 @@ export class OperatorFixture {
   }
 
   /** Starts an operator replica; the first one (or one asked to) gets the port the webhooks call. */
-  async startOperator(identity: string, extraArgs: string[] = [], servesWebhooks = this.operators.length === 0, reachableAt?: string): Promise<OperatorProcess> {
+  async startOperator(identity: string, extraArgs: string[] = [], servesWebhooks = this.operators.length === 0): Promise<OperatorProcess> {
     const operator = await startOperator({
       kubeconfig: this.operatorKubeconfig,
       logDir: join(this.controlPlane.state.dir, "logs"),
       identity,
       ...(servesWebhooks ? { webhookPorts: this.webhookPorts } : {}),
-      ...(reachableAt ? { reachableAt } : {}),
       extraArgs,
     });
     this.operators.push(operator);

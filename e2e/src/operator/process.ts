@@ -39,8 +39,6 @@ export interface StartOperatorOptions {
   identity: string;
   /** The ports the webhook configurations call; free ones unless given. */
   webhookPorts?: WebhookPorts;
-  /** An address of this machine pods of a test node reach the broker at: the operator then listens on every address and its certificate names this one too. */
-  reachableAt?: string;
   extraArgs?: string[];
 }
 
@@ -61,14 +59,14 @@ export async function startOperator(options: StartOperatorOptions): Promise<Oper
       `--namespace=${OPERATOR_NAMESPACE}`,
       `--identity=${options.identity}`,
       `--service-account-username=${OPERATOR_USERNAME}`,
-      `--listen-host=${options.reachableAt ? "0.0.0.0" : "127.0.0.1"}`,
+      "--listen-host=127.0.0.1",
       `--webhook-port=${ports.webhook}`,
       `--ca-probe-port=${ports.caProbe}`,
       `--broker-port=${ports.broker}`,
       `--health-port=${ports.health}`,
       "--certificate-dns-names=localhost",
-      `--certificate-ip-addresses=${["127.0.0.1", ...(options.reachableAt ? [options.reachableAt] : [])].join(",")}`,
-      `--broker-url=https://${options.reachableAt ?? "127.0.0.1"}:${ports.broker}`,
+      "--certificate-ip-addresses=127.0.0.1",
+      `--broker-url=https://127.0.0.1:${ports.broker}`,
       ...(options.extraArgs ?? []),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
