@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { gatewayContainer } from "@portcullis/operator/webhooks/inject/containers";
 import { defaultInjectionSettings } from "@portcullis/operator/webhooks/inject/settings";
@@ -33,7 +36,12 @@ describe("BrokerClient without a broker", () => {
   const client = new BrokerClient({ url: "https://127.0.0.1:1", tokenFile: "/nonexistent/token", caFile: "/nonexistent/ca.crt" });
 
   it("fails closed with a BrokerError when it cannot read its token", async () => {
-    const error = await client.fetchConfig().catch((caught: unknown) => caught);
+    // The token and the CA are read together: with only the token missing, the error is the token's every time.
+    const caFile = join(mkdtempSync(join(tmpdir(), "portcullis-broker-ca-")), "ca.crt");
+    writeFileSync(caFile, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+    const withCa = new BrokerClient({ url: "https://127.0.0.1:1", tokenFile: "/nonexistent/token", caFile });
+    const error = await withCa.fetchConfig().catch((caught: unknown) => caught);
+    rmSync(dirname(caFile), { recursive: true, force: true });
     expect(error).toBeInstanceOf(BrokerError);
     expect((error as BrokerError).message).toMatch(/^cannot read the broker token at \/nonexistent\/token: ENOENT/);
     expect((error as BrokerError).transient).toBe(true);
