@@ -8,8 +8,8 @@
 // must still be full, and masked columns must stay masked.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { serialize } from "pg-protocol";
-import { freePort } from "../controlplane/processes.js";
 import { seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
+import { databaseManifests } from "./database-manifests.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
 import { errorOf, rowOf, WireClient, type BackendMessage } from "./wire-client.js";
 
@@ -24,13 +24,7 @@ beforeAll(async () => {
   await server.psql(["-c", `CREATE TABLE public.victim (id int); GRANT ALL ON public.victim TO ${server.usersRole}`]);
   gateway = await startSidecar({
     manifests: [
-      { apiVersion: "v1", kind: "Secret", metadata: { name: "db" }, stringData: { username: server.users.scram.username, password: server.users.scram.password } },
-      {
-        apiVersion: "portcullis.dev/v1alpha1",
-        kind: "Resource",
-        metadata: { name: "app-db" },
-        spec: { protocol: "postgres", endpoint: { host: "127.0.0.1", port: server.port, tls: { mode: "disable" } }, listener: { port: await freePort() }, credentials: { secretRef: { name: "db" } } },
-      },
+      ...(await databaseManifests(server, "app-db")),
       {
         apiVersion: "portcullis.dev/v1alpha1",
         kind: "AccessPolicy",

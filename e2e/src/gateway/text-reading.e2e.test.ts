@@ -9,8 +9,8 @@
 // must be followed back.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { serialize } from "pg-protocol";
-import { freePort } from "../controlplane/processes.js";
 import { startPostgres, type RunningPostgres } from "../postgres/server.js";
+import { databaseManifests } from "./database-manifests.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
 import { errorOf, rowOf, WireClient, type BackendMessage } from "./wire-client.js";
 
@@ -57,20 +57,8 @@ beforeAll(async () => {
   await server.psql(["-c", `CREATE TABLE public.contacts (email text); INSERT INTO contacts VALUES ('maria@example.com'); GRANT ALL ON public.contacts TO ${server.usersRole}`]);
   gateway = await startSidecar({
     manifests: [
-      { apiVersion: "v1", kind: "Secret", metadata: { name: "db" }, stringData: { username: server.users.scram.username, password: server.users.scram.password } },
-      {
-        apiVersion: "portcullis.dev/v1alpha1",
-        kind: "Resource",
-        metadata: { name: "app-db" },
-        spec: { protocol: "postgres", endpoint: { host: "127.0.0.1", port: server.port, tls: { mode: "disable" } }, listener: { port: await freePort() }, credentials: { secretRef: { name: "db" } } },
-      },
-      // The same database where masking applies: a result the gateway withholds (COPY … TO) must not hide a setting's change.
-      {
-        apiVersion: "portcullis.dev/v1alpha1",
-        kind: "Resource",
-        metadata: { name: "masked-db" },
-        spec: { protocol: "postgres", endpoint: { host: "127.0.0.1", port: server.port, tls: { mode: "disable" } }, listener: { port: await freePort() }, credentials: { secretRef: { name: "db" } } },
-      },
+      // masked-db: the same database where masking applies; a result the gateway withholds must not hide a setting's change.
+      ...(await databaseManifests(server, "app-db", "masked-db")),
       {
         apiVersion: "portcullis.dev/v1alpha1",
         kind: "AccessPolicy",
