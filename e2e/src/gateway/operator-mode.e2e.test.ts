@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { stringify } from "yaml";
 import { portcullis } from "../cli/portcullis-cli.js";
 import { freePort } from "../controlplane/processes.js";
+import { pendingApproval as pendingApprovalIn } from "../operator/cluster-waits.js";
 import { OperatorFixture } from "../operator/fixture.js";
 import { OPERATOR_NAMESPACE } from "../operator/install.js";
 import type { OperatorProcess } from "../operator/process.js";
@@ -102,15 +103,7 @@ function psqlThroughGateway(...statements: string[]): Promise<PsqlRun> {
   });
 }
 
-async function pendingApproval(): Promise<{ name: string; spec: Record<string, unknown> }> {
-  for (let i = 0; i < 80; i++) {
-    const list = JSON.parse(await fixture.kubectlOk(["get", "approvalrequests", "-n", NS, "-o", "json"])) as { items: Array<{ metadata: { name: string }; spec: Record<string, unknown>; status?: { phase?: string } }> };
-    const pending = list.items.find((item) => (item.status?.phase ?? "Pending") === "Pending");
-    if (pending) return { name: pending.metadata.name, spec: pending.spec };
-    await sleep(250);
-  }
-  throw new Error("no Pending ApprovalRequest appeared");
-}
+const pendingApproval = (): Promise<{ name: string; spec: Record<string, unknown> }> => pendingApprovalIn((args) => fixture.kubectl(args), NS);
 
 /** A reviewer in the dba group decides with the real kubectl, as the README tells reviewers to. */
 async function decide(name: string, phase: "Approved" | "Denied", reason: string): Promise<void> {

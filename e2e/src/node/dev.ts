@@ -14,6 +14,7 @@ import { ControlPlane, reapOrphanedControlPlanes } from "../controlplane/control
 import { isAlive } from "../controlplane/processes.js";
 import { locateTools } from "../controlplane/tools.js";
 import { kubectl } from "../jest/environment.js";
+import { waitForJsonPath } from "../operator/cluster-waits.js";
 import { reapOrphanedPostgres, seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
 import { reapOrphanedS3, startS3, type RunningS3 } from "../s3/server.js";
 import { DEMO_AGENT, DEMO_NAMESPACE, DEMO_POLICY, demoAgentDeployment, demoManifests, EVIDENCE_STORE } from "./demo.js";
@@ -27,14 +28,6 @@ async function run(step: string, command: Promise<{ code: number; stdout: string
   const result = await command;
   if (result.code !== 0) throw new Error(`${step} failed: ${result.stderr || result.stdout}`);
   return result.stdout;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(500);
-  }
 }
 
 async function up(): Promise<void> {
@@ -71,7 +64,7 @@ async function up(): Promise<void> {
     console.error("installing Portcullis with helm…");
     await run("helm install", helmInstall(kubeconfig));
     await run("kubectl apply", kubectl(["apply", "-f", "-"], { kubeconfig, stdin: demoManifests(server, ADMIN, recording).map((o) => stringify(o)).join("---\n") }));
-    await waitFor("the AccessPolicy to be Ready", async () => (await kubectl(["get", "accesspolicy", DEMO_POLICY, "-n", DEMO_NAMESPACE, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { kubeconfig })).stdout === "True", 60_000);
+    await waitForJsonPath((args) => kubectl(args, { kubeconfig }), ["get", "accesspolicy", DEMO_POLICY, "-n", DEMO_NAMESPACE], '{.status.conditions[?(@.type=="Ready")].status}', "True", 60_000);
     await run("kubectl apply", kubectl(["apply", "-f", "-"], { kubeconfig, stdin: stringify(demoAgentDeployment()) }));
     await run("kubectl rollout status", kubectl(["rollout", "status", `deployment/${DEMO_AGENT}`, "-n", DEMO_NAMESPACE, "--timeout=180s"], { kubeconfig }));
     console.log(instructions(kubeconfig, server.port, join(tools.kubectl, "..")));

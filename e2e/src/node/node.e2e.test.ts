@@ -21,7 +21,9 @@ import { ControlPlane, reapOrphanedControlPlanes } from "../controlplane/control
 import { locateTools } from "../controlplane/tools.js";
 import { kubectl as kubectlAs, type CommandResult } from "../jest/environment.js";
 import { installCliPlugin } from "../cli/portcullis-cli.js";
+import { pendingApproval, waitForJsonPath } from "../operator/cluster-waits.js";
 import { runCommand, waitForExit } from "../processes/child-process.js";
+import { waitUntil } from "../processes/wait.js";
 import { seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
 import { startS3, type RunningS3 } from "../s3/server.js";
 import { iptablesRules } from "./host-state.js";
@@ -161,7 +163,7 @@ describe("Portcullis installed with Helm on a real node", () => {
 
   it("injects an agent Deployment's pod: the native sidecar after the iptables init container, from the built images", async () => {
     await apply(demoManifests(server, "portcullis-admin", { s3, bucket: BUCKET, signingKey }));
-    await waitForJsonPath(["get", "accesspolicy", DEMO_POLICY, "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
+    await waitForJsonPath((args) => kubectl(args), ["get", "accesspolicy", DEMO_POLICY, "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True", 60_000);
     await apply([agentDeployment]);
     agentPod = await waitForRunningPod();
     const spec = JSON.parse(await kubectlOk(["get", "pod", agentPod, "-n", NS, "-o", "jsonpath={.spec}"])) as {
@@ -201,7 +203,7 @@ describe("Portcullis installed with Helm on a real node", () => {
 
   it("holds a write until a reviewer approves it with kubectl portcullis, while the leading operator pod is deleted; no webhook call fails", async () => {
     const write = psqlInAgent("UPDATE customers SET note = 'vip' WHERE id = 1");
-    const request = await pendingApproval();
+    const { name: request } = await pendingApproval((args) => kubectl(args), NS);
     const leader = await kubectlOk(["get", "lease", "portcullis-operator", "-n", RELEASE_NS, "-o", "jsonpath={.spec.holderIdentity}"]);
     const failures: string[] = [];
     let creations = 0;
@@ -278,44 +280,16 @@ describe("Portcullis installed with Helm on a real node", () => {
   }, 200_000);
 });
 
-/** The name of the Pending ApprovalRequest in the demo namespace, once one appears. */
-async function pendingApproval(): Promise<string> {
-  let name = "";
-  await waitFor("a Pending ApprovalRequest", async () => {
-    const list = JSON.parse(await kubectlOk(["get", "approvalrequests", "-n", NS, "-o", "json"])) as { items: Array<{ metadata: { name: string }; status?: { phase?: string } }> };
-    name = list.items.find((item) => (item.status?.phase ?? "Pending") === "Pending")?.metadata.name ?? "";
-    return name !== "";
-  });
-  return name;
-}
-
 /** The CLI as a reviewer runs it: `kubectl portcullis`, the plugin found on PATH. */
 function kubectlPortcullis(args: string[]): Promise<CommandResult> {
   const plugins = installCliPlugin(join(NODE_DIR, "bin"));
   return runCommand(locateTools().kubectl, ["portcullis", ...args], { env: { ...process.env, PATH: `${plugins}:${process.env.PATH ?? ""}`, KUBECONFIG: controlPlane.state.adminKubeconfig, HOME: "/nonexistent" } });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(250);
-  }
-}
+const waitFor = (what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> => waitUntil(what, check, timeoutMs);
 
 /** A pod of the agent's kind in the opted-in namespace: creating it calls the injection webhook. */
 function probePod(index: number): object {
   return { ...agentDeployment.spec.template, apiVersion: "v1", kind: "Pod", metadata: { name: `upgrade-probe-${index}`, namespace: NS, labels: { app: "probe" } } };
 }
 
-async function waitForJsonPath(args: string[], jsonpath: string, expected: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    const result = await kubectl([...args, "-o", `jsonpath=${jsonpath}`]);
-    last = result.code === 0 ? result.stdout : result.stderr;
-    if (last === expected) return;
-    await sleep(250);
-  }
-  throw new Error(`${args.join(" ")} ${jsonpath}: expected "${expected}", last saw "${last}"`);
-}

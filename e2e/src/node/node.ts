@@ -18,6 +18,7 @@ import { renderKubeconfig } from "../controlplane/kubeconfig.js";
 import { isAlive, spawnDetached, terminate } from "../controlplane/processes.js";
 import type { ToolPaths } from "../controlplane/tools.js";
 import { runCommand } from "../processes/child-process.js";
+import { waitUntil } from "../processes/wait.js";
 import { kubectl } from "../jest/environment.js";
 import { cniConfDir, cniConfig, containerdConfig, containerdSocket, kubeletConfig, kubeProxyConfig, type NodeLayout } from "./config.js";
 import { loadRecord, recordHost, restoreHost, saveRecord } from "./host-state.js";
@@ -249,15 +250,14 @@ async function ip(args: string[]): Promise<void> {
   if (result.code !== 0) throw new Error(`ip ${args.join(" ")}: ${result.stderr.trim()}`);
 }
 
-async function waitFor(what: string, ready: () => boolean | Promise<boolean>, timeoutMs: number, died: () => unknown): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ready()) return;
+/** Waits for `ready`, failing at once when `died` names a node process that exited. */
+function waitFor(what: string, ready: () => boolean | Promise<boolean>, timeoutMs: number, died: () => unknown): Promise<void> {
+  return waitUntil(what, async () => {
+    if (await ready()) return true;
     const dead = died();
     if (dead) throw new Error(`${typeof dead === "string" ? dead : "a node process"} exited while waiting for ${what}`);
-    await sleep(250);
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    return false;
+  }, timeoutMs);
 }
 
 /** Without a bootstrap controller: the kubelet's group may act as a node, kube-proxy as a proxier. */

@@ -3,10 +3,10 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ControlPlane } from "../controlplane/controlplane.js";
 import { freePort } from "../controlplane/processes.js";
 import { kubectl, type CommandResult, type KubectlOptions } from "../jest/environment.js";
+import { waitForJsonPath } from "./cluster-waits.js";
 import { installPortcullis, type WebhookPorts } from "./install.js";
 import { startOperator, type OperatorProcess } from "./process.js";
 
@@ -68,16 +68,8 @@ export class OperatorFixture {
   }
 
   /** Polls a jsonpath until it equals `expected` (or the timeout passes; then fails with the last value). */
-  async waitFor(args: string[], jsonpath: string, expected: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = "";
-    while (Date.now() < deadline) {
-      const result = await this.kubectl([...args, "-o", `jsonpath=${jsonpath}`]);
-      last = result.code === 0 ? result.stdout : result.stderr;
-      if (last === expected) return;
-      await sleep(250);
-    }
-    throw new Error(`${args.join(" ")} ${jsonpath}: expected "${expected}", last saw "${last}"`);
+  waitFor(args: string[], jsonpath: string, expected: string, timeoutMs = 20_000): Promise<void> {
+    return waitForJsonPath((kubectlArgs) => this.kubectl(kubectlArgs), args, jsonpath, expected, timeoutMs);
   }
 
   async stop(): Promise<void> {
