@@ -24,10 +24,12 @@ COPY --from=build /src/node_modules /app/node_modules
 COPY --from=build /src/crds/node_modules /app/crds/node_modules
 COPY --from=build /src/crds/models/package.json /app/crds/models/package.json
 COPY --from=build /src/crds/models/dist /app/crds/models/dist
-COPY --from=build /src/operator/package.json /app/operator/package.json
-COPY --from=build /src/operator/dist /app/operator/dist
+COPY --from=build /src/common/package.json /app/common/package.json
+COPY --from=build /src/common/dist /app/common/dist
 
 FROM node-runtime AS portcullis-operator
+COPY --from=build /src/operator/package.json /app/operator/package.json
+COPY --from=build /src/operator/dist /app/operator/dist
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/node", "/app/operator/dist/main.js"]
 
@@ -38,8 +40,6 @@ USER 1337:1337
 ENTRYPOINT ["/usr/local/bin/node", "/app/sidecar/dist/main.js"]
 
 FROM node-runtime AS portcullis-cli
-COPY --from=build /src/sidecar/package.json /app/sidecar/package.json
-COPY --from=build /src/sidecar/dist /app/sidecar/dist
 COPY --from=build /src/cli/package.json /app/cli/package.json
 COPY --from=build /src/cli/dist /app/cli/dist
 USER 65532:65532

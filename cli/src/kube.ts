@@ -2,7 +2,7 @@
 // else ~/.kube/config or the in-cluster service account (what kubectl does),
 // and API errors turned into the API server's own one-line message.
 import { KubeConfig } from "@kubernetes/client-node";
-import { statusMessage } from "@portcullis/operator/kube/client";
+import { statusMessage } from "@portcullis/common/kube-status";
 import { CliError, errorText } from "./errors.js";
 import { oneLine } from "./format/text.js";
 

@@ -3,7 +3,7 @@
 // grants and what the operator's admission webhook checks.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
 import type { IApprovalRequest } from "@portcullis/crds";
-import { APPROVAL_GROUP, APPROVAL_PLURAL, APPROVAL_VERSION } from "@portcullis/operator/broker/approvals";
+import { APPROVAL_GROUP, APPROVAL_PLURAL, APPROVAL_VERSION } from "@portcullis/common/approvals";
 
 export type ApprovalStatus = NonNullable<IApprovalRequest["status"]>;
 

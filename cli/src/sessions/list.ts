@@ -2,7 +2,7 @@
 // (not verified: that is `sessions verify`), filtered by namespace, pod,
 // Resource and start time. The start time comes from the session ID, which
 // the gateway makes time-sortable, so listing reads manifests only.
-import { SESSION_ID_PATTERN } from "@portcullis/sidecar/evidence/session-id";
+import { SESSION_ID_PATTERN } from "@portcullis/common/evidence/session-id";
 import { commandWithHelp, outputFormat, parseCommandLine, type Command } from "../args.js";
 import { UsageError } from "../errors.js";
 import { renderTable } from "../format/table.js";

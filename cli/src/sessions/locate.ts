@@ -1,7 +1,7 @@
 // Finding sessions in the store by the layout the uploader writes:
 // NAMESPACE/POD/SESSION/manifest.json beside the session's chunks.
-import { SESSION_NAME_PATTERN } from "@portcullis/sidecar/evidence/spool-files";
-import { MANIFEST_NAME } from "@portcullis/sidecar/evidence/store/layout";
+import { SESSION_NAME_PATTERN } from "@portcullis/common/evidence/session-id";
+import { MANIFEST_NAME } from "@portcullis/common/evidence/layout";
 import { CliError } from "../errors.js";
 import type { StoreReader } from "./store-reader.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { generateKeyPairSync } from "node:crypto";
-import { signManifest, type UnsignedManifest } from "@portcullis/sidecar/evidence/store/manifest";
+import { signManifest, type UnsignedManifest } from "@portcullis/common/evidence/manifest";
 import { checkManifestSignature, ed25519PublicKey, keyFingerprint } from "./manifest.js";
 import { newSigningKey } from "./test-fixtures.js";
 

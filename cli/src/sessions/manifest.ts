@@ -1,14 +1,14 @@
 // Whose signature a session's manifest carries. The manifest format, its
 // parser and the signature check itself are the uploader's
-// (sidecar/src/evidence/store/manifest.ts); what verification adds is which
+// (common/src/evidence/manifest.ts); what verification adds is which
 // key to trust — one the user gives with --public-key, or else the key the
 // manifest itself carries, which proves integrity but not authorship — and a
 // fingerprint to tell keys apart.
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
-import { verifyManifestSignature, type EvidenceManifest } from "@portcullis/sidecar/evidence/store/manifest";
+import { verifyManifestSignature, type EvidenceManifest } from "@portcullis/common/evidence/manifest";
 import { CliError, errorText } from "../errors.js";
 
-export { parseManifest, type EvidenceManifest, type ManifestChunk } from "@portcullis/sidecar/evidence/store/manifest";
+export { parseManifest, type EvidenceManifest, type ManifestChunk } from "@portcullis/common/evidence/manifest";
 
 /** sha256 of the key's DER SubjectPublicKeyInfo: `openssl pkey -pubin -outform DER | sha256sum` gives the same hex. */
 export function keyFingerprint(key: KeyObject): string {

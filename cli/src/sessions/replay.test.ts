@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readFile, rm, unlink, writeFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import type { EvidenceRecord } from "@portcullis/common/evidence/record";
 import { capturedIo } from "../captured-io.js";
 import { run } from "../run.js";
 import { newSigningKey, recordSession, storeSession, writeStoreFile, type StoredSession } from "./test-fixtures.js";

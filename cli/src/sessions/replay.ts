@@ -2,7 +2,7 @@
 // downloaded chunk by chunk and checked on the way with the same verifier as
 // `sessions verify`, so a transcript of tampered or incomplete evidence is
 // never shown without saying so (on stderr, and exit 1).
-import type { EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import type { EvidenceRecord } from "@portcullis/common/evidence/record";
 import { commandWithHelp, outputFormat, parseCommandLine, type Command, type OutputFormat } from "../args.js";
 import type { Io } from "../io.js";
 import { sessionDir } from "./locate.js";

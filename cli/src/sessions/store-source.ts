@@ -4,7 +4,7 @@
 // auditors who have the bucket but no cluster access.
 import { readFile } from "node:fs/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { RECORDING_CREDENTIALS_KEY } from "@portcullis/operator/broker/effective-config";
+import { RECORDING_CREDENTIALS_KEY } from "@portcullis/common/config/bundle";
 import { parse } from "yaml";
 import { UsageError, CliError, errorText } from "../errors.js";
 import { apiErrorMessage, contextNamespace, loadKubeConfig } from "../kube.js";

@@ -7,13 +7,13 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { EVIDENCE_VERSION, GENESIS_HASH, parseSpoolText, recordLine, sealRecord, type EvidenceRecord, type SessionStartData, type StatementData } from "@portcullis/sidecar/evidence/record";
-import { newSessionId } from "@portcullis/sidecar/evidence/session-id";
+import { EVIDENCE_VERSION, GENESIS_HASH, parseSpoolText, recordLine, sealRecord, type EvidenceRecord, type SessionStartData, type StatementData } from "@portcullis/common/evidence/record";
+import { newSessionId } from "@portcullis/common/evidence/session-id";
 import { EvidenceSpool } from "@portcullis/sidecar/evidence/spool";
 import { closedSessionPath } from "@portcullis/sidecar/evidence/spool-files";
-import { buildChunk } from "@portcullis/sidecar/evidence/store/chunks";
-import { MANIFEST_NAME } from "@portcullis/sidecar/evidence/store/layout";
-import { signManifest, type EvidenceManifest, type ManifestChunk } from "@portcullis/sidecar/evidence/store/manifest";
+import { buildChunk } from "@portcullis/common/evidence/chunks";
+import { MANIFEST_NAME } from "@portcullis/common/evidence/layout";
+import { signManifest, type EvidenceManifest, type ManifestChunk } from "@portcullis/common/evidence/manifest";
 import { sessionDir, type SessionLocation } from "./locate.js";
 
 export const SESSION_START_TIME = new Date("2026-11-25T10:00:00.000Z");

@@ -4,7 +4,7 @@
 // columns, errors) and how the session ended. Statement text and messages
 // come from the agent and the database, so they are escaped for the terminal.
 // Readers must ignore data fields they do not know, and tolerate missing ones.
-import type { EvidenceRecord, EvidenceType } from "@portcullis/sidecar/evidence/record";
+import type { EvidenceRecord, EvidenceType } from "@portcullis/common/evidence/record";
 import { indentLines, oneLine } from "../format/text.js";
 import type { SessionLocation } from "./locate.js";
 import type { EvidenceManifest, ManifestChunk } from "./manifest.js";

@@ -8,10 +8,10 @@
 // everything that is wrong and where.
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import { GENESIS_HASH, parseSpoolText, verifyChain, type EvidenceRecord, type EvidenceType } from "@portcullis/sidecar/evidence/record";
+import { GENESIS_HASH, parseSpoolText, verifyChain, type EvidenceRecord, type EvidenceType } from "@portcullis/common/evidence/record";
 import { errorText } from "../errors.js";
 import { sessionDir, type SessionLocation } from "./locate.js";
-import { chunkName } from "@portcullis/sidecar/evidence/store/layout";
+import { chunkName } from "@portcullis/common/evidence/layout";
 import type { EvidenceManifest, ManifestChunk, SignatureCheck } from "./manifest.js";
 
 export interface FetchedChunk {

@@ -7,11 +7,11 @@ import { mkdtemp, readFile, rename, rm, unlink, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import type { EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import type { EvidenceRecord } from "@portcullis/common/evidence/record";
 import { capturedIo } from "../captured-io.js";
 import { run } from "../run.js";
 import { keyFingerprint } from "./manifest.js";
-import { signManifest } from "@portcullis/sidecar/evidence/store/manifest";
+import { signManifest } from "@portcullis/common/evidence/manifest";
 import { newSigningKey, recordSession, resealRecords, storeSession, writeStoreFile, type StoredSession } from "./test-fixtures.js";
 
 let work: string;

@@ -7,8 +7,8 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypt
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RecordingSettings } from "@portcullis/sidecar/config/bundle";
-import type { SessionStartData, StatementData } from "@portcullis/sidecar/evidence/record";
+import type { RecordingSettings } from "@portcullis/common/config/bundle";
+import type { SessionStartData, StatementData } from "@portcullis/common/evidence/record";
 import { EvidenceSpool } from "@portcullis/sidecar/evidence/spool";
 import { StoreTargets } from "@portcullis/sidecar/evidence/store/targets";
 import type { StoreTarget } from "@portcullis/sidecar/evidence/store/store";

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { EvidenceStore, StoreTarget } from "@portcullis/sidecar/evidence/store/store";
 import { readStoredSession } from "@portcullis/sidecar/evidence/store/test-fixtures";
-import { parseSpoolText } from "@portcullis/sidecar/evidence/record";
+import { parseSpoolText } from "@portcullis/common/evidence/record";
 import { startS3, type RunningS3 } from "../s3/server.js";
 import { evidenceFixture, recordingFor, seqs, startData, statement, type EvidenceFixture } from "./fixture.js";
 

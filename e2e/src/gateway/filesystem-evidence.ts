@@ -5,7 +5,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { parseSpoolText, type EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import { parseSpoolText, type EvidenceRecord } from "@portcullis/common/evidence/record";
 
 /** The ConfigMap and Secret of a filesystem evidence store at `dir`, for a manifests file. */
 export function filesystemStoreManifests(dir: string, name = "evidence-store"): object[] {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { SignJWT, UnsecuredJWT, type JWTPayload } from "jose";
 import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
-import type { BrokeredPolicy } from "@portcullis/sidecar/config/bundle";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { AuthenticationError } from "@portcullis/sidecar/identity/authentication-error";
 import { JwtAuthenticator, type JwtAuthenticatorOptions } from "@portcullis/sidecar/identity/jwt-authenticator";
 import { IssuerServer, signingKey, type SigningKey } from "./oidc-issuer.js";

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import { serialize } from "pg-protocol";
-import { verifyChain, type EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import { verifyChain, type EvidenceRecord } from "@portcullis/common/evidence/record";
 import { freePort } from "../controlplane/processes.js";
 import { seedSampleData, startPostgres, type PostgresLogin, type RunningPostgres } from "../postgres/server.js";
 import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";

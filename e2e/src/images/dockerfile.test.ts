@@ -35,6 +35,16 @@ function withBases(all: Map<string, Stage>, name: string): string[] {
 const dockerfile = stages(readFileSync(fileURLToPath(new URL("../../../Dockerfile", import.meta.url)), "utf8"));
 const last = (lines: string[], instruction: string): string | undefined => lines.filter((line) => line.startsWith(`${instruction} `)).at(-1)?.slice(instruction.length + 1);
 
+const repoFile = (path: string): string => readFileSync(fileURLToPath(new URL(`../../../${path}`, import.meta.url)), "utf8");
+
+/** The folders of the workspaces a workspace needs at run time (its @portcullis dependencies), e.g. common and crds/models. */
+function workspaceDependencies(workspace: string): string[] {
+  const root = JSON.parse(repoFile("package.json")) as { workspaces: string[] };
+  const folderOf = new Map(root.workspaces.map((folder) => [(JSON.parse(repoFile(`${folder}/package.json`)) as { name: string }).name, folder]));
+  const dependencies = (JSON.parse(repoFile(`${workspace}/package.json`)) as { dependencies?: Record<string, string> }).dependencies ?? {};
+  return Object.keys(dependencies).flatMap((name) => folderOf.get(name) ?? []);
+}
+
 describe("the Dockerfile", () => {
   it.each(IMAGES.filter((spec) => spec.shipped).map((spec) => [spec.name, spec] as const))("builds %s as make images does", (name, spec) => {
     const lines = withBases(dockerfile, name);
@@ -46,6 +56,7 @@ describe("the Dockerfile", () => {
       const workspace = script.split("/")[2];
       expect(lines).toContain(`COPY --from=build /src/${workspace}/dist /app/${workspace}/dist`);
       expect(lines).toContain("COPY --from=build /src/node_modules /app/node_modules");
+      for (const folder of workspaceDependencies(workspace as string)) expect(lines).toContain(`COPY --from=build /src/${folder}/dist /app/${folder}/dist`);
     }
   });
 

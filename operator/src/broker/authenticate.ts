@@ -6,11 +6,12 @@
 // credentials or approvals.
 import { createHash } from "node:crypto";
 import type { AuthenticationV1Api, V1Pod, V1UserInfo } from "@kubernetes/client-node";
-import { INJECTED_ANNOTATION, TOKEN_AUDIENCE } from "../webhooks/inject/names.js";
+import { INJECTED_ANNOTATION, TOKEN_AUDIENCE } from "@portcullis/common/injection-names";
 import { ephemeralContainerRefusals, podRefusals } from "../webhooks/inject/refusals.js";
 import { checkInjection } from "../webhooks/inject/seal.js";
-import { podServiceAccount } from "../webhooks/inject/select.js";
+import { podServiceAccount } from "@portcullis/common/config/select";
 import type { BrokerSources } from "./sources.js";
+import type { SidecarIdentity } from "@portcullis/common/config/bundle";
 
 export const BROKER_AUDIENCE = TOKEN_AUDIENCE;
 const POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name";
@@ -18,18 +19,6 @@ const POD_UID_EXTRA = "authentication.kubernetes.io/pod-uid";
 const SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:";
 const CACHE_TTL_MS = 30_000;
 const CACHE_MAX_ENTRIES = 10_000;
-
-export interface SidecarIdentity {
-  username: string;
-  uid: string;
-  groups: string[];
-  namespace: string;
-  serviceAccount: string;
-  podName: string;
-  podUid: string;
-  /** When the token stops being valid (its exp claim), if it says; long-lived streams end then. */
-  tokenExpiresAt?: Date;
-}
 
 export class BrokerAuthError extends Error {
   constructor(

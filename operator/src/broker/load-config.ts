@@ -2,8 +2,8 @@
 // and Resources from the caches, then only the Secrets and ConfigMaps the
 // selected entries reference — the broker never reads Secrets it will not hand out.
 import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
-import type { SidecarIdentity } from "./authenticate.js";
-import { effectiveConfig, referencedObjects, type ConfigBundle } from "./effective-config.js";
+import type { SidecarIdentity } from "@portcullis/common/config/bundle";
+import { effectiveConfig, referencedObjects, type ConfigBundle } from "@portcullis/common/config/bundle";
 import type { BrokerSources } from "./sources.js";
 
 async function fetchAll<T>(names: string[], read: (name: string) => Promise<T | undefined>): Promise<Map<string, T>> {

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { IApprovalRequest } from "@portcullis/crds";
 import { listen } from "../http/https-server.js";
 import { OperatorMetrics } from "../metrics.js";
-import type { ConfigBundle } from "./effective-config.js";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { createBrokerHandler, type BrokerHandler, type BrokerLogger } from "./server.js";
 import { FakeSources, FakeTokenReviewer, NAMESPACE, POD_UID, agentPod, exampleSources, fakeToken, podBoundReview, secret } from "./test-fixtures.js";
 

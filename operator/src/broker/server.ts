@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuthenticationV1Api, CustomObjectsApi, V1Pod } from "@kubernetes/client-node";
 import type { IApprovalRequest } from "@portcullis/crds";
 import { readBody, sendJson } from "../http/https-server.js";
-import { statusObjectMessage } from "../kube/client.js";
+import { statusObjectMessage } from "@portcullis/common/kube-status";
 import { errorMessage } from "../log.js";
 import type { OperatorMetrics } from "../metrics.js";
 import {
@@ -23,9 +23,10 @@ import {
   buildApprovalRequest,
   parseApprovalAsk,
   type ApprovalView,
-} from "./approvals.js";
-import { BrokerAuthError, TokenReviewCache, authenticateSidecar, verifyPodBinding, type SidecarIdentity } from "./authenticate.js";
-import type { ConfigBundle } from "./effective-config.js";
+} from "@portcullis/common/approvals";
+import { BrokerAuthError, TokenReviewCache, authenticateSidecar, verifyPodBinding } from "./authenticate.js";
+import { type SidecarIdentity } from "@portcullis/common/config/bundle";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { loadConfigBundle } from "./load-config.js";
 import type { BrokerSources } from "./sources.js";
 

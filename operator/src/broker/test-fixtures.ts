@@ -1,19 +1,14 @@
-// Objects and fakes shared by the broker's unit tests: a namespace with one
-// injected agent pod, its policies, Resources, Secrets and ConfigMaps, and a
+// Fakes shared by the broker's unit tests: the objects of common's fixtures
+// with the agent pod sealed as the injector seals it, in-memory sources, and a
 // fake TokenReview API that answers like the API server does.
 import type { V1ConfigMap, V1Pod, V1Secret, V1TokenReview } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
 import { encodeRecord, type InjectionRecord } from "../webhooks/inject/record.js";
 import { injectionSeal } from "../webhooks/inject/seal.js";
-import type { SidecarIdentity } from "./authenticate.js";
+import { agentPod as unsealedPod, NAMESPACE, POD_NAME, POD_UID, USERNAME, approvalPolicy, configMap, postgresResource, secret } from "@portcullis/common/test-fixtures";
 import type { BrokerSources } from "./sources.js";
 
-export const NAMESPACE = "agents";
-export const POD_NAME = "report-bot-5d8f7c-x2k4q";
-export const POD_UID = "5f0c7a4e-2b1d-4c3e-8f9a-0a1b2c3d4e5f";
-export const USERNAME = `system:serviceaccount:${NAMESPACE}:report-bot`;
-
-const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
+export { approvalPolicy, configMap, httpResource, identity, NAMESPACE, POD_NAME, POD_UID, policy, postgresResource, secret, USERNAME } from "@portcullis/common/test-fixtures";
 
 /** The key the fake operator seals injection records with. */
 export const SEAL_KEY = Buffer.alloc(32, 5);
@@ -29,109 +24,12 @@ const INJECTION_RECORD: InjectionRecord = {
   hash: "sha256:0123456789abcdef",
 };
 
-/** An agent pod as the injector leaves it: the gateway as a native sidecar holding the only mount of the token volume, sealed. */
+/** An agent pod as the injector leaves it, sealed (unless `injected` is false). */
 export function agentPod(overrides: { labels?: Record<string, string>; serviceAccount?: string; uid?: string; injected?: boolean } = {}): V1Pod {
-  const pod: V1Pod = {
-    metadata: {
-      name: POD_NAME,
-      namespace: NAMESPACE,
-      uid: overrides.uid ?? POD_UID,
-      labels: overrides.labels ?? { app: "report-bot", tier: "agents" },
-      annotations: {},
-    },
-    spec: {
-      serviceAccountName: overrides.serviceAccount ?? "report-bot",
-      initContainers: [
-        {
-          name: "portcullis-gateway",
-          image: "ghcr.io/portcullis-dev/portcullis-sidecar:0.1.0",
-          restartPolicy: "Always",
-          volumeMounts: [{ name: "portcullis-identity", mountPath: "/var/run/secrets/portcullis", readOnly: true }],
-        },
-      ],
-      containers: [{ name: "agent", image: "agent:1" }],
-      volumes: [{ name: "portcullis-identity", projected: { sources: [{ serviceAccountToken: { audience: "portcullis", path: "token", expirationSeconds: 600 } }] } }],
-    },
-  };
+  const pod = unsealedPod(overrides);
   if (overrides.injected === false) return pod;
   const seal = injectionSeal(SEAL_KEY, pod, NAMESPACE, INJECTION_RECORD);
   return { ...pod, metadata: { ...pod.metadata, annotations: { "portcullis.dev/injected": encodeRecord({ ...INJECTION_RECORD, seal }) } } };
-}
-
-export function identity(overrides: Partial<SidecarIdentity> = {}): SidecarIdentity {
-  return {
-    username: USERNAME,
-    uid: "0b6d3f0e-8c1e-4f7a-9d59-1a2b3c4d5e6f",
-    groups: ["system:serviceaccounts", `system:serviceaccounts:${NAMESPACE}`, "system:authenticated"],
-    namespace: NAMESPACE,
-    serviceAccount: "report-bot",
-    podName: POD_NAME,
-    podUid: POD_UID,
-    ...overrides,
-  };
-}
-
-export function policy(name: string, spec: Partial<IAccessPolicy["spec"]> & Pick<IAccessPolicy["spec"], "resources">, namespace = NAMESPACE): IAccessPolicy {
-  return {
-    apiVersion: "portcullis.dev/v1alpha1",
-    kind: "AccessPolicy",
-    metadata: { name, namespace },
-    spec: { subjects: { podSelector: { matchLabels: { app: "report-bot" } } }, ...spec },
-  };
-}
-
-export function postgresResource(name: string, secretName = `${name}-credentials`): IResource {
-  return {
-    apiVersion: "portcullis.dev/v1alpha1",
-    kind: "Resource",
-    metadata: { name, namespace: NAMESPACE },
-    spec: {
-      protocol: "postgres",
-      endpoint: { host: `${name}.data.svc`, port: 5432, tls: { mode: "verify-full", caBundleRef: { kind: "ConfigMap", name: `${name}-ca`, key: "ca.crt" } } },
-      listener: { port: 15432 },
-      credentials: { secretRef: { name: secretName } },
-    },
-  };
-}
-
-export function httpResource(name: string, secretName = `${name}-token`): IResource {
-  return {
-    apiVersion: "portcullis.dev/v1alpha1",
-    kind: "Resource",
-    metadata: { name, namespace: NAMESPACE },
-    spec: {
-      protocol: "http",
-      endpoint: { host: "api.example.com", port: 443 },
-      listener: { port: 18080 },
-      credentials: { secretRef: { name: secretName }, tokenKey: "api-key" },
-      http: { credentialHeader: { name: "X-Api-Key" } },
-    },
-  };
-}
-
-export function secret(name: string, data: Record<string, string>): V1Secret {
-  return { metadata: { name, namespace: NAMESPACE }, data: Object.fromEntries(Object.entries(data).map(([key, value]) => [key, b64(value)])) };
-}
-
-export function configMap(name: string, data: Record<string, string>): V1ConfigMap {
-  return { metadata: { name, namespace: NAMESPACE }, data };
-}
-
-/** The writes-need-approval policy of the examples, governing orders-db. */
-export function approvalPolicy(): IAccessPolicy {
-  return policy("no-destructive-changes", {
-    subjects: { podSelector: { matchLabels: { app: "report-bot" } }, serviceAccounts: ["report-bot"] },
-    resources: ["orders-db"],
-    rules: [
-      { name: "reads", match: { sql: { commands: ["SELECT"] } }, action: "allow" },
-      {
-        name: "writes-need-approval",
-        match: { sql: { commands: ["WRITE"] } },
-        action: "requireApproval",
-        approval: { reviewers: { groups: ["dba"] }, timeout: "15m", grantScope: "once" },
-      },
-    ],
-  });
 }
 
 /** In-memory BrokerSources whose contents tests change, announcing each change like the informers do. */

@@ -4,8 +4,8 @@
 // names the missing thing and where it was looked for.
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import { RECORDING_CREDENTIALS_KEY } from "../broker/effective-config.js";
-import { parseStoreSettings, StoreSettingsError } from "../recording/store-settings.js";
+import { RECORDING_CREDENTIALS_KEY } from "@portcullis/common/config/bundle";
+import { parseStoreSettings, StoreSettingsError } from "@portcullis/common/evidence/store-settings";
 
 export interface Cache<T> {
   get(namespace: string, name: string): T | undefined;

@@ -8,7 +8,7 @@ import type { CertificateManager } from "../certs/manager.js";
 import type { Informer } from "../kube/informer.js";
 import type { Logger } from "../log.js";
 import type { OperatorMetrics } from "../metrics.js";
-import { validateAccessPolicy } from "../webhooks/validate/policy.js";
+import { validateAccessPolicy } from "@portcullis/common/policy/validate";
 import { ApprovalController } from "./approval-controller.js";
 import { CaBundleController } from "./ca-bundle-controller.js";
 import { policyVerdict, resourceVerdict, type ReferenceCaches } from "./conditions.js";

@@ -3,6 +3,7 @@
 // resource's list, including custom resources), and recognising the HTTP
 // status an API call failed with.
 import { existsSync } from "node:fs";
+import { statusMessage } from "@portcullis/common/kube-status";
 import {
   ApiException,
   AdmissionregistrationV1Api,
@@ -79,28 +80,6 @@ export function statusCode(error: unknown): number | undefined {
 export function isStatus(error: unknown, ...codes: number[]): boolean {
   const code = statusCode(error);
   return code !== undefined && codes.includes(code);
-}
-
-/** The body as JSON (client-node gives it as text or parsed); undefined when it is text that is not JSON. */
-function jsonBody(body: unknown): { value: unknown } | undefined {
-  if (typeof body !== "string") return { value: body };
-  try {
-    return { value: JSON.parse(body) as unknown };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The message of the Status object the API server answered with (e.g. an admission webhook's refusal), if the body is one. */
-export function statusObjectMessage(body: unknown): string | undefined {
-  const message = (jsonBody(body)?.value as { message?: unknown } | null | undefined)?.message;
-  return typeof message === "string" ? message : undefined;
-}
-
-/** Like statusObjectMessage, but a body that is plain text (e.g. from a proxy) is the message, cut at maxLength. */
-export function statusMessage(body: unknown, maxLength = 500): string | undefined {
-  if (typeof body === "string" && jsonBody(body) === undefined) return body.trim() ? body.slice(0, maxLength) : undefined;
-  return statusObjectMessage(body);
 }
 
 /**

@@ -9,7 +9,7 @@ import { renderSidecarPatch } from "./inject/patch.js";
 import { injectedPodUpdateProblems } from "./inject/pod-updates.js";
 import type { InjectionSettings } from "./inject/settings.js";
 import { admitApprovalRequest } from "./validate/approval.js";
-import { formatAdmissionDenial, validateAccessPolicy, validateResource } from "./validate/policy.js";
+import { formatAdmissionDenial, validateAccessPolicy, validateResource } from "@portcullis/common/policy/validate";
 
 export interface AdmissionCaches {
   namespaces: Cache<V1Namespace>;

@@ -4,9 +4,9 @@
 // asks once per operation, waits for the outcome, and proceeds only on
 // Approved; Denied, Expired, an error or an abort all mean the operation is
 // refused (fail closed).
-import type { ApprovalAsk, ApprovalView, approvalRuleFor } from "@portcullis/operator/broker/approvals";
-import { parseDuration } from "@portcullis/operator/broker/approvals";
-import type { ConfigBundle } from "../config/bundle.js";
+import type { ApprovalAsk, ApprovalView, approvalRuleFor } from "@portcullis/common/approvals";
+import { parseDuration } from "@portcullis/common/durations";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 
 export type { ApprovalAsk, ApprovalView };
 

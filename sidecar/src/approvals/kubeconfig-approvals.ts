@@ -6,8 +6,8 @@
 // API server's refusal is passed on as it is.
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import type { IApprovalRequest } from "@portcullis/crds";
-import { APPROVAL_GROUP, APPROVAL_PLURAL, APPROVAL_VERSION, approvalView, buildApprovalRequest } from "@portcullis/operator/broker/approvals";
-import { statusObjectMessage } from "@portcullis/operator/kube/client";
+import { APPROVAL_GROUP, APPROVAL_PLURAL, APPROVAL_VERSION, approvalView, buildApprovalRequest } from "@portcullis/common/approvals";
+import { statusObjectMessage } from "@portcullis/common/kube-status";
 import { errorMessage } from "../config/error-message.js";
 import type { ApprovalAsk, ApprovalContext, ApprovalOutcome, ApprovalRef, ApprovalService, ApprovalTicket } from "./approval-service.js";
 import { waitForDecision } from "./decision-wait.js";

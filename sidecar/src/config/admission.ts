@@ -4,7 +4,7 @@
 // operator's admission webhook checks (CEL compiles, RE2 patterns, listener
 // ports). Standalone mode runs no API server, so it runs these itself.
 import { AccessPolicy, Resource, type IAccessPolicy, type IResource } from "@portcullis/crds";
-import { validateAccessPolicy, validateResource, type FieldError } from "@portcullis/operator/webhooks/validate/policy";
+import { validateAccessPolicy, validateResource, type FieldError } from "@portcullis/common/policy/validate";
 import { errorMessage } from "./error-message.js";
 import { ruleProblems } from "./crd-rules.js";
 import { isPlainObject, loadCrdSchemas, structuralProblems, withDefaults, type CrdSchema, type StructuralSchema } from "./crd-schema.js";

@@ -2,22 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
-import { gatewayContainer } from "@portcullis/operator/webhooks/inject/containers";
-import { defaultInjectionSettings } from "@portcullis/operator/webhooks/inject/settings";
 import { BrokerClient, BrokerError, brokerSettingsFromEnv } from "./broker-client.js";
 import { ConfigError } from "./config-error.js";
 
 describe("brokerSettingsFromEnv", () => {
-  it("reads exactly what the injector gives the gateway container", () => {
-    const settings = { ...defaultInjectionSettings, brokerUrl: "https://broker.portcullis-system.svc:8443" };
-    const env = Object.fromEntries((gatewayContainer([], settings).env ?? []).filter((v) => v.value !== undefined).map((v) => [v.name, v.value]));
-    expect(brokerSettingsFromEnv(env)).toEqual({
-      url: "https://broker.portcullis-system.svc:8443",
-      tokenFile: "/var/run/secrets/portcullis/token",
-      caFile: "/var/run/secrets/portcullis/ca.crt",
-    });
-  });
-
   it("defaults the files to the injector's mount paths", () => {
     expect(brokerSettingsFromEnv({ PORTCULLIS_BROKER_URL: "https://b" })).toEqual({ url: "https://b", tokenFile: "/var/run/secrets/portcullis/token", caFile: "/var/run/secrets/portcullis/ca.crt" });
   });

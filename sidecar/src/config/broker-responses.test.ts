@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { EXAMPLES_DIR } from "@portcullis/crds";
 import { BrokerError } from "./broker-error.js";
 import { parseApprovalCreated, parseApprovalView, parseConfigBundle, parseWatchEvent } from "./broker-responses.js";
-import type { ConfigBundle } from "./bundle.js";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { bundleFromManifests } from "./manifests.js";
 
 const identity = { username: "u", uid: "", groups: [], namespace: "default", serviceAccount: "", podName: "p", podUid: "1" };

@@ -2,9 +2,9 @@
 // trusted, but a truncated line, a version skew or a proxy's error page must
 // become a clear error rather than a crash deep in the policy engine, so
 // every answer is checked against the shape server.ts produces.
-import type { ApprovalView } from "@portcullis/operator/broker/approvals";
+import type { ApprovalView } from "@portcullis/common/approvals";
 import { specProblems } from "./admission.js";
-import type { ConfigBundle } from "./bundle.js";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { BrokerError } from "./broker-error.js";
 import { isPlainObject } from "./crd-schema.js";
 

@@ -3,7 +3,7 @@
 // broker's functions resolve credentials, CA bundles, hash keys and recording
 // settings from them unchanged. What the API server would refuse is refused.
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
-import type { FieldError } from "@portcullis/operator/webhooks/validate/policy";
+import type { FieldError } from "@portcullis/common/policy/validate";
 import { isPlainObject } from "./crd-schema.js";
 
 export interface Converted<T> {

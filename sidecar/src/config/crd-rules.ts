@@ -3,7 +3,7 @@
 // place in the schema. Transition rules (those reading oldSelf) only apply to
 // updates, and a manifests file is always a create, so they are skipped.
 import { parse, type ParseResult } from "@marcbachmann/cel-js";
-import type { FieldError } from "@portcullis/operator/webhooks/validate/policy";
+import type { FieldError } from "@portcullis/common/policy/validate";
 import { errorMessage } from "./error-message.js";
 import { childrenOf, type StructuralSchema, type ValidationRule } from "./crd-schema.js";
 

@@ -4,7 +4,7 @@
 // fields and duplicate list keys. Standalone mode needs these so a manifests
 // file means exactly what the same YAML means after `kubectl apply`.
 import { CRD_DIR, readManifests, yamlFilesIn } from "@portcullis/crds";
-import type { FieldError } from "@portcullis/operator/webhooks/validate/policy";
+import type { FieldError } from "@portcullis/common/policy/validate";
 
 export interface ValidationRule {
   rule: string;

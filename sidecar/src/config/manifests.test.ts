@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
 import { EXAMPLES_DIR, type IAccessPolicy, type IResource } from "@portcullis/crds";
-import { effectiveConfig } from "@portcullis/operator/broker/effective-config";
+import { effectiveConfig } from "@portcullis/common/config/bundle";
 import { ConfigError, bundleFromManifests, bundleProblems, defaultStandaloneIdentity, loadManifestsFile, type StandaloneIdentity } from "./manifests.js";
 
 const identity: StandaloneIdentity = {

@@ -11,11 +11,11 @@
 import { readFile } from "node:fs/promises";
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import { bundleFor } from "@portcullis/operator/broker/effective-config";
-import type { FieldError } from "@portcullis/operator/webhooks/validate/policy";
+import { bundleFor } from "@portcullis/common/config/bundle";
+import type { FieldError } from "@portcullis/common/policy/validate";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { admitAccessPolicy, admitResource, type Admission } from "./admission.js";
-import type { ConfigBundle } from "./bundle.js";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { ConfigError } from "./config-error.js";
 import { configMapFromManifest, secretFromManifest } from "./core-objects.js";
 import { isPlainObject } from "./crd-schema.js";

@@ -4,7 +4,7 @@
 // it for a cluster identity (a "standalone:" user name).
 import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
-import type { ConfigBundle } from "./bundle.js";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 
 /** The same fields the broker puts in a bundle; uid is empty because no API server authenticated anyone. */
 export type StandaloneIdentity = ConfigBundle["identity"];

@@ -21,7 +21,7 @@ import {
   verifyChain,
   type EvidenceRecord,
   type SessionEndData,
-} from "./record.js";
+} from "@portcullis/common/evidence/record";
 import { closedSessionPath, listSessionFiles, writeAll, type SpoolSession } from "./spool-files.js";
 
 export const RESTART_REASON = "gateway-restarted";

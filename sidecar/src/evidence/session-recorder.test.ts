@@ -5,7 +5,7 @@ import type { FileHandle } from "node:fs/promises";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { parseSpoolText, verifyChain, type SessionStartData } from "./record.js";
+import { parseSpoolText, verifyChain, type SessionStartData } from "@portcullis/common/evidence/record";
 import { EvidenceWriteError, SessionRecorder } from "./session-recorder.js";
 
 const START: SessionStartData = {

@@ -26,7 +26,7 @@ import {
   type EvidenceRecord,
   type EvidenceType,
   type SessionStartData,
-} from "./record.js";
+} from "@portcullis/common/evidence/record";
 import { writeAllSync } from "./spool-files.js";
 
 export class EvidenceWriteError extends Error {

@@ -6,8 +6,7 @@ import type { FileHandle } from "node:fs/promises";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 
-/** Session names are file names: no dots (so ".closed" cannot be forged), no separators. */
-export const SESSION_NAME_PATTERN = /^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$/;
+
 const FILE_PATTERN = /^([0-9A-Za-z][0-9A-Za-z_-]{0,127})(\.closed)?\.jsonl$/;
 
 export interface SpoolSession {

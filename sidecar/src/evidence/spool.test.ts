@@ -6,8 +6,8 @@ import { spawnSync } from "node:child_process";
 import { appendFile, copyFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { GENESIS_HASH, parseSpoolText, recordLine, verifyChain, type EvidenceRecord, type SessionStartData, type StatementData } from "./record.js";
-import { SESSION_ID_PATTERN } from "./session-id.js";
+import { GENESIS_HASH, parseSpoolText, recordLine, verifyChain, type EvidenceRecord, type SessionStartData, type StatementData } from "@portcullis/common/evidence/record";
+import { SESSION_ID_PATTERN } from "@portcullis/common/evidence/session-id";
 import { EvidenceSpool, SpoolFullError, type SpoolObserver } from "./spool.js";
 import { SpoolLockedError } from "./writer-lock.js";
 

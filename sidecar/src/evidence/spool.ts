@@ -6,10 +6,11 @@
 // running may finish, so leave headroom below the volume's size.
 import { access, mkdir, open, rm, stat } from "node:fs/promises";
 import { recoverSessions, type RecoveredSession } from "./recovery.js";
-import type { SessionStartData } from "./record.js";
-import { newSessionId } from "./session-id.js";
+import type { SessionStartData } from "@portcullis/common/evidence/record";
+import { newSessionId } from "@portcullis/common/evidence/session-id";
 import { SessionRecorder } from "./session-recorder.js";
-import { SESSION_NAME_PATTERN, closedSessionPath, listSessionFiles, openSessionPath, type SpoolSession } from "./spool-files.js";
+import { closedSessionPath, listSessionFiles, openSessionPath, type SpoolSession } from "./spool-files.js";
+import { SESSION_NAME_PATTERN } from "@portcullis/common/evidence/session-id";
 import { acquireWriterLock, type WriterLock } from "./writer-lock.js";
 
 export { SpoolLockedError } from "./writer-lock.js";

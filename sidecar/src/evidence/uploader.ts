@@ -21,11 +21,11 @@
 // session is kept and retried like a store failure.
 import { open, readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GENESIS_HASH, parseRecordLine, type SessionStartData } from "./record.js";
+import { GENESIS_HASH, parseRecordLine, type SessionStartData } from "@portcullis/common/evidence/record";
 import type { EvidenceSpool, SpoolSession } from "./spool.js";
-import { DEFAULT_CHUNK_BYTES, buildChunk, completeLinesLength, type BuiltChunk } from "./store/chunks.js";
-import { CHUNK_CONTENT_TYPE, MANIFEST_CONTENT_TYPE, MANIFEST_NAME, sessionKeyPrefix } from "./store/layout.js";
-import { parseManifest, publicKeyPem, signManifest, type ManifestChunk } from "./store/manifest.js";
+import { DEFAULT_CHUNK_BYTES, buildChunk, completeLinesLength, type BuiltChunk } from "@portcullis/common/evidence/chunks";
+import { CHUNK_CONTENT_TYPE, MANIFEST_CONTENT_TYPE, MANIFEST_NAME, sessionKeyPrefix } from "@portcullis/common/evidence/layout";
+import { parseManifest, publicKeyPem, signManifest, type ManifestChunk } from "@portcullis/common/evidence/manifest";
 import type { StoreTarget } from "./store/store.js";
 import { offsetAfterRecord, readUploadState, reconcileUpload, removeUploadState, writeUploadState } from "./store/upload-state.js";
 

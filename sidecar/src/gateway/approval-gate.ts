@@ -5,7 +5,7 @@
 // for and the exact kubectl command a reviewer runs, and each step is recorded.
 // Any failure — no cluster, the broker down, a timeout — is a denial.
 import { createHash } from "node:crypto";
-import type { BrokeredPolicy } from "../config/bundle.js";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
 import type { Classification } from "../policy/classify.js";
 import type { Decision } from "../policy/engine.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { GrantCache } from "../approvals/grants.js";
 import { NoApprovals } from "../approvals/no-approvals.js";
-import type { ConfigBundle } from "../config/bundle.js";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { bundleFromManifests, defaultStandaloneIdentity } from "../config/manifests.js";
 import { EvidenceSpool } from "../evidence/spool.js";
 import { createLogger } from "../observability/logger.js";

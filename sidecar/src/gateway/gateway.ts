@@ -2,7 +2,7 @@
 // a new revision swaps the runtime each listener hands to new sessions (open
 // sessions keep the rules they started with), opens listeners for new
 // Resources and closes those of Resources that are gone.
-import type { ConfigBundle } from "../config/bundle.js";
+import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import type { Logger } from "../observability/logger.js";
 import { setConfigRevision } from "../observability/metrics.js";
 import { type PostgresResourceRuntime, PostgresListener } from "../postgres/listener.js";

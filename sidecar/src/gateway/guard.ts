@@ -4,8 +4,8 @@
 // record of every statement before the gateway forwards (or refuses) it.
 // Whatever goes wrong inside — a parse failure, a policy that cannot be
 // evaluated, a broker that cannot be reached — ends as a denial, recorded.
-import type { IdentityFacts, ResourceFacts, SqlFacts } from "../config/bundle.js";
-import type { EvidenceRecord, StatementData } from "../evidence/record.js";
+import type { IdentityFacts, ResourceFacts, SqlFacts } from "@portcullis/common/policy/cel";
+import type { EvidenceRecord, StatementData } from "@portcullis/common/evidence/record";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
 import { type GatewayMetrics, observeStatement, type StatementDecision } from "../observability/metrics.js";
 import { classifySql, type Classification } from "../policy/classify.js";

@@ -3,7 +3,8 @@
 // real server is and the credential for it. Built once per revision; a
 // Resource whose configuration is broken yields a refusal message instead,
 // and its listener refuses every session with it (fail closed).
-import type { BrokeredResource, ConfigBundle, ResourceFacts } from "../config/bundle.js";
+import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
+import type { ResourceFacts } from "@portcullis/common/policy/cel";
 import { type EvidenceSpool, SpoolFullError } from "../evidence/spool.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { SQLSTATE } from "../postgres/backend.js";

@@ -5,7 +5,8 @@
 // client for a password: a JWT there is verified and the session runs as the
 // token's subject under the policies whose oidc entry it satisfies; anything
 // else falls back to the pod's identity and the pod's policies.
-import type { BrokeredPolicy, ConfigBundle, IdentityFacts, ResourceFacts } from "../config/bundle.js";
+import type { BrokeredPolicy, ConfigBundle } from "@portcullis/common/config/bundle";
+import type { IdentityFacts, ResourceFacts } from "@portcullis/common/policy/cel";
 import { AuthenticationError } from "../identity/authentication-error.js";
 import { JwtAuthenticator } from "../identity/jwt-authenticator.js";
 import { compileMasking, type Masker } from "../masking/index.js";

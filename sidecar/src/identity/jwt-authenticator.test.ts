@@ -2,7 +2,7 @@
 // (keys, discovery, rotation, CA) is in e2e/src/gateway/jwt-identity.e2e.test.ts.
 import { describe, expect, it } from "@jest/globals";
 import { UnsecuredJWT } from "jose";
-import type { BrokeredPolicy } from "../config/bundle.js";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { JwtAuthenticator } from "./jwt-authenticator.js";
 
 const ISSUER = "https://issuer.example";

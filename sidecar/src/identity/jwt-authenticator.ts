@@ -8,7 +8,8 @@
 // then are audiences and claims compared, so a client learns what a policy
 // requires only with a token its issuer really signed.
 import { jwtVerify, type JWTPayload } from "jose";
-import type { BrokeredPolicy, IdentityFacts } from "../config/bundle.js";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
+import type { IdentityFacts } from "@portcullis/common/policy/cel";
 import { AuthenticationError, quote } from "./authentication-error.js";
 import { DEFAULT_KEY_FETCH_SETTINGS, IssuerKeys, type KeyFetchSettings } from "./issuer-keys.js";
 import { matchEntries, oidcEntries, type OidcEntry } from "./oidc-entries.js";

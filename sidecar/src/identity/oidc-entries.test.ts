@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import type { BrokeredPolicy } from "../config/bundle.js";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { audienceProblem, claimHolds, claimsProblem, matchEntries, oidcEntries, type OidcEntry } from "./oidc-entries.js";
 
 const ISSUER = "https://issuer.example";

@@ -5,7 +5,7 @@
 // runs (jwt-authenticator.ts), so the requirements it names in a message are
 // only ever shown to holders of a validly signed token.
 import type { JWTPayload } from "jose";
-import type { BrokeredPolicy } from "../config/bundle.js";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { quote } from "./authentication-error.js";
 
 /** One trusted issuer of one AccessPolicy. */

@@ -2,7 +2,7 @@
 // expressions read (identity.*). The user name carries the issuer so that the
 // same `sub` from two issuers is never the same agent.
 import type { JWTPayload } from "jose";
-import type { IdentityFacts } from "../config/bundle.js";
+import type { IdentityFacts } from "@portcullis/common/policy/cel";
 import { AuthenticationError } from "./authentication-error.js";
 
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((element) => typeof element === "string");

@@ -9,9 +9,9 @@
 // query results. A rule that names columns and jsonPaths but no detectors
 // masks those columns whole: masking inside JSON values by path is not done
 // for PostgreSQL, and masking more is the safe side.
-import { MAX_POLICY_PATTERN_COST } from "@portcullis/operator/webhooks/validate/policy";
-import { checkRegex, estimateRegexCost } from "@portcullis/operator/webhooks/validate/regex";
-import type { BrokeredPolicy } from "../config/bundle.js";
+import { MAX_POLICY_PATTERN_COST } from "@portcullis/common/policy/validate";
+import { checkRegex, estimateRegexCost } from "@portcullis/common/policy/regex";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { type ColumnMatcher, columnPatternProblem, compileColumnPattern } from "./column-patterns.js";
 import { detect, isDetectorName } from "./detectors.js";
 import type { MaskRule, TextFinder } from "./mask-rule.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import type { BrokeredPolicy } from "../config/bundle.js";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { MaskingConfigError, compileMasking, type ResultColumn } from "./index.js";
 
 type MaskingRules = NonNullable<BrokeredPolicy["spec"]["masking"]>;

@@ -1,7 +1,7 @@
 // Table-driven checks of what the classifier reports for each kind of SQL,
 // including the disguises an agent could use to slip a statement past a rule.
 import { beforeAll, beforeEach, describe, expect, it, jest } from "@jest/globals";
-import type { SqlFacts } from "../config/bundle.js";
+import type { SqlFacts } from "@portcullis/common/policy/cel";
 
 // parseSync is wrapped (not replaced) so the cache tests can count real parses.
 const libpgQuery = await import("libpg-query");

@@ -5,8 +5,8 @@
 // result is kept in a bounded cache. Anything it cannot understand comes
 // back as { ok: false } and the caller refuses the query.
 import { createHash } from "node:crypto";
-import { LruCache } from "@portcullis/operator/webhooks/validate/lru";
-import type { SqlFacts } from "../config/bundle.js";
+import { LruCache } from "@portcullis/common/lru";
+import type { SqlFacts } from "@portcullis/common/policy/cel";
 import { loadParser, normalize, parseStatements, parserMessage, parserReady } from "./parser.js";
 import { isStandardReading, readingKey, type SqlReading, STANDARD_READING, textAsServerReads } from "./sql-reading.js";
 import { statementFacts } from "./statement-facts.js";

@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import { parse } from "yaml";
-import type { BrokeredPolicy, IdentityFacts, ResourceFacts } from "../config/bundle.js";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
+import type { IdentityFacts, ResourceFacts } from "@portcullis/common/policy/cel";
 import { classifySql, initClassifier } from "./classify.js";
 import { compilePolicies, denialMessage, type Decision, type PolicySet } from "./engine.js";
 

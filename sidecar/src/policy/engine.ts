@@ -4,9 +4,10 @@
 // not a clear allow ends in a deny with a message naming the policy and rule:
 // no policy, a query that could not be classified, a broken policy, a `when`
 // that fails at run time.
-import { parseDuration } from "@portcullis/operator/broker/approvals";
-import { compileWhen } from "@portcullis/operator/webhooks/validate/cel";
-import type { BrokeredPolicy, IdentityFacts, ResourceFacts, SqlFacts } from "../config/bundle.js";
+import { parseDuration } from "@portcullis/common/durations";
+import { compileWhen } from "@portcullis/common/policy/cel";
+import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
+import type { IdentityFacts, ResourceFacts, SqlFacts } from "@portcullis/common/policy/cel";
 import type { Classification } from "./classify.js";
 import { compileSqlMatch, type RuleAction, type SqlMatcher } from "./sql-match.js";
 

@@ -5,7 +5,7 @@
 // outside plain data (a dangerous tag), an explicit WRITE — so a rule written
 // for reads does not let `SELECT pg_read_file(…)` or `SET ROLE` through.
 import type { IAccessPolicy } from "@portcullis/crds";
-import type { SqlFacts } from "../config/bundle.js";
+import type { SqlFacts } from "@portcullis/common/policy/cel";
 
 type Rule = NonNullable<IAccessPolicy["spec"]["rules"]>[number];
 export type RuleAction = Rule["action"];

@@ -4,7 +4,7 @@
 // DELETE deletes, a SELECT with a DELETE in its WITH clause deletes, a DO
 // block or function body is read through for the SQL inside it.
 import type { Node } from "libpg-query";
-import type { SqlFacts } from "../config/bundle.js";
+import type { SqlFacts } from "@portcullis/common/policy/cel";
 import { functionDangers } from "./dangerous-functions.js";
 import { ClassificationError, parseStatements, parserMessage, type ParsedStatement } from "./parser.js";
 import { plpgsqlBody } from "./plpgsql.js";

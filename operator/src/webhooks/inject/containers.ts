@@ -14,7 +14,7 @@ import {
   TMP_VOLUME,
   TOKEN_AUDIENCE,
   TOKEN_FILE,
-} from "./names.js";
+} from "@portcullis/common/injection-names";
 import type { InjectionSettings } from "./settings.js";
 
 function fieldEnv(name: string, fieldPath: string): V1EnvVar {

@@ -10,7 +10,7 @@ import type { IAccessPolicy, IResource } from "@portcullis/crds";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { expectGolden, TESTDATA } from "./golden-files.js";
 import { applyJsonPatch } from "../json-patch.js";
-import { INJECTED_ANNOTATION } from "./names.js";
+import { INJECTED_ANNOTATION } from "@portcullis/common/injection-names";
 import { renderSidecarPatch, type InjectionInput, type SidecarPatchOutcome } from "./patch.js";
 import { defaultInjectionSettings, type InjectionSettings } from "./settings.js";
 

@@ -37,12 +37,13 @@ import { addEnvToContainer, explicitResourceEnv } from "./app-env.js";
 import { gatewayContainer, injectedVolumes, iptablesInitContainer } from "./containers.js";
 import { renderInitScript, transparentRedirectRules } from "./iptables.js";
 import { jsonPointer, type JsonPatchOperation } from "../json-patch.js";
-import { INIT_CONTAINER, INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "./names.js";
+import { INIT_CONTAINER, INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "@portcullis/common/injection-names";
 import { injectionDecision } from "./opt-in.js";
-import { canonicalJson, configurationHash, encodeRecord, type InjectionRecord } from "./record.js";
+import { configurationHash, encodeRecord, type InjectionRecord } from "./record.js";
+import { canonicalJson } from "@portcullis/common/canonical-json";
 import { podRefusals, podSecurityRefusals, refusalReasons, reservedNameConflicts } from "./refusals.js";
 import { checkInjection, injectionSeal } from "./seal.js";
-import { selectPolicies, selectResources } from "./select.js";
+import { selectPolicies, selectResources } from "@portcullis/common/config/select";
 import type { InjectionSettings } from "./settings.js";
 
 export type { JsonPatchOperation } from "../json-patch.js";

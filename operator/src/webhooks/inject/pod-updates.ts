@@ -7,7 +7,7 @@
 // the same things (authenticate.ts), for pods changed while the webhook was
 // not there.
 import type { V1Pod } from "@kubernetes/client-node";
-import { INJECTED_ANNOTATION } from "./names.js";
+import { INJECTED_ANNOTATION } from "@portcullis/common/injection-names";
 import { ephemeralContainerRefusals } from "./refusals.js";
 import { checkInjection } from "./seal.js";
 

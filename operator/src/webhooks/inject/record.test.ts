@@ -1,5 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
-import { canonicalJson, configurationHash, encodeRecord, parseRecord, recordProblems, type InjectionRecord } from "./record.js";
+import { configurationHash, encodeRecord, parseRecord, recordProblems, type InjectionRecord } from "./record.js";
+import { canonicalJson } from "@portcullis/common/canonical-json";
 import { defaultInjectionSettings } from "./settings.js";
 
 const record: InjectionRecord = {

@@ -8,8 +8,9 @@
 import { createHash } from "node:crypto";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
-import { IDENTITY_VOLUME, INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "./names.js";
+import { IDENTITY_VOLUME, INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "@portcullis/common/injection-names";
 import type { InjectionSettings } from "./settings.js";
+import { canonicalJson } from "@portcullis/common/canonical-json";
 
 export interface InjectionRecord {
   version: 1;
@@ -26,18 +27,6 @@ export interface InjectionRecord {
   hash: string;
   /** The operator's HMAC over the pod's Portcullis parts and this record (seal.ts); absent only while sealing. */
   seal?: string;
-}
-
-/** JSON with object keys sorted, so equal values always hash alike. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
 }
 
 /** A short hash of what determines the injected containers: the settings and the served Resources' specs. */

@@ -4,7 +4,7 @@
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
 import { transparentResources } from "./iptables.js";
-import { INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER, TOKEN_AUDIENCE } from "./names.js";
+import { INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER, TOKEN_AUDIENCE } from "@portcullis/common/injection-names";
 import type { InjectionSettings } from "./settings.js";
 
 /** A container of the user's pod and where it sits, e.g. `spec.initContainers[1]`. */

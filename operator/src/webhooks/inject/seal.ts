@@ -15,8 +15,9 @@
 // every container after the webhook is left out.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import { RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES } from "./names.js";
-import { canonicalJson, parseRecord, recordProblems, type InjectionRecord } from "./record.js";
+import { RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES } from "@portcullis/common/injection-names";
+import { parseRecord, recordProblems, type InjectionRecord } from "./record.js";
+import { canonicalJson } from "@portcullis/common/canonical-json";
 
 export const SEAL_KEY_BYTES = 32;
 

@@ -8,7 +8,7 @@
 import { Agent as HttpsAgent } from "node:https";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { S3StoreSettings } from "./settings.js";
+import type { S3StoreSettings } from "@portcullis/common/evidence/store-settings";
 import { StoreError, type EvidenceStore } from "./store.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;

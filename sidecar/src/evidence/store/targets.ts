@@ -2,11 +2,11 @@
 // to. Stores are kept per distinct settings, so every session of a policy
 // shares one S3 client (and its connection pool) instead of opening its own;
 // settings that change (a new bundle revision) get a new store.
-import { canonicalJson } from "@portcullis/operator/webhooks/inject/record";
-import type { RecordingSettings } from "../../config/bundle.js";
+import { canonicalJson } from "@portcullis/common/canonical-json";
+import type { RecordingSettings } from "@portcullis/common/config/bundle";
 import { FilesystemStore } from "./filesystem-store.js";
 import { S3Store } from "./s3-store.js";
-import { parseStoreSettings, type StoreSettings } from "./settings.js";
+import { parseStoreSettings, type StoreSettings } from "@portcullis/common/evidence/store-settings";
 import type { EvidenceStore, StoreTarget } from "./store.js";
 
 export function openStore(settings: StoreSettings): EvidenceStore {

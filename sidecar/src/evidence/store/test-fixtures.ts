@@ -1,41 +1,13 @@
-// For the store and uploader tests (unit and e2e): a session's start data,
-// hash-chained records built with the real sealRecord, so what the tests
-// chunk and upload is exactly what the gateway writes, and a reader that
-// checks an uploaded session the way the evidence contract says a verifier
-// does, listing every problem it finds.
+// For the store and uploader tests (unit and e2e): common's evidence fixtures,
+// and a reader that checks an uploaded session the way the evidence contract
+// says a verifier does, listing every problem it finds.
 import { createHash, type KeyObject } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import { EVIDENCE_VERSION, GENESIS_HASH, parseSpoolText, recordLine, sealRecord, verifyChain, type EvidenceRecord, type SessionStartData } from "../record.js";
-import { MANIFEST_NAME } from "./layout.js";
-import { parseManifest, verifyManifestSignature, type EvidenceManifest, type ManifestChunk } from "./manifest.js";
+import { GENESIS_HASH, parseSpoolText, verifyChain, type EvidenceRecord } from "@portcullis/common/evidence/record";
+export { linesOf, recordChain, START_DATA } from "@portcullis/common/evidence/test-fixtures";
+import { MANIFEST_NAME } from "@portcullis/common/evidence/layout";
+import { parseManifest, verifyManifestSignature, type EvidenceManifest, type ManifestChunk } from "@portcullis/common/evidence/manifest";
 import type { EvidenceStore } from "./store.js";
-
-export const START_DATA: SessionStartData = {
-  identity: { username: "system:serviceaccount:agents:bot", groups: ["system:serviceaccounts"], serviceAccount: "bot", namespace: "agents", pod: "bot-0", claims: {} },
-  resource: { name: "orders-db", namespace: "agents", protocol: "postgres" },
-  client: { address: "127.0.0.1", port: 51234, database: "orders", user: "bot" },
-  policies: ["read-only"],
-};
-
-/** A session-start, `statements` statement records and, when `ended`, a session-end: one valid chain. */
-export function recordChain(session: string, statements: number, ended = true): EvidenceRecord[] {
-  const records: EvidenceRecord[] = [];
-  const add = (type: EvidenceRecord["type"], data: object): void => {
-    const previous = records.at(-1);
-    const time = new Date(Date.UTC(2026, 10, 25, 10, 0, 0, records.length)).toISOString();
-    records.push(sealRecord({ v: EVIDENCE_VERSION, session, seq: records.length + 1, time, type, data, prev: previous?.hash ?? GENESIS_HASH }));
-  };
-  add("session-start", START_DATA);
-  for (let i = 1; i <= statements; i += 1) {
-    add("statement", { text: `SELECT ${i}`, classification: { summary: "SELECT", fingerprint: "f", commands: ["SELECT"], tables: [] }, decision: { action: "allow" } });
-  }
-  if (ended) add("session-end", { reason: "client-terminated", counts: { statements, denied: 0, results: 0, errors: 0, approvals: 0 }, durationMs: 1 });
-  return records;
-}
-
-export function linesOf(records: readonly EvidenceRecord[]): string {
-  return records.map(recordLine).join("");
-}
 
 export interface StoredSession {
   manifest: EvidenceManifest | undefined;

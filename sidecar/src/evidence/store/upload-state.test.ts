@@ -3,8 +3,8 @@ import { createHash, generateKeyPairSync } from "node:crypto";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { chunkName } from "./layout.js";
-import { publicKeyPem, signManifest, type EvidenceManifest, type ManifestChunk } from "./manifest.js";
+import { chunkName } from "@portcullis/common/evidence/layout";
+import { publicKeyPem, signManifest, type EvidenceManifest, type ManifestChunk } from "@portcullis/common/evidence/manifest";
 import { linesOf, recordChain } from "./test-fixtures.js";
 import { offsetAfterRecord, readUploadState, reconcileUpload, removeUploadState, uploadStatePath, writeUploadState, type ReconcileInput, type UploadState } from "./upload-state.js";
 

@@ -8,9 +8,9 @@
 import { randomBytes } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { lineHead } from "./chunks.js";
-import { chunkName } from "./layout.js";
-import { verifyManifestSignature, type EvidenceManifest, type ManifestChunk } from "./manifest.js";
+import { lineHead } from "@portcullis/common/evidence/chunks";
+import { chunkName } from "@portcullis/common/evidence/layout";
+import { verifyManifestSignature, type EvidenceManifest, type ManifestChunk } from "@portcullis/common/evidence/manifest";
 
 const STATE_VERSION = 1;
 

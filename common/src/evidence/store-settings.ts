@@ -6,7 +6,7 @@
 // once so a user fixes them in one round.
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import path from "node:path";
-import type { RecordingSettings } from "../broker/effective-config.js";
+import type { RecordingSettings } from "../config/bundle.js";
 
 export const OBJECT_LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"] as const;
 export type ObjectLockMode = (typeof OBJECT_LOCK_MODES)[number];

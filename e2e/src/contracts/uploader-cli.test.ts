@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { EvidenceRecord } from "@portcullis/sidecar/evidence/record";
+import type { EvidenceRecord } from "@portcullis/common/evidence/record";
 import { EvidenceSpool } from "@portcullis/sidecar/evidence/spool";
 import { FilesystemStore } from "@portcullis/sidecar/evidence/store/filesystem-store";
 import { EvidenceUploader } from "@portcullis/sidecar/evidence/uploader";
-import { capturedIo } from "../captured-io.js";
-import { run } from "../run.js";
-import { newSigningKey, recordSession, writeStoreFile } from "./test-fixtures.js";
+import { capturedIo } from "@portcullis/cli/captured-io";
+import { run } from "@portcullis/cli/run";
+import { newSigningKey, recordSession, writeStoreFile } from "@portcullis/cli/sessions/test-fixtures";
 
 let work: string;
 let records: EvidenceRecord[];

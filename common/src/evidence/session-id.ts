@@ -45,3 +45,6 @@ export function newSessionId(now: Date, random: Uint8Array = randomBytes(RANDOM_
   if (random.length !== RANDOM_BYTES) throw new RangeError(`a session ID needs ${RANDOM_BYTES} random bytes, got ${random.length}`);
   return encodeTime(ms) + encodeRandom(random);
 }
+
+/** Session names are file names: no dots (so ".closed" cannot be forged), no separators. */
+export const SESSION_NAME_PATTERN = /^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$/;

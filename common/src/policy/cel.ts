@@ -5,7 +5,7 @@
 // provides for a request, so `sql.command + 1` or an unknown variable is an
 // admission error rather than a request that fails at run time.
 import { Environment, type ASTNode, type ObjectSchema, type ParseResult, type TypeCheckResult } from "@marcbachmann/cel-js";
-import { LruCache } from "./lru.js";
+import { LruCache } from "../lru.js";
 
 export type WhenProtocol = "postgres" | "http" | "kubernetes";
 

@@ -1,5 +1,6 @@
 import type { IApprovalRequest } from "@portcullis/crds";
-import { BrokerRequestError, approvalGenerateName, approvalRuleFor, approvalView, buildApprovalRequest, parseApprovalAsk, parseDuration, type ApprovalAsk } from "./approvals.js";
+import { BrokerRequestError, approvalGenerateName, approvalRuleFor, approvalView, buildApprovalRequest, parseApprovalAsk, type ApprovalAsk } from "./approvals.js";
+import { parseDuration } from "./durations.js";
 import { agentPod, approvalPolicy, identity, policy } from "./test-fixtures.js";
 
 const FINGERPRINT = `sha256:${"a".repeat(64)}`;

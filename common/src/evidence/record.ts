@@ -50,8 +50,8 @@
 // A session starts with exactly one session-start (seq 1) and, once complete,
 // ends with exactly one session-end; nothing follows a session-end.
 import { createHash } from "node:crypto";
-import { canonicalJson } from "@portcullis/operator/webhooks/inject/record";
-import type { IdentityFacts } from "@portcullis/operator/webhooks/validate/cel";
+import { canonicalJson } from "../canonical-json.js";
+import type { IdentityFacts } from "../policy/cel.js";
 
 export const EVIDENCE_VERSION = 1;
 export const GENESIS_HASH = `sha256:${"0".repeat(64)}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
-import { canonicalJson } from "@portcullis/operator/webhooks/inject/record";
+import { canonicalJson } from "../canonical-json.js";
 import { parseManifest, signManifest, verifyManifestSignature, type EvidenceManifest, type UnsignedManifest } from "./manifest.js";
 
 const { privateKey } = generateKeyPairSync("ed25519");

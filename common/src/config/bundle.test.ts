@@ -1,7 +1,7 @@
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import { effectiveConfig, referencedObjects, type ConfigInputs } from "./effective-config.js";
-import { agentPod, approvalPolicy, configMap, httpResource, identity, policy, postgresResource, secret } from "./test-fixtures.js";
+import { effectiveConfig, referencedObjects, type ConfigInputs } from "./bundle.js";
+import { agentPod, approvalPolicy, configMap, httpResource, identity, policy, postgresResource, secret } from "../test-fixtures.js";
 
 const CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { parseRecordLine, verifyChain, type ChainStart, type EvidenceRecord, type EvidenceType } from "../record.js";
+import { parseRecordLine, verifyChain, type ChainStart, type EvidenceRecord, type EvidenceType } from "./record.js";
 import { chunkName } from "./layout.js";
 import type { ManifestChunk } from "./manifest.js";
 

@@ -4,8 +4,9 @@
 // the request body, so an agent cannot pick its own reviewers or timeout.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { IAccessPolicy, IApprovalRequest } from "@portcullis/crds";
-import type { SidecarIdentity } from "./authenticate.js";
-import { policySelectsPod } from "../webhooks/inject/select.js";
+import type { SidecarIdentity } from "./config/bundle.js";
+import { policySelectsPod } from "./config/select.js";
+import { parseDuration } from "./durations.js";
 
 export const APPROVAL_GROUP = "portcullis.dev";
 export const APPROVAL_VERSION = "v1alpha1";
@@ -63,16 +64,6 @@ export function parseApprovalAsk(body: unknown): ApprovalAsk {
   }
   if (!FINGERPRINT.test(ask.fingerprint ?? "")) throw new BrokerRequestError(400, "fingerprint must be sha256: followed by 64 lowercase hex digits");
   return ask as unknown as ApprovalAsk;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A duration in the CRD's format (e.g. 15m, 1h30m, 1.5h) in milliseconds. */
-export function parseDuration(text: string): number {
-  if (!/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/.test(text)) throw new Error(`"${text}" is not a duration like 15m or 1h30m`);
-  let total = 0;
-  for (const [, amount, unit] of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(amount) * (UNIT_MS[unit ?? ""] ?? Number.NaN);
-  return total;
 }
 
 type Rule = NonNullable<IAccessPolicy["spec"]["rules"]>[number];

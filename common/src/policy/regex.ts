@@ -8,7 +8,7 @@
 // ~100 ms to compile. So a pattern's compiled size is estimated before RE2
 // sees it, and the estimate is bounded per pattern and per policy.
 import { RE2 } from "re2-wasm";
-import { LruCache } from "./lru.js";
+import { LruCache } from "../lru.js";
 
 /** The CRD's maxLength for a masking pattern. */
 export const MAX_PATTERN_LENGTH = 1024;

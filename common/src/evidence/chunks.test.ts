@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import { GENESIS_HASH, recordLine, type EvidenceRecord } from "../record.js";
+import { GENESIS_HASH, recordLine, type EvidenceRecord } from "./record.js";
 import { buildChunk, completeLinesLength, describeLines } from "./chunks.js";
 import { linesOf, recordChain } from "./test-fixtures.js";
 

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { EXAMPLES_DIR, readManifests, yamlFilesIn, type IAccessPolicy, type IResource } from "@portcullis/crds";
-import { formatAdmissionDenial, MAX_POLICY_PATTERN_COST, validateAccessPolicy, validateResource } from "./policy.js";
+import { formatAdmissionDenial, MAX_POLICY_PATTERN_COST, validateAccessPolicy, validateResource } from "./validate.js";
 
 type Spec = IAccessPolicy["spec"];
 

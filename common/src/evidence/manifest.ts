@@ -5,7 +5,7 @@
 // The signature covers canonicalJson of the manifest without "signature", so
 // key order does not matter.
 import { createPublicKey, sign, verify, type KeyObject } from "node:crypto";
-import { canonicalJson } from "@portcullis/operator/webhooks/inject/record";
+import { canonicalJson } from "../canonical-json.js";
 
 export const MANIFEST_VERSION = 1;
 

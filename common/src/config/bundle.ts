@@ -7,12 +7,24 @@
 import { createHash } from "node:crypto";
 import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import type { SidecarIdentity } from "./authenticate.js";
-import { canonicalJson } from "../webhooks/inject/record.js";
-import { selectPolicies } from "../webhooks/inject/select.js";
+import { canonicalJson } from "../canonical-json.js";
+import { selectPolicies } from "./select.js";
 
 /** The ConfigMap key that names a Secret holding the evidence store's credentials. */
 export const RECORDING_CREDENTIALS_KEY = "credentialsSecret";
+
+/** A sidecar as the broker authenticated it from its projected token. */
+export interface SidecarIdentity {
+  username: string;
+  uid: string;
+  groups: string[];
+  namespace: string;
+  serviceAccount: string;
+  podName: string;
+  podUid: string;
+  /** When the token stops being valid (its exp claim), if it says; long-lived streams end then. */
+  tokenExpiresAt?: Date;
+}
 
 export type ResourceCredentials = { username: string; password: string } | { token: string };
 

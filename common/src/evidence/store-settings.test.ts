@@ -1,13 +1,14 @@
 import { describe, expect, it } from "@jest/globals";
 import { generateKeyPairSync } from "node:crypto";
-import { createCertificateAuthority } from "../certs/pki.js";
-import type { RecordingSettings } from "../broker/effective-config.js";
+import { readFileSync } from "node:fs";
+import type { RecordingSettings } from "../config/bundle.js";
 import { StoreSettingsError, parseStoreSettings, type S3StoreSettings } from "./store-settings.js";
 
 const OWNER = 'AccessPolicy "read-only"';
 const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 const rsaKey = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-const caPem = (await createCertificateAuthority("settings-test-ca")).certPem;
+// A self-signed CA certificate (openssl, valid for a century): only its parsing matters here.
+const caPem = readFileSync(new URL("./testdata/ca.crt", import.meta.url), "utf8");
 
 const S3: RecordingSettings = {
   store: { type: "s3", bucket: "evidence", credentialsSecret: "store-creds" },
