@@ -19,11 +19,11 @@ import { EvidenceSpool } from "./evidence/spool.js";
 import type { StoreTarget } from "./evidence/store/store.js";
 import { StoreTargets } from "./evidence/store/targets.js";
 import { EvidenceUploader } from "./evidence/uploader.js";
-import { Gateway } from "./gateway/gateway.js";
+import { Gateway } from "./runtime/gateway.js";
 import { startHealthServer } from "./observability/health-server.js";
 import { createLogger, LOG_LEVELS, type Logger } from "./observability/logger.js";
 import { createGatewayMetrics, spoolMetricsObserver } from "./observability/metrics.js";
-import { initClassifier } from "./policy/classify.js";
+import { initClassifier } from "./protocols/postgres/sql/classify.js";
 import { errorMessage } from "./config/error-message.js";
 
 const USAGE = `Usage: portcullis-sidecar [--manifests FILE] [options]

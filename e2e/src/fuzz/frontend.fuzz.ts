@@ -15,8 +15,8 @@
 // words the target writes itself (framed mode): inserting or removing bytes
 // then changes a message body instead of breaking the framing, so the fuzzer
 // gets deep into message bodies instead of spending its time on length words.
-import { type Frame, FrameSplitter, ProtocolError } from "@portcullis/sidecar/postgres/frames";
-import { parseFrontendMessage, parseStartupPacket } from "@portcullis/sidecar/postgres/frontend";
+import { type Frame, FrameSplitter, ProtocolError } from "@portcullis/sidecar/protocols/postgres/frames";
+import { parseFrontendMessage, parseStartupPacket } from "@portcullis/sidecar/protocols/postgres/frontend";
 
 type Phase = "startup" | "messages" | "closed";
 

@@ -16,7 +16,7 @@ const TARGET = fileURLToPath(new URL("./frontend.fuzz.js", import.meta.url));
 const SEEDS = fileURLToPath(new URL("../../src/fuzz/frontend-corpus", import.meta.url));
 const DICTIONARY = fileURLToPath(new URL("../../src/fuzz/frontend.dict", import.meta.url));
 /** Only the code under test is instrumented, so the edge count measures it alone. */
-const INSTRUMENTED = "sidecar/dist/postgres/";
+const INSTRUMENTED = "sidecar/dist/protocols/postgres/";
 /** A single input taking this long is reported as a hang. */
 const PER_INPUT_TIMEOUT_MS = 2000;
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "@jest/globals";
 import { parse } from "yaml";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { IdentityFacts, ResourceFacts } from "@portcullis/common/policy/cel";
-import { classifySql, initClassifier } from "./classify.js";
+import { classifySql, initClassifier } from "../protocols/postgres/sql/classify.js";
 import { compilePolicies, denialMessage, type Decision, type PolicySet } from "./engine.js";
 
 type Spec = BrokeredPolicy["spec"];

@@ -8,8 +8,8 @@ import { parseDuration } from "@portcullis/common/durations";
 import { compileWhen } from "@portcullis/common/policy/cel";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { IdentityFacts, ResourceFacts, SqlFacts } from "@portcullis/common/policy/cel";
-import type { Classification } from "./classify.js";
-import { compileSqlMatch, type RuleAction, type SqlMatcher } from "./sql-match.js";
+import type { Classification } from "../protocols/postgres/sql/classify.js";
+import { compileSqlMatch, type RuleAction, type SqlMatcher } from "../protocols/postgres/sql/sql-match.js";
 
 export interface Decision {
   action: "allow" | "deny" | "requireApproval";

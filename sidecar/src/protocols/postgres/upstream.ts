@@ -11,7 +11,7 @@ import type { BackendMessage } from "pg-protocol/dist/messages.js";
 import { BackendDecoder } from "./backend.js";
 import { FrameSplitter, ProtocolError } from "./frames.js";
 import { ScramClient } from "./scram.js";
-import { errorMessage } from "../config/error-message.js";
+import { errorMessage } from "../../config/error-message.js";
 
 export interface UpstreamTarget {
   host: string;

@@ -13,7 +13,7 @@ import { parseFrontendMessage, parseStartupPacket, type StartupPacket } from "./
 import type { ResultMasking, SessionGuard } from "./ports.js";
 import { PostgresSession } from "./session.js";
 import { connectUpstream, sendCancel, type UpstreamConnection, type UpstreamTarget } from "./upstream.js";
-import { errorMessage } from "../config/error-message.js";
+import { errorMessage } from "../../config/error-message.js";
 
 /** A refusal during startup, sent to the client as a FATAL error with this SQLSTATE. */
 export class StartupRefusal extends Error {

@@ -15,7 +15,7 @@ import type { ResultMasking, SessionGuard } from "./ports.js";
 import { Pump } from "./pump.js";
 import { ServerStream } from "./server-stream.js";
 import type { UpstreamConnection } from "./upstream.js";
-import { errorMessage } from "../config/error-message.js";
+import { errorMessage } from "../../config/error-message.js";
 
 export interface SessionOptions {
   client: net.Socket;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
-import type { ApprovalAsk, ApprovalOutcome, ApprovalService, ApprovalTicket } from "../approvals/approval-service.js";
-import { GrantCache } from "../approvals/grants.js";
+import type { ApprovalAsk, ApprovalOutcome, ApprovalService, ApprovalTicket } from "./approval-service.js";
+import { GrantCache } from "./grants.js";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
-import { ApprovalFlow, type HeldStatement } from "./approval-gate.js";
+import { ApprovalFlow, type HeldStatement } from "./approval-flow.js";
 
 const policy: BrokeredPolicy = {
   name: "writes",

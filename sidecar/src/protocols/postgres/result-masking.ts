@@ -2,10 +2,10 @@
 // fields into the columns masking rules speak of (result name, schema.table
 // and column name looked up by OID), and refuses a result whose table names
 // cannot be looked up rather than letting it through unmasked.
-import type { Masker, ResultColumn } from "../masking/index.js";
-import type { TableCatalog } from "../postgres/catalog.js";
-import type { MaskPlan, ResultField, ResultMasking } from "../postgres/ports.js";
-import { errorMessage } from "../config/error-message.js";
+import type { Masker, ResultColumn } from "../../masking/index.js";
+import type { TableCatalog } from "./catalog.js";
+import type { MaskPlan, ResultField, ResultMasking } from "./ports.js";
+import { errorMessage } from "../../config/error-message.js";
 
 export class CatalogResultMasking implements ResultMasking {
   readonly active: boolean;

@@ -3,7 +3,7 @@
 // evidence or masking work — and each can be tested alone.
 import type { BoundParameter } from "./parameters.js";
 import type { ErrorFields } from "./backend.js";
-import type { SqlReading } from "../policy/sql-reading.js";
+import type { SqlReading } from "./sql/sql-reading.js";
 
 export type { SqlReading };
 

@@ -5,9 +5,9 @@
 import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import type { Logger } from "../observability/logger.js";
 import { setConfigRevision } from "../observability/metrics.js";
-import { type PostgresResourceRuntime, PostgresListener } from "../postgres/listener.js";
+import { type PostgresResourceRuntime, PostgresListener } from "../protocols/postgres/listener.js";
 import type tls from "node:tls";
-import { postgresRuntime, type RuntimeServices } from "./postgres-runtime.js";
+import { postgresRuntime, type RuntimeServices } from "../protocols/postgres/runtime.js";
 import { errorMessage } from "../config/error-message.js";
 
 interface Served {

@@ -6,14 +6,14 @@
 // evaluated, a broker that cannot be reached — ends as a denial, recorded.
 import type { IdentityFacts, ResourceFacts, SqlFacts } from "@portcullis/common/policy/cel";
 import type { EvidenceRecord, StatementData } from "@portcullis/common/evidence/record";
-import type { SessionRecorder } from "../evidence/session-recorder.js";
-import { type GatewayMetrics, observeStatement, type StatementDecision } from "../observability/metrics.js";
-import { classifySql, type Classification } from "../policy/classify.js";
-import { type Decision, denialMessage, type PolicySet } from "../policy/engine.js";
-import { SQLSTATE } from "../postgres/backend.js";
-import { renderParameters } from "../postgres/parameters.js";
-import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "../postgres/ports.js";
-import type { ApprovalGate } from "./approval-gate.js";
+import type { SessionRecorder } from "../../evidence/session-recorder.js";
+import { type GatewayMetrics, observeStatement, type StatementDecision } from "../../observability/metrics.js";
+import { classifySql, type Classification } from "./sql/classify.js";
+import { type Decision, denialMessage, type PolicySet } from "../../policy/engine.js";
+import { SQLSTATE } from "./backend.js";
+import { renderParameters } from "./parameters.js";
+import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "./ports.js";
+import type { ApprovalGate } from "../../approvals/approval-flow.js";
 
 export interface GuardOptions {
   resource: ResourceFacts;

@@ -7,14 +7,14 @@
 import { createHash } from "node:crypto";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
-import type { Classification } from "../policy/classify.js";
+import type { Classification } from "../protocols/postgres/sql/classify.js";
 import type { Decision } from "../policy/engine.js";
-import type { StatementCheck } from "../postgres/ports.js";
-import type { ApprovalIdentity, ApprovalOutcome, ApprovalRule, ApprovalService, ApprovalTicket } from "../approvals/approval-service.js";
-import type { GrantCache } from "../approvals/grants.js";
-import { reviewerCommand } from "../approvals/reviewer-hint.js";
+import type { StatementCheck } from "../protocols/postgres/ports.js";
+import type { ApprovalIdentity, ApprovalOutcome, ApprovalRule, ApprovalService, ApprovalTicket } from "./approval-service.js";
+import type { GrantCache } from "./grants.js";
+import { reviewerCommand } from "./reviewer-hint.js";
 import { errorMessage } from "../config/error-message.js";
-import { parameterIdentity, renderParameters } from "../postgres/parameters.js";
+import { parameterIdentity, renderParameters } from "../protocols/postgres/parameters.js";
 
 export interface HeldStatement {
   check: StatementCheck;

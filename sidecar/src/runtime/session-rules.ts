@@ -11,8 +11,8 @@ import { AuthenticationError } from "../identity/authentication-error.js";
 import { JwtAuthenticator } from "../identity/jwt-authenticator.js";
 import { compileMasking, type Masker } from "../masking/index.js";
 import { compilePolicies, type PolicySet } from "../policy/engine.js";
-import { SQLSTATE } from "../postgres/backend.js";
-import { StartupRefusal } from "../postgres/listener.js";
+import { SQLSTATE } from "../protocols/postgres/backend.js";
+import { StartupRefusal } from "../protocols/postgres/listener.js";
 
 export interface SessionRules {
   identity: IdentityFacts;

@@ -5,19 +5,19 @@
 // and its listener refuses every session with it (fail closed).
 import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
 import type { ResourceFacts } from "@portcullis/common/policy/cel";
-import { type EvidenceSpool, SpoolFullError } from "../evidence/spool.js";
-import type { GatewayMetrics } from "../observability/metrics.js";
-import { SQLSTATE } from "../postgres/backend.js";
-import { TableCatalog } from "../postgres/catalog.js";
-import { type ClientInfo, type OpenedSession, type PostgresResourceRuntime, StartupRefusal } from "../postgres/listener.js";
-import type { UpstreamTarget } from "../postgres/upstream.js";
-import type { ApprovalService } from "../approvals/approval-service.js";
-import type { GrantCache } from "../approvals/grants.js";
-import { ApprovalFlow } from "./approval-gate.js";
+import { type EvidenceSpool, SpoolFullError } from "../../evidence/spool.js";
+import type { GatewayMetrics } from "../../observability/metrics.js";
+import { SQLSTATE } from "./backend.js";
+import { TableCatalog } from "./catalog.js";
+import { type ClientInfo, type OpenedSession, type PostgresResourceRuntime, StartupRefusal } from "./listener.js";
+import type { UpstreamTarget } from "./upstream.js";
+import type { ApprovalService } from "../../approvals/approval-service.js";
+import type { GrantCache } from "../../approvals/grants.js";
+import { ApprovalFlow } from "../../approvals/approval-flow.js";
 import { PostgresGuard } from "./guard.js";
 import { CatalogResultMasking } from "./result-masking.js";
-import { type SessionRules, SessionRulesResolver } from "./session-rules.js";
-import { errorMessage } from "../config/error-message.js";
+import { type SessionRules, SessionRulesResolver } from "../../runtime/session-rules.js";
+import { errorMessage } from "../../config/error-message.js";
 
 export interface RuntimeServices {
   spool: EvidenceSpool;
