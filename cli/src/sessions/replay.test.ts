@@ -9,6 +9,7 @@ import type { EvidenceRecord } from "@portcullis/common/evidence/record";
 import { capturedIo } from "../captured-io.js";
 import { run } from "../run.js";
 import { newSigningKey, recordSession, storeSession, writeStoreFile, type StoredSession } from "./test-fixtures.js";
+import { renderRecord } from "./transcript.js";
 
 const GOLDEN = join(import.meta.dirname, "testdata", "replay.golden.txt");
 
@@ -62,7 +63,7 @@ describe("sessions replay", () => {
     const result = await replay(storeFile, session);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain("[records 5-8: chunk 000002.jsonl.gz cannot be read]\n");
-    expect(result.stdout).toContain("#9  statement");
+    expect(result.stdout).toContain("#9  request (postgres)");
     expect(result.stderr).toBe(`warning: the evidence of session ${session.location.session} does not verify:\n  chunk 000002.jsonl.gz (records 5-8) is missing from the store\n`);
   });
 
@@ -83,5 +84,17 @@ describe("sessions replay", () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^downloading chunk 1\/3: \d+ B of [\d.]+ KiB$/);
     expect(lines[2]).toMatch(/^downloading chunk 3\/3: ([\d.]+ KiB) of \1$/);
+  });
+});
+
+describe("records of earlier gateways", () => {
+  it("renders a statement record, its result and the session-end's statement count", () => {
+    const base = { v: 1 as const, session: "S", time: "2026-11-25T10:00:00.000Z", prev: "", hash: "" };
+    const statement = renderRecord({ ...base, seq: 2, type: "statement", data: { text: "SELECT 1", parameters: ["$1 = '5'"], decision: { action: "allow", policy: "p", rule: "r" } } });
+    expect(statement).toBe("2026-11-25T10:00:00.000Z  #2  statement\n    SELECT 1\n    with       $1 = '5'\n    decision   allow (p/r)\n");
+    const result = renderRecord({ ...base, seq: 3, type: "result", data: { statement: 2, rowsReturned: 1, commandTags: ["SELECT 1"], masked: {}, durationMs: 2 } });
+    expect(result).toBe("2026-11-25T10:00:00.000Z  #3  result of #2\n    returned   1 row, SELECT 1, 2 ms\n");
+    const end = renderRecord({ ...base, seq: 4, type: "session-end", data: { reason: "client-terminated", counts: { statements: 1, denied: 0, results: 1, errors: 0, approvals: 0 }, durationMs: 1000 } });
+    expect(end).toContain("totals     1 request (0 denied), 1 result (0 errors), 0 approvals");
   });
 });

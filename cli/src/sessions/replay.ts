@@ -15,7 +15,7 @@ import { SessionVerifier } from "./verifier.js";
 
 const USAGE = `Usage: portcullis sessions replay ID (--store-configmap NAME [-n NS] | --store-file FILE) [options]
 
-Print session ID as a transcript: identity, statements with the policy decision,
+Print session ID as a transcript: identity, requests with the policy decision,
 approvals, results (rows, command tags, masked columns, errors) and the session end.
 The evidence is verified on the way; problems are reported on stderr (exit 1).
 

@@ -7,7 +7,8 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { EVIDENCE_VERSION, GENESIS_HASH, parseSpoolText, recordLine, sealRecord, type EvidenceRecord, type SessionStartData, type StatementData } from "@portcullis/common/evidence/record";
+import { EVIDENCE_VERSION, GENESIS_HASH, parseSpoolText, recordLine, sealRecord, type EvidenceRecord, type RequestData, type SessionStartData } from "@portcullis/common/evidence/record";
+import { postgresRequest } from "@portcullis/common/evidence/test-fixtures";
 import { newSessionId } from "@portcullis/common/evidence/session-id";
 import { EvidenceSpool } from "@portcullis/sidecar/evidence/spool";
 import { closedSessionPath } from "@portcullis/sidecar/evidence/spool-files";
@@ -25,14 +26,8 @@ export const START: SessionStartData = {
   policies: ["no-destructive-changes"],
 };
 
-function statement(text: string, summary: string, decision: StatementData["decision"], approval?: string, parameters?: string[]): StatementData {
-  return {
-    text,
-    ...(parameters ? { parameters } : {}),
-    classification: { summary, fingerprint: `sha256:${"c".repeat(64)}`, commands: [summary.split(" ")[0] ?? ""], tables: ["orders"] },
-    decision,
-    ...(approval ? { approval } : {}),
-  };
+function statement(text: string, summary: string, decision: RequestData["decision"], approval?: string, parameters?: string[]): RequestData {
+  return postgresRequest(text, decision, { summary, fingerprint: `sha256:${"c".repeat(64)}`, ...(approval ? { approval } : {}), ...(parameters ? { parameters } : {}) });
 }
 
 /** A clock that moves 250 ms each time it is read. */
@@ -59,15 +54,15 @@ export async function recordSession(spoolDir: string, options: RecordOptions = {
   };
   try {
     const recorder = await spool.startSession({ session, data });
-    const select = await recorder.append("statement", statement("SELECT id, email\n  FROM orders\n WHERE id = 1", "SELECT orders", { action: "allow", policy: "no-destructive-changes", rule: "reads" }));
-    await recorder.append("result", { statement: select.seq, rowsReturned: 1, commandTags: ["SELECT 1"], masked: { "orders.email": 1 }, durationMs: 3 });
-    const remove = await recorder.append("statement", statement("DELETE FROM orders WHERE id = $1", "DELETE orders", { action: "requireApproval", policy: "no-destructive-changes", rule: "writes" }, "report-bot-0-x7k2p", ["$1 = '1'"]));
-    await recorder.append("approval", { name: "report-bot-0-x7k2p", phase: "Pending", statement: remove.seq });
-    await recorder.append("approval", { name: "report-bot-0-x7k2p", phase: "Approved", statement: remove.seq, decidedBy: "alice", reason: "refund agreed" });
-    await recorder.append("result", { statement: remove.seq, rowsReturned: 0, commandTags: ["DELETE 1"], masked: {}, durationMs: 5 });
-    await recorder.append("statement", statement("DROP TABLE orders; -- \u001b[2J\u202eoops", "DROP orders", { action: "deny", policy: "no-destructive-changes", rule: "no-drop", reason: "DROP is never allowed" }));
-    const broken = await recorder.append("statement", statement("SELECT * FROM missing", "SELECT missing", { action: "allow" }));
-    await recorder.append("result", { statement: broken.seq, rowsReturned: 0, commandTags: [], masked: {}, error: { code: "42P01", message: 'relation "missing" does not exist' }, durationMs: 1 });
+    const select = await recorder.append("request", statement("SELECT id, email\n  FROM orders\n WHERE id = 1", "SELECT orders", { action: "allow", policy: "no-destructive-changes", rule: "reads" }));
+    await recorder.append("result", { request: select.seq, masked: { "orders.email": 1 }, durationMs: 3, postgres: { rowsReturned: 1, commandTags: ["SELECT 1"] } });
+    const remove = await recorder.append("request", statement("DELETE FROM orders WHERE id = $1", "DELETE orders", { action: "requireApproval", policy: "no-destructive-changes", rule: "writes" }, "report-bot-0-x7k2p", ["$1 = '1'"]));
+    await recorder.append("approval", { name: "report-bot-0-x7k2p", phase: "Pending", request: remove.seq });
+    await recorder.append("approval", { name: "report-bot-0-x7k2p", phase: "Approved", request: remove.seq, decidedBy: "alice", reason: "refund agreed" });
+    await recorder.append("result", { request: remove.seq, masked: {}, durationMs: 5, postgres: { rowsReturned: 0, commandTags: ["DELETE 1"] } });
+    await recorder.append("request", statement("DROP TABLE orders; -- \u001b[2J\u202eoops", "DROP orders", { action: "deny", policy: "no-destructive-changes", rule: "no-drop", reason: "DROP is never allowed" }));
+    const broken = await recorder.append("request", statement("SELECT * FROM missing", "SELECT missing", { action: "allow" }));
+    await recorder.append("result", { request: broken.seq, masked: {}, error: { code: "42P01", message: 'relation "missing" does not exist' }, durationMs: 1, postgres: { rowsReturned: 0, commandTags: [] } });
     await recorder.end({ reason: "client-terminated" });
   } finally {
     await spool.close();

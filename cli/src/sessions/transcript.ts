@@ -1,8 +1,9 @@
 // A session's records as a transcript a person reads top to bottom: when,
-// who (the identity on the session start), each statement with the policy
-// decision, approval steps, what came back (rows, command tags, masked
-// columns, errors) and how the session ended. Statement text and messages
-// come from the agent and the database, so they are escaped for the terminal.
+// who (the identity on the session start), each request with the policy
+// decision (a SQL statement, an HTTP request), approval steps, what came back
+// (rows and command tags, or the HTTP status and bytes; masked values;
+// errors) and how the session ended. Request text and messages come from the
+// agent and the backend, so they are escaped for the terminal.
 // Readers must ignore data fields they do not know, and tolerate missing ones.
 import type { EvidenceRecord, EvidenceType } from "@portcullis/common/evidence/record";
 import { indentLines, oneLine } from "../format/text.js";
@@ -60,23 +61,41 @@ function decisionText(decision: Data): string {
   return `${text(decision, "action") ?? "?"} (${rule || "default action"})${reason ? `: ${reason}` : ""}`;
 }
 
-function statement(data: Data): string[] {
+/** What the request was, by protocol: the statement and its bound values, or the HTTP request line. */
+function requestLines(data: Data): string[] {
+  const http = object(data, "http");
+  if (Object.keys(http).length) {
+    const body = Number(field(http, "bodyBytes") ?? 0);
+    return [`${BODY}${oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`)}`, labelled("host", oneLine(text(http, "host") ?? "?")), ...(body ? [labelled("body", oneLine(`${body} bytes${text(http, "bodySha256") ? `, ${text(http, "bodySha256") ?? ""}` : ""}`))] : [])];
+  }
+  // A postgres request carries its details under "postgres"; a statement record of an earlier gateway at the top.
+  const postgres = Object.keys(object(data, "postgres")).length ? object(data, "postgres") : data;
+  const parameters = strings(postgres, "parameters");
+  return [`${BODY}${indentLines(text(postgres, "text") ?? "", BODY)}`, ...(parameters.length ? [labelled("with", oneLine(parameters.join(", ")))] : [])];
+}
+
+function request(data: Data): string[] {
   const approval = text(data, "approval");
-  const parameters = strings(data, "parameters");
   return [
-    `${BODY}${indentLines(text(data, "text") ?? "", BODY)}`,
-    ...(parameters.length ? [labelled("with", oneLine(parameters.join(", ")))] : []),
+    ...requestLines(data),
     labelled("decision", oneLine(decisionText(object(data, "decision")))),
     ...(approval ? [labelled("approval", oneLine(approval))] : []),
   ];
 }
 
+/** What came back, by protocol: rows and command tags, or the HTTP status and bytes. */
+function returned(data: Data): string[] {
+  const http = object(data, "http");
+  if (Object.keys(http).length) return [`status ${text(http, "status") ?? "?"}`, plural(Number(field(http, "bytes") ?? 0), "byte")];
+  const postgres = Object.keys(object(data, "postgres")).length ? object(data, "postgres") : data;
+  return [plural(Number(field(postgres, "rowsReturned") ?? 0), "row"), ...strings(postgres, "commandTags")];
+}
+
 function result(data: Data): string[] {
-  const rows = Number(field(data, "rowsReturned") ?? 0);
   const masked = Object.entries(object(data, "masked")).map(([column, count]) => `${column} x${String(count)}`);
   const error = object(data, "error");
   const duration = text(data, "durationMs");
-  const parts = [plural(rows, "row"), ...strings(data, "commandTags"), ...(duration === undefined ? [] : [`${duration} ms`])];
+  const parts = [...returned(data), ...(duration === undefined ? [] : [`${duration} ms`])];
   return [
     labelled("returned", oneLine(parts.join(", "))),
     ...(masked.length ? [labelled("masked", oneLine(masked.join(", ")))] : []),
@@ -95,15 +114,17 @@ function sessionEnd(data: Data): string[] {
   const count = (name: string): number => Number(field(counts, name) ?? 0);
   const duration = Number(field(data, "durationMs") ?? 0);
   const error = text(data, "error");
-  const totals = `${plural(count("statements"), "statement")} (${count("denied")} denied), ${plural(count("results"), "result")} (${plural(count("errors"), "error")}), ${plural(count("approvals"), "approval")}`;
+  const requests = field(counts, "requests") !== undefined ? count("requests") : count("statements");
+  const totals = `${plural(requests, "request")} (${count("denied")} denied), ${plural(count("results"), "result")} (${plural(count("errors"), "error")}), ${plural(count("approvals"), "approval")}`;
   return [labelled("reason", oneLine(`${text(data, "reason") ?? "?"} after ${(duration / 1000).toFixed(1)}s`)), labelled("totals", totals), ...(error ? [labelled("error", oneLine(error))] : [])];
 }
 
-const BODIES: Record<EvidenceType, (data: Data) => string[]> = { "session-start": sessionStart, statement, result, approval, "session-end": sessionEnd };
+const BODIES: Record<EvidenceType, (data: Data) => string[]> = { "session-start": sessionStart, request, statement: request, result, approval, "session-end": sessionEnd };
 
 function title(record: EvidenceRecord): string {
-  const of = text(record.data, "statement");
+  const of = text(record.data, "request") ?? text(record.data, "statement");
   if (record.type === "result" || record.type === "approval") return `${record.type}${of ? ` of #${of}` : ""}`;
+  if (record.type === "request") return `request (${text(record.data, "protocol") ?? "?"})`;
   return record.type.replace("-", " ");
 }
 

@@ -37,7 +37,7 @@ describe("describeLines", () => {
       lastSeq: 2,
       prev: GENESIS_HASH,
       head: record(1).hash,
-      lastType: "statement",
+      lastType: "request",
     });
   });
 

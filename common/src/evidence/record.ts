@@ -6,13 +6,15 @@
 // ending in "\n", in the order the gateway produced the records:
 //
 //   { "v": 1, "session": "01J…", "seq": 3, "time": "2026-11-25T10:00:00.123Z",
-//     "type": "statement", "data": { … }, "prev": "sha256:…", "hash": "sha256:…" }
+//     "type": "request", "data": { … }, "prev": "sha256:…", "hash": "sha256:…" }
 //
 // - v        format version, always 1.
 // - session  the session ID (26-character Crockford base32, time-sortable).
 // - seq      1-based position of the record in its session, without gaps.
 // - time     when the gateway sealed the record (ISO-8601 UTC, milliseconds).
-// - type     session-start | statement | result | approval | session-end.
+// - type     session-start | request | result | approval | session-end
+//            (statement: a request record of a gateway before protocols
+//            shared one shape; readers still accept it).
 // - data     a JSON object; what it holds depends on `type` (EvidenceDataByType).
 // - prev     the previous record's `hash`; for seq 1 the genesis value
 //            "sha256:" followed by 64 zeros.
@@ -25,18 +27,27 @@
 //                  verified JWT claims), resource (name, namespace, protocol),
 //                  client (address, port, database, user, application),
 //                  policies (the AccessPolicy names that apply).
-// - statement      text; parameters (bound values, extended protocol);
-//                  classification (summary, fingerprint, commands,
-//                  tables); decision (action allow|deny|requireApproval,
-//                  policy, rule, reason); approval (ApprovalRequest name).
-// - result         statement (seq of its statement record), rowsReturned,
-//                  commandTags (rows affected, e.g. "UPDATE 3"), masked
-//                  (values masked per column), error (code = SQLSTATE,
-//                  message), durationMs.
-// - approval       name, phase (Pending|Approved|Denied|Expired), statement
+// - request        one shape for every protocol: protocol, summary (one
+//                  line), decision (action allow|deny|requireApproval,
+//                  policy, rule, reason), approval (ApprovalRequest name),
+//                  and the protocol's details under its name: postgres
+//                  (text; parameters, the bound values; classification:
+//                  summary, fingerprint, commands, tables) or http (method,
+//                  target, the canonical path and query; host; bodyBytes;
+//                  bodySha256).
+// - result         request (seq of its request record), masked (values
+//                  masked per column or JSON path), error (code: a SQLSTATE
+//                  or an HTTP status; message), durationMs, and details:
+//                  postgres (rowsReturned, commandTags, rows affected such as
+//                  "UPDATE 3") or http (status, bytes).
+// - approval       name, phase (Pending|Approved|Denied|Expired), request
 //                  (seq), decidedBy, reason.
-// - session-end    reason, counts (statements, denied, results, errors,
+// - session-end    reason, counts (requests, denied, results, errors,
 //                  approvals), durationMs, error, discardedBytes (recovery).
+// Earlier gateways wrote PostgreSQL requests as `statement` records (text,
+// parameters, classification and decision at the top of data), results
+// and approvals naming them under `statement`, and counted `statements`:
+// readers accept those too.
 // Readers must ignore `data` fields they do not know: new optional fields do
 // not change the version; anything else about the envelope does.
 //
@@ -56,7 +67,7 @@ import type { IdentityFacts } from "../policy/cel.js";
 export const EVIDENCE_VERSION = 1;
 export const GENESIS_HASH = `sha256:${"0".repeat(64)}`;
 
-export const EVIDENCE_TYPES = ["session-start", "statement", "result", "approval", "session-end"] as const;
+export const EVIDENCE_TYPES = ["session-start", "request", "statement", "result", "approval", "session-end"] as const;
 export type EvidenceType = (typeof EVIDENCE_TYPES)[number];
 
 /** session-start: who connected to which Resource, from where, under which policies. */
@@ -70,43 +81,71 @@ export interface SessionStartData {
   policies: string[];
 }
 
-/** statement: a statement the client sent, recorded before it is forwarded (or refused). */
-export interface StatementData {
+/** What the policy decided; policy and rule are absent when a default action decided. */
+export interface RequestDecision {
+  action: "allow" | "deny" | "requireApproval";
+  policy?: string;
+  rule?: string;
+  reason?: string;
+}
+
+/** A PostgreSQL statement's details. */
+export interface PostgresRequestDetails {
   text: string;
   /** The values bound to $1, $2, … in the extended protocol ("$1 = '5'"), long ones cut. */
   parameters?: string[];
   classification: { summary: string; fingerprint: string; commands: string[]; tables: string[] };
-  /** What the policy decided; policy and rule are absent when a default action decided. */
-  decision: { action: "allow" | "deny" | "requireApproval"; policy?: string; rule?: string; reason?: string };
-  /** The ApprovalRequest's name when the statement needed one. */
-  approval?: string;
 }
 
-/** result: what a forwarded statement did. Rows affected are in the command tags ("UPDATE 3"). */
+/** An HTTP request's details. */
+export interface HttpRequestDetails {
+  method: string;
+  /** The canonical path and query the policy judged and the upstream received. */
+  target: string;
+  host: string;
+  bodyBytes: number;
+  /** Present when the body was read (a rule or an approval needed it). */
+  bodySha256?: string;
+}
+
+/** request: what the client asked, recorded before it is forwarded (or refused). */
+export interface RequestData {
+  protocol: string;
+  /** One line, e.g. "DELETE orders" or "POST /v1/refunds". */
+  summary: string;
+  decision: RequestDecision;
+  /** The ApprovalRequest's name when the request needed one. */
+  approval?: string;
+  postgres?: PostgresRequestDetails;
+  http?: HttpRequestDetails;
+}
+
+/** result: what a forwarded request did. */
 export interface ResultData {
-  /** The seq of the statement record this result belongs to. */
-  statement: number;
-  rowsReturned: number;
-  commandTags: string[];
-  /** Masked values per column ("table.column" or the result column's name). */
+  /** The seq of the request record this result belongs to. */
+  request: number;
+  /** Masked values per column ("table.column" or the result column's name) or JSON path. */
   masked: Record<string, number>;
-  /** `code` is the SQLSTATE. */
+  /** `code` is the SQLSTATE or the HTTP status. */
   error?: { code: string; message: string };
   durationMs: number;
+  /** Rows affected are in the command tags ("UPDATE 3"). */
+  postgres?: { rowsReturned: number; commandTags: string[] };
+  http?: { status: number; bytes: number };
 }
 
-/** approval: a step of an ApprovalRequest a statement waited for. */
+/** approval: a step of an ApprovalRequest a request waited for. */
 export interface ApprovalData {
   name: string;
   phase: "Pending" | "Approved" | "Denied" | "Expired";
-  /** The seq of the statement record that asked for the approval. */
-  statement?: number;
+  /** The seq of the request record that asked for the approval. */
+  request?: number;
   decidedBy?: string;
   reason?: string;
 }
 
 export interface SessionCounts {
-  statements: number;
+  requests: number;
   denied: number;
   results: number;
   errors: number;
@@ -126,7 +165,9 @@ export interface SessionEndData {
 
 export interface EvidenceDataByType {
   "session-start": SessionStartData;
-  statement: StatementData;
+  request: RequestData;
+  /** Only read back: a request record of an earlier gateway. */
+  statement: Record<string, unknown>;
   result: ResultData;
   approval: ApprovalData;
   "session-end": SessionEndData;
@@ -180,7 +221,7 @@ export function recordLine(record: EvidenceRecord): string {
 }
 
 export function emptyCounts(): SessionCounts {
-  return { statements: 0, denied: 0, results: 0, errors: 0, approvals: 0 };
+  return { requests: 0, denied: 0, results: 0, errors: 0, approvals: 0 };
 }
 
 function field(data: Record<string, unknown>, name: string): unknown {
@@ -189,8 +230,8 @@ function field(data: Record<string, unknown>, name: string): unknown {
 
 /** Adds one record to the totals a session-end carries. Reads `data` defensively: it also counts records read back from a file. */
 export function tallyRecord(counts: SessionCounts, type: EvidenceType, data: Record<string, unknown>): void {
-  if (type === "statement") {
-    counts.statements += 1;
+  if (type === "request" || type === "statement") {
+    counts.requests += 1;
     const decision = field(data, "decision");
     if (decision !== null && typeof decision === "object" && (decision as Record<string, unknown>).action === "deny") counts.denied += 1;
   } else if (type === "result") {

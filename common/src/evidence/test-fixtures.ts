@@ -1,7 +1,7 @@
 // Evidence for tests of the format, the stores and the verifiers: a session's
 // start data and hash-chained records built with the real sealRecord, so what
 // tests chunk, upload and verify is exactly what the gateway writes.
-import { EVIDENCE_VERSION, GENESIS_HASH, recordLine, sealRecord, type EvidenceRecord, type SessionStartData } from "./record.js";
+import { EVIDENCE_VERSION, GENESIS_HASH, recordLine, sealRecord, type EvidenceRecord, type RequestData, type RequestDecision, type SessionStartData } from "./record.js";
 
 export const START_DATA: SessionStartData = {
   identity: { username: "system:serviceaccount:agents:bot", groups: ["system:serviceaccounts"], serviceAccount: "bot", namespace: "agents", pod: "bot-0", claims: {} },
@@ -20,7 +20,7 @@ export function recordChain(session: string, statements: number, ended = true): 
   };
   add("session-start", START_DATA);
   for (let i = 1; i <= statements; i += 1) {
-    add("statement", { text: `SELECT ${i}`, classification: { summary: "SELECT", fingerprint: "f", commands: ["SELECT"], tables: [] }, decision: { action: "allow" } });
+    add("request", postgresRequest(`SELECT ${i}`, { action: "allow" }, { summary: "SELECT", fingerprint: "f", tables: [] }));
   }
   if (ended) add("session-end", { reason: "client-terminated", counts: { statements, denied: 0, results: 0, errors: 0, approvals: 0 }, durationMs: 1 });
   return records;
@@ -28,4 +28,24 @@ export function recordChain(session: string, statements: number, ended = true): 
 
 export function linesOf(records: readonly EvidenceRecord[]): string {
   return records.map(recordLine).join("");
+}
+
+/** A postgres request record's data for `text`; the classification defaults to a SELECT on orders. */
+export function postgresRequest(
+  text: string,
+  decision: RequestDecision = { action: "allow" },
+  extra: { summary?: string; fingerprint?: string; tables?: string[]; parameters?: string[]; approval?: string } = {},
+): RequestData {
+  const summary = extra.summary ?? "SELECT orders";
+  return {
+    protocol: "postgres",
+    summary,
+    decision,
+    ...(extra.approval ? { approval: extra.approval } : {}),
+    postgres: {
+      text,
+      ...(extra.parameters ? { parameters: extra.parameters } : {}),
+      classification: { summary, fingerprint: extra.fingerprint ?? "0a1b2c", commands: [summary.split(" ")[0] ?? ""], tables: extra.tables ?? ["orders"] },
+    },
+  };
 }

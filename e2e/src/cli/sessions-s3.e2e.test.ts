@@ -39,7 +39,7 @@ beforeAll(async () => {
   const recording = recordingFor(s3, BUCKET, { prefix: "prod/pg", caBundle: s3.caPem ?? "" });
   fixture = await evidenceFixture(recording);
   const recorder = await fixture.spool.startSession({ data: startData("agents", "bot-0") });
-  for (let i = 1; i <= STATEMENTS; i += 1) await recorder.append("statement", statement(i));
+  for (let i = 1; i <= STATEMENTS; i += 1) await recorder.append("request", statement(i));
   await recorder.end({ reason: "client-terminated" });
   session = recorder.session;
   const result = await fixture.uploader({ chunkBytes: 4_000 }).pass();

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RecordingSettings } from "@portcullis/common/config/bundle";
-import type { SessionStartData, StatementData } from "@portcullis/common/evidence/record";
+import type { RequestData, SessionStartData } from "@portcullis/common/evidence/record";
+import { postgresRequest } from "@portcullis/common/evidence/test-fixtures";
 import { EvidenceSpool } from "@portcullis/sidecar/evidence/spool";
 import { StoreTargets } from "@portcullis/sidecar/evidence/store/targets";
 import type { StoreTarget } from "@portcullis/sidecar/evidence/store/store";
@@ -67,12 +68,8 @@ export async function evidenceFixture(recording: RecordingSettings): Promise<Evi
   };
 }
 
-export function statement(i: number): StatementData {
-  return {
-    text: `SELECT id, total FROM orders WHERE id = ${i} /* ${"padding ".repeat(20)} */`,
-    classification: { summary: "SELECT orders", fingerprint: "0a1b2c", commands: ["SELECT"], tables: ["orders"] },
-    decision: { action: "allow", policy: "read-only", rule: "selects" },
-  };
+export function statement(i: number): RequestData {
+  return postgresRequest(`SELECT id, total FROM orders WHERE id = ${i} /* ${"padding ".repeat(20)} */`, { action: "allow", policy: "read-only", rule: "selects" });
 }
 
 export function startData(namespace: string, pod: string): SessionStartData {

@@ -86,10 +86,10 @@ describe("the evidence uploader with a real S3 server", () => {
   it("uploads sessions written through the spool in the contract's layout, with manifests that verify", async () => {
     const fixture = await fixtureFor({ prefix: "clusters/e2e" });
     const first = await fixture.spool.startSession({ data: startData("agents", "bot-0") });
-    for (let i = 1; i <= 40; i += 1) await first.append("statement", statement(i));
+    for (let i = 1; i <= 40; i += 1) await first.append("request", statement(i));
     await first.end({ reason: "client-terminated" });
     const second = await fixture.spool.startSession({ data: startData("team-b", "agent-7") });
-    await second.append("statement", statement(1));
+    await second.append("request", statement(1));
     await second.end({ reason: "client-disconnected" });
 
     const result = await fixture.uploader({ chunkBytes: 4_096 }).pass();
@@ -125,7 +125,7 @@ describe("the evidence uploader with a real S3 server", () => {
     const writeSome = async (count: number): Promise<void> => {
       for (let i = 0; i < count; i += 1) {
         written += 1;
-        await recorder.append("statement", statement(written));
+        await recorder.append("request", statement(written));
       }
       uploader.poke();
     };
@@ -167,9 +167,9 @@ describe("the evidence uploader with a real S3 server", () => {
     const fixture = await fixtureFor();
     const recorder = await fixture.spool.startSession({ data: startData("agents", "bot-0") });
     const prefix = `agents/bot-0/${recorder.session}/`;
-    await recorder.append("statement", statement(1));
+    await recorder.append("request", statement(1));
     expect(await fixture.uploader().pass()).toMatchObject({ chunks: 1 });
-    await recorder.append("statement", statement(2));
+    await recorder.append("request", statement(2));
 
     // Uploader A stores chunk 2 (and, in the second case, the manifest listing it), then "dies": nothing it does afterwards happens.
     let stored = false;
@@ -187,7 +187,7 @@ describe("the evidence uploader with a real S3 server", () => {
     expect(await bucketKeys(fixture.bucket)).toContain(`${prefix}000002.jsonl.gz`);
 
     // Uploader B, over the same spool directory, as the restarted gateway would run it.
-    await recorder.append("statement", statement(3));
+    await recorder.append("request", statement(3));
     await recorder.end({ reason: "client-terminated" });
     expect(await fixture.uploader().pass()).toMatchObject({ removed: [recorder.session], failed: [] });
 
@@ -201,7 +201,7 @@ describe("the evidence uploader with a real S3 server", () => {
     const fixture = await fixtureFor({ objectLockMode: "GOVERNANCE", objectLockRetentionDays: "2" }, true);
     const recorder = await fixture.spool.startSession({ data: startData("agents", "bot-0") });
     const uploader = fixture.uploader();
-    await recorder.append("statement", statement(1));
+    await recorder.append("request", statement(1));
     await uploader.pass();
     await recorder.end({ reason: "client-terminated" });
     const before = Date.now();

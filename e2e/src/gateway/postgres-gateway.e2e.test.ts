@@ -271,20 +271,21 @@ except psycopg2.errors.QueryCanceled:
     expect(sessions.length).toBeGreaterThan(10);
     for (const records of sessions) expect(verifyChain(records)).toMatchObject({ ok: true });
     const records = sessions.flat();
-    const bound = records.filter((record) => record.type === "statement" && (record.data as { text: string }).text === "SELECT id, status FROM orders WHERE id = $1");
-    expect(bound.map((record) => (record.data as { parameters?: string[] }).parameters)).toEqual([["$1 = '1'"], ["$1 = '2'"], ["$1 = '3'"]]);
-    const denied = records.find((record) => record.type === "statement" && (record.data as { text: string }).text === "DROP TABLE orders");
-    expect(denied?.data).toMatchObject({ decision: { action: "deny", policy: "no-destructive-changes", rule: "block-drop-and-truncate" } });
+    const postgres = (record: EvidenceRecord): { text: string; parameters?: string[] } => (record.data as { postgres: { text: string; parameters?: string[] } }).postgres;
+    const bound = records.filter((record) => record.type === "request" && postgres(record).text === "SELECT id, status FROM orders WHERE id = $1");
+    expect(bound.map((record) => postgres(record).parameters)).toEqual([["$1 = '1'"], ["$1 = '2'"], ["$1 = '3'"]]);
+    const denied = records.find((record) => record.type === "request" && postgres(record).text === "DROP TABLE orders");
+    expect(denied?.data).toMatchObject({ protocol: "postgres", decision: { action: "deny", policy: "no-destructive-changes", rule: "block-drop-and-truncate" } });
     const masked = records.find((record) => record.type === "result" && Object.keys((record.data as { masked: object }).masked).length > 0);
     expect(masked).toBeDefined();
-    const counted = records.find((record) => record.type === "result" && (record.data as { commandTags: string[] }).commandTags.includes("SELECT 20"));
-    expect(counted?.data).toMatchObject({ rowsReturned: 20 });
+    const counted = records.find((record) => record.type === "result" && (record.data as { postgres: { commandTags: string[] } }).postgres.commandTags.includes("SELECT 20"));
+    expect(counted?.data).toMatchObject({ postgres: { rowsReturned: 20 } });
   });
 
-  it("exports statement metrics by decision", async () => {
+  it("exports request metrics by protocol and decision", async () => {
     const body = await (await fetch(`http://127.0.0.1:${gateway.metricsPort}/metrics`)).text();
-    expect(body).toMatch(/portcullis_gateway_statements_total\{resource="orders-db",decision="deny"\} [1-9]/);
-    expect(body).toMatch(/portcullis_gateway_statements_total\{resource="orders-db",decision="allow"\} [1-9]/);
+    expect(body).toMatch(/portcullis_gateway_requests_total\{resource="orders-db",protocol="postgres",decision="deny"\} [1-9]/);
+    expect(body).toMatch(/portcullis_gateway_requests_total\{resource="orders-db",protocol="postgres",decision="allow"\} [1-9]/);
   });
 });
 

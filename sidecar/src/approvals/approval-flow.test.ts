@@ -3,7 +3,8 @@ import type { ApprovalAsk, ApprovalOutcome, ApprovalService, ApprovalTicket } fr
 import { GrantCache } from "./grants.js";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
-import { ApprovalFlow, type HeldStatement } from "./approval-flow.js";
+import { ApprovalFlow, type HeldRequest } from "./approval-flow.js";
+import { statementApproval } from "../protocols/postgres/approval-binding.js";
 
 const policy: BrokeredPolicy = {
   name: "writes",
@@ -14,11 +15,14 @@ const policy: BrokeredPolicy = {
   },
 };
 
-const held = (text: string, values?: string[]): HeldStatement => ({
-  check: values ? { text, reading: {}, protocol: "extended", parameters: values.map((value) => ({ format: 0, value: Buffer.from(value) })) } : { text, reading: {}, protocol: "simple" },
-  classification: { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text },
+/** A held postgres statement, bound as the postgres gateway binds it. */
+const held = (text: string, values?: string[]): HeldRequest => ({
+  ...statementApproval(
+    values ? { text, reading: {}, protocol: "extended", parameters: values.map((value) => ({ format: 0, value: Buffer.from(value) })) } : { text, reading: {}, protocol: "simple" },
+    { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text },
+  ),
   decision: { action: "requireApproval", policy: "writes", rule: "need-approval", message: "", approval: { reviewers: { users: [], groups: ["dba"] }, timeoutMs: 60_000, grantScope: "session" } },
-  statementSeq: 2,
+  requestSeq: 2,
 });
 
 /** Scripted decisions, and what it was asked: pure logic, no cluster. */
@@ -53,8 +57,8 @@ describe("ApprovalFlow", () => {
     expect(notices[0]).toContain("waiting for ApprovalRequest agents/req-1");
     expect(notices[0]).toContain("kubectl patch approvalrequest req-1 -n agents --subresource=status");
     expect(appended).toEqual([
-      { type: "approval", data: { name: "req-1", phase: "Pending", statement: 2 } },
-      { type: "approval", data: { name: "req-1", phase: "Approved", statement: 2, decidedBy: "alice", reason: "ok" } },
+      { type: "approval", data: { name: "req-1", phase: "Pending", request: 2 } },
+      { type: "approval", data: { name: "req-1", phase: "Approved", request: 2, decidedBy: "alice", reason: "ok" } },
     ]);
     const again = await gate.obtain(held("UPDATE t SET a = 1 WHERE id = 1"), () => undefined, new AbortController().signal);
     expect(again.approved).toBe(true);

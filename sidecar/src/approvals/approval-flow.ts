@@ -1,27 +1,29 @@
-// Holds a statement that a requireApproval rule matched until a human decides.
+// Holds a request that a requireApproval rule matched until a human decides,
+// for every protocol: the protocol says what the request is (a summary, the
+// details a reviewer reads, and the fingerprint an approval binds to).
 // A grant from an earlier approval (scope session or window) lets it through at
 // once; otherwise an ApprovalRequest is created (through the broker, or a
 // kubeconfig in standalone mode), the client is told which request it waits
 // for and the exact kubectl command a reviewer runs, and each step is recorded.
 // Any failure — no cluster, the broker down, a timeout — is a denial.
-import { createHash } from "node:crypto";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
-import type { Classification } from "../protocols/postgres/sql/classify.js";
 import type { Decision } from "../policy/engine.js";
-import type { StatementCheck } from "../protocols/postgres/ports.js";
 import type { ApprovalIdentity, ApprovalOutcome, ApprovalRule, ApprovalService, ApprovalTicket } from "./approval-service.js";
 import type { GrantCache } from "./grants.js";
 import { reviewerCommand } from "./reviewer-hint.js";
 import { errorMessage } from "../config/error-message.js";
-import { parameterIdentity, renderParameters } from "../protocols/postgres/parameters.js";
 
-export interface HeldStatement {
-  check: StatementCheck;
-  classification: Classification;
+export interface HeldRequest {
   decision: Decision;
-  /** The evidence seq of the statement record. */
-  statementSeq: number;
+  /** One line for the ApprovalRequest, e.g. "DELETE orders" or "POST /v1/refunds". */
+  summary: string;
+  /** What the reviewer reads: the statement and its bound values, the request and its body. */
+  details: string;
+  /** What an approval and its grant bind to: the exact request (text and values, method, path, query and body). */
+  fingerprint: string;
+  /** The evidence seq of the request record. */
+  requestSeq: number;
 }
 
 export interface GateOutcome {
@@ -34,7 +36,7 @@ export interface GateOutcome {
 }
 
 export interface ApprovalGate {
-  obtain(held: HeldStatement, notify: (message: string) => void, signal: AbortSignal): Promise<GateOutcome>;
+  obtain(held: HeldRequest, notify: (message: string) => void, signal: AbortSignal): Promise<GateOutcome>;
   /** The session is over: its session-scoped grants go with it. */
   end(): void;
 }
@@ -55,15 +57,6 @@ export interface ApprovalGateOptions {
 const MAX_DETAILS = 65_536;
 
 
-/**
- * What an approval is bound to: the statement text and, in the extended protocol, the values bound to
- * it, so approving `DELETE … WHERE id = $1` for id 5 grants nothing for another id (as with literals).
- */
-function boundFingerprint(textFingerprint: string, parameters: StatementCheck["parameters"]): string {
-  if (!parameters?.length) return textFingerprint;
-  return `sha256:${createHash("sha256").update(JSON.stringify([textFingerprint, parameterIdentity(parameters)])).digest("hex")}`;
-}
-
 export class ApprovalFlow implements ApprovalGate {
   constructor(private readonly options: ApprovalGateOptions) {}
 
@@ -71,11 +64,10 @@ export class ApprovalFlow implements ApprovalGate {
     this.options.grants.endSession(this.options.sessionId);
   }
 
-  async obtain(held: HeldStatement, notify: (message: string) => void, signal: AbortSignal): Promise<GateOutcome> {
-    const { decision, classification } = held;
+  async obtain(held: HeldRequest, notify: (message: string) => void, signal: AbortSignal): Promise<GateOutcome> {
+    const { decision, fingerprint } = held;
     const approval = decision.approval;
-    if (!approval || !classification.ok) return { approved: false, message: "portcullis: the statement needs approval but the rule's approval settings are missing" };
-    const fingerprint = boundFingerprint(classification.fingerprint, held.check.parameters);
+    if (!approval) return { approved: false, message: "portcullis: the request needs approval but the rule's approval settings are missing" };
     const grant = { resource: this.options.resource, policy: decision.policy, rule: decision.rule, fingerprint, sessionID: this.options.sessionId, identity: this.options.sessionUser };
     if (this.options.grants.covers(grant)) return { approved: true, message: "" };
     const where = `AccessPolicy "${decision.policy}" rule "${decision.rule}"`;
@@ -87,15 +79,15 @@ export class ApprovalFlow implements ApprovalGate {
         resource: this.options.resource,
         policy: decision.policy,
         rule: decision.rule,
-        summary: classification.summary,
-        details: this.details(held.check),
+        summary: held.summary,
+        details: this.details(held.details),
         fingerprint,
         sessionID: this.options.sessionId,
       }, { rule, identity: this.options.identity });
     } catch (error) {
       return { approved: false, message: `portcullis: ${where} requires approval, and no ApprovalRequest could be made: ${errorMessage(error)}` };
     }
-    await this.options.recorder.append("approval", { name: ref.name, phase: "Pending", statement: held.statementSeq });
+    await this.options.recorder.append("approval", { name: ref.name, phase: "Pending", request: held.requestSeq });
     notify(`portcullis: ${where} requires approval; waiting for ApprovalRequest ${ref.namespace}/${ref.name} (until ${ref.expiresAt.toISOString()}). A reviewer approves with: ${reviewerCommand(ref, { stampDecidedAt: this.options.service.kind === "kubeconfig" })}`);
     const deadline = new Date(Math.min(ref.expiresAt.getTime(), Date.now() + approval.timeoutMs));
     let outcome: ApprovalOutcome;
@@ -107,7 +99,7 @@ export class ApprovalFlow implements ApprovalGate {
     await this.options.recorder.append("approval", {
       name: ref.name,
       phase: outcome.phase,
-      statement: held.statementSeq,
+      request: held.requestSeq,
       ...(outcome.decidedBy ? { decidedBy: outcome.decidedBy } : {}),
       ...(outcome.reason ? { reason: outcome.reason } : {}),
     });
@@ -122,14 +114,13 @@ export class ApprovalFlow implements ApprovalGate {
   }
 
   /**
-   * The statement for the reviewer. The request names the pod's identity as requester (that is what
-   * the broker can verify); a session that runs as a JWT's subject says who that is, too.
+   * The request for the reviewer. The ApprovalRequest names the pod's identity as requester (that is
+   * what the broker can verify); a session that runs as a JWT's subject says who that is, too.
    */
-  private details(check: StatementCheck): string {
+  private details(details: string): string {
     const { sessionUser, identity } = this.options;
     const prefix = sessionUser !== identity.username ? `-- session identity: ${sessionUser}\n` : "";
-    const values = check.parameters?.length ? `\n-- with ${renderParameters(check.parameters).join(", ")}` : "";
-    return `${prefix}${check.text}${values}`.slice(0, MAX_DETAILS);
+    return `${prefix}${details}`.slice(0, MAX_DETAILS);
   }
 
   private ruleOf(policyName: string, ruleName: string): ApprovalRule | undefined {

@@ -6,6 +6,7 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseSpoolText, verifyChain, type SessionStartData } from "@portcullis/common/evidence/record";
+import { postgresRequest } from "@portcullis/common/evidence/test-fixtures";
 import { EvidenceWriteError, SessionRecorder } from "./session-recorder.js";
 
 const START: SessionStartData = {
@@ -61,11 +62,7 @@ function recorder(handle: FailingHandle, finished: string[] = []): SessionRecord
   );
 }
 
-const STATEMENT = {
-  text: "SELECT 1",
-  classification: { summary: "SELECT", fingerprint: "f", commands: ["SELECT"], tables: [] },
-  decision: { action: "allow" as const },
-};
+const STATEMENT = postgresRequest("SELECT 1", { action: "allow" }, { summary: "SELECT", fingerprint: "f", tables: [] });
 
 describe("SessionRecorder", () => {
   it("fails the append whose write fails and every append after it", async () => {
@@ -74,14 +71,14 @@ describe("SessionRecorder", () => {
     const session = recorder(handle, finished);
     await expect(session.started).resolves.toMatchObject({ seq: 1 });
     // Called without awaiting, as the gateway may.
-    const appends = [session.append("statement", STATEMENT), session.append("statement", STATEMENT), session.append("statement", STATEMENT)];
+    const appends = [session.append("request", STATEMENT), session.append("request", STATEMENT), session.append("request", STATEMENT)];
     const outcomes = await Promise.allSettled(appends);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "rejected"]);
     const failure = (outcomes[1] as PromiseRejectedResult).reason as Error;
     expect(failure).toBeInstanceOf(EvidenceWriteError);
     expect(failure.message).toMatch(/evidence for session S1 could not be written \(ENOSPC.*\); the session must end/);
     expect((outcomes[2] as PromiseRejectedResult).reason).toBe(failure);
-    await expect(session.append("statement", STATEMENT)).rejects.toBe(failure);
+    await expect(session.append("request", STATEMENT)).rejects.toBe(failure);
     await expect(session.end({ reason: "evidence-write-failed" })).rejects.toBe(failure);
     expect(session.lastHash).toBe((JSON.parse(handle.lines[1] ?? "{}") as { hash?: string }).hash);
     expect(handle.closed).toBe(true);
@@ -91,7 +88,7 @@ describe("SessionRecorder", () => {
   it("writes records in call order when appends are not awaited", async () => {
     const handle = new FailingHandle(1000);
     const session = recorder(handle);
-    await Promise.all(Array.from({ length: 8 }, (_, i) => session.append("statement", { ...STATEMENT, text: `SELECT ${i}` })));
+    await Promise.all(Array.from({ length: 8 }, (_, i) => session.append("request", postgresRequest(`SELECT ${i}`))));
     const parsed = parseSpoolText(handle.lines.join(""));
     expect(parsed.records.map((record) => record.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(verifyChain(parsed.records)).toMatchObject({ ok: true });
@@ -100,14 +97,14 @@ describe("SessionRecorder", () => {
   it("fails only the append whose data JSON cannot hold, without using a seq", async () => {
     const handle = new FailingHandle(10);
     const session = recorder(handle);
-    await expect(session.append("statement", { ...STATEMENT, text: 1n as unknown as string })).rejects.toThrow(/a statement record for session S1 cannot be stored as JSON/);
-    await expect(session.append("statement", STATEMENT)).resolves.toMatchObject({ seq: 2 });
+    await expect(session.append("request", { ...STATEMENT, summary: 1n as unknown as string })).rejects.toThrow(/a request record for session S1 cannot be stored as JSON/);
+    await expect(session.append("request", STATEMENT)).resolves.toMatchObject({ seq: 2 });
   });
 
   it("completes lines a write took only part of", async () => {
     const handle = new ShortWriteHandle(1000);
     const session = recorder(handle);
-    await session.append("statement", STATEMENT);
+    await session.append("request", STATEMENT);
     const parsed = parseSpoolText(handle.lines.join(""));
     expect(parsed.partialLastLine).toBeNull();
     expect(verifyChain(parsed.records)).toMatchObject({ ok: true, count: 2 });
@@ -123,7 +120,7 @@ describe("SessionRecorder", () => {
       );
       const first = session.end({ reason: "client-terminated" });
       expect(session.end({ reason: "other" })).toBe(first);
-      await expect(session.append("statement", STATEMENT)).rejects.toThrow("session S1 has ended");
+      await expect(session.append("request", STATEMENT)).rejects.toThrow("session S1 has ended");
       await expect(first).resolves.toMatchObject({ seq: 2, type: "session-end", data: { reason: "client-terminated" } });
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -6,7 +6,8 @@ import { spawnSync } from "node:child_process";
 import { appendFile, copyFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { GENESIS_HASH, parseSpoolText, recordLine, verifyChain, type EvidenceRecord, type SessionStartData, type StatementData } from "@portcullis/common/evidence/record";
+import { GENESIS_HASH, parseSpoolText, recordLine, verifyChain, type EvidenceRecord, type RequestData, type SessionStartData } from "@portcullis/common/evidence/record";
+import { postgresRequest } from "@portcullis/common/evidence/test-fixtures";
 import { SESSION_ID_PATTERN } from "@portcullis/common/evidence/session-id";
 import { EvidenceSpool, SpoolFullError, type SpoolObserver } from "./spool.js";
 import { SpoolLockedError } from "./writer-lock.js";
@@ -18,8 +19,8 @@ const START: SessionStartData = {
   policies: ["read-only"],
 };
 
-function statement(text: string, action: StatementData["decision"]["action"] = "allow"): StatementData {
-  return { text, classification: { summary: "SELECT", fingerprint: "abc", commands: ["SELECT"], tables: ["orders"] }, decision: { action, policy: "read-only", rule: "selects" } };
+function statement(text: string, action: RequestData["decision"]["action"] = "allow"): RequestData {
+  return postgresRequest(text, { action, policy: "read-only", rule: "selects" }, { summary: "SELECT", fingerprint: "abc" });
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -60,11 +61,11 @@ describe("EvidenceSpool sessions", () => {
     expect(session.session).toMatch(SESSION_ID_PATTERN);
     const open = path.join(dir, `${session.session}.jsonl`);
     // An append resolves once its line is in the file.
-    const denied = await session.append("statement", statement("DELETE FROM orders", "deny"));
-    const allowed = await session.append("statement", statement("SELECT * FROM orders"));
+    const denied = await session.append("request", statement("DELETE FROM orders", "deny"));
+    const allowed = await session.append("request", statement("SELECT * FROM orders"));
     expect((await recordsIn(open)).map((r) => r.seq)).toEqual([1, 2, 3]);
-    await session.append("result", { statement: allowed.seq, rowsReturned: 3, commandTags: ["SELECT 3"], masked: { "orders.email": 3 }, durationMs: 1.5 });
-    await session.append("result", { statement: denied.seq, rowsReturned: 0, commandTags: [], masked: {}, error: { code: "42501", message: "denied" }, durationMs: 0 });
+    await session.append("result", { request: allowed.seq, masked: { "orders.email": 3 }, durationMs: 1.5, postgres: { rowsReturned: 3, commandTags: ["SELECT 3"] } });
+    await session.append("result", { request: denied.seq, masked: {}, error: { code: "42501", message: "denied" }, durationMs: 0, postgres: { rowsReturned: 0, commandTags: [] } });
     expect(await spool.listSessions()).toEqual([{ session: session.session, file: open, closed: false, bytes: (await stat(open)).size }]);
 
     const end = await session.end({ reason: "client-terminated" });
@@ -72,9 +73,9 @@ describe("EvidenceSpool sessions", () => {
     const closed = path.join(dir, `${session.session}.closed.jsonl`);
     expect(await spool.listSessions()).toEqual([{ session: session.session, file: closed, closed: true, bytes: (await stat(closed)).size }]);
     const records = await recordsIn(closed);
-    expect(records.map((r) => r.type)).toEqual(["session-start", "statement", "statement", "result", "result", "session-end"]);
+    expect(records.map((r) => r.type)).toEqual(["session-start", "request", "request", "result", "result", "session-end"]);
     expect(records[0]?.data).toEqual(START);
-    expect(end.data).toMatchObject({ reason: "client-terminated", counts: { statements: 2, denied: 1, results: 2, errors: 1, approvals: 0 } });
+    expect(end.data).toMatchObject({ reason: "client-terminated", counts: { requests: 2, denied: 1, results: 2, errors: 1, approvals: 0 } });
     expect(verifyChain(records)).toEqual({ ok: true, head: end.hash, count: 6 });
     expect(session.lastHash).toBe(end.hash);
     expect(spool.usedBytes()).toBe((await stat(closed)).size);
@@ -83,11 +84,11 @@ describe("EvidenceSpool sessions", () => {
   it("keeps call order for appends that are not awaited", async () => {
     const spool = await openSpool(await tempDir());
     const session = await spool.startSession({ data: START });
-    const appended = await Promise.all(Array.from({ length: 200 }, (_, i) => session.append("statement", statement(`SELECT ${i}`))));
+    const appended = await Promise.all(Array.from({ length: 200 }, (_, i) => session.append("request", statement(`SELECT ${i}`))));
     expect(appended.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 2));
     await session.end({ reason: "client-terminated" });
     const records = await recordsIn(path.join(spool.dir, `${session.session}.closed.jsonl`));
-    expect(records.slice(1, -1).map((r) => r.data.text)).toEqual(Array.from({ length: 200 }, (_, i) => `SELECT ${i}`));
+    expect(records.slice(1, -1).map((r) => (r.data.postgres as { text: string }).text)).toEqual(Array.from({ length: 200 }, (_, i) => `SELECT ${i}`));
     expect(verifyChain(records)).toMatchObject({ ok: true, count: 202 });
   });
 
@@ -95,7 +96,7 @@ describe("EvidenceSpool sessions", () => {
     const spool = await openSpool(await tempDir());
     const [a, b] = await Promise.all([spool.startSession({ data: START }), spool.startSession({ data: START })]);
     if (a === undefined || b === undefined) throw new Error("no sessions");
-    await Promise.all([a.append("statement", statement("SELECT 'a'")), b.append("statement", statement("SELECT 'b'"))]);
+    await Promise.all([a.append("request", statement("SELECT 'a'")), b.append("request", statement("SELECT 'b'"))]);
     await Promise.all([a.end({ reason: "client-terminated" }), b.end({ reason: "client-terminated" })]);
     const sessions = await spool.listSessions();
     expect(sessions.map((s) => s.session)).toEqual([a.session, b.session].sort());
@@ -118,7 +119,7 @@ describe("EvidenceSpool sessions", () => {
     const spool = await openSpool(await tempDir(), 1 << 20, observer);
     expect(seen).toEqual({ records: 0, bytes: 0 });
     const session = await spool.startSession({ data: START });
-    await session.append("statement", statement("SELECT 1"));
+    await session.append("request", statement("SELECT 1"));
     expect(seen).toEqual({ records: 2, bytes: spool.usedBytes() });
     await session.end({ reason: "client-terminated" });
     await spool.remove(session.session);
@@ -132,7 +133,7 @@ describe("EvidenceSpool limits and removal", () => {
     const spool = await openSpool(dir, 1);
     const first = await spool.startSession({ data: START });
     // Sessions already running continue past the limit.
-    await first.append("statement", statement("SELECT 1"));
+    await first.append("request", statement("SELECT 1"));
     const used = spool.usedBytes();
     const refusal = spool.startSession({ data: START });
     await expect(refusal).rejects.toBeInstanceOf(SpoolFullError);
@@ -207,8 +208,8 @@ describe("EvidenceSpool recovery after a crash", () => {
     const source = await openSpool(await tempDir());
     const dir = await tempDir();
     const crashed = await source.startSession({ data: START });
-    await crashed.append("statement", statement("UPDATE orders SET x = 1", "deny"));
-    await crashed.append("statement", statement("SELECT 1"));
+    await crashed.append("request", statement("UPDATE orders SET x = 1", "deny"));
+    await crashed.append("request", statement("SELECT 1"));
     await copyFile(path.join(source.dir, `${crashed.session}.jsonl`), path.join(dir, `${crashed.session}.jsonl`));
     await appendFile(path.join(dir, `${crashed.session}.jsonl`), '{"v":1,"session":"half a li');
     // Killed after writing the session-end but before the rename.
@@ -235,8 +236,8 @@ describe("EvidenceSpool recovery after a crash", () => {
       ].sort((a, b) => a.session.localeCompare(b.session)),
     );
     const records = await recordsIn(path.join(dir, `${crashed}.closed.jsonl`));
-    expect(records.map((r) => r.type)).toEqual(["session-start", "statement", "statement", "session-end"]);
-    expect(records[3]?.data).toMatchObject({ reason: "gateway-restarted", discardedBytes: 27, counts: { statements: 2, denied: 1 } });
+    expect(records.map((r) => r.type)).toEqual(["session-start", "request", "request", "session-end"]);
+    expect(records[3]?.data).toMatchObject({ reason: "gateway-restarted", discardedBytes: 27, counts: { requests: 2, denied: 1 } });
     expect(verifyChain(records)).toMatchObject({ ok: true, count: 4 });
     expect(await readFile(path.join(dir, `${ended}.closed.jsonl`), "utf8")).toBe(endedBefore);
     const sessions = await spool.listSessions();
@@ -268,7 +269,7 @@ describe("EvidenceSpool recovery after a crash", () => {
       problem: "record 2: hash does not match the record's content (the record was edited)",
     });
     const parsed = parseSpoolText(await readFile(path.join(dir, `${crashed}.closed.jsonl`), "utf8"));
-    expect(parsed.records.map((r) => r.type)).toEqual(["session-start", "statement", "statement"]);
+    expect(parsed.records.map((r) => r.type)).toEqual(["session-start", "request", "request"]);
   });
 
   it("does not accept a file named for one session holding another", async () => {

@@ -7,7 +7,8 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
-import type { SessionStartData, StatementData } from "@portcullis/common/evidence/record";
+import type { RequestData, SessionStartData } from "@portcullis/common/evidence/record";
+import { postgresRequest } from "@portcullis/common/evidence/test-fixtures";
 import { EvidenceSpool } from "./spool.js";
 import { closedSessionPath } from "./spool-files.js";
 import { FilesystemStore } from "./store/filesystem-store.js";
@@ -105,13 +106,13 @@ async function harness(): Promise<Harness> {
 
 const PREFIX = (session: string): string => `evidence/agents/bot-0/${session}/`;
 
-function statement(i: number): StatementData {
-  return { text: `SELECT ${i}, '${"x".repeat(200)}'`, classification: { summary: "SELECT", fingerprint: "f", commands: ["SELECT"], tables: [] }, decision: { action: "allow" } };
+function statement(i: number): RequestData {
+  return postgresRequest(`SELECT ${i}, '${"x".repeat(200)}'`, { action: "allow" }, { summary: "SELECT", fingerprint: "f", tables: [] });
 }
 
 async function writeSession(spool: EvidenceSpool, statements: number, end = true, data: SessionStartData = START_DATA): Promise<string> {
   const recorder = await spool.startSession({ data });
-  for (let i = 1; i <= statements; i += 1) await recorder.append("statement", statement(i));
+  for (let i = 1; i <= statements; i += 1) await recorder.append("request", statement(i));
   if (end) await recorder.end({ reason: "client-terminated" });
   return recorder.session;
 }
@@ -146,10 +147,10 @@ describe("EvidenceUploader", () => {
     const h = await harness();
     const uploader = h.uploader();
     const recorder = await h.spool.startSession({ data: START_DATA });
-    await recorder.append("statement", statement(1));
+    await recorder.append("request", statement(1));
     expect(await uploader.pass()).toMatchObject({ pending: [], chunks: 1 });
     expect(await uploader.pass()).toMatchObject({ pending: [], chunks: 0 });
-    await recorder.append("statement", statement(2));
+    await recorder.append("request", statement(2));
     expect(await uploader.pass()).toMatchObject({ chunks: 1 });
     let stored = await readStoredSession(h.store, PREFIX(recorder.session), publicKey);
     expect(stored.problems).toEqual([]);
@@ -205,11 +206,11 @@ describe("EvidenceUploader", () => {
   it("resumes after a restart that lost the state file, without duplicating or skipping records", async () => {
     const h = await harness();
     const recorder = await h.spool.startSession({ data: START_DATA });
-    await recorder.append("statement", statement(1));
+    await recorder.append("request", statement(1));
     await h.uploader().pass();
     // The process died after the manifest was stored, before the state file was written.
     await rm(uploadStatePath(h.spool.dir, recorder.session));
-    await recorder.append("statement", statement(2));
+    await recorder.append("request", statement(2));
     await recorder.end({ reason: "client-terminated" });
 
     expect(await h.uploader().pass()).toMatchObject({ removed: [recorder.session], chunks: 1 });
@@ -225,14 +226,14 @@ describe("EvidenceUploader", () => {
   it("writes a chunk again after a restart that happened between the chunk and its manifest", async () => {
     const h = await harness();
     const recorder = await h.spool.startSession({ data: START_DATA });
-    await recorder.append("statement", statement(1));
+    await recorder.append("request", statement(1));
     await h.uploader().pass();
-    await recorder.append("statement", statement(2));
+    await recorder.append("request", statement(2));
     h.store.failing = (operation, key) => operation === "put" && key.endsWith("manifest.json");
     await h.uploader().pass();
     expect(await h.store.list(PREFIX(recorder.session))).toContain(`${PREFIX(recorder.session)}000002.jsonl.gz`);
     h.store.failing = undefined;
-    await recorder.append("statement", statement(3));
+    await recorder.append("request", statement(3));
     await recorder.end({ reason: "client-terminated" });
 
     expect(await h.uploader().pass()).toMatchObject({ removed: [recorder.session] });
@@ -260,7 +261,7 @@ describe("EvidenceUploader", () => {
   it("refuses to go on when the store's manifest does not match the spool", async () => {
     const h = await harness();
     const recorder = await h.spool.startSession({ data: START_DATA });
-    await recorder.append("statement", statement(1));
+    await recorder.append("request", statement(1));
     await h.uploader().pass();
     await rm(uploadStatePath(h.spool.dir, recorder.session));
     // A manifest signed with the right key whose chunk ends in another record than the spool's record 2.

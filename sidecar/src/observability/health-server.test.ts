@@ -1,7 +1,7 @@
 // The health server over real HTTP on a loopback port.
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { startHealthServer, type HealthServer } from "./health-server.js";
-import { createGatewayMetrics, observeStatement } from "./metrics.js";
+import { createGatewayMetrics, observeRequest } from "./metrics.js";
 
 let server: HealthServer | undefined;
 afterEach(async () => {
@@ -48,12 +48,12 @@ describe("startHealthServer", () => {
 
   it("serves the gateway's metrics in the Prometheus text format", async () => {
     const { base, metrics } = await start(() => true);
-    observeStatement(metrics, "orders-db", "deny");
+    observeRequest(metrics, { resource: "orders-db", protocol: "postgres" }, "deny");
     const response = await get(`${base}/metrics`);
     expect(response.status).toBe(200);
     expect(response.type).toContain("text/plain");
-    expect(response.body).toContain('portcullis_gateway_statements_total{resource="orders-db",decision="deny"} 1');
-    expect(response.body).toContain("# TYPE portcullis_gateway_statement_duration_seconds histogram");
+    expect(response.body).toContain('portcullis_gateway_requests_total{resource="orders-db",protocol="postgres",decision="deny"} 1');
+    expect(response.body).toContain("# TYPE portcullis_gateway_request_duration_seconds histogram");
   });
 
   it("refuses other paths and methods", async () => {

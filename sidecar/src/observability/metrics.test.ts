@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
 import { register } from "prom-client";
-import { createGatewayMetrics, observeSessionEnd, observeStatement, setConfigRevision, spoolMetricsObserver } from "./metrics.js";
+import { createGatewayMetrics, observeSessionEnd, observeRequest, setConfigRevision, spoolMetricsObserver } from "./metrics.js";
+
+const PG = { resource: "orders-db", protocol: "postgres" };
 
 async function sample(metrics: ReturnType<typeof createGatewayMetrics>, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   // A histogram's series are found under its base name and carry their own metricName.
@@ -13,29 +15,29 @@ describe("createGatewayMetrics", () => {
   it("uses a registry of its own, so gateways and tests do not collide", async () => {
     const first = createGatewayMetrics();
     const second = createGatewayMetrics();
-    observeStatement(first, "orders-db", "allow");
-    expect(await sample(first, "portcullis_gateway_statements_total", { resource: "orders-db", decision: "allow" })).toBe(1);
-    expect(await sample(second, "portcullis_gateway_statements_total", { resource: "orders-db", decision: "allow" })).toBeUndefined();
-    expect(register.getSingleMetric("portcullis_gateway_statements_total")).toBeUndefined();
+    observeRequest(first, PG, "allow");
+    expect(await sample(first, "portcullis_gateway_requests_total", { resource: "orders-db", protocol: "postgres", decision: "allow" })).toBe(1);
+    expect(await sample(second, "portcullis_gateway_requests_total", { resource: "orders-db", protocol: "postgres", decision: "allow" })).toBeUndefined();
+    expect(register.getSingleMetric("portcullis_gateway_requests_total")).toBeUndefined();
     expect(await first.registry.metrics()).toContain("process_cpu_user_seconds_total");
   });
 
   it("counts statements by decision and observes durations from 100µs to 10s", async () => {
     const metrics = createGatewayMetrics();
-    observeStatement(metrics, "orders-db", "deny");
-    observeStatement(metrics, "orders-db", "allow", 0.00005);
-    observeStatement(metrics, "orders-db", "allow", 7);
-    expect(await sample(metrics, "portcullis_gateway_statements_total", { decision: "deny" })).toBe(1);
-    expect(await sample(metrics, "portcullis_gateway_statements_total", { decision: "allow" })).toBe(2);
-    expect(await sample(metrics, "portcullis_gateway_statement_duration_seconds_count", { resource: "orders-db" })).toBe(2);
-    expect(await sample(metrics, "portcullis_gateway_statement_duration_seconds_bucket", { le: "0.0001" })).toBe(1);
-    expect(await sample(metrics, "portcullis_gateway_statement_duration_seconds_bucket", { le: "5" })).toBe(1);
-    expect(await sample(metrics, "portcullis_gateway_statement_duration_seconds_bucket", { le: "10" })).toBe(2);
+    observeRequest(metrics, PG, "deny");
+    observeRequest(metrics, PG, "allow", 0.00005);
+    observeRequest(metrics, PG, "allow", 7);
+    expect(await sample(metrics, "portcullis_gateway_requests_total", { decision: "deny" })).toBe(1);
+    expect(await sample(metrics, "portcullis_gateway_requests_total", { decision: "allow" })).toBe(2);
+    expect(await sample(metrics, "portcullis_gateway_request_duration_seconds_count", { resource: "orders-db" })).toBe(2);
+    expect(await sample(metrics, "portcullis_gateway_request_duration_seconds_bucket", { le: "0.0001" })).toBe(1);
+    expect(await sample(metrics, "portcullis_gateway_request_duration_seconds_bucket", { le: "5" })).toBe(1);
+    expect(await sample(metrics, "portcullis_gateway_request_duration_seconds_bucket", { le: "10" })).toBe(2);
   });
 
   it("counts ended sessions by outcome", async () => {
     const metrics = createGatewayMetrics();
-    observeSessionEnd(metrics, "orders-db", "refused");
+    observeSessionEnd(metrics, PG, "refused");
     expect(await sample(metrics, "portcullis_gateway_sessions_total", { resource: "orders-db", outcome: "refused" })).toBe(1);
   });
 

@@ -6,7 +6,9 @@ import { parse } from "yaml";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { IdentityFacts, ResourceFacts } from "@portcullis/common/policy/cel";
 import { classifySql, initClassifier } from "../protocols/postgres/sql/classify.js";
-import { compilePolicies, denialMessage, type Decision, type PolicySet } from "./engine.js";
+import { compilePolicies as compileFor, denialMessage, type Decision, type PolicySet } from "./engine.js";
+import { SQL_MATCHER } from "../protocols/postgres/sql/sql-match.js";
+import type { SqlFacts } from "@portcullis/common/policy/cel";
 
 type Spec = BrokeredPolicy["spec"];
 type Rule = NonNullable<Spec["rules"]>[number];
@@ -33,8 +35,11 @@ function policy(name: string, rules: Rule[], extra: Partial<Spec> = {}): Brokere
   return { name, spec: { subjects: { serviceAccounts: ["report-bot"] }, resources: [RESOURCE.name], rules, ...extra } };
 }
 
-function decide(policies: PolicySet, sql: string, identity: IdentityFacts = IDENTITY): Decision {
-  return policies.decide(classifySql(sql), identity, RESOURCE);
+const compilePolicies = (policies: readonly BrokeredPolicy[], resource: ResourceFacts): PolicySet<SqlFacts> => compileFor(policies, resource, SQL_MATCHER);
+
+function decide(policies: PolicySet<SqlFacts>, sql: string, identity: IdentityFacts = IDENTITY): Decision {
+  const classification = classifySql(sql);
+  return policies.decide(classification.ok ? { ok: true, items: classification.statements } : classification, identity, RESOURCE);
 }
 
 beforeAll(async () => {
@@ -42,7 +47,7 @@ beforeAll(async () => {
 });
 
 describe("the example no-destructive-changes policy", () => {
-  const policies = (): PolicySet => compilePolicies([examplePolicy()], RESOURCE);
+  const policies = (): PolicySet<SqlFacts> => compilePolicies([examplePolicy()], RESOURCE);
 
   it.each<[string, Decision["action"], string]>([
     // Destructive changes, however they are dressed.
@@ -110,7 +115,7 @@ describe("the example no-destructive-changes policy", () => {
 
   it("names the policy, rule and the rule's message in a denial", () => {
     const decision = decide(policies(), "DROP TABLE orders");
-    expect(decision).toMatchObject({ policy: "no-destructive-changes", statementIndex: 0 });
+    expect(decision).toMatchObject({ policy: "no-destructive-changes", index: 0 });
     expect(denialMessage(decision)).toBe(
       'portcullis: denied by AccessPolicy "no-destructive-changes" rule "block-drop-and-truncate": Destructive changes are made by the DBA team, not by agents.',
     );
@@ -123,8 +128,8 @@ describe("the example no-destructive-changes policy", () => {
   });
 
   it("says which statement of several decided", () => {
-    expect(decide(policies(), "SELECT 1; DROP TABLE orders").statementIndex).toBe(1);
-    expect(decide(policies(), "PREPARE p AS DELETE FROM orders; EXECUTE p").statementIndex).toBe(0);
+    expect(decide(policies(), "SELECT 1; DROP TABLE orders").index).toBe(1);
+    expect(decide(policies(), "PREPARE p AS DELETE FROM orders; EXECUTE p").index).toBe(0);
   });
 
   it("carries the rule's approval settings", () => {
@@ -345,9 +350,9 @@ describe("combining statements and policies", () => {
 
   it("takes the most restrictive decision across statements, the earliest on ties", () => {
     const policies = compilePolicies([careful], RESOURCE);
-    expect(decide(policies, "SELECT 1; SELECT * FROM orders; DROP VIEW v")).toMatchObject({ action: "deny", statementIndex: 2 });
-    expect(decide(policies, "DROP VIEW a; DROP VIEW b")).toMatchObject({ action: "deny", statementIndex: 0 });
-    expect(decide(policies, "SELECT 1; SELECT * FROM orders; SELECT * FROM orders")).toMatchObject({ action: "requireApproval", statementIndex: 1 });
+    expect(decide(policies, "SELECT 1; SELECT * FROM orders; DROP VIEW v")).toMatchObject({ action: "deny", index: 2 });
+    expect(decide(policies, "DROP VIEW a; DROP VIEW b")).toMatchObject({ action: "deny", index: 0 });
+    expect(decide(policies, "SELECT 1; SELECT * FROM orders; SELECT * FROM orders")).toMatchObject({ action: "requireApproval", index: 1 });
   });
 
   it("ignores policies for other Resources", () => {

@@ -1,50 +1,49 @@
-// Decides what happens to a classified query under the AccessPolicies that
-// govern a Resource. Policies are compiled once per configuration (their CEL
-// `when` expressions above all) and then decide per query. Every path that is
-// not a clear allow ends in a deny with a message naming the policy and rule:
-// no policy, a query that could not be classified, a broken policy, a `when`
+// Decides what happens to a classified request under the AccessPolicies that
+// govern a Resource, for every protocol: ordered rules, each with the
+// protocol's matcher and an optional CEL `when`; the first rule that holds
+// decides within a policy, the most restrictive decision across policies and
+// items wins. Policies are compiled once per configuration (their CEL `when`
+// expressions above all) and then decide per request. Every path that is not
+// a clear allow ends in a deny with a message naming the policy and rule: no
+// policy, a request that could not be classified, a broken policy, a `when`
 // that fails at run time.
 import { parseDuration } from "@portcullis/common/durations";
-import { compileWhen } from "@portcullis/common/policy/cel";
+import { compileWhen, type IdentityFacts, type ResourceFacts, type WhenContext } from "@portcullis/common/policy/cel";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
-import type { IdentityFacts, ResourceFacts, SqlFacts } from "@portcullis/common/policy/cel";
-import type { Classification } from "../protocols/postgres/sql/classify.js";
-import { compileSqlMatch, type RuleAction, type SqlMatcher } from "../protocols/postgres/sql/sql-match.js";
+import type { Classified, PolicyRule, ProtocolMatcher, RuleAction } from "./protocol-matcher.js";
 
 export interface Decision {
   action: "allow" | "deny" | "requireApproval";
-  /** The AccessPolicy that decided; "" when none did (no policy, unparseable query, empty query). */
+  /** The AccessPolicy that decided; "" when none did (no policy, unclassifiable request, empty query). */
   policy: string;
   /** The rule that decided, or "(default)", "(no policy)", "(parse error)", "(policy error)", "(empty query)". */
   rule: string;
   message: string;
   approval?: { reviewers: { users: string[]; groups: string[] }; timeoutMs: number; grantScope: "once" | "session" | "window"; grantWindowMs?: number };
-  /** Which statement of a multi-statement query decided. */
-  statementIndex?: number;
+  /** Which item decided (the statement of a multi-statement query). */
+  index?: number;
 }
 
-export interface PolicySet {
-  decide(classification: Classification, identity: IdentityFacts, resource: ResourceFacts): Decision;
+export interface PolicySet<F> {
+  decide(request: Classified<F>, identity: IdentityFacts, resource: ResourceFacts): Decision;
 }
 
-type Rule = NonNullable<BrokeredPolicy["spec"]["rules"]>[number];
-type WhenContext = { sql: SqlFacts; identity: IdentityFacts; resource: ResourceFacts };
+type Rule = PolicyRule;
 
-interface CompiledRule {
+interface CompiledRule<F> {
   name: string;
   action: RuleAction;
   message?: string;
-  matches: SqlMatcher;
+  matches: (facts: F) => boolean;
   when?: (context: WhenContext) => boolean;
   approval?: Decision["approval"];
 }
 
-type CompiledPolicy =
-  | { name: string; broken: false; rules: CompiledRule[]; defaultAction: "allow" | "deny" }
+type CompiledPolicy<F> =
+  | { name: string; broken: false; rules: CompiledRule<F>[]; defaultAction: "allow" | "deny" }
   | { name: string; broken: true; rule: string; message: string };
 
 const RESTRICTIVENESS: Record<Decision["action"], number> = { allow: 0, requireApproval: 1, deny: 2 };
-const MAX_LISTED_TABLES = 5;
 
 class RuleError extends Error {
   constructor(
@@ -73,11 +72,11 @@ function compileApproval(rule: Rule): Decision["approval"] {
   }
 }
 
-function compileRule(rule: Rule): CompiledRule {
-  const compiled: CompiledRule = { name: rule.name, action: rule.action, matches: compileSqlMatch(rule.match, rule.action) };
+function compileRule<F>(rule: Rule, matcher: ProtocolMatcher<F>): CompiledRule<F> {
+  const compiled: CompiledRule<F> = { name: rule.name, action: rule.action, matches: matcher.compile(rule.match, rule.action) };
   if (rule.message !== undefined) compiled.message = rule.message;
   if (rule.when !== undefined) {
-    const when = compileWhen(rule.when, { protocols: ["postgres"] });
+    const when = compileWhen(rule.when, { protocols: [matcher.protocol] });
     if (!when.ok) throw new RuleError(rule.name, `its when expression does not compile: ${when.message}`);
     compiled.when = (context) => when.evaluate(context);
   }
@@ -86,84 +85,76 @@ function compileRule(rule: Rule): CompiledRule {
 }
 
 /** One broken rule breaks the whole policy: skipping it would let later, looser rules decide. */
-function compilePolicy(policy: BrokeredPolicy): CompiledPolicy {
+function compilePolicy<F>(policy: BrokeredPolicy, matcher: ProtocolMatcher<F>): CompiledPolicy<F> {
   if (policy.error !== undefined) return { name: policy.name, broken: true, rule: "(policy error)", message: `the policy cannot be enforced: ${policy.error}` };
   try {
-    return { name: policy.name, broken: false, rules: (policy.spec.rules ?? []).map(compileRule), defaultAction: policy.spec.defaultAction ?? "deny" };
+    return { name: policy.name, broken: false, rules: (policy.spec.rules ?? []).map((rule) => compileRule(rule, matcher)), defaultAction: policy.spec.defaultAction ?? "deny" };
   } catch (error) {
     const rule = error instanceof RuleError ? error.rule : "(policy error)";
     return { name: policy.name, broken: true, rule, message: `the policy cannot be enforced: ${errorMessage(error)}` };
   }
 }
 
-/** Readable words for a statement in messages, e.g. "DROP TABLE on orders". */
-function describe(facts: SqlFacts): string {
-  const object = facts.objectType ? ` ${facts.objectType}` : "";
-  const listed = facts.tables.slice(0, MAX_LISTED_TABLES).join(", ");
-  const more = facts.tables.length > MAX_LISTED_TABLES ? ", …" : "";
-  const tables = listed ? ` on ${listed}${more}` : "";
-  const dangers = facts.dangerous.length > 0 ? ` [${facts.dangerous.join(", ")}]` : "";
-  return `${facts.command}${object}${tables}${dangers}`;
-}
-
-function ruleDecision(policy: string, rule: CompiledRule, facts: SqlFacts, statementIndex: number): Decision {
+function ruleDecision<F>(policy: string, rule: CompiledRule<F>, described: string, index: number): Decision {
   const fallback = { allow: "is allowed", deny: "is denied", requireApproval: "needs a reviewer's approval" }[rule.action];
-  const decision: Decision = { action: rule.action, policy, rule: rule.name, message: rule.message ?? `${describe(facts)} ${fallback} by this rule`, statementIndex };
+  const decision: Decision = { action: rule.action, policy, rule: rule.name, message: rule.message ?? `${described} ${fallback} by this rule`, index };
   if (rule.approval) decision.approval = rule.approval;
   return decision;
 }
 
 /** The first rule whose match and when hold decides; none → the default action. */
-function decideStatement(policy: Extract<CompiledPolicy, { broken: false }>, context: WhenContext, statementIndex: number): Decision {
+function decideItem<F>(policy: Extract<CompiledPolicy<F>, { broken: false }>, matcher: ProtocolMatcher<F>, facts: F, context: WhenContext, index: number): Decision {
   for (const rule of policy.rules) {
-    if (!rule.matches(context.sql)) continue;
+    if (!rule.matches(facts)) continue;
     if (rule.when) {
       let holds: boolean;
       try {
         holds = rule.when(context);
       } catch (error) {
-        return { action: "deny", policy: policy.name, rule: rule.name, message: `its when expression failed, so the statement is refused: ${errorMessage(error)}`, statementIndex };
+        return { action: "deny", policy: policy.name, rule: rule.name, message: `its when expression failed, so the ${matcher.noun} is refused: ${errorMessage(error)}`, index };
       }
       if (!holds) continue;
     }
-    return ruleDecision(policy.name, rule, context.sql, statementIndex);
+    return ruleDecision(policy.name, rule, matcher.describe(facts), index);
   }
   const outcome = policy.defaultAction === "allow" ? "the default action allows it" : "the default action is deny";
-  return { action: policy.defaultAction, policy: policy.name, rule: "(default)", message: `no rule matches ${describe(context.sql)}, and ${outcome}`, statementIndex };
+  return { action: policy.defaultAction, policy: policy.name, rule: "(default)", message: `no rule matches ${matcher.describe(facts)}, and ${outcome}`, index };
 }
 
-/** Ties keep the earlier decision, so the earliest statement names the reason. */
+/** Ties keep the earlier decision, so the earliest item names the reason. */
 function mostRestrictive(decisions: readonly Decision[]): Decision | undefined {
   return decisions.reduce<Decision | undefined>((best, next) => (!best || RESTRICTIVENESS[next.action] > RESTRICTIVENESS[best.action] ? next : best), undefined);
 }
 
-class CompiledPolicySet implements PolicySet {
+class CompiledPolicySet<F> implements PolicySet<F> {
   constructor(
     private readonly resourceName: string,
-    private readonly policies: readonly CompiledPolicy[],
+    private readonly matcher: ProtocolMatcher<F>,
+    private readonly policies: readonly CompiledPolicy<F>[],
   ) {}
 
-  decide(classification: Classification, identity: IdentityFacts, resource: ResourceFacts): Decision {
+  decide(request: Classified<F>, identity: IdentityFacts, resource: ResourceFacts): Decision {
     if (this.policies.length === 0) {
       return { action: "deny", policy: "", rule: "(no policy)", message: `no AccessPolicy names the Resource "${this.resourceName}", so nothing may be done on it` };
     }
-    if (!classification.ok) {
-      return { action: "deny", policy: "", rule: "(parse error)", message: `the statement cannot be classified: ${classification.error}` };
+    if (!request.ok) {
+      return { action: "deny", policy: "", rule: "(parse error)", message: `the ${this.matcher.noun} cannot be classified: ${request.error}` };
     }
     const decisions: Decision[] = this.policies.flatMap((policy) =>
       policy.broken ? [{ action: "deny" as const, policy: policy.name, rule: policy.rule, message: policy.message }] : [],
     );
-    classification.statements.forEach((sql, index) => {
-      for (const policy of this.policies) if (!policy.broken) decisions.push(decideStatement(policy, { sql, identity, resource }, index));
+    request.items.forEach((facts, index) => {
+      const context: WhenContext = { identity, resource, ...this.matcher.whenFacts(facts) };
+      for (const policy of this.policies) if (!policy.broken) decisions.push(decideItem(policy, this.matcher, facts, context, index));
     });
     return mostRestrictive(decisions) ?? { action: "allow", policy: "", rule: "(empty query)", message: "the query has no statements" };
   }
 }
 
-/** The policies that govern one Resource, compiled for its SQL statements. Never throws. */
-export function compilePolicies(policies: readonly BrokeredPolicy[], resource: { name: string; protocol: string }): PolicySet {
+/** The policies that govern one Resource, compiled for its protocol's requests. Never throws. */
+export function compilePolicies<F>(policies: readonly BrokeredPolicy[], resource: { name: string }, matcher: ProtocolMatcher<F>): PolicySet<F> {
   const governing = policies.filter((policy) => Array.isArray(policy.spec?.resources) && policy.spec.resources.includes(resource.name));
-  return new CompiledPolicySet(resource.name, governing.map(compilePolicy));
+  return new CompiledPolicySet(resource.name, matcher, governing.map((policy) => compilePolicy(policy, matcher)));
 }
 
 /** The text the client sees, e.g. `portcullis: denied by AccessPolicy "p" rule "r": …`. */

@@ -12,6 +12,8 @@ import { EvidenceSpool } from "../evidence/spool.js";
 import { createLogger } from "../observability/logger.js";
 import { createGatewayMetrics } from "../observability/metrics.js";
 import { Gateway } from "./gateway.js";
+import { ProtocolRegistry } from "./registry.js";
+import { postgresGateway } from "../protocols/postgres/gateway.js";
 
 /** A standalone configuration serving each named Resource on its port. */
 function manifests(listeners: Record<string, number>): string {
@@ -69,6 +71,7 @@ describe("Gateway.apply", () => {
     const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
     gateway = new Gateway({
       host: "127.0.0.1",
+      registry: new ProtocolRegistry([postgresGateway]),
       log: createLogger("error", silent),
       services: { spool, metrics: createGatewayMetrics(), approvals: new NoApprovals(), grants: new GrantCache() },
     });

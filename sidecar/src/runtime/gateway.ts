@@ -1,27 +1,29 @@
-// Keeps one listener per postgres Resource in step with the configuration:
-// a new revision swaps the runtime each listener hands to new sessions (open
-// sessions keep the rules they started with), opens listeners for new
-// Resources and closes those of Resources that are gone.
+// Keeps one listener per Resource in step with the configuration, through the
+// protocol gateway the registry holds for its protocol: a new revision swaps
+// the runtime each listener hands to new sessions (open sessions keep the
+// rules they started with), opens listeners for new Resources and closes
+// those of Resources that are gone.
+import type tls from "node:tls";
 import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import type { Logger } from "../observability/logger.js";
-import { setConfigRevision } from "../observability/metrics.js";
-import { type PostgresResourceRuntime, PostgresListener } from "../protocols/postgres/listener.js";
-import type tls from "node:tls";
-import { postgresRuntime, type RuntimeServices } from "../protocols/postgres/runtime.js";
+import { observeSessionEnd, setConfigRevision } from "../observability/metrics.js";
 import { errorMessage } from "../config/error-message.js";
+import type { ProtocolGateway, ProtocolListener, ProtocolRegistry, ResourceRuntime, RuntimeOrRefusal, RuntimeServices } from "./registry.js";
 
 interface Served {
   port: number;
-  listener: PostgresListener;
-  runtime: PostgresResourceRuntime | string;
+  protocol: string;
+  listener: ProtocolListener;
+  runtime: RuntimeOrRefusal<ResourceRuntime>;
 }
 
-const closeRuntime = (runtime: PostgresResourceRuntime | string): void => {
+const closeRuntime = (runtime: RuntimeOrRefusal<ResourceRuntime>): void => {
   if (typeof runtime !== "string") runtime.close?.();
 };
 
 export interface GatewayOptions {
   host: string;
+  registry: ProtocolRegistry;
   services: RuntimeServices;
   log: Logger;
   tls?: tls.SecureContextOptions;
@@ -46,30 +48,32 @@ export class Gateway {
 
   /** Applies a revision; rejects, naming each Resource, when a listener cannot be opened (the rest is applied). */
   async apply(bundle: ConfigBundle): Promise<void> {
-    const { log, services } = this.options;
+    const { log, services, registry } = this.options;
     const wanted = new Set<string>();
     const failures: string[] = [];
     for (const resource of bundle.resources) {
-      if (resource.spec && resource.spec.protocol !== "postgres") {
-        log.warn("this gateway serves postgres Resources only; the Resource is not served", { resource: resource.name, protocol: resource.spec.protocol });
-        continue;
-      }
       if (!resource.spec) {
         log.error("a Resource the policies name is missing", { resource: resource.name, error: resource.error });
         continue;
       }
+      const protocol = resource.spec.protocol;
+      const gateway = registry.get(protocol);
+      if (!gateway) {
+        log.warn("no gateway in this sidecar serves the Resource's protocol; the Resource is not served", { resource: resource.name, protocol, served: registry.protocols });
+        continue;
+      }
       wanted.add(resource.name);
-      const runtime = postgresRuntime(bundle, resource, services);
+      const runtime = gateway.runtime(bundle, resource, services);
       if (typeof runtime === "string") log.error("the Resource refuses sessions", { resource: resource.name, reason: runtime });
       const served = this.served.get(resource.name);
-      if (served && served.port === resource.spec.listener.port) {
+      if (served && served.port === resource.spec.listener.port && served.protocol === protocol) {
         closeRuntime(served.runtime);
         served.runtime = runtime;
         continue;
       }
       if (served) await this.close(resource.name);
       try {
-        await this.open(resource.name, resource.spec.listener.port, runtime);
+        await this.open(gateway, resource.name, resource.spec.listener.port, runtime);
       } catch (error) {
         // This Resource takes no sessions (fail closed); the others still get the new revision.
         closeRuntime(runtime);
@@ -87,27 +91,30 @@ export class Gateway {
     for (const name of [...this.served.keys()]) await this.close(name);
   }
 
-  private async open(name: string, port: number, runtime: PostgresResourceRuntime | string): Promise<void> {
+  private async open(gateway: ProtocolGateway, name: string, port: number, runtime: RuntimeOrRefusal<ResourceRuntime>): Promise<void> {
     const { log, services } = this.options;
-    const entry: Served = { port, runtime, listener: undefined as unknown as PostgresListener };
-    entry.listener = new PostgresListener({
+    const labels = { resource: name, protocol: gateway.protocol };
+    const entry: Served = { port, protocol: gateway.protocol, runtime, listener: undefined as unknown as ProtocolListener };
+    entry.listener = gateway.listener({
       host: this.options.host,
       port,
       runtime: () => entry.runtime,
       ...(this.options.tls ? { tls: this.options.tls } : {}),
-      onSessionStart: () => services.metrics.activeSessions.inc({ resource: name }),
-      onSessionEnd: (session, reason, error) => {
-        services.metrics.activeSessions.dec({ resource: name });
-        this.options.onSessionEnded?.();
-        services.metrics.sessions.inc({ resource: name, outcome: error ? "failed" : "completed" });
-        if (error) log.warn("session ended with an error", { resource: name, session, reason, error: errorMessage(error) });
-        else log.info("session ended", { resource: name, session, reason });
+      hooks: {
+        onSessionStart: () => services.metrics.activeSessions.inc(labels),
+        onSessionEnd: (session, reason, error) => {
+          services.metrics.activeSessions.dec(labels);
+          this.options.onSessionEnded?.();
+          observeSessionEnd(services.metrics, labels, error ? "failed" : "completed");
+          if (error) log.warn("session ended with an error", { ...labels, session, reason, error: errorMessage(error) });
+          else log.info("session ended", { ...labels, session, reason });
+        },
+        onRefused: (reason) => {
+          observeSessionEnd(services.metrics, labels, "refused");
+          log.info("session refused", { ...labels, reason });
+        },
+        onError: (error) => log.error("listener error", { ...labels, error: errorMessage(error) }),
       },
-      onRefused: (reason) => {
-        services.metrics.sessions.inc({ resource: name, outcome: "refused" });
-        log.info("session refused", { resource: name, reason });
-      },
-      onError: (error) => log.error("listener error", { resource: name, error: errorMessage(error) }),
     });
     try {
       entry.port = await entry.listener.listen();

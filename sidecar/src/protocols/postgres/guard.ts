@@ -5,20 +5,21 @@
 // Whatever goes wrong inside — a parse failure, a policy that cannot be
 // evaluated, a broker that cannot be reached — ends as a denial, recorded.
 import type { IdentityFacts, ResourceFacts, SqlFacts } from "@portcullis/common/policy/cel";
-import type { EvidenceRecord, StatementData } from "@portcullis/common/evidence/record";
+import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/record";
 import type { SessionRecorder } from "../../evidence/session-recorder.js";
-import { type GatewayMetrics, observeStatement, type StatementDecision } from "../../observability/metrics.js";
+import { type GatewayMetrics, observeRequest, type RequestDecision } from "../../observability/metrics.js";
 import { classifySql, type Classification } from "./sql/classify.js";
 import { type Decision, denialMessage, type PolicySet } from "../../policy/engine.js";
 import { SQLSTATE } from "./backend.js";
 import { renderParameters } from "./parameters.js";
+import { statementApproval } from "./approval-binding.js";
 import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "./ports.js";
 import type { ApprovalGate } from "../../approvals/approval-flow.js";
 
 export interface GuardOptions {
   resource: ResourceFacts;
   identity: IdentityFacts;
-  policies: PolicySet;
+  policies: PolicySet<SqlFacts>;
   recorder: SessionRecorder;
   approvals: ApprovalGate;
   /** Masking applies to this Resource: COPY … TO, whose rows it cannot mask, is refused. */
@@ -63,7 +64,7 @@ export class PostgresGuard implements SessionGuard {
       if (entry.decision.action !== "requireApproval") continue;
       const statement = await this.record(entry, "requireApproval");
       held.set(entry, statement);
-      const outcome = await this.options.approvals.obtain({ ...entry, statementSeq: statement.seq }, notify, signal);
+      const outcome = await this.options.approvals.obtain({ ...statementApproval(entry.check, entry.classification), decision: entry.decision, requestSeq: statement.seq }, notify, signal);
       this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
       if (!outcome.approved) return { ok: false, error: { code: SQLSTATE.insufficientPrivilege, message: outcome.message } };
     }
@@ -81,9 +82,11 @@ export class PostgresGuard implements SessionGuard {
     this.statementSeqs.delete(id);
     if (statement === undefined) return;
     const masked = Object.values(outcome.masked).reduce((sum, n) => sum + n, 0);
-    if (masked) this.options.metrics.maskedValues.inc({ resource: this.options.resource.name }, masked);
-    this.options.metrics.statementDuration.observe({ resource: this.options.resource.name }, outcome.durationMs / 1000);
-    this.options.recorder.append("result", { statement, ...outcome }).catch((error: unknown) => this.fatal(error));
+    const labels = { resource: this.options.resource.name, protocol: "postgres" };
+    if (masked) this.options.metrics.maskedValues.inc(labels, masked);
+    this.options.metrics.requestDuration.observe(labels, outcome.durationMs / 1000);
+    const { rowsReturned, commandTags, ...common } = outcome;
+    this.options.recorder.append("result", { request: statement, ...common, postgres: { rowsReturned, commandTags } }).catch((error: unknown) => this.fatal(error));
   }
 
   onFatal(handler: (error: unknown) => void): void {
@@ -99,7 +102,7 @@ export class PostgresGuard implements SessionGuard {
     const { policies, identity, resource, maskingActive } = this.options;
     const classification = classifySql(check.text, check.reading);
     if (check.refusal !== undefined) return { check, classification, decision: { action: "deny", policy: "", rule: "(protocol)", message: check.refusal } };
-    const decision = policies.decide(classification, identity, resource);
+    const decision = policies.decide(classification.ok ? { ok: true, items: classification.statements } : classification, identity, resource);
     if (decision.action === "deny" || !maskingActive || !classification.ok) return { check, classification, decision };
     const refused = MASKING_REFUSALS.find(([applies]) => classification.statements.some(applies));
     return { check, classification, decision: refused ? { action: "deny", policy: decision.policy, rule: "(masking)", message: refused[1] } : decision };
@@ -113,17 +116,22 @@ export class PostgresGuard implements SessionGuard {
 
   private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun"): Promise<EvidenceRecord> {
     const { classification, decision, check } = entry;
-    const data: StatementData = {
-      text: check.text,
-      ...(check.parameters?.length ? { parameters: renderParameters(check.parameters) } : {}),
-      classification: classification.ok
-        ? {
-            summary: classification.summary,
-            fingerprint: classification.fingerprint,
-            commands: classification.statements.map((s) => s.command),
-            tables: [...new Set(classification.statements.flatMap((s) => s.tables))],
-          }
-        : { summary: `unparseable: ${classification.error}`, fingerprint: "", commands: [], tables: [] },
+    const summary = classification.ok ? classification.summary : `unparseable: ${classification.error}`;
+    const data: RequestData = {
+      protocol: "postgres",
+      summary,
+      postgres: {
+        text: check.text,
+        ...(check.parameters?.length ? { parameters: renderParameters(check.parameters) } : {}),
+        classification: classification.ok
+          ? {
+              summary,
+              fingerprint: classification.fingerprint,
+              commands: classification.statements.map((s) => s.command),
+              tables: [...new Set(classification.statements.flatMap((s) => s.tables))],
+            }
+          : { summary, fingerprint: "", commands: [], tables: [] },
+      },
       decision: {
         action: outcome === "notRun" || outcome === "deny" ? "deny" : outcome,
         policy: decision.policy,
@@ -131,7 +139,7 @@ export class PostgresGuard implements SessionGuard {
         ...(outcome === "notRun" ? { reason: "another statement of the same request was denied" } : outcome === "deny" ? { reason: decision.message } : {}),
       },
     };
-    return this.options.recorder.append("statement", data);
+    return this.options.recorder.append("request", data);
   }
 
   private remember(record: EvidenceRecord): string {
@@ -140,7 +148,8 @@ export class PostgresGuard implements SessionGuard {
     return id;
   }
 
-  private count(decision: StatementDecision): void {
-    observeStatement(this.options.metrics, this.options.resource.name, decision);
+  private count(decision: RequestDecision): void {
+    observeRequest(this.options.metrics, { resource: this.options.resource.name, protocol: "postgres" }, decision);
   }
 }
+

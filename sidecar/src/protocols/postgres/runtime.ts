@@ -5,26 +5,21 @@
 // and its listener refuses every session with it (fail closed).
 import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
 import type { ResourceFacts } from "@portcullis/common/policy/cel";
-import { type EvidenceSpool, SpoolFullError } from "../../evidence/spool.js";
-import type { GatewayMetrics } from "../../observability/metrics.js";
+import { SpoolFullError } from "../../evidence/spool.js";
+import type { RuntimeServices } from "../../runtime/registry.js";
 import { SQLSTATE } from "./backend.js";
 import { TableCatalog } from "./catalog.js";
 import { type ClientInfo, type OpenedSession, type PostgresResourceRuntime, StartupRefusal } from "./listener.js";
 import type { UpstreamTarget } from "./upstream.js";
-import type { ApprovalService } from "../../approvals/approval-service.js";
-import type { GrantCache } from "../../approvals/grants.js";
 import { ApprovalFlow } from "../../approvals/approval-flow.js";
 import { PostgresGuard } from "./guard.js";
 import { CatalogResultMasking } from "./result-masking.js";
 import { type SessionRules, SessionRulesResolver } from "../../runtime/session-rules.js";
+import { IdentityRefusal } from "../../runtime/identity-refusal.js";
+import type { SqlFacts } from "@portcullis/common/policy/cel";
+import { SQL_MATCHER } from "./sql/sql-match.js";
 import { errorMessage } from "../../config/error-message.js";
 
-export interface RuntimeServices {
-  spool: EvidenceSpool;
-  metrics: GatewayMetrics;
-  approvals: ApprovalService;
-  grants: GrantCache;
-}
 
 
 /** The runtime for a postgres Resource, or why it cannot take sessions. */
@@ -35,9 +30,9 @@ export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource
   const governing = bundle.policies.filter((policy) => policy.spec.resources.includes(resource.name));
   if (!governing.length) return `${unavailable}: no AccessPolicy that applies to this pod names it`;
   const facts: ResourceFacts = { name: resource.name, protocol: "postgres" };
-  let rules: SessionRulesResolver;
+  let rules: SessionRulesResolver<SqlFacts>;
   try {
-    rules = new SessionRulesResolver(bundle, governing, facts);
+    rules = new SessionRulesResolver(bundle, governing, facts, SQL_MATCHER);
   } catch (error) {
     return `${unavailable}: ${errorMessage(error)}`;
   }
@@ -63,18 +58,28 @@ export function postgresRuntime(bundle: ConfigBundle, resource: BrokeredResource
     return catalog;
   };
   return {
-    wantsPassword: rules.wantsPassword,
+    wantsPassword: rules.wantsToken,
     close: () => {
       for (const catalog of catalogs.values()) catalog.close();
     },
     upstreamTarget: target,
-    openSession: async (client, password) => openSession(bundle, facts, client, { services, rules: await rules.resolve(password), catalog: catalogFor(client) }),
+    openSession: async (client, password) => openSession(bundle, facts, client, { services, rules: await sessionRules(rules, password), catalog: catalogFor(client) }),
   };
+}
+
+/** The session's identity and rules; a token that is not accepted (or missing) refuses the startup with its SQLSTATE. */
+async function sessionRules(rules: SessionRulesResolver<SqlFacts>, password: string | undefined): Promise<SessionRules<SqlFacts>> {
+  try {
+    return await rules.resolve(password);
+  } catch (error) {
+    if (error instanceof IdentityRefusal) throw new StartupRefusal(error.reason === "token-rejected" ? SQLSTATE.invalidAuthorization : SQLSTATE.invalidPassword, error.message);
+    throw error;
+  }
 }
 
 interface SessionParts {
   services: RuntimeServices;
-  rules: SessionRules;
+  rules: SessionRules<SqlFacts>;
   catalog: TableCatalog;
 }
 

@@ -4,16 +4,14 @@
 // statement — every table it touches, and, for a statement that reaches
 // outside plain data (a dangerous tag), an explicit WRITE — so a rule written
 // for reads does not let `SELECT pg_read_file(…)` or `SET ROLE` through.
-import type { IAccessPolicy } from "@portcullis/crds";
 import type { SqlFacts } from "@portcullis/common/policy/cel";
-
-type Rule = NonNullable<IAccessPolicy["spec"]["rules"]>[number];
-export type RuleAction = Rule["action"];
+import type { PolicyRule as Rule, ProtocolMatcher, RuleAction } from "../../../policy/protocol-matcher.js";
 
 const DDL_COMMANDS = new Set(["CREATE", "ALTER", "DROP", "TRUNCATE"]);
 const WRITE_COMMANDS = new Set([...DDL_COMMANDS, "INSERT", "UPDATE", "DELETE", "MERGE", "GRANT", "REVOKE", "DO", "CALL"]);
 // Tags that add nothing to "is it a write": data-modifying-cte's statement already carries the writing
 // command, and client-encoding only tells the guard which setting a SET changes.
+const MAX_LISTED_TABLES = 5;
 const HARMLESS_TAGS = new Set(["data-modifying-cte", "client-encoding"]);
 
 /** A statement that reaches outside plain table data: server files, server control, roles, code it cannot see. */
@@ -92,3 +90,22 @@ export function compileSqlMatch(match: Rule["match"], action: RuleAction): SqlMa
     return true;
   };
 }
+
+/** Readable words for a statement in messages, e.g. "DROP TABLE on orders". */
+function describe(facts: SqlFacts): string {
+  const object = facts.objectType ? ` ${facts.objectType}` : "";
+  const listed = facts.tables.slice(0, MAX_LISTED_TABLES).join(", ");
+  const more = facts.tables.length > MAX_LISTED_TABLES ? ", …" : "";
+  const tables = listed ? ` on ${listed}${more}` : "";
+  const dangers = facts.dangerous.length > 0 ? ` [${facts.dangerous.join(", ")}]` : "";
+  return `${facts.command}${object}${tables}${dangers}`;
+}
+
+/** How AccessPolicy rules apply to PostgreSQL statements. */
+export const SQL_MATCHER: ProtocolMatcher<SqlFacts> = {
+  protocol: "postgres",
+  noun: "statement",
+  compile: compileSqlMatch,
+  describe,
+  whenFacts: (sql) => ({ sql }),
+};

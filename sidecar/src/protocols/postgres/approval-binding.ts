@@ -1,0 +1,18 @@
+// What a reviewer sees of a held statement, and what the approval binds to:
+// the statement text and, in the extended protocol, the values bound to it, so
+// approving `DELETE … WHERE id = $1` for id 5 grants nothing for another id
+// (as with literals).
+import { createHash } from "node:crypto";
+import type { HeldRequest } from "../../approvals/approval-flow.js";
+import { parameterIdentity, renderParameters } from "./parameters.js";
+import type { StatementCheck } from "./ports.js";
+import type { Classification } from "./sql/classify.js";
+
+export function statementApproval(check: StatementCheck, classification: Classification): Pick<HeldRequest, "summary" | "details" | "fingerprint"> {
+  const textFingerprint = classification.ok ? classification.fingerprint : "";
+  const fingerprint = check.parameters?.length
+    ? `sha256:${createHash("sha256").update(JSON.stringify([textFingerprint, parameterIdentity(check.parameters)])).digest("hex")}`
+    : textFingerprint;
+  const values = check.parameters?.length ? `\n-- with ${renderParameters(check.parameters).join(", ")}` : "";
+  return { summary: classification.ok ? classification.summary : "", details: `${check.text}${values}`, fingerprint };
+}

@@ -1,0 +1,72 @@
+// The protocol gateways the sidecar can run, keyed by Resource.spec.protocol.
+// Each owns its listener, its request classification and its error encoding;
+// the runtime only opens, swaps and closes them as the configuration changes.
+import type tls from "node:tls";
+import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
+import type { ApprovalService } from "../approvals/approval-service.js";
+import type { GrantCache } from "../approvals/grants.js";
+import type { EvidenceSpool } from "../evidence/spool.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
+
+/** What every protocol's sessions share: the evidence spool, metrics, approvals and grants. */
+export interface RuntimeServices {
+  spool: EvidenceSpool;
+  metrics: GatewayMetrics;
+  approvals: ApprovalService;
+  grants: GrantCache;
+}
+
+/** Everything one Resource needs under one configuration revision; built once per revision. */
+export interface ResourceRuntime {
+  /** The revision is replaced: release what the runtime holds (connections it keeps for itself). */
+  close?(): void;
+}
+
+/** A Resource's runtime, or why it takes no sessions (its listener refuses every session with this message). */
+export type RuntimeOrRefusal<R extends ResourceRuntime> = R | string;
+
+export interface ListenerHooks {
+  onSessionStart(): void;
+  onSessionEnd(session: string, reason: string, error?: unknown): void;
+  onRefused(reason: string): void;
+  onError(error: unknown): void;
+}
+
+export interface ListenerOptions<R extends ResourceRuntime> {
+  host: string;
+  port: number;
+  /** The runtime for new sessions: swapped when a revision is applied, open sessions keep theirs. */
+  runtime: () => RuntimeOrRefusal<R>;
+  hooks: ListenerHooks;
+  /** Offer TLS to clients with this certificate (--tls-cert). */
+  tls?: tls.SecureContextOptions;
+}
+
+export interface ProtocolListener {
+  /** Resolves with the port it listens on. */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface ProtocolGateway<R extends ResourceRuntime = ResourceRuntime> {
+  /** The Resource.spec.protocol it serves. */
+  readonly protocol: string;
+  runtime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): RuntimeOrRefusal<R>;
+  listener(options: ListenerOptions<R>): ProtocolListener;
+}
+
+export class ProtocolRegistry {
+  private readonly gateways = new Map<string, ProtocolGateway>();
+
+  constructor(gateways: readonly ProtocolGateway[]) {
+    for (const gateway of gateways) this.gateways.set(gateway.protocol, gateway);
+  }
+
+  get(protocol: string): ProtocolGateway | undefined {
+    return this.gateways.get(protocol);
+  }
+
+  get protocols(): string[] {
+    return [...this.gateways.keys()];
+  }
+}
