@@ -28,7 +28,7 @@ const sqlContext: WhenContext = {
 const httpContext: WhenContext = {
   identity,
   resource: { name: "billing-api", protocol: "http" },
-  http: { method: "GET", path: "/v1/invoices/7", host: "billing.example.com", headers: { "x-tenant": "acme" } },
+  http: { method: "GET", path: "/v1/invoices/7", host: "billing.example.com", headers: { "x-tenant": "acme" }, query: { limit: ["10"] }, body: { amount: 5 } },
 };
 
 const kubernetesContext: WhenContext = {

@@ -34,10 +34,16 @@ export interface SqlFacts {
 
 export interface HttpFacts {
   method: string;
+  /** The canonical path (percent-encoding normalised, dot segments and duplicate slashes removed). */
   path: string;
+  /** The host the backend sees (the Resource's). */
   host: string;
-  /** Header names in lower case; repeated headers joined with ", ". */
+  /** Header names in lower case; repeated headers joined with ", ". The agent's Authorization is never among them. */
   headers: Record<string, string>;
+  /** Query parameters, decoded, each with its values in order. */
+  query: Record<string, string[]>;
+  /** The parsed JSON body, read only when a rule's when refers to http.body; null when there is none or it is not JSON. */
+  body?: unknown;
 }
 
 /** A Kubernetes API request, parsed from its path. */
@@ -112,7 +118,7 @@ const SQL_SCHEMA: ObjectSchema = {
   dangerous: "list<string>",
   objectType: "string",
 };
-const HTTP_SCHEMA: ObjectSchema = { method: "string", path: "string", host: "string", headers: "map<string, string>" };
+const HTTP_SCHEMA: ObjectSchema = { method: "string", path: "string", host: "string", headers: "map<string, string>", query: "map<string, list<string>>", body: "dyn" };
 const KUBERNETES_SCHEMA: ObjectSchema = {
   verb: "string",
   apiGroup: "string",

@@ -211,3 +211,16 @@ describe("formatAdmissionDenial", () => {
     ).toBe('AccessPolicy "x" is invalid: spec.rules[1].when: Unknown variable: foo; spec.masking[0].patterns[0]: not RE2');
   });
 });
+
+describe("masking jsonPaths", () => {
+  it("refuses a JSONPath the gateway cannot apply, naming the field", () => {
+    const policy = {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "AccessPolicy",
+      metadata: { name: "p", namespace: "agents" },
+      spec: { subjects: { serviceAccounts: ["bot"] }, resources: [], masking: [{ name: "m", jsonPaths: ["$.items[*].email", "$.items[?(@.x)]"] }] },
+    } as unknown as IAccessPolicy;
+    const result = validateAccessPolicy(policy, { resources: [] });
+    expect(result.errors).toEqual([{ field: "spec.masking[0].jsonPaths[1]", message: expect.stringMatching(/not supported/) as unknown as string }]);
+  });
+});

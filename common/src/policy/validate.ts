@@ -7,6 +7,7 @@
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
 import { compileWhen, type WhenProtocol } from "./cel.js";
 import { checkRegex, estimateRegexCost } from "./regex.js";
+import { parseJsonPath } from "./json-path.js";
 
 /** One problem, at the field it is in, e.g. spec.rules[2].when. */
 export interface FieldError {
@@ -50,6 +51,7 @@ export function validateAccessPolicy(policy: IAccessPolicy, context: ValidationC
     ...sharedListenerPorts(named.found).map((message) => ({ field: "spec.resources", message })),
     ...(spec.rules ?? []).flatMap((rule, index) => validateRule(rule, `spec.rules[${index}]`, named)),
     ...validateMaskingPatterns(spec.masking ?? []),
+    ...validateJsonPaths(spec.masking ?? []),
   ];
   const namespace = policy.metadata?.namespace ?? "";
   const warnings = [
@@ -154,6 +156,15 @@ function matchKindOf(rule: Rule): MatchKind | undefined {
   if (rule.match?.http) return "http";
   if (rule.match?.kubernetes) return "kubernetes";
   return undefined;
+}
+
+function validateJsonPaths(masking: NonNullable<AccessPolicySpec["masking"]>): FieldError[] {
+  return masking.flatMap((rule, m) =>
+    (rule.jsonPaths ?? []).flatMap((path, p) => {
+      const parsed = parseJsonPath(path);
+      return parsed.ok ? [] : [{ field: `spec.masking[${m}].jsonPaths[${p}]`, message: parsed.message }];
+    }),
+  );
 }
 
 function validateMaskingPatterns(masking: NonNullable<AccessPolicySpec["masking"]>): FieldError[] {

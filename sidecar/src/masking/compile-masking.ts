@@ -19,6 +19,8 @@ import { PATTERN_WINDOW, compileRe2, findSpans } from "./re2-search.js";
 import { type ResultMaskPlan, planResult } from "./result-plan.js";
 import type { ResultColumn } from "./result-columns.js";
 import { type MaskStrategy, hash, nullify, partial, redact } from "./strategies.js";
+import { parseJsonPath } from "@portcullis/common/policy/json-path";
+import { BodyMasker } from "./body-masking.js";
 
 /** The masking configuration cannot be run as written; the message names the policy, the rule and the field. */
 export class MaskingConfigError extends Error {
@@ -26,10 +28,12 @@ export class MaskingConfigError extends Error {
 }
 
 export interface Masker {
-  /** False when no rule applies to this Resource's results: the gateway can skip masking altogether. */
+  /** False when no rule applies to this Resource's SQL results: the gateway can skip masking altogether. */
   readonly active: boolean;
   /** What to mask in a result with these columns; undefined when nothing in it can be masked. */
   planFor(columns: readonly ResultColumn[]): ResultMaskPlan | undefined;
+  /** Masking of HTTP bodies (JSON paths, detectors and patterns). */
+  readonly body: BodyMasker;
 }
 
 type MaskingSpec = NonNullable<BrokeredPolicy["spec"]["masking"]>[number];
@@ -42,9 +46,12 @@ const MIN_HASH_KEY_BYTES = 16;
 /** The masking rules of the policies that govern `resourceName`, in policy and rule order. */
 export function compileMasking(policies: readonly BrokeredPolicy[], resourceName: string): Masker {
   const rules = policies.filter((policy) => policy.spec.resources.includes(resourceName)).flatMap(compilePolicy);
+  // Rules that name only JSON paths say nothing about SQL results; rules that name only columns nothing about bodies.
+  const sqlRules = rules.filter((rule) => rule.columns !== undefined || rule.finders.length > 0);
   return {
-    active: rules.length > 0,
-    planFor: (columns) => (rules.length > 0 ? planResult(rules, columns) : undefined),
+    active: sqlRules.length > 0,
+    planFor: (columns) => (sqlRules.length > 0 ? planResult(sqlRules, columns) : undefined),
+    body: new BodyMasker(rules.filter((rule) => rule.jsonPaths !== undefined || rule.finders.length > 0)),
   };
 }
 
@@ -67,15 +74,23 @@ function compileRule(policy: BrokeredPolicy, rule: MaskingSpec, index: number): 
     throw new MaskingConfigError(`AccessPolicy "${policy.name}" masking rule "${rule.name}" (spec.masking[${index}].${field}): ${problem}`);
   };
   const columns = rule.columns?.length ? compileColumns(rule.columns, fail) : undefined;
+  const jsonPaths = rule.jsonPaths?.length ? compileJsonPaths(rule.jsonPaths, fail) : undefined;
   const finders = [...detectorFinders(rule.detectors ?? [], fail), ...patternFinders(rule.patterns ?? [], fail)];
-  if (!columns && finders.length === 0) return undefined;
-  return { id: `${policy.name}/${rule.name}`, strategy: compileStrategy(policy, rule, fail), ...(columns ? { columns } : {}), finders };
+  if (!columns && !jsonPaths && finders.length === 0) return undefined;
+  return { id: `${policy.name}/${rule.name}`, strategy: compileStrategy(policy, rule, fail), ...(columns ? { columns } : {}), ...(jsonPaths ? { jsonPaths } : {}), finders };
 }
 
 function compileColumns(patterns: readonly string[], fail: Fail): ColumnMatcher[] {
   return patterns.map((pattern, i) => {
     const problem = columnPatternProblem(pattern);
     return problem === undefined ? compileColumnPattern(pattern) : fail(`columns[${i}]`, problem);
+  });
+}
+
+function compileJsonPaths(paths: readonly string[], fail: Fail): NonNullable<MaskRule["jsonPaths"]> {
+  return paths.map((path, i) => {
+    const parsed = parseJsonPath(path);
+    return parsed.ok ? { path, steps: parsed.steps } : fail(`jsonPaths[${i}]`, parsed.message);
   });
 }
 

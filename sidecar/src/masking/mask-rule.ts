@@ -6,6 +6,7 @@
 import type { ColumnMatcher } from "./column-patterns.js";
 import type { Span } from "./re2-search.js";
 import type { MaskStrategy } from "./strategies.js";
+import type { JsonPathStep } from "@portcullis/common/policy/json-path";
 
 /** Finds the parts of a text a detector or pattern recognises. */
 export type TextFinder = (text: string) => Span[];
@@ -16,8 +17,10 @@ export interface MaskRule {
   strategy: MaskStrategy;
   /** The columns the rule names; undefined when it names none and scans every textual column. */
   columns?: readonly ColumnMatcher[];
-  /** Its detectors and patterns; none means it masks whole values of its columns. */
+  /** Its detectors and patterns; none means it masks whole values of its columns (or JSON paths). */
   finders: readonly TextFinder[];
+  /** The fields of JSON bodies it names (HTTP responses); undefined when it names none. */
+  jsonPaths?: ReadonlyArray<{ path: string; steps: readonly JsonPathStep[] }>;
 }
 
 /** `text` with every rule's findings masked in turn; null when a rule turns the value into SQL NULL. */

@@ -14,7 +14,7 @@ const schema7 = {
       "$ref": "a6f0oUEaFqHmymdwnqPORTNOTU7GczWAkwGD0uYU"
     },
     "spec": {
-      "$ref": "SUT9ONf3MI1eAdjkkaqkdADRkta89WirLiCATfPYz5I"
+      "$ref": "TVTqySb2MkTy9PNcYZpuuF6IugyR7dhUlklqnQAboY"
     },
     "status": {
       "$ref": "VF5QqZUv7yOxXsZjGNRHmvbJf0058y9c4RDIRqXYopE"
@@ -167,7 +167,7 @@ const schema12 = {
       "$ref": "5sdZxq2wpJLxk4z9NK3RcUAHCgInptcTJcvBj4xGUqE"
     },
     "http": {
-      "$ref": "Yl9r4IhUi9zzUioxP4pQfsGVViHBmGQVHYIdrTxTq8"
+      "$ref": "giKIttv1ed2tYNDNnS29YOCbToS8ffnNH8vEi4EFwc"
     }
   }
 };
@@ -1485,6 +1485,9 @@ const schema32 = {
   "properties": {
     "credentialHeader": {
       "$ref": "VVSCx6aC67EhoNb67MdqaZbS7CmOf5y6IwDoiWjUs"
+    },
+    "maxBodyBytes": {
+      "$ref": "6T6lfa1QJ7Kp03XbS7AV024oxDDkXZeOdq4PDGvw"
     }
   },
   "nullable": true
@@ -1685,6 +1688,76 @@ function validate74(data, {
   validate74.errors = vErrors;
   return errors === 0;
 }
+const schema36 = {
+  "type": "integer",
+  "default": 1048576,
+  "minimum": 1024,
+  "maximum": 67108864,
+  "nullable": true
+};
+function validate80(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (!(typeof data == "number" && !(data % 1) && !isNaN(data) && isFinite(data)) && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "integer"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (typeof data == "number" && isFinite(data)) {
+    if (data > 67108864 || isNaN(data)) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/maximum",
+        keyword: "maximum",
+        params: {
+          comparison: "<=",
+          limit: 67108864
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data < 1024 || isNaN(data)) {
+      const err2 = {
+        instancePath,
+        schemaPath: "#/minimum",
+        keyword: "minimum",
+        params: {
+          comparison: ">=",
+          limit: 1024
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+  }
+  validate80.errors = vErrors;
+  return errors === 0;
+}
 function validate73(data, {
   instancePath = "",
   parentData,
@@ -1718,6 +1791,17 @@ function validate73(data, {
         rootData
       })) {
         vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.maxBodyBytes !== undefined) {
+      if (!validate80(data.maxBodyBytes, {
+        instancePath: instancePath + "/maxBodyBytes",
+        parentData: data,
+        parentDataProperty: "maxBodyBytes",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
         errors = vErrors.length;
       }
     }
@@ -1878,7 +1962,7 @@ function validate31(data, {
   validate31.errors = vErrors;
   return errors === 0;
 }
-const schema36 = {
+const schema37 = {
   "type": "object",
   "properties": {
     "observedGeneration": {
@@ -1890,13 +1974,13 @@ const schema36 = {
   },
   "nullable": true
 };
-const schema37 = {
+const schema38 = {
   "type": "integer",
   "format": "int64",
   "nullable": true
 };
 const formats0 = formats.int64;
-function validate83(data, {
+function validate85(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -1938,10 +2022,10 @@ function validate83(data, {
       errors++;
     }
   }
-  validate83.errors = vErrors;
+  validate85.errors = vErrors;
   return errors === 0;
 }
-const schema38 = {
+const schema39 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -1949,7 +2033,7 @@ const schema38 = {
   },
   "nullable": true
 };
-const schema39 = {
+const schema40 = {
   "type": "object",
   "required": ["type", "status", "reason", "message", "lastTransitionTime"],
   "properties": {
@@ -1973,13 +2057,13 @@ const schema39 = {
     }
   }
 };
-const schema40 = {
+const schema41 = {
   "type": "string",
   "maxLength": 316,
   "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
 };
 const pattern2 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
-function validate87(data, {
+function validate89(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2036,14 +2120,14 @@ function validate87(data, {
     }
     errors++;
   }
-  validate87.errors = vErrors;
+  validate89.errors = vErrors;
   return errors === 0;
 }
-const schema41 = {
+const schema42 = {
   "type": "string",
   "enum": ["True", "False", "Unknown"]
 };
-function validate89(data, {
+function validate91(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2073,7 +2157,7 @@ function validate89(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema41.enum
+        allowedValues: schema42.enum
       }
     };
     if (vErrors === null) {
@@ -2083,17 +2167,17 @@ function validate89(data, {
     }
     errors++;
   }
-  validate89.errors = vErrors;
+  validate91.errors = vErrors;
   return errors === 0;
 }
-const schema42 = {
+const schema43 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 1024,
   "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 };
 const pattern3 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
-function validate91(data, {
+function validate93(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2166,14 +2250,14 @@ function validate91(data, {
     }
     errors++;
   }
-  validate91.errors = vErrors;
+  validate93.errors = vErrors;
   return errors === 0;
 }
-const schema43 = {
+const schema44 = {
   "type": "string",
   "maxLength": 32768
 };
-function validate93(data, {
+function validate95(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2214,16 +2298,16 @@ function validate93(data, {
     }
     errors++;
   }
-  validate93.errors = vErrors;
+  validate95.errors = vErrors;
   return errors === 0;
 }
-const schema44 = {
+const schema45 = {
   "type": "integer",
   "format": "int64",
   "minimum": 0,
   "nullable": true
 };
-function validate95(data, {
+function validate97(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2282,15 +2366,15 @@ function validate95(data, {
       errors++;
     }
   }
-  validate95.errors = vErrors;
+  validate97.errors = vErrors;
   return errors === 0;
 }
-const schema45 = {
+const schema46 = {
   "type": "string",
   "format": "date-time"
 };
 const formats4 = formats["date-time"];
-function validate97(data, {
+function validate99(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2331,10 +2415,10 @@ function validate97(data, {
     }
     errors++;
   }
-  validate97.errors = vErrors;
+  validate99.errors = vErrors;
   return errors === 0;
 }
-function validate86(data, {
+function validate88(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2424,68 +2508,68 @@ function validate86(data, {
       errors++;
     }
     if (data.type !== undefined) {
-      if (!validate87(data.type, {
+      if (!validate89(data.type, {
         instancePath: instancePath + "/type",
         parentData: data,
         parentDataProperty: "type",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.status !== undefined) {
-      if (!validate89(data.status, {
-        instancePath: instancePath + "/status",
-        parentData: data,
-        parentDataProperty: "status",
         rootData
       })) {
         vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
         errors = vErrors.length;
       }
     }
-    if (data.reason !== undefined) {
-      if (!validate91(data.reason, {
-        instancePath: instancePath + "/reason",
+    if (data.status !== undefined) {
+      if (!validate91(data.status, {
+        instancePath: instancePath + "/status",
         parentData: data,
-        parentDataProperty: "reason",
+        parentDataProperty: "status",
         rootData
       })) {
         vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
         errors = vErrors.length;
       }
     }
-    if (data.message !== undefined) {
-      if (!validate93(data.message, {
-        instancePath: instancePath + "/message",
+    if (data.reason !== undefined) {
+      if (!validate93(data.reason, {
+        instancePath: instancePath + "/reason",
         parentData: data,
-        parentDataProperty: "message",
+        parentDataProperty: "reason",
         rootData
       })) {
         vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
         errors = vErrors.length;
       }
     }
-    if (data.observedGeneration !== undefined) {
-      if (!validate95(data.observedGeneration, {
-        instancePath: instancePath + "/observedGeneration",
+    if (data.message !== undefined) {
+      if (!validate95(data.message, {
+        instancePath: instancePath + "/message",
         parentData: data,
-        parentDataProperty: "observedGeneration",
+        parentDataProperty: "message",
         rootData
       })) {
         vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
         errors = vErrors.length;
       }
     }
+    if (data.observedGeneration !== undefined) {
+      if (!validate97(data.observedGeneration, {
+        instancePath: instancePath + "/observedGeneration",
+        parentData: data,
+        parentDataProperty: "observedGeneration",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.lastTransitionTime !== undefined) {
-      if (!validate97(data.lastTransitionTime, {
+      if (!validate99(data.lastTransitionTime, {
         instancePath: instancePath + "/lastTransitionTime",
         parentData: data,
         parentDataProperty: "lastTransitionTime",
         rootData
       })) {
-        vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+        vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
         errors = vErrors.length;
       }
     }
@@ -2505,10 +2589,10 @@ function validate86(data, {
     }
     errors++;
   }
-  validate86.errors = vErrors;
+  validate88.errors = vErrors;
   return errors === 0;
 }
-function validate85(data, {
+function validate87(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2551,21 +2635,21 @@ function validate85(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate86(data[i0], {
+      if (!validate88(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+        vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate85.errors = vErrors;
+  validate87.errors = vErrors;
   return errors === 0;
 }
-function validate82(data, {
+function validate84(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2591,29 +2675,29 @@ function validate82(data, {
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.observedGeneration !== undefined) {
-      if (!validate83(data.observedGeneration, {
+      if (!validate85(data.observedGeneration, {
         instancePath: instancePath + "/observedGeneration",
         parentData: data,
         parentDataProperty: "observedGeneration",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.conditions !== undefined) {
-      if (!validate85(data.conditions, {
-        instancePath: instancePath + "/conditions",
-        parentData: data,
-        parentDataProperty: "conditions",
         rootData
       })) {
         vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
         errors = vErrors.length;
       }
     }
+    if (data.conditions !== undefined) {
+      if (!validate87(data.conditions, {
+        instancePath: instancePath + "/conditions",
+        parentData: data,
+        parentDataProperty: "conditions",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+        errors = vErrors.length;
+      }
+    }
   }
-  validate82.errors = vErrors;
+  validate84.errors = vErrors;
   return errors === 0;
 }
 function validate22(data, {
@@ -2719,13 +2803,13 @@ function validate22(data, {
       }
     }
     if (data.status !== undefined) {
-      if (!validate82(data.status, {
+      if (!validate84(data.status, {
         instancePath: instancePath + "/status",
         parentData: data,
         parentDataProperty: "status",
         rootData
       })) {
-        vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+        vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
         errors = vErrors.length;
       }
     }

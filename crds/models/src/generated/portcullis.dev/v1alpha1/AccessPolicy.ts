@@ -126,6 +126,36 @@ export interface IAccessPolicy {
            * Request paths, with \* matching one segment and \*\* any number, e.g. /v1/customers/\*\*.
            */
           "paths"?: Array<string>;
+          /**
+           * Host names the backend sees (the Resource's host), with \* matching one label, e.g. api.example.com or \*.example.com. Compared without case.
+           */
+          "hosts"?: Array<string>;
+          /**
+           * Request headers that must be present; with values, one of them must match (with \* as a wildcard). Every header listed must match.
+           */
+          "headers"?: Array<{
+            /**
+             * Header name, compared without case.
+             */
+            "name": string;
+            /**
+             * Value patterns; absent means any value.
+             */
+            "values"?: Array<string>;
+          }>;
+          /**
+           * Query parameters that must be present; with values, every value the request gives must match one of them (with \* as a wildcard).
+           */
+          "query"?: Array<{
+            /**
+             * Parameter name, after percent-decoding.
+             */
+            "name": string;
+            /**
+             * Value patterns; absent means any value.
+             */
+            "values"?: Array<string>;
+          }>;
         };
         /**
          * Matches Kubernetes API requests, parsed from their paths.

@@ -133,6 +133,10 @@ export interface IResource {
          */
         "valuePrefix"?: string;
       };
+      /**
+       * The largest request or response body the gateway reads whole: to evaluate a rule over the JSON body, to bind an approval to it, or to mask a response. A larger one is refused (413 for requests, 502 for responses to mask), never passed on unchecked. Bodies nothing needs to read stream through.
+       */
+      "maxBodyBytes"?: number;
     };
   };
   /**
