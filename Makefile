@@ -42,9 +42,11 @@ tools: build
 # (initdb, postgres and pgbench live in /usr/lib/postgresql/15/bin), psql,
 # Python's PostgreSQL driver, the tools for transparent-interception tests,
 # g++ (make fuzz builds a small glibc-compatibility shim for jazzer.js's addon),
-# curl (in the demo agent image) and the test node's container runtime
-# (containerd, runc, the CNI plugins).
-SYSTEM_PACKAGES := postgresql-15 postgresql-client-15 python3-psycopg2 iptables iproute2 g++ curl containerd runc containernetworking-plugins
+# curl (in the demo agent image, and an HTTP gateway client), the HTTP
+# gateway's other real parts (nginx as a backend and the bench's baseline,
+# Python requests as a client, wrk for make bench-http) and the test node's
+# container runtime (containerd, runc, the CNI plugins).
+SYSTEM_PACKAGES := postgresql-15 postgresql-client-15 python3-psycopg2 iptables iproute2 g++ curl nginx-light python3-requests wrk containerd runc containernetworking-plugins
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 CREATECLUSTER_CONF := /etc/postgresql-common/createcluster.conf
 

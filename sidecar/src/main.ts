@@ -22,6 +22,7 @@ import { EvidenceUploader } from "./evidence/uploader.js";
 import { Gateway } from "./runtime/gateway.js";
 import { ProtocolRegistry } from "./runtime/registry.js";
 import { postgresGateway } from "./protocols/postgres/gateway.js";
+import { httpGateway } from "./protocols/http/gateway.js";
 import { startHealthServer } from "./observability/health-server.js";
 import { createLogger, LOG_LEVELS, type Logger } from "./observability/logger.js";
 import { createGatewayMetrics, spoolMetricsObserver } from "./observability/metrics.js";
@@ -178,7 +179,7 @@ async function run(options: Options): Promise<void> {
   const tls = options.tls ? { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) } : undefined;
   const gateway = new Gateway({
     host: options.listenHost,
-    registry: new ProtocolRegistry([postgresGateway]),
+    registry: new ProtocolRegistry([postgresGateway, httpGateway]),
     log,
     services: { spool, metrics, approvals: source.approvals, grants: new GrantCache() },
     onSessionEnded: () => uploader.poke(),

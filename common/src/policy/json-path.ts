@@ -24,38 +24,31 @@ function bracket(path: string, at: number): { step: JsonPathStep; next: number }
   return `"[${inner}]" at position ${at + 1} is not supported (use [*], [N] or ['name']; filters and slices are not)`;
 }
 
+/** The step after a "." or ".." at `at`. */
+function dotStep(path: string, at: number): { step: JsonPathStep; next: number } | string {
+  const descendant = path[at + 1] === ".";
+  const from = at + (descendant ? 2 : 1);
+  if (path[from] === "*") return { step: { kind: "any", descendant }, next: from + 1 };
+  if (descendant && path[from] === "[") {
+    const result = bracket(path, from);
+    if (typeof result === "string") return result;
+    if (result.step.kind === "index") return "..[N] is not supported";
+    return { step: { ...result.step, descendant: true }, next: result.next };
+  }
+  const name = NAME.exec(path.slice(from))?.[0];
+  if (!name) return `a member name is missing at position ${from + 1}`;
+  return { step: { kind: "member", name, descendant }, next: from + name.length };
+}
+
 export function parseJsonPath(path: string): ParsedJsonPath {
   if (!path.startsWith("$")) return { ok: false, message: `"${path}" must start with $` };
   const steps: JsonPathStep[] = [];
   let at = 1;
   while (at < path.length) {
-    if (path[at] === "[") {
-      const result = bracket(path, at);
-      if (typeof result === "string") return { ok: false, message: `"${path}": ${result}` };
-      steps.push(result.step);
-      at = result.next;
-      continue;
-    }
-    if (path[at] !== ".") return { ok: false, message: `"${path}": unexpected "${path[at] ?? ""}" at position ${at + 1}` };
-    const descendant = path[at + 1] === ".";
-    at += descendant ? 2 : 1;
-    if (path[at] === "*") {
-      steps.push({ kind: "any", descendant });
-      at += 1;
-      continue;
-    }
-    if (descendant && path[at] === "[") {
-      const result = bracket(path, at);
-      if (typeof result === "string") return { ok: false, message: `"${path}": ${result}` };
-      if (result.step.kind === "index") return { ok: false, message: `"${path}": ..[N] is not supported` };
-      steps.push({ ...result.step, descendant: true } as JsonPathStep);
-      at = result.next;
-      continue;
-    }
-    const name = NAME.exec(path.slice(at))?.[0];
-    if (!name) return { ok: false, message: `"${path}": a member name is missing at position ${at + 1}` };
-    steps.push({ kind: "member", name, descendant });
-    at += name.length;
+    const result = path[at] === "[" ? bracket(path, at) : path[at] === "." ? dotStep(path, at) : `unexpected "${path[at] ?? ""}" at position ${at + 1}`;
+    if (typeof result === "string") return { ok: false, message: `"${path}": ${result}` };
+    steps.push(result.step);
+    at = result.next;
   }
   if (steps.length === 0) return { ok: false, message: `"${path}" names the whole document; name the fields to mask` };
   return { ok: true, steps };

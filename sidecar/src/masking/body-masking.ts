@@ -63,7 +63,7 @@ export class BodyMasker {
     if (value === null) return null;
     if (typeof value === "object") return this.mapLeaves(value as Container, (leaf) => this.whole(leaf, rule, counts));
     count(counts, rule.id);
-    return rule.strategy.maskPart(String(value));
+    return rule.strategy.maskPart(typeof value === "string" ? value : JSON.stringify(value));
   }
 
   /** Every string under `value` with what the rule's finders recognise masked. */

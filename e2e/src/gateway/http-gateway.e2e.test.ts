@@ -1,0 +1,352 @@
+// The HTTP gateway standalone, with real clients (curl, Node's fetch, Debian's
+// Python requests) and real backends (an HTTPS API with its own CA, nginx):
+// allow, deny and mask with the Resource's credential injected and the agent's
+// own Authorization dropped; a table of target and framing evasions that
+// never reach the backend as something the policy did not judge; SSE and a
+// large download streamed with bounded memory; refusals that fail closed
+// (502, 413, bodies that cannot be masked); every request in the evidence,
+// replayed with the CLI.
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { stringify } from "yaml";
+import { portcullis } from "../cli/portcullis-cli.js";
+import { freePort } from "../controlplane/processes.js";
+import { startNginx, type RunningNginx } from "../http/nginx.js";
+import { API_HOST, CUSTOMER, startApi, type RunningApi } from "../http/upstream.js";
+import { waitUntil } from "../processes/wait.js";
+import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
+import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
+
+const run = promisify(execFile);
+const PYTHON = "/usr/bin/python3";
+const API_TOKEN = "api-token-3f9c";
+
+let api: RunningApi;
+let nginx: RunningNginx;
+let gateway: SidecarProcess;
+let dir: string;
+let storeDir: string;
+let storeFile: string;
+const ports = { billing: 0, files: 0, web: 0, gone: 0, small: 0 };
+
+const url = (resource: keyof typeof ports, path: string): string => `http://127.0.0.1:${ports[resource]}${path}`;
+
+function resource(name: string, port: number, endpoint: object, extra: object = {}): object {
+  return {
+    apiVersion: "portcullis.dev/v1alpha1",
+    kind: "Resource",
+    metadata: { name },
+    spec: {
+      protocol: "http",
+      endpoint,
+      listener: { port },
+      credentials: { secretRef: { name: "api-token" } },
+      http: { credentialHeader: { name: "Authorization", valuePrefix: "Bearer " }, ...extra },
+    },
+  };
+}
+
+function manifests(apiPort: number, apiCa: string, nginxPort: number, closedPort: number): object[] {
+  const tls = { mode: "verify-full", serverName: API_HOST, caBundleRef: { kind: "Secret", name: "api-ca", key: "ca.crt" } };
+  const api = { host: "127.0.0.1", port: apiPort, tls };
+  return [
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "api-token" }, stringData: { token: API_TOKEN } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "api-ca" }, stringData: { "ca.crt": apiCa } },
+    ...filesystemStoreManifests(storeDir),
+    resource("billing-api", ports.billing, api),
+    resource("files-api", ports.files, api),
+    resource("web", ports.web, { host: "127.0.0.1", port: nginxPort, tls: { mode: "disable" } }),
+    resource("gone-api", ports.gone, { host: "127.0.0.1", port: closedPort, tls: { mode: "disable" } }),
+    resource("small-api", ports.small, api, { maxBodyBytes: 1024 }),
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "AccessPolicy",
+      metadata: { name: "billing" },
+      spec: {
+        subjects: { serviceAccounts: ["agent"] },
+        resources: ["billing-api"],
+        rules: [
+          { name: "no-deletes", match: { http: { methods: ["DELETE"] } }, action: "deny", message: "agents never delete billing data" },
+          { name: "big-refunds", match: { http: { methods: ["POST"], paths: ["/v1/refunds"] } }, when: "http.body.amount > 1000", action: "deny" },
+          {
+            name: "refunds",
+            match: { http: { methods: ["POST"], paths: ["/v1/refunds"] } },
+            action: "requireApproval",
+            approval: { reviewers: { groups: ["billing-leads"] }, timeout: "1m" },
+          },
+          { name: "reads", match: { http: { methods: ["GET"], paths: ["/v1/customers/*", "/v1/notes.txt", "/v1/logo.png", "/v1/echo"] } }, action: "allow" },
+        ],
+        masking: [
+          { name: "emails", jsonPaths: ["$.email", "$.items[*].email"], strategy: "redact" },
+          { name: "ibans", detectors: ["iban"], strategy: "partial", keepLast: 4 },
+        ],
+        recording: { storeRef: { name: "evidence-store" } },
+        defaultAction: "deny",
+      },
+    },
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "AccessPolicy",
+      metadata: { name: "files" },
+      spec: {
+        subjects: { serviceAccounts: ["agent"] },
+        resources: ["files-api", "web", "gone-api", "small-api"],
+        rules: [
+          { name: "no-admin", match: { http: { paths: ["/v1/admin/**"] } }, action: "deny" },
+          { name: "uploads", match: { http: { methods: ["POST"] } }, when: "has(http.body.name)", action: "allow" },
+          { name: "reads", match: { http: { methods: ["GET", "HEAD"] } }, action: "allow" },
+        ],
+        recording: { storeRef: { name: "evidence-store" } },
+        defaultAction: "deny",
+      },
+    },
+  ];
+}
+
+interface Curl {
+  status: number;
+  body: string;
+}
+
+async function curl(args: string[]): Promise<Curl> {
+  const { stdout } = await run("curl", ["-sS", "-o", "-", "-w", "\n%{http_code}", ...args], { maxBuffer: 64 << 20 });
+  const cut = stdout.lastIndexOf("\n");
+  return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
+}
+
+/** One raw request on a fresh connection, read until its response is complete; the status is 0 when the connection closed without one. */
+function raw(port: number, request: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(request));
+    let text = "";
+    const done = (): void => {
+      socket.destroy();
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
+    };
+    socket.setEncoding("latin1").on("data", (chunk: string) => {
+      text += chunk;
+      const head = text.indexOf("\r\n\r\n");
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(text)?.[1] ?? Number.NaN);
+      if (head >= 0 && Buffer.byteLength(text.slice(head + 4), "latin1") >= length) done();
+    });
+    socket.setTimeout(10_000, done);
+    socket.on("error", reject);
+    socket.on("close", done);
+  });
+}
+
+function rssKiB(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, "utf8").then((status) => Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "portcullis-http-"));
+  storeDir = join(dir, "store");
+  storeFile = join(dir, "store.yaml");
+  await writeFile(storeFile, stringify({ type: "filesystem", path: storeDir }));
+  [api, nginx] = await Promise.all([startApi(), startNginx()]);
+  for (const name of Object.keys(ports) as Array<keyof typeof ports>) ports[name] = await freePort();
+  gateway = await startSidecar({ manifests: manifests(api.port, api.caPem, nginx.port, await freePort()) });
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  await api?.stop();
+  await nginx?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("the HTTP gateway with curl", () => {
+  it("allows a read, presents the Resource's credential and drops the agent's, and masks the response", async () => {
+    const seen = api.received.length;
+    const result = await curl(["-H", "Authorization: Bearer agent-own-token", url("billing", "/v1/customers/7")]);
+    expect(result.status).toBe(200);
+    const body = JSON.parse(result.body) as Record<string, unknown>;
+    expect(body).toMatchObject({ id: 7, name: "Ada", email: "***", iban: "******************3000", items: [{ email: "***" }, { email: "***" }] });
+    // A JSON-path rule masks the fields it names, nothing else.
+    expect(body.notes).toBe(CUSTOMER.notes);
+    const request = api.received[seen];
+    expect(request?.headers.authorization).toBe(`Bearer ${API_TOKEN}`);
+    expect(request?.headers.host).toBe(`127.0.0.1:${api.port}`);
+  });
+
+  it("denies with 403 and a JSON body naming the policy and the rule; the backend never sees it", async () => {
+    const seen = api.received.length;
+    const result = await curl(["-X", "DELETE", url("billing", "/v1/customers/7")]);
+    expect(result.status).toBe(403);
+    expect(JSON.parse(result.body)).toEqual({
+      error: "denied",
+      message: 'portcullis: denied by AccessPolicy "billing" rule "no-deletes": agents never delete billing data',
+      policy: "billing",
+      rule: "no-deletes",
+    });
+    expect(api.received.length).toBe(seen);
+  });
+
+  it("decides on the JSON body when a rule reads it", async () => {
+    const big = await curl(["-X", "POST", "-H", "content-type: application/json", "--data", '{"amount": 5000}', url("billing", "/v1/refunds")]);
+    expect(big.status).toBe(403);
+    expect(JSON.parse(big.body)).toMatchObject({ policy: "billing", rule: "big-refunds" });
+    // A small refund needs a reviewer, and standalone without --kubeconfig there is none: refused, saying why.
+    const small = await curl(["-X", "POST", "-H", "content-type: application/json", "--data", '{"amount": 20}', url("billing", "/v1/refunds")]);
+    expect(small.status).toBe(403);
+    expect(JSON.parse(small.body)).toMatchObject({ error: "approval denied", rule: "refunds", message: expect.stringMatching(/no ApprovalRequest could be made/) as unknown as string });
+  });
+
+  it("withholds a response it cannot mask rather than pass it on: text under a JSON-path rule, an image", async () => {
+    for (const path of ["/v1/notes.txt", "/v1/logo.png"]) {
+      const result = await curl([url("billing", path)]);
+      expect(result.status).toBe(502);
+      expect(JSON.parse(result.body)).toMatchObject({ error: "response withheld" });
+      expect(result.body).not.toContain(CUSTOMER.iban);
+    }
+  });
+
+  it("reaches nginx with the credential injected", async () => {
+    const result = await curl(["-H", "Authorization: Basic YWdlbnQ6cGFzcw==", url("web", "/v1/whoami?b=2&a=1")]);
+    expect(result.status).toBe(200);
+    expect(JSON.parse(result.body)).toEqual({ server: "nginx", authorization: `Bearer ${API_TOKEN}`, target: "/v1/whoami?b=2&a=1" });
+  });
+
+  it("answers 502 naming the cause when the backend cannot be reached", async () => {
+    const result = await curl([url("gone", "/v1/anything")]);
+    expect(result.status).toBe(502);
+    expect(JSON.parse(result.body)).toMatchObject({ error: "bad gateway", message: expect.stringMatching(/could not be reached: .*ECONNREFUSED/) as unknown as string });
+  });
+
+  it("refuses a body over the Resource's maxBodyBytes with 413 when a rule must read it", async () => {
+    const result = await curl(["-X", "POST", "-H", "content-type: application/json", "--data", JSON.stringify({ name: "x".repeat(2048) }), url("small", "/v1/echo")]);
+    expect(result.status).toBe(413);
+    expect(JSON.parse(result.body)).toMatchObject({ error: "request body too large", message: expect.stringContaining("1024 bytes") as unknown as string });
+    const fits = await curl(["-X", "POST", "-H", "content-type: application/json", "--data", '{"name":"ok"}', url("small", "/v1/echo")]);
+    expect(fits.status).toBe(200);
+    expect(JSON.parse(fits.body)).toMatchObject({ method: "POST", body: '{"name":"ok"}' });
+  });
+});
+
+describe("other clients", () => {
+  it("Node's fetch", async () => {
+    const response = await fetch(url("billing", "/v1/customers/7"), { headers: { authorization: "Bearer agent-own-token" } });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { email: string }).email).toBe("***");
+  });
+
+  it("Python requests (Debian)", async () => {
+    const script = "import requests,sys; r = requests.get(sys.argv[1]); print(r.status_code, r.json()['email'], r.json()['iban'])";
+    const { stdout } = await run(PYTHON, ["-c", script, url("billing", "/v1/customers/7")]);
+    expect(stdout.trim()).toBe("200 *** ******************3000");
+  });
+});
+
+describe("what the backend sees is what the policy judged", () => {
+  it.each<[string, string]>([
+    ["/v1/admin/users", "the plain path"],
+    ["/V1/ADMIN/users", "another case"],
+    ["/v1/x/../admin/users", "a dot-dot segment"],
+    ["/v1/./admin/users", "a dot segment"],
+    ["//v1//admin/users", "duplicate slashes"],
+    ["/v1/%61dmin/users", "an encoded letter"],
+    ["/v1/%2e%2e/v1/admin/users", "an encoded dot-dot"],
+    ["/v1/admin/users/", "a trailing slash"],
+    ["http://127.0.0.1/v1/admin/users", "an absolute-form target"],
+  ])("denies %s (%s)", async (path) => {
+    const seen = api.received.length;
+    const result = await raw(ports.files, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    expect(result.status).toBe(403);
+    expect(result.text).toContain('"rule":"no-admin"');
+    expect(api.received.length).toBe(seen);
+  });
+
+  it.each<[string, string]>([
+    ["an encoded slash", "GET /v1/admin%2fusers HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+    ["a path parameter", "GET /v1/admin;x=1/users HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+    ["a backslash", "GET /v1\\admin\\users HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+    ["climbing above the root", "GET /../v1/admin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+    ["Content-Length and Transfer-Encoding", "POST /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+    ["two equal Content-Lengths", "POST /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}"],
+    ["two different Content-Lengths", "POST /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}x"],
+    ["a list in Content-Length", "POST /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2, 2\r\n\r\n{}"],
+    ["a transfer coding other than chunked", "POST /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"],
+    ["an obs-fold header", "GET /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Folded: a\r\n b\r\n\r\n"],
+    ["bare LF line endings", "GET /v1/echo HTTP/1.1\nHost: 127.0.0.1\n\n"],
+    ["two Host headers", "GET /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"],
+    ["a Host that names another server", "GET /v1/echo HTTP/1.1\r\nHost: evil.example\r\n\r\n"],
+    ["an absolute-form target for another host", "GET http://evil.example/v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+    ["a CONNECT", "CONNECT billing.test:443 HTTP/1.1\r\nHost: billing.test:443\r\n\r\n"],
+    ["an asterisk-form OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+  ])("refuses %s with 400 before the backend sees it", async (_name, request) => {
+    const seen = api.received.length;
+    const result = await raw(ports.files, request);
+    expect(result.status).toBe(400);
+    expect(api.received.length).toBe(seen);
+  });
+
+  it("forwards the canonical target it judged", async () => {
+    const response = await fetch(url("files", "/v1//x/../echo/?b=%7e&a=1+2"));
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { target: string }).target).toBe("/v1/echo?b=~&a=1+2");
+  });
+
+  it("refuses a WebSocket upgrade no rule allows", async () => {
+    const result = await raw(ports.files, "GET /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    expect(result.status).toBe(403);
+    expect(result.text).toContain("protocol upgrades (websocket) are not relayed");
+  });
+});
+
+describe("streaming", () => {
+  it("delivers the first server-sent event before the backend finishes the stream", async () => {
+    const response = await fetch(url("files", "/v1/events"));
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(Buffer.from(first.value ?? new Uint8Array()).toString()).toBe("data: first\n\n");
+    api.finishEvents();
+    let rest = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += Buffer.from(chunk.value).toString();
+    expect(rest).toBe("data: last\n\n");
+  });
+
+  it("streams a 512 MiB download with bounded gateway memory", async () => {
+    const pid = gateway.child.pid as number;
+    const before = await rssKiB(pid);
+    let peak = before;
+    const child = spawn("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url("files", "/v1/download?mb=512")]);
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    const sampler = setInterval(() => void rssKiB(pid).then((rss) => (peak = Math.max(peak, rss))), 50);
+    await new Promise((resolve) => child.once("exit", resolve));
+    clearInterval(sampler);
+    expect(out).toBe(`200 ${512 << 20}`);
+    expect(peak - before).toBeLessThan(96 * 1024);
+  }, 60_000);
+});
+
+describe("evidence", () => {
+  it("records each request with its decision and result, and the CLI replays them", async () => {
+    await gateway.stop("SIGTERM");
+    let sessions: Awaited<ReturnType<typeof storedSessions>> = [];
+    await waitUntil("the HTTP sessions in the store", async () => {
+      sessions = await storedSessions(storeDir).catch(() => []);
+      return sessions.some((records) => records.some((record) => record.type === "request" && (record.data as { http?: { target: string } }).http?.target === "/v1/customers/7"));
+    }, 20_000);
+    const records = sessions.flat();
+    const deleted = records.find((record) => record.type === "request" && (record.data as { summary: string }).summary === "DELETE /v1/customers/7");
+    expect(deleted?.data).toMatchObject({ protocol: "http", decision: { action: "deny", policy: "billing", rule: "no-deletes" }, http: { method: "DELETE", target: "/v1/customers/7" } });
+    const masked = records.find((record) => record.type === "result" && Object.keys((record.data as { masked: object }).masked).length > 0);
+    expect(masked?.data).toMatchObject({ http: { status: 200 }, masked: { "billing/emails": 3, "billing/ibans": 1 } });
+    const session = records.find((record) => record === deleted)?.session ?? "";
+    const replay = await portcullis(["sessions", "replay", session, "--store-file", storeFile]);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain("request (http)");
+    expect(replay.stdout).toContain("DELETE /v1/customers/7");
+    expect(replay.stdout).toContain("decision   deny (billing/no-deletes)");
+    const verified = await portcullis(["sessions", "verify", session, "--store-file", storeFile]);
+    expect(verified.stdout).toMatch(/^verified: \d+ records/);
+  }, 40_000);
+});

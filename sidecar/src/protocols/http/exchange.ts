@@ -1,0 +1,339 @@
+// One HTTP request through the gateway, in order: framing and the request
+// target checked and canonicalised, the request decided by the policies
+// (its JSON body read first when a rule needs it), held for a reviewer when a
+// rule says so, recorded, forwarded with the Resource's credential, and its
+// response streamed back — or, when masking applies, read whole, masked and
+// sent. Every way this can fail is a refusal with a status and a reason, and
+// everything after the session started is recorded.
+import { createHash } from "node:crypto";
+import type http from "node:http";
+import { performance } from "node:perf_hooks";
+import { pipeline } from "node:stream/promises";
+import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/record";
+import type { HttpFacts } from "@portcullis/common/policy/cel";
+import type { Dispatcher } from "undici";
+import { errorMessage } from "../../config/error-message.js";
+import { observeRequest, type RequestDecision } from "../../observability/metrics.js";
+import type { Decision } from "../../policy/engine.js";
+import { denialMessage } from "../../policy/engine.js";
+import { forwardedRequestHeaders, returnedResponseHeaders } from "./headers.js";
+import { type Refusal, sendRefusal } from "./responses.js";
+import type { CanonicalTarget } from "./request-target.js";
+import type { HttpResourceRuntime } from "./runtime.js";
+import type { HttpSession } from "./session.js";
+
+export class BodyTooLarge extends Error {}
+
+/** The request body, whole, or BodyTooLarge past `limit` bytes. */
+export async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit) throw new BodyTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+const isJson = (contentType: string | undefined): boolean => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType ?? "");
+const isText = (contentType: string | undefined): boolean => /^text\//i.test(contentType ?? "");
+
+function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
+  if (body.length === 0 || !isJson(contentType)) return null;
+  try {
+    return JSON.parse(body.toString("utf8")) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
+
+export interface ExchangeInput {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  runtime: HttpResourceRuntime;
+  session: HttpSession;
+  target: CanonicalTarget;
+  started: number;
+}
+
+interface Held {
+  body?: Buffer;
+  decision: Decision;
+  record?: EvidenceRecord;
+  approvalRequest?: string;
+}
+
+export class Exchange {
+  private readonly req: http.IncomingMessage;
+  private readonly res: http.ServerResponse;
+  private readonly runtime: HttpResourceRuntime;
+  private readonly session: HttpSession;
+  private readonly target: CanonicalTarget;
+  private readonly started: number;
+  private readonly method: string;
+  private readonly headers: Record<string, string>;
+  private readonly labels: { resource: string; protocol: string };
+
+  constructor(input: ExchangeInput) {
+    ({ req: this.req, res: this.res, runtime: this.runtime, session: this.session, target: this.target, started: this.started } = input);
+    this.method = (this.req.method ?? "GET").toUpperCase();
+    this.headers = forwardedRequestHeaders(this.req.headers, this.runtime.upstream.credential?.name);
+    this.labels = { resource: this.runtime.resource.name, protocol: "http" };
+  }
+
+  /** Runs the exchange; rejects only when the session's evidence cannot be written (the caller ends the session). */
+  async run(): Promise<void> {
+    const held: Held = { decision: this.decide(undefined) };
+    try {
+      if (this.runtime.readsBody) {
+        held.body = await readBody(this.req, this.runtime.maxBodyBytes);
+        held.decision = this.decide(held.body);
+      }
+      if (held.decision.action === "requireApproval") held.body ??= await readBody(this.req, this.runtime.maxBodyBytes);
+    } catch (error) {
+      if (!(error instanceof BodyTooLarge)) throw error;
+      const limit = this.runtime.maxBodyBytes;
+      held.decision = { action: "deny", policy: held.decision.policy, rule: "(body too large)", message: `the request body is larger than ${limit} bytes (spec.http.maxBodyBytes), so it cannot be checked` };
+      await this.record(held, "deny");
+      this.count("deny");
+      sendRefusal(this.res, { status: 413, error: "request body too large", message: `portcullis: ${held.decision.message}` }, { close: true });
+      return;
+    }
+    if (held.decision.action === "deny") return this.refuse(held);
+    held.record = await this.record(held, held.decision.action);
+    if (held.decision.action === "requireApproval" && !(await this.approve(held))) return;
+    if (held.decision.action === "allow") this.count("allow");
+    await this.forward(held);
+  }
+
+  private decide(body: Buffer | undefined): Decision {
+    const { runtime, session } = this;
+    const query: Record<string, string[]> = {};
+    for (const [name, value] of this.target.query) (query[name] ??= []).push(value);
+    const facts: HttpFacts = { method: this.method, path: this.target.path, host: runtime.upstream.host.replace(/:\d+$/, "").toLowerCase(), headers: this.headers, query };
+    if (body !== undefined) facts.body = parseJsonBody(body, this.req.headers["content-type"]);
+    return session.rules.policies.decide({ ok: true, items: [facts] }, session.identity, runtime.resource);
+  }
+
+  private async refuse(held: Held): Promise<void> {
+    await this.record(held, "deny");
+    this.count("deny");
+    const { decision } = held;
+    sendRefusal(this.res, { status: 403, error: "denied", message: denialMessage(decision), ...this.named(decision) }, { close: !this.req.complete });
+  }
+
+  private named(decision: Decision): Pick<Refusal, "policy" | "rule"> {
+    return { ...(decision.policy ? { policy: decision.policy } : {}), ...(decision.rule.startsWith("(") ? {} : { rule: decision.rule }) };
+  }
+
+  private async approve(held: Held): Promise<boolean> {
+    const body = held.body ?? Buffer.alloc(0);
+    const bodyHash = sha256(body);
+    const fingerprint = sha256(JSON.stringify([this.method, this.target.target, bodyHash]));
+    const shown = body.length ? `\n\n${body.toString("utf8").slice(0, 16_384)}` : "";
+    const outcome = await this.session.approvals.obtain(
+      {
+        decision: held.decision,
+        summary: `${this.method} ${this.target.path}`,
+        details: `${this.method} ${this.target.target}\nhost: ${this.runtime.upstream.host}${shown}`,
+        fingerprint,
+        requestSeq: held.record?.seq ?? 0,
+      },
+      () => undefined,
+      this.abortSignal(),
+    );
+    this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
+    if (outcome.approved) return true;
+    sendRefusal(this.res, {
+      status: 403,
+      error: outcome.expired ? "approval expired" : "approval denied",
+      message: outcome.message,
+      ...this.named(held.decision),
+      ...(outcome.name ? { approvalRequest: outcome.name } : {}),
+    });
+    await this.result(held, { status: 403, bytes: 0, masked: {}, error: { code: "403", message: outcome.message } });
+    return false;
+  }
+
+  private abortSignal(): AbortSignal {
+    const controller = new AbortController();
+    this.res.once("close", () => {
+      if (!this.res.writableFinished) controller.abort();
+    });
+    return controller.signal;
+  }
+
+  private upstreamHeaders(bodyLength: number | undefined, masking: boolean): Record<string, string> {
+    const { upstream } = this.runtime;
+    const headers: Record<string, string> = { ...this.headers, host: upstream.host };
+    if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
+    // A compressed body cannot be masked: ask for it plain.
+    if (masking) headers["accept-encoding"] = "identity";
+    if (bodyLength !== undefined) headers["content-length"] = String(bodyLength);
+    else if (this.req.headers["content-length"] !== undefined) headers["content-length"] = this.req.headers["content-length"];
+    else if (this.req.headers["transfer-encoding"] !== undefined) headers["transfer-encoding"] = "chunked";
+    return headers;
+  }
+
+  private async forward(held: Held): Promise<void> {
+    const masker = this.session.rules.masker.body;
+    const hasBody = held.body !== undefined ? held.body.length > 0 : this.req.headers["content-length"] !== undefined || this.req.headers["transfer-encoding"] !== undefined;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.runtime.upstream.pool.request({
+        method: this.method,
+        path: this.target.target,
+        headers: this.upstreamHeaders(held.body?.length, masker.active),
+        body: held.body ?? (hasBody ? this.req : null),
+        signal: this.abortSignal(),
+        headersTimeout: 120_000,
+        bodyTimeout: 0,
+      });
+    } catch (error) {
+      const message = `portcullis: the backend of Resource "${this.runtime.resource.name}" could not be reached: ${describeUpstreamError(error)}`;
+      sendRefusal(this.res, { status: 502, error: "bad gateway", message });
+      this.count("error");
+      await this.result(held, { status: 502, bytes: 0, masked: {}, error: { code: "502", message } });
+      return;
+    }
+    const bodiless = this.method === "HEAD" || response.statusCode === 204 || response.statusCode === 304;
+    if (masker.active && !bodiless) return this.sendMasked(held, response);
+    const headers = returnedResponseHeaders(response.headers);
+    this.res.writeHead(response.statusCode, headers);
+    let bytes = 0;
+    response.body.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    let streamError: unknown;
+    try {
+      await pipeline(response.body, this.res);
+    } catch (error) {
+      streamError = error;
+    }
+    await this.result(held, {
+      status: response.statusCode,
+      bytes,
+      masked: {},
+      ...(streamError ? { error: { code: String(response.statusCode), message: `the response was cut short: ${errorMessage(streamError)}` } } : {}),
+    });
+  }
+
+  /** A response under masking: read whole (up to the cap), masked, sent; one that cannot be masked is refused, never passed on. */
+  private async sendMasked(held: Held, response: Dispatcher.ResponseData): Promise<void> {
+    const masker = this.session.rules.masker.body;
+    const contentType = firstValue(response.headers["content-type"]);
+    const encoding = firstValue(response.headers["content-encoding"]);
+    const refuse = async (message: string): Promise<void> => {
+      // Discarded, never sent: dump() reads a little to keep the connection, else closes it.
+      response.body.dump({ limit: 65_536 }).catch(() => undefined);
+      const text = `portcullis: the response of Resource "${this.runtime.resource.name}" is withheld: ${message}`;
+      sendRefusal(this.res, { status: 502, error: "response withheld", message: text });
+      this.count("error");
+      await this.result(held, { status: 502, bytes: 0, masked: {}, error: { code: "502", message: text } });
+    };
+    if (encoding !== undefined && encoding.toLowerCase() !== "identity") return refuse(`masking rules apply and it is compressed (${encoding})`);
+    const json = isJson(contentType);
+    if (!json && !(isText(contentType) && masker.masksText)) {
+      return refuse(`masking rules apply and a ${contentType ?? "body without a Content-Type"} cannot be masked`);
+    }
+    let body: Buffer;
+    try {
+      body = await readLimited(response.body, this.runtime.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) return refuse(`masking rules apply and it is larger than ${this.runtime.maxBodyBytes} bytes (spec.http.maxBodyBytes)`);
+      return refuse(`it could not be read: ${errorMessage(error)}`);
+    }
+    let text: string;
+    let masked: Record<string, number>;
+    if (json) {
+      let document: { value: unknown };
+      try {
+        document = { value: JSON.parse(body.toString("utf8")) as unknown };
+      } catch {
+        if (!masker.masksText) return refuse("it says it is JSON but does not parse, so its JSON paths cannot be masked");
+        document = { value: body.toString("utf8") };
+      }
+      masked = masker.maskJson(document);
+      text = JSON.stringify(document.value);
+    } else {
+      const result = masker.maskText(body.toString("utf8"));
+      if (!result) return refuse("it is not JSON and a masking rule names only JSON paths");
+      ({ text, counts: masked } = result);
+    }
+    const headers = returnedResponseHeaders(response.headers);
+    delete headers["content-length"];
+    delete headers.etag;
+    const out = Buffer.from(text, "utf8");
+    this.res.writeHead(response.statusCode, { ...headers, "content-length": String(out.length) });
+    this.res.end(out);
+    const total = Object.values(masked).reduce((sum, n) => sum + n, 0);
+    if (total) this.runtime.services.metrics.maskedValues.inc(this.labels, total);
+    await this.result(held, { status: response.statusCode, bytes: out.length, masked });
+  }
+
+  private record(held: Held, action: "allow" | "deny" | "requireApproval"): Promise<EvidenceRecord> {
+    const { decision, body } = held;
+    const declared = Number(this.req.headers["content-length"] ?? "0");
+    const data: RequestData = {
+      protocol: "http",
+      summary: `${this.method} ${this.target.path}`,
+      decision: {
+        action,
+        ...(decision.policy ? { policy: decision.policy } : {}),
+        rule: decision.rule,
+        ...(action === "deny" ? { reason: decision.message } : {}),
+      },
+      http: {
+        method: this.method,
+        target: this.target.target,
+        host: this.runtime.upstream.host,
+        bodyBytes: body?.length ?? (Number.isFinite(declared) ? declared : 0),
+        ...(body !== undefined ? { bodySha256: sha256(body) } : {}),
+      },
+    };
+    return this.session.recorder.append("request", data);
+  }
+
+  private async result(held: Held, outcome: { status: number; bytes: number; masked: Record<string, number>; error?: { code: string; message: string } }): Promise<void> {
+    if (!held.record) return;
+    const durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
+    this.runtime.services.metrics.requestDuration.observe(this.labels, durationMs / 1000);
+    await this.session.recorder.append("result", {
+      request: held.record.seq,
+      masked: outcome.masked,
+      durationMs,
+      ...(outcome.error ? { error: outcome.error } : {}),
+      http: { status: outcome.status, bytes: outcome.bytes },
+    });
+  }
+
+  private count(decision: RequestDecision): void {
+    observeRequest(this.runtime.services.metrics, this.labels, decision);
+  }
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readLimited(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** One line naming the cause (connection refused, a certificate the CA does not vouch for, a timeout). */
+function describeUpstreamError(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  const code = (error as { code?: unknown }).code ?? (cause as { code?: unknown } | undefined)?.code;
+  const message = errorMessage(cause ?? error);
+  return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
+}

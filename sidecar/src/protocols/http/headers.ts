@@ -1,0 +1,44 @@
+// Which request headers the policy sees and the backend gets, and which
+// response headers the agent gets. The agent's own credentials
+// (Authorization, Proxy-Authorization, and whatever it put in the Resource's
+// credential header) never leave the gateway; hop-by-hop headers stay on
+// their hop; Host is the backend's.
+import type http from "node:http";
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authenticate"]);
+const AGENT_CREDENTIALS = new Set(["authorization", "proxy-authorization"]);
+
+function connectionListed(headers: http.IncomingHttpHeaders | Record<string, string | string[] | undefined>): Set<string> {
+  const value = headers.connection;
+  const text = Array.isArray(value) ? value.join(",") : (value ?? "");
+  return new Set(text.split(",").map((name) => name.trim().toLowerCase()).filter(Boolean));
+}
+
+/** The end-to-end request headers, minus the agent's credentials and the credential header: what rules see and the backend gets. */
+export function forwardedRequestHeaders(headers: http.IncomingHttpHeaders, credentialHeader: string | undefined): Record<string, string> {
+  const listed = connectionListed(headers);
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name === "host" || name === "content-length" || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (AGENT_CREDENTIALS.has(name) || name === credentialHeader) continue;
+    result[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return result;
+}
+
+/** The response headers the agent gets: the backend's, minus hop-by-hop ones. */
+export function returnedResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const listed = connectionListed(headers);
+  const result: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    result[name] = value;
+  }
+  return result;
+}
+
+/** The bearer token the agent presented to identify itself, if any. */
+export function bearerToken(headers: http.IncomingHttpHeaders): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? "");
+  return match?.[1];
+}

@@ -1,0 +1,166 @@
+// The HTTP listener of one http Resource: HTTP/1.1 from the agent (TLS when
+// the sidecar has a certificate), each connection's requests grouped into
+// sessions by identity, each request an Exchange. Requests the parser cannot
+// read, or whose framing or target a backend could read differently, are
+// refused with 400 before anything else happens.
+import http from "node:http";
+import https from "node:https";
+import type net from "node:net";
+import { performance } from "node:perf_hooks";
+import type tls from "node:tls";
+import { errorMessage } from "../../config/error-message.js";
+import { SpoolFullError } from "../../evidence/spool.js";
+import { IdentityRefusal } from "../../runtime/identity-refusal.js";
+import type { ListenerHooks, ProtocolListener, RuntimeOrRefusal } from "../../runtime/registry.js";
+import { Exchange } from "./exchange.js";
+import { framingProblem } from "./framing.js";
+import { bearerToken } from "./headers.js";
+import { canonicalTarget } from "./request-target.js";
+import { type Refusal, rawRefusal, sendRefusal } from "./responses.js";
+import type { HttpResourceRuntime } from "./runtime.js";
+import { type HttpSession, startHttpSession } from "./session.js";
+
+export interface HttpListenerOptions {
+  host: string;
+  port: number;
+  runtime: () => RuntimeOrRefusal<HttpResourceRuntime>;
+  hooks: ListenerHooks;
+  tls?: tls.SecureContextOptions;
+}
+
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** The host part of a Host header or authority, lower case, without the port. */
+function hostName(authority: string): string {
+  const bracketed = /^(\[[^\]]*\])(:\d+)?$/.exec(authority);
+  if (bracketed) return (bracketed[1] ?? "").toLowerCase();
+  return authority.replace(/:\d+$/, "").toLowerCase();
+}
+
+export class HttpListener implements ProtocolListener {
+  private readonly server: http.Server;
+  /** Sessions by connection, and by the token the identity came from ("" for the pod's). */
+  private readonly sessions = new Map<net.Socket, Map<string, Promise<HttpSession>>>();
+
+  constructor(private readonly options: HttpListenerOptions) {
+    const settings: http.ServerOptions = { requireHostHeader: true, insecureHTTPParser: false, keepAliveTimeout: 5_000, headersTimeout: 30_000 };
+    this.server = options.tls ? https.createServer({ ...settings, ...options.tls }) : http.createServer(settings);
+    this.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res));
+    this.server.on("clientError", (error: Error & { code?: string }, socket: net.Socket) => {
+      this.refuseRaw(socket, { status: 400, error: "bad request", message: `portcullis: the request could not be parsed (${error.code ?? errorMessage(error)})` });
+    });
+    this.server.on("connect", (_req: http.IncomingMessage, socket: net.Socket) => {
+      this.refuseRaw(socket, { status: 400, error: "bad request", message: "portcullis: CONNECT is refused: the gateway forwards requests to one backend, not tunnels" });
+    });
+    this.server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket) => {
+      this.refuseRaw(socket, { status: 403, error: "denied", message: `portcullis: protocol upgrades (${req.headers.upgrade ?? ""}) are not relayed by this gateway` });
+    });
+    this.server.on("connection", (socket: net.Socket) => socket.once("close", () => this.endSessions(socket)));
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private refuseRaw(socket: net.Socket, refusal: Refusal): void {
+    if (socket.writable) socket.end(rawRefusal(refusal));
+    else socket.destroy();
+    this.options.hooks.onRefused(refusal.message);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = performance.now();
+    const runtime = this.options.runtime();
+    if (typeof runtime === "string") {
+      this.options.hooks.onRefused(runtime);
+      return sendRefusal(res, { status: 503, error: "unavailable", message: runtime }, { close: true });
+    }
+    const problem = framingProblem(req.rawHeaders) ?? this.targetProblem(req, runtime);
+    if (typeof problem === "string") {
+      this.options.hooks.onRefused(problem);
+      return sendRefusal(res, { status: 400, error: "bad request", message: `portcullis: ${problem}` }, { close: true });
+    }
+    const target = canonicalTarget(req.url ?? "", (req.method ?? "").toUpperCase());
+    if (!target.ok) return; // targetProblem refused it
+    let session: HttpSession;
+    try {
+      session = await this.sessionFor(req, runtime);
+    } catch (error) {
+      return this.refuseSession(res, error);
+    }
+    try {
+      await new Exchange({ req, res, runtime, session, target, started }).run();
+    } catch (error) {
+      // The evidence could not be written: nothing more goes through this session.
+      sendRefusal(res, { status: 503, error: "evidence unavailable", message: `portcullis: the request's evidence cannot be recorded, so it is refused: ${errorMessage(error)}` }, { close: true });
+      req.socket.destroy();
+    }
+  }
+
+  /** Why the request target or Host cannot be accepted, if so. */
+  private targetProblem(req: http.IncomingMessage, runtime: HttpResourceRuntime): string | undefined {
+    const target = canonicalTarget(req.url ?? "", (req.method ?? "").toUpperCase());
+    if (!target.ok) return target.message;
+    const host = hostName(req.headers.host ?? "");
+    if (target.authority !== undefined && hostName(target.authority) !== host) return "the absolute-form target names another host than the Host header";
+    if (!LOOPBACK_NAMES.has(host) && !runtime.hostNames.has(host) && host !== hostName(`${this.options.host}`)) {
+      return `the Host "${req.headers.host ?? ""}" is neither this Resource's host nor the gateway's address`;
+    }
+    return undefined;
+  }
+
+  private sessionFor(req: http.IncomingMessage, runtime: HttpResourceRuntime): Promise<HttpSession> {
+    const token = runtime.rules.wantsToken ? bearerToken(req.headers) : undefined;
+    let byToken = this.sessions.get(req.socket);
+    if (!byToken) {
+      byToken = new Map();
+      this.sessions.set(req.socket, byToken);
+    }
+    const key = token ?? "";
+    let session = byToken.get(key);
+    if (!session) {
+      session = startHttpSession(runtime, token, req.socket);
+      const sessions = byToken;
+      session.then(
+        () => this.options.hooks.onSessionStart(),
+        () => sessions.delete(key),
+      );
+      byToken.set(key, session);
+    }
+    return session;
+  }
+
+  private refuseSession(res: http.ServerResponse, error: unknown): void {
+    this.options.hooks.onRefused(errorMessage(error));
+    if (error instanceof IdentityRefusal) {
+      return sendRefusal(res, { status: 401, error: "unauthenticated", message: error.message }, { headers: { "www-authenticate": 'Bearer realm="portcullis"' } });
+    }
+    sendRefusal(res, { status: 503, error: error instanceof SpoolFullError ? "evidence spool full" : "unavailable", message: `portcullis: the session's evidence cannot be recorded, so it is refused: ${errorMessage(error)}` }, { close: true });
+  }
+
+  private endSessions(socket: net.Socket): void {
+    const byToken = this.sessions.get(socket);
+    this.sessions.delete(socket);
+    for (const pending of byToken?.values() ?? []) {
+      pending
+        .then(async (session) => {
+          session.approvals.end();
+          await session.recorder.end({ reason: "client-disconnected" });
+          this.options.hooks.onSessionEnd(session.id, "client-disconnected");
+        })
+        .catch((error: unknown) => this.options.hooks.onError(error));
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// How the HTTP gateway tells the agent no: a status and a small JSON body
+// naming the reason — the policy and rule of a denial, the ApprovalRequest
+// an approval waited for, the limit a body exceeded.
+import type http from "node:http";
+
+export interface Refusal {
+  status: number;
+  error: string;
+  message: string;
+  policy?: string;
+  rule?: string;
+  approvalRequest?: string;
+}
+
+export function refusalBody(refusal: Refusal): string {
+  return `${JSON.stringify({ ...refusal, status: undefined })}\n`;
+}
+
+/** Sends the refusal unless the response has started; the connection closes when the request body was not read. */
+export function sendRefusal(res: http.ServerResponse, refusal: Refusal, options: { close?: boolean; headers?: Record<string, string> } = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = refusalBody(refusal);
+  res.writeHead(refusal.status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    ...(options.close ? { connection: "close" } : {}),
+    ...options.headers,
+  });
+  res.end(body);
+}
+
+/** The raw response for a request there is no ServerResponse for (unparseable, CONNECT, an upgrade); the connection closes. */
+export function rawRefusal(refusal: Refusal): string {
+  const body = refusalBody(refusal);
+  const reason = refusal.status === 400 ? "Bad Request" : "Forbidden";
+  return `HTTP/1.1 ${refusal.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
