@@ -114,7 +114,7 @@ clean:
 # FUZZ_SECONDS; prints the executions, their rate and the edges reached, and
 # keeps any crashing input (see e2e/src/fuzz/run.ts).
 FUZZ_SECONDS ?= 30
-.PHONY: fuzz bench
+.PHONY: fuzz bench bench-http
 fuzz: build system-deps
 	node e2e/dist/fuzz/run.js $(FUZZ_SECONDS)
 
@@ -124,3 +124,10 @@ fuzz: build system-deps
 # writes a CPU profile of the gateway.
 bench: build system-deps
 	node e2e/dist/bench/postgres-gateway.bench.js
+
+# The HTTP gateway against nginx in one run (wrk -t2 -c50): direct, nginx as a
+# reverse proxy with upstream keep-alive, the gateway with an allow rule and
+# credential injection, the gateway masking a JSON body. Reported, not
+# asserted; BENCH_SECONDS and BENCH_ROUNDS tune it.
+bench-http: build system-deps
+	node e2e/dist/bench/http-gateway.bench.js

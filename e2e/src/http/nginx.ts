@@ -16,12 +16,26 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
-export async function startNginx(): Promise<RunningNginx> {
+/** The test backend: answers /v1/whoami with the Authorization it received and the target. */
+export function startNginx(): Promise<RunningNginx> {
+  return startNginxWith(
+    (port) => `
+  server {
+    listen 127.0.0.1:${port};
+    default_type application/json;
+    location = /v1/whoami { return 200 '{"server":"nginx","authorization":"$http_authorization","target":"$request_uri"}'; }
+    location / { return 404 '{"error":"not found"}'; }
+  }`,
+  );
+}
+
+/** nginx with the given http-level configuration (server blocks listening on `port`), in its own prefix. */
+export async function startNginxWith(servers: (port: number) => string, workers = 1): Promise<RunningNginx> {
   if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: run \`make system-deps\` (Debian package nginx-light)`);
   const dir = await mkdtemp(join(tmpdir(), "portcullis-nginx-"));
   const port = await freePort();
   const config = `
-worker_processes 1;
+worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
 events { worker_connections 256; }
@@ -32,12 +46,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    default_type application/json;
-    location = /v1/whoami { return 200 '{"server":"nginx","authorization":"$http_authorization","target":"$request_uri"}'; }
-    location / { return 404 '{"error":"not found"}'; }
-  }
+${servers(port)}
 }
 `;
   await writeFile(join(dir, "nginx.conf"), config);
@@ -47,7 +56,8 @@ http {
   await waitUntil(`nginx on 127.0.0.1:${port}`, async () => {
     if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr}`);
     try {
-      return (await fetch(`http://127.0.0.1:${port}/v1/whoami`)).ok;
+      await fetch(`http://127.0.0.1:${port}/`);
+      return true;
     } catch {
       return false;
     }
