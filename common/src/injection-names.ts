@@ -29,4 +29,12 @@ export const INJECTED_ANNOTATION = "portcullis.dev/injected";
 
 /** Container and volume names a user's pod must not use, because the injector owns them. */
 export const RESERVED_CONTAINER_NAMES = [SIDECAR_CONTAINER, INIT_CONTAINER];
-export const RESERVED_VOLUME_NAMES = [IDENTITY_VOLUME, SPOOL_VOLUME, TMP_VOLUME, INIT_RUN_VOLUME];
+/** The pod's trust directory: the gateway writes its per-pod CA there, app containers read it (transparent HTTPS). */
+export const TRUST_VOLUME = "portcullis-trust";
+export const RESERVED_VOLUME_NAMES = [IDENTITY_VOLUME, SPOOL_VOLUME, TMP_VOLUME, INIT_RUN_VOLUME, TRUST_VOLUME];
+
+export const TRUST_MOUNT_PATH = "/var/run/portcullis-trust";
+/** The per-pod CA's certificate alone (NODE_EXTRA_CA_CERTS). */
+export const POD_CA_FILE = "pod-ca.crt";
+/** The system's CA certificates and the per-pod CA (SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE). */
+export const TRUST_BUNDLE_FILE = "ca-bundle.crt";

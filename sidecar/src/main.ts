@@ -21,6 +21,7 @@ import { StoreTargets } from "./evidence/store/targets.js";
 import { EvidenceUploader } from "./evidence/uploader.js";
 import { Gateway } from "./runtime/gateway.js";
 import { ProtocolRegistry } from "./runtime/registry.js";
+import { PodCertificates } from "./runtime/pod-certificates.js";
 import { postgresGateway } from "./protocols/postgres/gateway.js";
 import { httpGateway } from "./protocols/http/gateway.js";
 import { startHealthServer } from "./observability/health-server.js";
@@ -47,6 +48,10 @@ PORTCULLIS_SPOOL_DIR and PORTCULLIS_METRICS_PORT, which the injector sets.
   --metrics-port N        /healthz, /readyz, /metrics (default $PORTCULLIS_METRICS_PORT or 9090; 0 = any)
   --tls-cert FILE         offer TLS to clients with this certificate (PEM) ...
   --tls-key FILE          ... and key
+  --trust-dir DIR         write the pod CA's certificate (pod-ca.crt, and with the system's
+                          CAs ca-bundle.crt) here for the app containers to trust; the CA
+                          signs the certificates transparent HTTPS Resources present
+                          (default $PORTCULLIS_TRUST_DIR; without it nothing is written)
   --shutdown-grace N      seconds to upload the spool on SIGTERM (default 20; keep it
                           under the pod's terminationGracePeriodSeconds)
   --log-level LEVEL       ${LOG_LEVELS.join(", ")} (default info)
@@ -66,6 +71,7 @@ interface Options {
   listenHost: string;
   metricsPort: number;
   tls?: { cert: string; key: string };
+  trustDir?: string;
   logLevel: string;
   shutdownGraceSeconds: number;
 }
@@ -85,6 +91,7 @@ const FLAGS = {
   "metrics-port": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
+  "trust-dir": { type: "string" },
   "log-level": { type: "string" },
   "shutdown-grace": { type: "string" },
   help: { type: "boolean" },
@@ -107,13 +114,19 @@ function checkFlags(flags: Flags): void {
   if (!flags.manifests && (flags.kubeconfig || flags.namespace)) throw new UsageError("--kubeconfig and --namespace are for standalone mode (--manifests)");
 }
 
+/** TLS towards the agent: --tls-cert's certificate, and where the pod CA's certificate is written. */
+function agentTlsOptions(flags: Flags, env: NodeJS.ProcessEnv): Pick<Options, "tls" | "trustDir"> {
+  const cert = flags["tls-cert"];
+  const key = flags["tls-key"];
+  const trustDir = flags["trust-dir"] ?? env.PORTCULLIS_TRUST_DIR;
+  return { ...(cert && key ? { tls: { cert, key } } : {}), ...(trustDir ? { trustDir } : {}) };
+}
+
 function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
   const flags = readFlags(argv);
   if (flags.help) return "help";
   checkFlags(flags);
   const { manifests, kubeconfig } = flags;
-  const cert = flags["tls-cert"];
-  const key = flags["tls-key"];
   return {
     ...(manifests ? { manifests } : {}),
     ...(kubeconfig ? { kubeconfig } : {}),
@@ -122,7 +135,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     spoolMaxBytes: integer(flags["spool-max-bytes"] ?? "268435456", "--spool-max-bytes", 1, Number.MAX_SAFE_INTEGER),
     listenHost: flags["listen-host"] ?? "127.0.0.1",
     metricsPort: integer(flags["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
-    ...(cert && key ? { tls: { cert, key } } : {}),
+    ...agentTlsOptions(flags, env),
     logLevel: flags["log-level"] ?? "info",
     shutdownGraceSeconds: integer(flags["shutdown-grace"] ?? "20", "--shutdown-grace", 0, 3600),
   };
@@ -181,7 +194,7 @@ async function run(options: Options): Promise<void> {
     host: options.listenHost,
     registry: new ProtocolRegistry([postgresGateway, httpGateway]),
     log,
-    services: { spool, metrics, approvals: source.approvals, grants: new GrantCache() },
+    services: { spool, metrics, approvals: source.approvals, grants: new GrantCache(), certificates: await PodCertificates.create(bundle.identity.podName, options.trustDir) },
     onSessionEnded: () => uploader.poke(),
     ...(tls ? { tls } : {}),
   });

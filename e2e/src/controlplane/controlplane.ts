@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { renderKubeconfig } from "./kubeconfig.js";
-import { createCertificateAuthority, createSigningKeyPair, loadCertificateAuthority, type KeyPairPem } from "@portcullis/operator/certs/pki";
+import { createCertificateAuthority, createSigningKeyPair, loadCertificateAuthority, type KeyPairPem } from "@portcullis/common/pki/pki";
 import { freePort, isAlive, spawnDetached, terminate } from "./processes.js";
 import { locateTools, type ToolPaths } from "./tools.js";
 

@@ -1,6 +1,6 @@
 // Kubeconfig files for the test control plane's users.
 import { stringify } from "yaml";
-import type { KeyPairPem } from "@portcullis/operator/certs/pki";
+import type { KeyPairPem } from "@portcullis/common/pki/pki";
 
 const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
 

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { SignJWT, UnsecuredJWT, type JWTPayload } from "jose";
-import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
+import { createCertificateAuthority } from "@portcullis/common/pki/pki";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { AuthenticationError } from "@portcullis/sidecar/identity/authentication-error";
 import { JwtAuthenticator, type JwtAuthenticatorOptions } from "@portcullis/sidecar/identity/jwt-authenticator";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { SignJWT, type JWTPayload } from "jose";
-import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
+import { createCertificateAuthority } from "@portcullis/common/pki/pki";
 import { freePort } from "../controlplane/processes.js";
 import { startPostgres, seedSampleData, type RunningPostgres } from "../postgres/server.js";
 import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";

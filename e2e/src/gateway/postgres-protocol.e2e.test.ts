@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import { serialize } from "pg-protocol";
-import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
+import { createCertificateAuthority } from "@portcullis/common/pki/pki";
 import { freePort } from "../controlplane/processes.js";
 import { startPostgres, type RunningPostgres } from "../postgres/server.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";

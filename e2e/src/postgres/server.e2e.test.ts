@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
+import { createCertificateAuthority } from "@portcullis/common/pki/pki";
 import { isAlive } from "../controlplane/processes.js";
 import { reapOrphanedPostgres, SAMPLE_CUSTOMERS, SAMPLE_ORDER_COUNT, seedSampleData, startPostgres, type PostgresLogin, type RunningPostgres } from "./server.js";
 

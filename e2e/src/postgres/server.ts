@@ -12,7 +12,7 @@ import { appendFileSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
+import { createCertificateAuthority } from "@portcullis/common/pki/pki";
 import { freePort } from "../controlplane/processes.js";
 import { locatePostgresBinaries, type PostgresBinaries } from "./binaries.js";
 import { hasExited, reapOrphans, runCommand, shutDown, type CommandResult } from "../processes/child-process.js";

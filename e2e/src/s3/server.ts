@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { createCertificateAuthority } from "@portcullis/operator/certs/pki";
+import { createCertificateAuthority } from "@portcullis/common/pki/pki";
 import { freePort } from "../controlplane/processes.js";
 import { locateTools } from "../controlplane/tools.js";
 import { hasExited, reapOrphans, waitForExit } from "../processes/child-process.js";

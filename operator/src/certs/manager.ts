@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import type { AdmissionregistrationV1Api, CoreV1Api, V1Secret } from "@kubernetes/client-node";
 import { isStatus } from "../kube/client.js";
 import type { Logger } from "../log.js";
-import type { KeyPairPem } from "./pki.js";
+import type { KeyPairPem } from "@portcullis/common/pki/pki";
 import { caFingerprint, observeTrustedCa } from "./probe.js";
 import { applyRotation, bundleToPublish, issueServing, planRotation, type CertificateMaterial, type RotationPolicy } from "./rotation.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { createCertificateAuthority } from "./pki.js";
+import { createCertificateAuthority } from "@portcullis/common/pki/pki";
 import { caFingerprint, caProbeHandler, probeProblem } from "./probe.js";
 
 describe("the CA probe", () => {

@@ -1,4 +1,4 @@
-import { x509 } from "./x509.js";
+import { x509 } from "@portcullis/common/pki/x509";
 import { applyRotation, bundleToPublish, planRotation, type CertificateMaterial, type RotationPolicy } from "./rotation.js";
 
 const MINUTE = 60_000;

@@ -11,8 +11,8 @@
 // certificate is reissued by it. The previous CA stays in the bundle until it
 // expires, so a replica that has not yet picked up the promotion keeps
 // working.
-import { x509 } from "./x509.js";
-import { createCertificateAuthority, loadCertificateAuthority, type KeyPairPem } from "./pki.js";
+import { x509 } from "@portcullis/common/pki/x509";
+import { createCertificateAuthority, loadCertificateAuthority, type KeyPairPem } from "@portcullis/common/pki/pki";
 
 export interface CertificateMaterial {
   ca: KeyPairPem;

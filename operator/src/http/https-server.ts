@@ -3,7 +3,7 @@
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { CertificateManager } from "../certs/manager.js";
-import type { KeyPairPem } from "../certs/pki.js";
+import type { KeyPairPem } from "@portcullis/common/pki/pki";
 import type { CertificateMaterial } from "../certs/rotation.js";
 
 const tlsOptions = (keys: KeyPairPem): { cert: string; key: string; minVersion: "TLSv1.2" } => ({ cert: keys.certPem, key: keys.keyPem, minVersion: "TLSv1.2" });

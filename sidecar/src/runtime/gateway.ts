@@ -4,7 +4,7 @@
 // rules they started with), opens listeners for new Resources and closes
 // those of Resources that are gone.
 import type tls from "node:tls";
-import type { ConfigBundle } from "@portcullis/common/config/bundle";
+import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
 import type { Logger } from "../observability/logger.js";
 import { observeSessionEnd, setConfigRevision } from "../observability/metrics.js";
 import { errorMessage } from "../config/error-message.js";
@@ -13,6 +13,7 @@ import type { ProtocolGateway, ProtocolListener, ProtocolRegistry, ResourceRunti
 interface Served {
   port: number;
   protocol: string;
+  key: string;
   listener: ProtocolListener;
   runtime: RuntimeOrRefusal<ResourceRuntime>;
 }
@@ -63,22 +64,8 @@ export class Gateway {
         continue;
       }
       wanted.add(resource.name);
-      const runtime = gateway.runtime(bundle, resource, services);
-      if (typeof runtime === "string") log.error("the Resource refuses sessions", { resource: resource.name, reason: runtime });
-      const served = this.served.get(resource.name);
-      if (served && served.port === resource.spec.listener.port && served.protocol === protocol) {
-        closeRuntime(served.runtime);
-        served.runtime = runtime;
-        continue;
-      }
-      if (served) await this.close(resource.name);
-      try {
-        await this.open(gateway, resource.name, resource.spec.listener.port, runtime);
-      } catch (error) {
-        // This Resource takes no sessions (fail closed); the others still get the new revision.
-        closeRuntime(runtime);
-        failures.push(errorMessage(error));
-      }
+      const failure = await this.serve(gateway, resource as BrokeredResource & { spec: NonNullable<BrokeredResource["spec"]> }, bundle);
+      if (failure) failures.push(failure);
     }
     for (const name of [...this.served.keys()]) if (!wanted.has(name)) await this.close(name);
     this.revision = bundle.revision;
@@ -87,14 +74,37 @@ export class Gateway {
     if (failures.length) throw new Error(failures.join("; "));
   }
 
+  /** Swaps the Resource's runtime into its listener, or (re)opens the listener; the failure's message when it cannot listen. */
+  private async serve(gateway: ProtocolGateway, resource: BrokeredResource & { spec: NonNullable<BrokeredResource["spec"]> }, bundle: ConfigBundle): Promise<string | undefined> {
+    const runtime = gateway.runtime(bundle, resource, this.options.services);
+    if (typeof runtime === "string") this.options.log.error("the Resource refuses sessions", { resource: resource.name, reason: runtime });
+    const served = this.served.get(resource.name);
+    const at = { port: resource.spec.listener.port, key: gateway.listenerKey?.(resource) ?? "" };
+    if (served && served.port === at.port && served.protocol === gateway.protocol && served.key === at.key) {
+      closeRuntime(served.runtime);
+      served.runtime = runtime;
+      return undefined;
+    }
+    if (served) await this.close(resource.name);
+    try {
+      await this.open(gateway, resource.name, at, runtime);
+      return undefined;
+    } catch (error) {
+      // This Resource takes no sessions (fail closed); the others still get the new revision.
+      closeRuntime(runtime);
+      return errorMessage(error);
+    }
+  }
+
   async stop(): Promise<void> {
     for (const name of [...this.served.keys()]) await this.close(name);
   }
 
-  private async open(gateway: ProtocolGateway, name: string, port: number, runtime: RuntimeOrRefusal<ResourceRuntime>): Promise<void> {
+  private async open(gateway: ProtocolGateway, name: string, at: { port: number; key: string }, runtime: RuntimeOrRefusal<ResourceRuntime>): Promise<void> {
     const { log, services } = this.options;
+    const { port, key } = at;
     const labels = { resource: name, protocol: gateway.protocol };
-    const entry: Served = { port, protocol: gateway.protocol, runtime, listener: undefined as unknown as ProtocolListener };
+    const entry: Served = { port, protocol: gateway.protocol, key, runtime, listener: undefined as unknown as ProtocolListener };
     entry.listener = gateway.listener({
       host: this.options.host,
       port,

@@ -7,6 +7,7 @@ import type { ApprovalService } from "../approvals/approval-service.js";
 import type { GrantCache } from "../approvals/grants.js";
 import type { EvidenceSpool } from "../evidence/spool.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import type { PodCertificates } from "./pod-certificates.js";
 
 /** What every protocol's sessions share: the evidence spool, metrics, approvals and grants. */
 export interface RuntimeServices {
@@ -14,6 +15,8 @@ export interface RuntimeServices {
   metrics: GatewayMetrics;
   approvals: ApprovalService;
   grants: GrantCache;
+  /** The pod's CA, for TLS towards the agent where it expects the backend's own TLS (transparent HTTPS). */
+  certificates: PodCertificates;
 }
 
 /** Everything one Resource needs under one configuration revision; built once per revision. */
@@ -53,6 +56,8 @@ export interface ProtocolGateway<R extends ResourceRuntime = ResourceRuntime> {
   readonly protocol: string;
   runtime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): RuntimeOrRefusal<R>;
   listener(options: ListenerOptions<R>): ProtocolListener;
+  /** What about a Resource fixes its listener beyond the port (e.g. whether it speaks TLS to the agent): a change reopens it. */
+  listenerKey?(resource: BrokeredResource): string;
 }
 
 export class ProtocolRegistry {

@@ -12,6 +12,7 @@
 // wins and the admission response carries a warning.
 import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
+import { POD_CA_FILE, TRUST_BUNDLE_FILE, TRUST_MOUNT_PATH, TRUST_VOLUME } from "@portcullis/common/injection-names";
 
 /** `orders-db` → `PORTCULLIS_ORDERS_DB_URL`. */
 export function resourceUrlEnvName(resourceName: string): string {
@@ -89,4 +90,21 @@ export function addEnvToContainer(container: V1Container, vars: V1EnvVar[]): Con
   }
   if (added.length === 0) return { container, added: [], warnings };
   return { container: { ...container, env: [...existing, ...added] }, added: added.map((v) => v.name), warnings };
+}
+
+/** Where the app containers' TLS clients find the pod CA (transparent HTTPS): OpenSSL, curl and Python read the bundle, Node adds the CA. */
+export function trustEnv(): V1EnvVar[] {
+  const bundle = `${TRUST_MOUNT_PATH}/${TRUST_BUNDLE_FILE}`;
+  return [
+    { name: "SSL_CERT_FILE", value: bundle },
+    { name: "CURL_CA_BUNDLE", value: bundle },
+    { name: "REQUESTS_CA_BUNDLE", value: bundle },
+    { name: "NODE_EXTRA_CA_CERTS", value: `${TRUST_MOUNT_PATH}/${POD_CA_FILE}` },
+  ];
+}
+
+/** The trust directory, read-only, unless the container already mounts something there. */
+export function addTrustMount(container: V1Container): V1Container {
+  if ((container.volumeMounts ?? []).some((mount) => mount.mountPath === TRUST_MOUNT_PATH)) return container;
+  return { ...container, volumeMounts: [...(container.volumeMounts ?? []), { name: TRUST_VOLUME, mountPath: TRUST_MOUNT_PATH, readOnly: true }] };
 }

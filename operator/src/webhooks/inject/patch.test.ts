@@ -24,6 +24,7 @@ interface GoldenCase {
 const CASES: GoldenCase[] = [
   { name: "explicit-postgres" },
   { name: "transparent-postgres-http" },
+  { name: "transparent-https" },
   { name: "classic-mode", settings: { nativeSidecar: false } },
   { name: "existing-parts" },
   { name: "pghost-already-set" },

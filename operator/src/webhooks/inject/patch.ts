@@ -33,7 +33,8 @@
 // the pod already holds.
 import type { V1Container, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import { addEnvToContainer, explicitResourceEnv } from "./app-env.js";
+import { addEnvToContainer, addTrustMount, explicitResourceEnv, trustEnv } from "./app-env.js";
+import { terminatesAgentTls } from "@portcullis/common/config/agent-tls";
 import { gatewayContainer, injectedVolumes, iptablesInitContainer } from "./containers.js";
 import { renderInitScript, transparentRedirectRules } from "./iptables.js";
 import { jsonPointer, type JsonPatchOperation } from "../json-patch.js";
@@ -129,17 +130,22 @@ interface AppContainers {
   warnings: string[];
 }
 
-/** Adds the explicit Resources' variables to the pod's containers (and, native mode, its init containers). */
+/**
+ * Adds the explicit Resources' variables to the pod's containers (and, native mode, its init containers),
+ * and, for transparent HTTPS Resources, the pod CA's trust directory and the variables that point at it.
+ */
 function withAppEnv(spec: V1PodSpec, resources: IResource[], settings: InjectionSettings): AppContainers {
   const explicit = explicitResourceEnv(resources);
+  const trust = resources.some((resource) => terminatesAgentTls(resource.spec));
+  const vars = [...explicit.vars, ...(trust ? trustEnv() : [])];
   const added = new Set<string>();
   const warnings = [...explicit.warnings];
   const update = (container: V1Container): V1Container => {
-    if (explicit.vars.length === 0) return container;
-    const result = addEnvToContainer(container, explicit.vars);
+    if (vars.length === 0) return container;
+    const result = addEnvToContainer(container, vars);
     result.added.forEach((name) => added.add(name));
     warnings.push(...result.warnings);
-    return result.container;
+    return trust ? addTrustMount(result.container) : result.container;
   };
   const initContainers = (spec.initContainers ?? []).map((c) => (settings.nativeSidecar ? update(c) : c));
   const containers = spec.containers.map(update);
@@ -168,6 +174,7 @@ export function injectPod(pod: V1Pod, resources: IResource[], settings: Injectio
   const rules = transparentRedirectRules(resources, settings);
   const ours = rules.length > 0 ? [iptablesInitContainer(renderInitScript(rules), settings)] : [];
   const sidecar = gatewayContainer(resources, settings);
+  const trust = resources.some((resource) => terminatesAgentTls(resource.spec));
   const app = withAppEnv(spec, resources, settings);
   const initContainers = settings.nativeSidecar ? [...ours, sidecar, ...app.initContainers] : [...ours, ...app.initContainers];
   const containers = settings.nativeSidecar ? app.containers : [sidecar, ...app.containers];
@@ -175,7 +182,7 @@ export function injectPod(pod: V1Pod, resources: IResource[], settings: Injectio
     version: 1,
     initContainers: initContainers.map((c) => c.name).filter((name) => name === INIT_CONTAINER || name === SIDECAR_CONTAINER),
     containers: settings.nativeSidecar ? [] : [SIDECAR_CONTAINER],
-    volumes: injectedVolumes(settings, ours.length > 0).map((v) => v.name),
+    volumes: injectedVolumes(settings, ours.length > 0, trust).map((v) => v.name),
     env: app.env,
     resources: resources.map((r) => r.metadata?.name ?? ""),
     hash: configurationHash(settings, resources),
@@ -186,7 +193,7 @@ export function injectPod(pod: V1Pod, resources: IResource[], settings: Injectio
       ...spec,
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers,
-      volumes: [...(spec.volumes ?? []), ...injectedVolumes(settings, ours.length > 0)],
+      volumes: [...(spec.volumes ?? []), ...injectedVolumes(settings, ours.length > 0, trust)],
     },
   };
   return { pod: structuredClone(sealed(injected, seal.namespace, record, seal.key)), warnings: [...app.warnings, ...dnsWarnings(resources)] };

@@ -1,7 +1,7 @@
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
 import { routedResource } from "../../testing/objects.js";
-import { podSecurityRefusals, refusalReasons, reservedNameConflicts } from "./refusals.js";
+import { podRefusals, podSecurityRefusals, refusalReasons, reservedNameConflicts } from "./refusals.js";
 import { defaultInjectionSettings } from "./settings.js";
 
 function resource(name: string, listener: number, transparent = false, host = `${name}.data.svc`, port = 5432): IResource {
@@ -132,5 +132,16 @@ describe("podSecurityRefusals", () => {
     expect(podSecurityRefusals(enforce("restricted"), explicit)).toEqual([]);
     expect(podSecurityRefusals(enforce("privileged"), transparent)).toEqual([]);
     expect(podSecurityRefusals(undefined, transparent)).toEqual([]);
+  });
+});
+
+describe("podRefusals and the trust directory", () => {
+  const withMount = (readOnly: boolean): V1Pod => ({
+    spec: { containers: [{ name: "agent", image: "agent:1", volumeMounts: [{ name: "portcullis-trust", mountPath: "/var/run/portcullis-trust", readOnly }] }] },
+  });
+
+  it("lets an app container read the pod CA's trust directory, and refuses one that could write it", () => {
+    expect(podRefusals(withMount(true))).toEqual([]);
+    expect(podRefusals(withMount(false))).toEqual(['container "agent" (spec.containers[0]) mounts volume "portcullis-trust", which only the Portcullis containers may mount']);
   });
 });

@@ -4,7 +4,7 @@
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
 import { transparentResources } from "./iptables.js";
-import { INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER, TOKEN_AUDIENCE } from "@portcullis/common/injection-names";
+import { INIT_CONTAINER, RESERVED_CONTAINER_NAMES, RESERVED_VOLUME_NAMES, SIDECAR_CONTAINER, TOKEN_AUDIENCE, TRUST_VOLUME } from "@portcullis/common/injection-names";
 import type { InjectionSettings } from "./settings.js";
 
 /** A container of the user's pod and where it sits, e.g. `spec.initContainers[1]`. */
@@ -78,6 +78,8 @@ function reachRefusals(container: AnyContainer, name: string): string[] {
     reasons.push(`${name} is privileged: it could read the gateway sidecar's token and memory through the node's devices`);
   }
   for (const mount of container.volumeMounts ?? []) {
+    // The trust directory holds only the pod CA's certificate: app containers read it, none but the gateway writes it.
+    if (mount.name === TRUST_VOLUME && mount.readOnly === true) continue;
     if (RESERVED_VOLUME_NAMES.includes(mount.name)) reasons.push(`${name} mounts volume "${mount.name}", which only the Portcullis containers may mount`);
   }
   return reasons;

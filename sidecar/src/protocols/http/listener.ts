@@ -1,5 +1,6 @@
-// The HTTP listener of one http Resource: HTTP/1.1 from the agent (TLS when
-// the sidecar has a certificate), each connection's requests grouped into
+// The HTTP listener of one http Resource: HTTP/1.1 from the agent — over TLS
+// with a pod-CA certificate for the backend's names when the Resource is
+// transparent HTTPS, or with --tls-cert's — each connection's requests grouped into
 // sessions by identity, each request an Exchange. Requests the parser cannot
 // read, or whose framing or target a backend could read differently, are
 // refused with 400 before anything else happens.
@@ -42,9 +43,15 @@ export class HttpListener implements ProtocolListener {
   /** Sessions by connection, and by the token the identity came from ("" for the pod's). */
   private readonly sessions = new Map<net.Socket, Map<string, Promise<HttpSession>>>();
 
+  /** Transparent HTTPS: the names the certificate presented to the agent is for (fixed for the listener's life: listenerKey). */
+  private readonly agentTls: HttpResourceRuntime["agentTls"];
+
   constructor(private readonly options: HttpListenerOptions) {
     const settings: http.ServerOptions = { requireHostHeader: true, insecureHTTPParser: false, keepAliveTimeout: 5_000, headersTimeout: 30_000 };
-    this.server = options.tls ? https.createServer({ ...settings, ...options.tls }) : http.createServer(settings);
+    const runtime = options.runtime();
+    this.agentTls = typeof runtime === "string" ? undefined : runtime.agentTls;
+    // The pod-CA certificate is set in listen(), once issued.
+    this.server = this.agentTls || options.tls ? https.createServer({ ...settings, ...(this.agentTls ? {} : options.tls), ALPNProtocols: ["http/1.1"] }) : http.createServer(settings);
     this.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res));
     this.server.on("clientError", (error: Error & { code?: string }, socket: net.Socket) => {
       this.refuseRaw(socket, { status: 400, error: "bad request", message: `portcullis: the request could not be parsed (${error.code ?? errorMessage(error)})` });
@@ -59,6 +66,10 @@ export class HttpListener implements ProtocolListener {
   }
 
   async listen(): Promise<number> {
+    if (this.agentTls) {
+      const { certPem, keyPem } = await this.agentTls.certificates.serverCertificate(this.agentTls.names);
+      (this.server as https.Server).setSecureContext({ cert: certPem, key: keyPem });
+    }
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
       this.server.listen(this.options.port, this.options.host, () => {

@@ -6,7 +6,9 @@
 import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
 import type { HttpFacts, ResourceFacts } from "@portcullis/common/policy/cel";
 import { Pool } from "undici";
+import { terminatesAgentTls } from "@portcullis/common/config/agent-tls";
 import { errorMessage } from "../../config/error-message.js";
+import type { PodCertificates } from "../../runtime/pod-certificates.js";
 import type { ResourceRuntime, RuntimeServices } from "../../runtime/registry.js";
 import { SessionRulesResolver } from "../../runtime/session-rules.js";
 import { HTTP_MATCHER, rulesReadBody } from "./http-match.js";
@@ -34,7 +36,11 @@ export interface HttpResourceRuntime extends ResourceRuntime {
   readonly readsBody: boolean;
   /** Host names (lower case, without port) a request's Host may give besides loopback names: the Resource's. */
   readonly hostNames: ReadonlySet<string>;
+  /** Transparent HTTPS: the agent's client expects the backend's TLS, so the listener presents a pod-CA certificate for these names. */
+  readonly agentTls?: { names: string[]; certificates: PodCertificates };
 }
+
+
 
 /** The header and value the gateway presents; undefined without credentials; a string when they cannot be presented. */
 function credentialFor(resource: BrokeredResource): UpstreamSettings["credential"] | string {
@@ -73,7 +79,7 @@ export function httpRuntime(bundle: ConfigBundle, resource: BrokeredResource, se
     return `${unavailable}: ${errorMessage(error)}`;
   }
   const { pool, authority } = upstreamPool(spec, resource.caBundle);
-  const host = spec.endpoint.host;
+  const names = [...new Set([spec.endpoint.host.toLowerCase(), ...(spec.endpoint.tls?.serverName ? [spec.endpoint.tls.serverName.toLowerCase()] : [])])];
   return {
     bundle,
     resource: facts,
@@ -82,7 +88,8 @@ export function httpRuntime(bundle: ConfigBundle, resource: BrokeredResource, se
     upstream: { pool, host: authority, ...(credential ? { credential } : {}) },
     maxBodyBytes: spec.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     readsBody: rulesReadBody(governing.flatMap((policy) => policy.spec.rules ?? [])),
-    hostNames: new Set([host.toLowerCase(), ...(spec.endpoint.tls?.serverName ? [spec.endpoint.tls.serverName.toLowerCase()] : [])]),
+    hostNames: new Set(names),
+    ...(terminatesAgentTls(resource.spec) ? { agentTls: { names, certificates: services.certificates } } : {}),
     close: () => {
       pool.close().catch(() => undefined);
     },
