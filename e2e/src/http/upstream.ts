@@ -22,9 +22,10 @@ export interface RunningApi {
 
 export const CUSTOMER = { id: 7, name: "Ada", email: "ada@example.com", iban: "DE89370400440532013000", notes: "call ada@example.com or bob@example.org" };
 
-export async function startApi(): Promise<RunningApi> {
+/** The API on `host` (loopback unless pods must reach it, e.g. the test node's address). */
+export async function startApi(host = "127.0.0.1"): Promise<RunningApi> {
   const ca = await createCertificateAuthority("portcullis-test-api-ca");
-  const serving = await ca.issue({ commonName: API_HOST, usage: "server", dnsNames: [API_HOST], ipAddresses: ["127.0.0.1"] });
+  const serving = await ca.issue({ commonName: API_HOST, usage: "server", dnsNames: [API_HOST], ipAddresses: [...new Set(["127.0.0.1", host])] });
   const received: RunningApi["received"] = [];
   let releaseEvents: () => void = () => undefined;
   const server = https.createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
@@ -74,7 +75,7 @@ export async function startApi(): Promise<RunningApi> {
       json(404, { error: "not found", path });
     });
   });
-  server.listen(0, "127.0.0.1");
+  server.listen(0, host);
   await once(server, "listening");
   return {
     port: (server.address() as AddressInfo).port,

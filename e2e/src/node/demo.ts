@@ -35,8 +35,47 @@ function recordingManifests(recording: DemoRecording): object[] {
   ];
 }
 
-/** Everything but the agent: create the agent once the policy is Ready (the README says why). */
-export function demoManifests(pg: RunningPostgres, reviewer: string, recording: DemoRecording): object[] {
+/** An HTTPS API pods reach at the node's address, with the CA of its certificate. */
+export interface DemoApi {
+  port: number;
+  caPem: string;
+  token: string;
+}
+
+/** The name in the API's certificate, and the one the agent calls it by. */
+export const DEMO_API_HOST = "billing.test";
+const DEMO_API_LISTENERS = { transparent: 18443, explicit: 18080 };
+
+/** The API twice: transparent (the agent calls https://billing.test, the gateway answers with a pod-CA certificate) and explicit. */
+function apiManifests(api: DemoApi): object[] {
+  const resource = (name: string, transparent: boolean): object => ({
+    apiVersion: "portcullis.dev/v1alpha1",
+    kind: "Resource",
+    metadata: { name, namespace: DEMO_NAMESPACE },
+    spec: {
+      protocol: "http",
+      endpoint: { host: NODE_IP, port: api.port, tls: { mode: "verify-full", serverName: DEMO_API_HOST, caBundleRef: { kind: "Secret", name: "billing-api-ca", key: "ca.crt" } } },
+      listener: { port: transparent ? DEMO_API_LISTENERS.transparent : DEMO_API_LISTENERS.explicit },
+      transparent,
+      credentials: { secretRef: { name: "billing-api-token" } },
+      http: { credentialHeader: { name: "Authorization", valuePrefix: "Bearer " } },
+    },
+  });
+  return [
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "billing-api-token", namespace: DEMO_NAMESPACE }, stringData: { token: api.token } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "billing-api-ca", namespace: DEMO_NAMESPACE }, stringData: { "ca.crt": api.caPem } },
+    resource("billing-api", true),
+    resource("billing-api-direct", false),
+  ];
+}
+
+const API_RULES = [
+  { name: "api-no-deletes", match: { http: { methods: ["DELETE"] } }, action: "deny", message: "agents never delete billing data" },
+  { name: "api-reads", match: { http: { methods: ["GET"] } }, action: "allow" },
+];
+
+/** Everything but the agent: create the agent once the policy is Ready (the README says why). With `api`, the HTTPS API too. */
+export function demoManifests(pg: RunningPostgres, reviewer: string, recording: DemoRecording, api?: DemoApi): object[] {
   const ns = DEMO_NAMESPACE;
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "portcullis.dev/injection": "enabled" } } },
@@ -56,17 +95,19 @@ export function demoManifests(pg: RunningPostgres, reviewer: string, recording: 
         credentials: { secretRef: { name: "orders-db-credentials" } },
       },
     },
+    ...(api ? apiManifests(api) : []),
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "AccessPolicy",
       metadata: { name: DEMO_POLICY, namespace: ns },
       spec: {
         subjects: { serviceAccounts: [DEMO_AGENT] },
-        resources: ["orders-db"],
+        resources: ["orders-db", ...(api ? ["billing-api", "billing-api-direct"] : [])],
         rules: [
           { name: "no-drops", match: { sql: { commands: ["DROP", "TRUNCATE"] } }, action: "deny", message: "agents never drop tables" },
           { name: "reads", match: { sql: { commands: ["SELECT"] } }, action: "allow" },
           { name: "writes", match: { sql: { commands: ["WRITE"] } }, action: "requireApproval", approval: { reviewers: { users: [reviewer] }, timeout: "10m" } },
+          ...(api ? API_RULES : []),
         ],
         masking: [{ name: "contact", columns: ["customers.email"], strategy: "redact" }],
         recording: { storeRef: { name: EVIDENCE_STORE } },

@@ -26,8 +26,9 @@ import { runCommand, waitForExit } from "../processes/child-process.js";
 import { waitUntil } from "../processes/wait.js";
 import { seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
 import { startS3, type RunningS3 } from "../s3/server.js";
+import { startApi, type RunningApi } from "../http/upstream.js";
 import { iptablesRules } from "./host-state.js";
-import { DEMO_AGENT, DEMO_NAMESPACE as NS, DEMO_POLICY, demoAgentDeployment, demoManifests, EVIDENCE_STORE } from "./demo.js";
+import { DEMO_AGENT, DEMO_API_HOST, DEMO_NAMESPACE as NS, DEMO_POLICY, demoAgentDeployment, demoManifests, EVIDENCE_STORE } from "./demo.js";
 import { helm as helmAs, helmInstall, RELEASE, RELEASE_NAMESPACE as RELEASE_NS } from "./helm.js";
 import { imageArchives, imageNamed as image } from "./images.js";
 import { cleanUpLeftovers, NODE_DIR, NODE_IP, POD_CIDR, POD_RANGE, TestNode } from "./node.js";
@@ -38,6 +39,8 @@ let controlPlane: ControlPlane;
 let node: TestNode | undefined;
 let server: RunningPostgres;
 let s3: RunningS3;
+let api: RunningApi;
+const API_TOKEN = "node-billing-token-2c4";
 let signingKey: string;
 let agentPod: string;
 
@@ -134,6 +137,7 @@ describe("Portcullis installed with Helm on a real node", () => {
       await seedSampleData(server);
       s3 = await startS3({ host: NODE_IP });
       await s3.createBucket(BUCKET);
+      api = await startApi(NODE_IP);
       signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     } catch (error) {
       await cleanUpLeftovers();
@@ -145,6 +149,7 @@ describe("Portcullis installed with Helm on a real node", () => {
     await node?.stop();
     await server?.stop();
     await s3?.stop();
+    await api?.stop();
     await controlPlane?.stop();
   }, 120_000);
 
@@ -162,7 +167,7 @@ describe("Portcullis installed with Helm on a real node", () => {
   }, 300_000);
 
   it("injects an agent Deployment's pod: the native sidecar after the iptables init container, from the built images", async () => {
-    await apply(demoManifests(server, "portcullis-admin", { s3, bucket: BUCKET, signingKey }));
+    await apply(demoManifests(server, "portcullis-admin", { s3, bucket: BUCKET, signingKey }, { port: api.port, caPem: api.caPem, token: API_TOKEN }));
     await waitForJsonPath((args) => kubectl(args), ["get", "accesspolicy", DEMO_POLICY, "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True", 60_000);
     await apply([agentDeployment]);
     agentPod = await waitForRunningPod();
@@ -192,9 +197,22 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect((await server.psql(["-At", "-c", "SELECT count(*) > 0 FROM customers"])).stdout.trim()).toBe("t");
   });
 
+  it("lets curl in the pod call the HTTPS API by its name through the transparent gateway, trusting the pod CA, and through the explicit URL", async () => {
+    const seen = api.received.length;
+    const url = `https://${DEMO_API_HOST}:${api.port}/v1/customers/7`;
+    // CURL_CA_BUNDLE, set by the injector, makes curl trust the pod CA; the name resolves to the API's real address.
+    const transparent = await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "curl", "-sS", "--resolve", `${DEMO_API_HOST}:${api.port}:${NODE_IP}`, url]);
+    expect(JSON.parse(transparent)).toMatchObject({ id: 7 });
+    expect(api.received[seen]?.headers.authorization).toBe(`Bearer ${API_TOKEN}`);
+    const explicit = await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "sh", "-c", 'curl -sS -X DELETE "$PORTCULLIS_BILLING_API_DIRECT_URL/v1/customers/7"']);
+    expect(JSON.parse(explicit)).toMatchObject({ error: "denied", rule: "api-no-deletes" });
+    expect(api.received.length).toBe(seen + 1);
+  });
+
   it("leaves no credential where the agent can read it: not in its environment or files, not through its service account", async () => {
     const env = await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "env"]);
     expect(env).not.toContain(server.users.scram.password);
+    expect(env).not.toContain(API_TOKEN);
     const files = await kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "ls", "/var/run/secrets/portcullis"]);
     expect(files.code).not.toBe(0);
     const canRead = await kubectl(["auth", "can-i", "get", "secrets", "-n", NS, `--as=system:serviceaccount:${NS}:${DEMO_AGENT}`]);
