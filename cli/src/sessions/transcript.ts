@@ -103,6 +103,16 @@ function result(data: Data): string[] {
   ];
 }
 
+function message(data: Data): string[] {
+  const masked = Object.entries(object(data, "masked")).map(([rule, count]) => `${rule} x${String(count)}`);
+  const refused = text(data, "refused");
+  return [
+    labelled(text(data, "direction") === "agent" ? "agent" : "backend", oneLine(`${text(data, "kind") ?? "?"}, ${plural(Number(field(data, "bytes") ?? 0), "byte")}`)),
+    ...(masked.length ? [labelled("masked", oneLine(masked.join(", ")))] : []),
+    ...(refused ? [labelled("refused", oneLine(refused))] : []),
+  ];
+}
+
 function approval(data: Data): string[] {
   const by = text(data, "decidedBy");
   const reason = text(data, "reason");
@@ -119,11 +129,11 @@ function sessionEnd(data: Data): string[] {
   return [labelled("reason", oneLine(`${text(data, "reason") ?? "?"} after ${(duration / 1000).toFixed(1)}s`)), labelled("totals", totals), ...(error ? [labelled("error", oneLine(error))] : [])];
 }
 
-const BODIES: Record<EvidenceType, (data: Data) => string[]> = { "session-start": sessionStart, request, statement: request, result, approval, "session-end": sessionEnd };
+const BODIES: Record<EvidenceType, (data: Data) => string[]> = { "session-start": sessionStart, request, statement: request, result, message, approval, "session-end": sessionEnd };
 
 function title(record: EvidenceRecord): string {
   const of = text(record.data, "request") ?? text(record.data, "statement");
-  if (record.type === "result" || record.type === "approval") return `${record.type}${of ? ` of #${of}` : ""}`;
+  if (record.type === "result" || record.type === "approval" || record.type === "message") return `${record.type}${of ? ` of #${of}` : ""}`;
   if (record.type === "request") return `request (${text(record.data, "protocol") ?? "?"})`;
   return record.type.replace("-", " ");
 }

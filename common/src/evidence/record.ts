@@ -12,7 +12,8 @@
 // - session  the session ID (26-character Crockford base32, time-sortable).
 // - seq      1-based position of the record in its session, without gaps.
 // - time     when the gateway sealed the record (ISO-8601 UTC, milliseconds).
-// - type     session-start | request | result | approval | session-end
+// - type     session-start | request | result | message | approval |
+//            session-end
 //            (statement: a request record of a gateway before protocols
 //            shared one shape; readers still accept it).
 // - data     a JSON object; what it holds depends on `type` (EvidenceDataByType).
@@ -40,6 +41,11 @@
 //                  or an HTTP status; message), durationMs, and details:
 //                  postgres (rowsReturned, commandTags, rows affected such as
 //                  "UPDATE 3") or http (status, bytes).
+// - message        a WebSocket message relayed after an allowed upgrade:
+//                  request (seq of the upgrade's request record), direction
+//                  (agent: sent by the agent; backend: sent to it), kind
+//                  (text, binary, close, ping, pong), bytes, masked (values
+//                  masked per rule), refused (why it was not relayed).
 // - approval       name, phase (Pending|Approved|Denied|Expired), request
 //                  (seq), decidedBy, reason.
 // - session-end    reason, counts (requests, denied, results, errors,
@@ -67,7 +73,7 @@ import type { IdentityFacts } from "../policy/cel.js";
 export const EVIDENCE_VERSION = 1;
 export const GENESIS_HASH = `sha256:${"0".repeat(64)}`;
 
-export const EVIDENCE_TYPES = ["session-start", "request", "statement", "result", "approval", "session-end"] as const;
+export const EVIDENCE_TYPES = ["session-start", "request", "statement", "result", "message", "approval", "session-end"] as const;
 export type EvidenceType = (typeof EVIDENCE_TYPES)[number];
 
 /** session-start: who connected to which Resource, from where, under which policies. */
@@ -134,6 +140,19 @@ export interface ResultData {
   http?: { status: number; bytes: number };
 }
 
+/** message: a WebSocket message relayed (or refused) after an allowed upgrade. */
+export interface MessageData {
+  /** The seq of the upgrade's request record. */
+  request: number;
+  /** agent: sent by the agent to the backend; backend: sent by the backend to the agent. */
+  direction: "agent" | "backend";
+  kind: "text" | "binary" | "close" | "ping" | "pong";
+  bytes: number;
+  masked?: Record<string, number>;
+  /** Why the message was not relayed (the connection is closed then). */
+  refused?: string;
+}
+
 /** approval: a step of an ApprovalRequest a request waited for. */
 export interface ApprovalData {
   name: string;
@@ -169,6 +188,7 @@ export interface EvidenceDataByType {
   /** Only read back: a request record of an earlier gateway. */
   statement: Record<string, unknown>;
   result: ResultData;
+  message: MessageData;
   approval: ApprovalData;
   "session-end": SessionEndData;
 }

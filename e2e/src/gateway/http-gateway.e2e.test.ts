@@ -17,7 +17,8 @@ import { stringify } from "yaml";
 import { portcullis } from "../cli/portcullis-cli.js";
 import { freePort } from "../controlplane/processes.js";
 import { startNginx, type RunningNginx } from "../http/nginx.js";
-import { API_HOST, CUSTOMER, startApi, type RunningApi } from "../http/upstream.js";
+import { WebSocket } from "undici";
+import { API_HOST, CUSTOMER, startApi, WEBSOCKET_GREETING, type RunningApi } from "../http/upstream.js";
 import { waitUntil } from "../processes/wait.js";
 import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
@@ -32,7 +33,7 @@ let gateway: SidecarProcess;
 let dir: string;
 let storeDir: string;
 let storeFile: string;
-const ports = { billing: 0, files: 0, web: 0, gone: 0, small: 0 };
+const ports = { billing: 0, files: 0, web: 0, gone: 0, small: 0, chat: 0 };
 
 const url = (resource: keyof typeof ports, path: string): string => `http://127.0.0.1:${ports[resource]}${path}`;
 
@@ -63,6 +64,7 @@ function manifests(apiPort: number, apiCa: string, nginxPort: number, closedPort
     resource("web", ports.web, { host: "127.0.0.1", port: nginxPort, tls: { mode: "disable" } }),
     resource("gone-api", ports.gone, { host: "127.0.0.1", port: closedPort, tls: { mode: "disable" } }),
     resource("small-api", ports.small, api, { maxBodyBytes: 1024 }),
+    resource("chat-api", ports.chat, api),
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "AccessPolicy",
@@ -98,6 +100,7 @@ function manifests(apiPort: number, apiCa: string, nginxPort: number, closedPort
         resources: ["files-api", "web", "gone-api", "small-api"],
         rules: [
           { name: "no-admin", match: { http: { paths: ["/v1/admin/**"] } }, action: "deny" },
+          WEBSOCKET_RULE,
           { name: "uploads", match: { http: { methods: ["POST"] } }, when: "has(http.body.name)", action: "allow" },
           { name: "reads", match: { http: { methods: ["GET", "HEAD"] } }, action: "allow" },
         ],
@@ -105,7 +108,38 @@ function manifests(apiPort: number, apiCa: string, nginxPort: number, closedPort
         defaultAction: "deny",
       },
     },
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "AccessPolicy",
+      metadata: { name: "chat" },
+      spec: {
+        subjects: { serviceAccounts: ["agent"] },
+        resources: ["chat-api"],
+        rules: [WEBSOCKET_RULE],
+        masking: [{ name: "emails", detectors: ["email"], strategy: "redact" }],
+        recording: { storeRef: { name: "evidence-store" } },
+      },
+    },
   ];
+}
+
+/** WebSockets are relayed only by a rule that names the Upgrade header. */
+const WEBSOCKET_RULE = { name: "websockets", match: { http: { methods: ["GET"], paths: ["/v1/ws"], headers: [{ name: "Upgrade", values: ["websocket"] }] } }, action: "allow" };
+
+/** A WebSocket through the gateway: the messages it received, after sending `send` once the first one arrived. */
+async function webSocketExchange(url: string, send: string): Promise<string[]> {
+  const socket = new WebSocket(url);
+  const received: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    socket.addEventListener("message", (event) => {
+      received.push(String(event.data));
+      if (received.length === 1) socket.send(send);
+      else socket.close(1000);
+    });
+    socket.addEventListener("close", () => resolve());
+    socket.addEventListener("error", () => reject(new Error(`the WebSocket to ${url} failed`)));
+  });
+  return received;
 }
 
 interface Curl {
@@ -292,10 +326,25 @@ describe("what the backend sees is what the policy judged", () => {
     expect(((await response.json()) as { target: string }).target).toBe("/v1/echo?b=~&a=1+2");
   });
 
-  it("refuses a WebSocket upgrade no rule allows", async () => {
+  it("refuses a WebSocket upgrade unless the rule that allows it names the Upgrade header", async () => {
     const result = await raw(ports.files, "GET /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
     expect(result.status).toBe(403);
-    expect(result.text).toContain("protocol upgrades (websocket) are not relayed");
+    expect(result.text).toContain("are relayed only when the rule that allows them names the Upgrade header");
+  });
+});
+
+describe("WebSockets", () => {
+  it("relays an allowed WebSocket both ways, with the Resource's credential on the handshake", async () => {
+    const seen = api.received.length;
+    const messages = await webSocketExchange(`ws://127.0.0.1:${ports.files}/v1/ws`, "hi");
+    expect(messages).toEqual([WEBSOCKET_GREETING, "echo: hi"]);
+    expect(api.received[seen]?.headers.authorization).toBe(`Bearer ${API_TOKEN}`);
+    expect(api.received[seen]?.headers["sec-websocket-extensions"]).toBeUndefined();
+  });
+
+  it("masks the backend's text messages where masking applies", async () => {
+    const messages = await webSocketExchange(`ws://127.0.0.1:${ports.chat}/v1/ws`, "mail eve@example.net");
+    expect(messages).toEqual(["hello, write to ***", "echo: mail ***"]);
   });
 });
 
@@ -346,6 +395,8 @@ describe("evidence", () => {
     expect(replay.stdout).toContain("request (http)");
     expect(replay.stdout).toContain("DELETE /v1/customers/7");
     expect(replay.stdout).toContain("decision   deny (billing/no-deletes)");
+    const message = records.find((record) => record.type === "message" && (record.data as { masked?: object }).masked !== undefined);
+    expect(message?.data).toMatchObject({ direction: "backend", kind: "text", masked: { "chat/emails": 1 } });
     const verified = await portcullis(["sessions", "verify", session, "--store-file", storeFile]);
     expect(verified.stdout).toMatch(/^verified: \d+ records/);
   }, 40_000);

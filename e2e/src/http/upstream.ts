@@ -2,7 +2,10 @@
 // caBundle), and endpoints that show what the backend received (method,
 // target, headers), serve personal data to mask, stream server-sent events
 // slowly, and serve large downloads.
+import { createHash } from "node:crypto";
 import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { createCertificateAuthority } from "@portcullis/common/pki/pki";
@@ -75,6 +78,7 @@ export async function startApi(host = "127.0.0.1"): Promise<RunningApi> {
       json(404, { error: "not found", path });
     });
   });
+  server.on("upgrade", (req, socket) => acceptWebSocket(req, socket, received));
   server.listen(0, host);
   await once(server, "listening");
   return {
@@ -87,4 +91,45 @@ export async function startApi(host = "127.0.0.1"): Promise<RunningApi> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+export const WEBSOCKET_GREETING = `hello, write to ${CUSTOMER.email}`;
+
+/** A server text frame (unmasked; payloads under 126 bytes are all the tests send). */
+function textFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  return Buffer.concat([Buffer.from([0x81, payload.length]), payload]);
+}
+
+/**
+ * /v1/ws: a WebSocket that greets with a text naming an email address and answers each text message
+ * with "echo: " and the message. Written here from RFC 6455, independent of the gateway's frame code.
+ */
+function acceptWebSocket(req: IncomingMessage, socket: Duplex, received: RunningApi["received"]): void {
+  received.push({ method: req.method ?? "", target: req.url ?? "", headers: req.headers, body: "" });
+  if (!req.url?.startsWith("/v1/ws") || req.headers.upgrade?.toLowerCase() !== "websocket") {
+    socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    return;
+  }
+  const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"] ?? ""}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  socket.write(textFrame(WEBSOCKET_GREETING));
+  let buffered = Buffer.alloc(0);
+  socket.on("data", (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 6) {
+      const opcode = (buffered[0] as number) & 0x0f;
+      const length = (buffered[1] as number) & 0x7f;
+      if (length > 125 || buffered.length < 6 + length) return;
+      const key = buffered.subarray(2, 6);
+      const payload = Buffer.from(buffered.subarray(6, 6 + length).map((byte, i) => byte ^ (key[i % 4] as number)));
+      buffered = buffered.subarray(6 + length);
+      if (opcode === 0x8) {
+        socket.end(Buffer.from([0x88, 0]));
+        return;
+      }
+      if (opcode === 0x1) socket.write(textFrame(`echo: ${payload.toString()}`));
+    }
+  });
+  socket.on("error", () => undefined);
 }

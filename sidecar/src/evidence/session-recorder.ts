@@ -37,7 +37,7 @@ export class EvidenceWriteError extends Error {
 }
 
 /** Record types a caller appends; session-start and session-end are written by the spool and end(). */
-export type AppendableType = "request" | "result" | "approval";
+export type AppendableType = "request" | "result" | "message" | "approval";
 
 export interface SessionEndInput {
   reason: string;

@@ -7,6 +7,7 @@
 // everything after the session started is recorded.
 import { createHash } from "node:crypto";
 import type http from "node:http";
+import type net from "node:net";
 import { performance } from "node:perf_hooks";
 import { once } from "node:events";
 import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/record";
@@ -17,7 +18,8 @@ import { observeRequest, type RequestDecision } from "../../observability/metric
 import type { Decision } from "../../policy/engine.js";
 import { denialMessage } from "../../policy/engine.js";
 import { forwardedRequestHeaders, returnedResponseHeaders } from "./headers.js";
-import { type Refusal, sendRefusal } from "./responses.js";
+import { type Refusal, rawRefusal, sendRefusal } from "./responses.js";
+import { relayWebSocket } from "./websocket.js";
 import type { CanonicalTarget } from "./request-target.js";
 import type { HttpResourceRuntime } from "./runtime.js";
 import type { HttpSession } from "./session.js";
@@ -52,9 +54,12 @@ function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
 
 const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
+/** How the exchange answers: a response to write, or (a protocol upgrade) the raw connection. */
+export type Reply = { kind: "response"; res: http.ServerResponse } | { kind: "upgrade"; socket: net.Socket; head: Buffer };
+
 export interface ExchangeInput {
   req: http.IncomingMessage;
-  res: http.ServerResponse;
+  reply: Reply;
   runtime: HttpResourceRuntime;
   session: HttpSession;
   target: CanonicalTarget;
@@ -70,7 +75,9 @@ interface Held {
 
 export class Exchange {
   private readonly req: http.IncomingMessage;
-  private readonly res: http.ServerResponse;
+  private readonly reply: Reply;
+  /** Aborted when the agent goes away before its answer is complete. */
+  private readonly gone: AbortSignal;
   private readonly runtime: HttpResourceRuntime;
   private readonly session: HttpSession;
   private readonly target: CanonicalTarget;
@@ -80,7 +87,8 @@ export class Exchange {
   private readonly labels: { resource: string; protocol: string };
 
   constructor(input: ExchangeInput) {
-    ({ req: this.req, res: this.res, runtime: this.runtime, session: this.session, target: this.target, started: this.started } = input);
+    ({ req: this.req, reply: this.reply, runtime: this.runtime, session: this.session, target: this.target, started: this.started } = input);
+    this.gone = goneSignal(this.reply);
     this.method = (this.req.method ?? "GET").toUpperCase();
     this.headers = forwardedRequestHeaders(this.req.headers, this.runtime.upstream.credential?.name);
     this.labels = { resource: this.runtime.resource.name, protocol: "http" };
@@ -101,30 +109,46 @@ export class Exchange {
       held.decision = { action: "deny", policy: held.decision.policy, rule: "(body too large)", message: `the request body is larger than ${limit} bytes (spec.http.maxBodyBytes), so it cannot be checked` };
       await this.record(held, "deny");
       this.count("deny");
-      sendRefusal(this.res, { status: 413, error: "request body too large", message: `portcullis: ${held.decision.message}` }, { close: true });
+      this.refuse({ status: 413, error: "request body too large", message: `portcullis: ${held.decision.message}` }, { close: true });
       return;
     }
-    if (held.decision.action === "deny") return this.refuse(held);
+    if (this.reply.kind === "upgrade" && held.decision.action !== "deny" && !upgradeAllowed(this.runtime, held.decision)) {
+      held.decision = {
+        action: "deny",
+        policy: held.decision.policy,
+        rule: "(protocol)",
+        message: `protocol upgrades (${this.req.headers.upgrade ?? ""}) are relayed only when the rule that allows them names the Upgrade header in match.http.headers`,
+      };
+    }
+    if (held.decision.action === "deny") return this.deny(held);
     held.record = await this.record(held, held.decision.action);
     if (held.decision.action === "requireApproval" && !(await this.approve(held))) return;
     if (held.decision.action === "allow") this.count("allow");
-    await this.forward(held);
+    if (this.reply.kind === "upgrade") return this.relayUpgrade(held, this.reply);
+    await this.forward(held, this.reply.res);
   }
 
   private decide(body: Buffer | undefined): Decision {
     const { runtime, session } = this;
     const query: Record<string, string[]> = {};
     for (const [name, value] of this.target.query) (query[name] ??= []).push(value);
-    const facts: HttpFacts = { method: this.method, path: this.target.path, host: runtime.upstream.host.replace(/:\d+$/, "").toLowerCase(), headers: this.headers, query };
+    // Upgrade is hop-by-hop, never forwarded as a header, but a rule must see it to allow a WebSocket.
+    const headers = this.req.headers.upgrade === undefined ? this.headers : { ...this.headers, upgrade: this.req.headers.upgrade };
+    const facts: HttpFacts = { method: this.method, path: this.target.path, host: runtime.upstream.host.replace(/:\d+$/, "").toLowerCase(), headers, query };
     if (body !== undefined) facts.body = parseJsonBody(body, this.req.headers["content-type"]);
     return session.rules.policies.decide({ ok: true, items: [facts] }, session.identity, runtime.resource);
   }
 
-  private async refuse(held: Held): Promise<void> {
+  private refuse(refusal: Refusal, options: { close?: boolean } = {}): void {
+    if (this.reply.kind === "response") sendRefusal(this.reply.res, refusal, options);
+    else if (this.reply.socket.writable) this.reply.socket.end(rawRefusal(refusal));
+  }
+
+  private async deny(held: Held): Promise<void> {
     await this.record(held, "deny");
     this.count("deny");
     const { decision } = held;
-    sendRefusal(this.res, { status: 403, error: "denied", message: denialMessage(decision), ...this.named(decision) }, { close: !this.req.complete });
+    this.refuse({ status: 403, error: "denied", message: denialMessage(decision), ...this.named(decision) }, { close: !this.req.complete });
   }
 
   private named(decision: Decision): Pick<Refusal, "policy" | "rule"> {
@@ -145,11 +169,11 @@ export class Exchange {
         requestSeq: held.record?.seq ?? 0,
       },
       () => undefined,
-      this.abortSignal(),
+      this.gone,
     );
     this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
     if (outcome.approved) return true;
-    sendRefusal(this.res, {
+    this.refuse({
       status: 403,
       error: outcome.expired ? "approval expired" : "approval denied",
       message: outcome.message,
@@ -158,14 +182,6 @@ export class Exchange {
     });
     await this.result(held, { status: 403, bytes: 0, masked: {}, error: { code: "403", message: outcome.message } });
     return false;
-  }
-
-  private abortSignal(): AbortSignal {
-    const controller = new AbortController();
-    this.res.once("close", () => {
-      if (!this.res.writableFinished) controller.abort();
-    });
-    return controller.signal;
   }
 
   private upstreamHeaders(bodyLength: number | undefined, masking: boolean): Record<string, string> {
@@ -180,7 +196,7 @@ export class Exchange {
     return headers;
   }
 
-  private async forward(held: Held): Promise<void> {
+  private async forward(held: Held, res: http.ServerResponse): Promise<void> {
     const masker = this.session.rules.masker.body;
     const hasBody = held.body !== undefined ? held.body.length > 0 : this.req.headers["content-length"] !== undefined || this.req.headers["transfer-encoding"] !== undefined;
     let response: Dispatcher.ResponseData;
@@ -190,28 +206,28 @@ export class Exchange {
         path: this.target.target,
         headers: this.upstreamHeaders(held.body?.length, masker.active),
         body: held.body ?? (hasBody ? this.req : null),
-        signal: this.abortSignal(),
+        signal: this.gone,
         headersTimeout: 120_000,
         bodyTimeout: 0,
       });
     } catch (error) {
       const message = `portcullis: the backend of Resource "${this.runtime.resource.name}" could not be reached: ${describeUpstreamError(error)}`;
-      sendRefusal(this.res, { status: 502, error: "bad gateway", message });
+      sendRefusal(res, { status: 502, error: "bad gateway", message });
       this.count("error");
       await this.result(held, { status: 502, bytes: 0, masked: {}, error: { code: "502", message } });
       return;
     }
     const bodiless = this.method === "HEAD" || response.statusCode === 204 || response.statusCode === 304;
-    if (masker.active && !bodiless) return this.sendMasked(held, response);
-    this.res.writeHead(response.statusCode, returnedResponseHeaders(response.headers));
+    if (masker.active && !bodiless) return this.sendMasked(held, response, res);
+    res.writeHead(response.statusCode, returnedResponseHeaders(response.headers));
     let bytes = 0;
     let streamError: unknown;
     try {
-      bytes = await relay(response.body, this.res);
+      bytes = await relay(response.body, res);
     } catch (error) {
       streamError = error;
       response.body.destroy();
-      this.res.destroy();
+      res.destroy();
     }
     await this.result(held, {
       status: response.statusCode,
@@ -222,7 +238,7 @@ export class Exchange {
   }
 
   /** A response under masking: read whole (up to the cap), masked, sent; one that cannot be masked is refused, never passed on. */
-  private async sendMasked(held: Held, response: Dispatcher.ResponseData): Promise<void> {
+  private async sendMasked(held: Held, response: Dispatcher.ResponseData, res: http.ServerResponse): Promise<void> {
     const masker = this.session.rules.masker.body;
     const contentType = firstValue(response.headers["content-type"]);
     const encoding = firstValue(response.headers["content-encoding"]);
@@ -230,7 +246,7 @@ export class Exchange {
       // Discarded, never sent: dump() reads a little to keep the connection, else closes it.
       response.body.dump({ limit: 65_536 }).catch(() => undefined);
       const text = `portcullis: the response of Resource "${this.runtime.resource.name}" is withheld: ${message}`;
-      sendRefusal(this.res, { status: 502, error: "response withheld", message: text });
+      sendRefusal(res, { status: 502, error: "response withheld", message: text });
       this.count("error");
       await this.result(held, { status: 502, bytes: 0, masked: {}, error: { code: "502", message: text } });
     };
@@ -267,8 +283,8 @@ export class Exchange {
     delete headers["content-length"];
     delete headers.etag;
     const out = Buffer.from(text, "utf8");
-    this.res.writeHead(response.statusCode, { ...headers, "content-length": String(out.length) });
-    this.res.end(out);
+    res.writeHead(response.statusCode, { ...headers, "content-length": String(out.length) });
+    res.end(out);
     const total = Object.values(masked).reduce((sum, n) => sum + n, 0);
     if (total) this.runtime.services.metrics.maskedValues.inc(this.labels, total);
     await this.result(held, { status: response.statusCode, bytes: out.length, masked });
@@ -295,6 +311,25 @@ export class Exchange {
       },
     };
     return this.session.recorder.append("request", data);
+  }
+
+  /** An allowed WebSocket upgrade: the backend's handshake and then its messages, relayed and recorded; the result once it closes. */
+  private async relayUpgrade(held: Held, reply: Extract<Reply, { kind: "upgrade" }>): Promise<void> {
+    const { upstream } = this.runtime;
+    const record = held.record as EvidenceRecord;
+    const outcome = await relayWebSocket({
+      req: this.req,
+      socket: reply.socket,
+      head: reply.head,
+      target: this.target.target,
+      headers: this.upstreamHeaders(undefined, false),
+      origin: upstream.origin,
+      maxMessageBytes: this.runtime.maxBodyBytes,
+      masker: this.session.rules.masker.body,
+      recordMessage: (message) => this.session.recorder.append("message", { request: record.seq, ...message }),
+    });
+    if (outcome.status !== 101) this.count("error");
+    await this.result(held, outcome);
   }
 
   private async result(held: Held, outcome: { status: number; bytes: number; masked: Record<string, number>; error?: { code: string; message: string } }): Promise<void> {
@@ -334,6 +369,20 @@ async function relay(body: AsyncIterable<Buffer>, res: http.ServerResponse): Pro
   }
   res.end();
   return bytes;
+}
+
+/** Aborted when the agent goes away before its answer is complete. */
+function goneSignal(reply: Reply): AbortSignal {
+  const controller = new AbortController();
+  if (reply.kind === "response") reply.res.once("close", () => !reply.res.writableFinished && controller.abort());
+  else reply.socket.once("close", () => controller.abort());
+  return controller.signal;
+}
+
+/** Upgrades pass only when the rule that allowed them names the Upgrade header: an allow written for plain requests does not open a tunnel. */
+function upgradeAllowed(runtime: HttpResourceRuntime, decision: Decision): boolean {
+  const rule = runtime.bundle.policies.find((policy) => policy.name === decision.policy)?.spec.rules?.find((candidate) => candidate.name === decision.rule);
+  return rule?.match?.http?.headers?.some((header) => header.name.toLowerCase() === "upgrade") ?? false;
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {

@@ -13,7 +13,7 @@ import { errorMessage } from "../../config/error-message.js";
 import { SpoolFullError } from "../../evidence/spool.js";
 import { IdentityRefusal } from "../../runtime/identity-refusal.js";
 import type { ListenerHooks, ProtocolListener, RuntimeOrRefusal } from "../../runtime/registry.js";
-import { Exchange } from "./exchange.js";
+import { Exchange, type Reply } from "./exchange.js";
 import { framingProblem } from "./framing.js";
 import { bearerToken } from "./headers.js";
 import { canonicalTarget } from "./request-target.js";
@@ -38,6 +38,15 @@ function hostName(authority: string): string {
   return authority.replace(/:\d+$/, "").toLowerCase();
 }
 
+/** How a session that could not start is refused: 401 for identity, 503 when its evidence cannot be recorded. */
+function sessionRefusal(error: unknown): [Refusal, { close?: boolean; headers?: Record<string, string> }] {
+  if (error instanceof IdentityRefusal) {
+    return [{ status: 401, error: "unauthenticated", message: error.message }, { headers: { "www-authenticate": 'Bearer realm="portcullis"' } }];
+  }
+  const message = `portcullis: the session's evidence cannot be recorded, so it is refused: ${errorMessage(error)}`;
+  return [{ status: 503, error: error instanceof SpoolFullError ? "evidence spool full" : "unavailable", message }, { close: true }];
+}
+
 export class HttpListener implements ProtocolListener {
   private readonly server: http.Server;
   /** Sessions by connection, and by the token the identity came from ("" for the pod's). */
@@ -52,16 +61,14 @@ export class HttpListener implements ProtocolListener {
     this.agentTls = typeof runtime === "string" ? undefined : runtime.agentTls;
     // The pod-CA certificate is set in listen(), once issued.
     this.server = this.agentTls || options.tls ? https.createServer({ ...settings, ...(this.agentTls ? {} : options.tls), ALPNProtocols: ["http/1.1"] }) : http.createServer(settings);
-    this.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res));
+    this.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, { kind: "response", res }));
     this.server.on("clientError", (error: Error & { code?: string }, socket: net.Socket) => {
       this.refuseRaw(socket, { status: 400, error: "bad request", message: `portcullis: the request could not be parsed (${error.code ?? errorMessage(error)})` });
     });
     this.server.on("connect", (_req: http.IncomingMessage, socket: net.Socket) => {
       this.refuseRaw(socket, { status: 400, error: "bad request", message: "portcullis: CONNECT is refused: the gateway forwards requests to one backend, not tunnels" });
     });
-    this.server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket) => {
-      this.refuseRaw(socket, { status: 403, error: "denied", message: `portcullis: protocol upgrades (${req.headers.upgrade ?? ""}) are not relayed by this gateway` });
-    });
+    this.server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void this.handle(req, { kind: "upgrade", socket, head }));
     this.server.on("connection", (socket: net.Socket) => socket.once("close", () => this.endSessions(socket)));
   }
 
@@ -91,31 +98,30 @@ export class HttpListener implements ProtocolListener {
     this.options.hooks.onRefused(refusal.message);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(req: http.IncomingMessage, reply: Reply): Promise<void> {
     const started = performance.now();
+    const refuse = (refusal: Refusal, options: { close?: boolean; headers?: Record<string, string> } = {}): void => {
+      this.options.hooks.onRefused(refusal.message);
+      if (reply.kind === "response") sendRefusal(reply.res, refusal, options);
+      else if (reply.socket.writable) reply.socket.end(rawRefusal(refusal));
+    };
     const runtime = this.options.runtime();
-    if (typeof runtime === "string") {
-      this.options.hooks.onRefused(runtime);
-      return sendRefusal(res, { status: 503, error: "unavailable", message: runtime }, { close: true });
-    }
+    if (typeof runtime === "string") return refuse({ status: 503, error: "unavailable", message: runtime }, { close: true });
     const problem = framingProblem(req.rawHeaders) ?? this.targetProblem(req, runtime);
-    if (typeof problem === "string") {
-      this.options.hooks.onRefused(problem);
-      return sendRefusal(res, { status: 400, error: "bad request", message: `portcullis: ${problem}` }, { close: true });
-    }
+    if (problem !== undefined) return refuse({ status: 400, error: "bad request", message: `portcullis: ${problem}` }, { close: true });
     const target = canonicalTarget(req.url ?? "", (req.method ?? "").toUpperCase());
     if (!target.ok) return; // targetProblem refused it
     let session: HttpSession;
     try {
       session = await this.sessionFor(req, runtime);
     } catch (error) {
-      return this.refuseSession(res, error);
+      return refuse(...sessionRefusal(error));
     }
     try {
-      await new Exchange({ req, res, runtime, session, target, started }).run();
+      await new Exchange({ req, reply, runtime, session, target, started }).run();
     } catch (error) {
       // The evidence could not be written: nothing more goes through this session.
-      sendRefusal(res, { status: 503, error: "evidence unavailable", message: `portcullis: the request's evidence cannot be recorded, so it is refused: ${errorMessage(error)}` }, { close: true });
+      refuse({ status: 503, error: "evidence unavailable", message: `portcullis: the request's evidence cannot be recorded, so it is refused: ${errorMessage(error)}` }, { close: true });
       req.socket.destroy();
     }
   }
@@ -151,14 +157,6 @@ export class HttpListener implements ProtocolListener {
       byToken.set(key, session);
     }
     return session;
-  }
-
-  private refuseSession(res: http.ServerResponse, error: unknown): void {
-    this.options.hooks.onRefused(errorMessage(error));
-    if (error instanceof IdentityRefusal) {
-      return sendRefusal(res, { status: 401, error: "unauthenticated", message: error.message }, { headers: { "www-authenticate": 'Bearer realm="portcullis"' } });
-    }
-    sendRefusal(res, { status: 503, error: error instanceof SpoolFullError ? "evidence spool full" : "unavailable", message: `portcullis: the session's evidence cannot be recorded, so it is refused: ${errorMessage(error)}` }, { close: true });
   }
 
   private endSessions(socket: net.Socket): void {

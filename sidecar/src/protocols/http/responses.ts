@@ -1,6 +1,7 @@
 // How the HTTP gateway tells the agent no: a status and a small JSON body
 // naming the reason — the policy and rule of a denial, the ApprovalRequest
 // an approval waited for, the limit a body exceeded.
+import { STATUS_CODES } from "node:http";
 import type http from "node:http";
 
 export interface Refusal {
@@ -36,6 +37,6 @@ export function sendRefusal(res: http.ServerResponse, refusal: Refusal, options:
 /** The raw response for a request there is no ServerResponse for (unparseable, CONNECT, an upgrade); the connection closes. */
 export function rawRefusal(refusal: Refusal): string {
   const body = refusalBody(refusal);
-  const reason = refusal.status === 400 ? "Bad Request" : "Forbidden";
+  const reason = STATUS_CODES[refusal.status] ?? "Refused";
   return `HTTP/1.1 ${refusal.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }

@@ -17,8 +17,17 @@ export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 /** Keep-alive connections per backend; more requests queue in the pool. */
 const UPSTREAM_CONNECTIONS = 128;
 
+/** Where the backend is and how its TLS is verified: for connections outside the pool (WebSocket upgrades). */
+export interface UpstreamOrigin {
+  scheme: "http" | "https";
+  host: string;
+  port: number;
+  tls: { rejectUnauthorized: boolean; servername: string; ca?: string };
+}
+
 export interface UpstreamSettings {
   pool: Pool;
+  origin: UpstreamOrigin;
   /** The Host header the backend gets: the Resource's host (and port when not the scheme's default). */
   host: string;
   /** The header the credential goes in, lower case, and its value; absent when the Resource has no credentials. */
@@ -53,14 +62,14 @@ function credentialFor(resource: BrokeredResource): UpstreamSettings["credential
 }
 
 /** Keep-alive connections to the backend, TLS verified as endpoint.tls says; and the Host the backend expects. */
-function upstreamPool(spec: NonNullable<BrokeredResource["spec"]>, caBundle: string | undefined): { pool: Pool; authority: string } {
+function upstreamPool(spec: NonNullable<BrokeredResource["spec"]>, caBundle: string | undefined): { pool: Pool; authority: string; origin: UpstreamOrigin } {
   const mode = spec.endpoint.tls?.mode ?? "verify-full";
   const scheme = mode === "disable" ? "http" : "https";
   const { host, port } = spec.endpoint;
   const literal = host.includes(":") ? `[${host}]` : host;
   const tls = { rejectUnauthorized: mode === "verify-full", servername: spec.endpoint.tls?.serverName ?? host, ...(caBundle ? { ca: caBundle } : {}) };
   const pool = new Pool(`${scheme}://${literal}:${port}`, { connections: UPSTREAM_CONNECTIONS, pipelining: 1, ...(scheme === "https" ? { connect: tls } : {}) });
-  return { pool, authority: `${literal}${port === (scheme === "https" ? 443 : 80) ? "" : `:${port}`}` };
+  return { pool, origin: { scheme, host, port, tls }, authority: `${literal}${port === (scheme === "https" ? 443 : 80) ? "" : `:${port}`}` };
 }
 
 export function httpRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): HttpResourceRuntime | string {
@@ -78,14 +87,14 @@ export function httpRuntime(bundle: ConfigBundle, resource: BrokeredResource, se
   } catch (error) {
     return `${unavailable}: ${errorMessage(error)}`;
   }
-  const { pool, authority } = upstreamPool(spec, resource.caBundle);
+  const { pool, authority, origin } = upstreamPool(spec, resource.caBundle);
   const names = [...new Set([spec.endpoint.host.toLowerCase(), ...(spec.endpoint.tls?.serverName ? [spec.endpoint.tls.serverName.toLowerCase()] : [])])];
   return {
     bundle,
     resource: facts,
     services,
     rules,
-    upstream: { pool, host: authority, ...(credential ? { credential } : {}) },
+    upstream: { pool, origin, host: authority, ...(credential ? { credential } : {}) },
     maxBodyBytes: spec.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     readsBody: rulesReadBody(governing.flatMap((policy) => policy.spec.rules ?? [])),
     hostNames: new Set(names),

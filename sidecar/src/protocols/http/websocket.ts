@@ -1,0 +1,206 @@
+// A WebSocket through the gateway, once a rule allowed the upgrade: the
+// handshake goes to the backend (without extensions, so every frame can be
+// read), its answer back to the agent, and then frames both ways. Each
+// message is recorded (direction, kind, size). Where masking applies, the
+// backend's text messages are masked with the same rules as HTTP bodies and
+// re-sent as one frame; a message that cannot be masked (binary, or text under
+// a rule that names only JSON paths and is not JSON) closes the connection
+// with 1008 instead of reaching the agent.
+import http from "node:http";
+import https from "node:https";
+import type net from "node:net";
+import type { MessageData } from "@portcullis/common/evidence/record";
+import { errorMessage } from "../../config/error-message.js";
+import type { BodyMasker } from "../../masking/body-masking.js";
+import { rawRefusal } from "./responses.js";
+import type { UpstreamOrigin } from "./runtime.js";
+import { closeFrame, encodeFrame, type Frame, FrameReader, OPCODES } from "./websocket-frames.js";
+
+export interface WebSocketRelay {
+  req: http.IncomingMessage;
+  socket: net.Socket;
+  head: Buffer;
+  target: string;
+  /** The request headers for the backend (credential and Host included), hop-by-hop ones left out. */
+  headers: Record<string, string>;
+  origin: UpstreamOrigin;
+  maxMessageBytes: number;
+  masker: BodyMasker;
+  recordMessage(message: Omit<MessageData, "request">): Promise<unknown>;
+}
+
+export interface RelayOutcome {
+  status: number;
+  bytes: number;
+  masked: Record<string, number>;
+  error?: { code: string; message: string };
+}
+
+const KINDS: Record<number, MessageData["kind"]> = { [OPCODES.text]: "text", [OPCODES.binary]: "binary", [OPCODES.close]: "close", [OPCODES.ping]: "ping", [OPCODES.pong]: "pong" };
+/** Handshake headers the gateway does not pass on: extensions would compress frames it must read. */
+const DROPPED_HANDSHAKE = new Set(["sec-websocket-extensions"]);
+
+function handshakeHeaders(relay: WebSocketRelay): Record<string, string> {
+  const headers: Record<string, string> = { ...relay.headers, connection: "Upgrade", upgrade: String(relay.req.headers.upgrade ?? "websocket") };
+  for (const name of DROPPED_HANDSHAKE) delete headers[name];
+  return headers;
+}
+
+function responseHead(response: http.IncomingMessage): string {
+  const lines = [`HTTP/1.1 ${response.statusCode ?? 101} ${response.statusMessage ?? "Switching Protocols"}`];
+  for (let i = 0; i + 1 < response.rawHeaders.length; i += 2) {
+    const name = response.rawHeaders[i] ?? "";
+    if (!DROPPED_HANDSHAKE.has(name.toLowerCase())) lines.push(`${name}: ${response.rawHeaders[i + 1] ?? ""}`);
+  }
+  return `${lines.join("\r\n")}\r\n\r\n`;
+}
+
+/** Connects to the backend and relays until either side closes; resolves with what the result record says. */
+export function relayWebSocket(relay: WebSocketRelay): Promise<RelayOutcome> {
+  const { origin } = relay;
+  const options: https.RequestOptions = { host: origin.host, port: origin.port, method: "GET", path: relay.target, headers: handshakeHeaders(relay), agent: false };
+  const request = origin.scheme === "https" ? https.request({ ...options, ...origin.tls, ca: origin.tls.ca }) : http.request(options);
+  return new Promise((resolve) => {
+    request.once("upgrade", (response: http.IncomingMessage, upstream: net.Socket, upstreamHead: Buffer) => {
+      relay.socket.write(responseHead(response));
+      void new Session(relay, upstream).run(upstreamHead).then(resolve);
+    });
+    request.once("response", (response: http.IncomingMessage) => {
+      // The backend declined the upgrade: its answer goes back as it is, and the connection closes.
+      const status = response.statusCode ?? 502;
+      relay.socket.write(responseHead(response).replace(/\r\n\r\n$/, "\r\nconnection: close\r\n\r\n"));
+      response.pipe(relay.socket);
+      response.once("end", () => resolve({ status, bytes: 0, masked: {} }));
+    });
+    request.once("error", (error) => {
+      const message = `portcullis: the backend could not be reached for the WebSocket upgrade: ${errorMessage(error)}`;
+      if (relay.socket.writable) relay.socket.end(rawRefusal({ status: 502, error: "bad gateway", message }));
+      resolve({ status: 502, bytes: 0, masked: {}, error: { code: "502", message } });
+    });
+    relay.socket.once("close", () => request.destroy());
+    request.end();
+  });
+}
+
+class Session {
+  private bytes = 0;
+  private readonly masked: Record<string, number> = {};
+  private error: RelayOutcome["error"];
+  private readonly fromAgent: FrameReader;
+  private readonly fromBackend: FrameReader;
+  /** The backend's data message being assembled from fragments (masking only). */
+  private pending: { opcode: number; parts: Buffer[]; size: number } | undefined;
+  private recording: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly relay: WebSocketRelay,
+    private readonly upstream: net.Socket,
+  ) {
+    this.fromAgent = new FrameReader(relay.maxMessageBytes);
+    this.fromBackend = new FrameReader(relay.maxMessageBytes);
+  }
+
+  run(upstreamHead: Buffer): Promise<RelayOutcome> {
+    const { socket, head } = this.relay;
+    return new Promise((resolve) => {
+      let open = 2;
+      const closed = (): void => {
+        open -= 1;
+        socket.destroy();
+        this.upstream.destroy();
+        if (open === 0) void this.recording.then(() => resolve({ status: 101, bytes: this.bytes, masked: this.masked, ...(this.error ? { error: this.error } : {}) }));
+      };
+      socket.once("close", closed);
+      this.upstream.once("close", closed);
+      socket.on("error", () => undefined);
+      this.upstream.on("error", () => undefined);
+      socket.on("data", (chunk: Buffer) => this.agentData(chunk));
+      this.upstream.on("data", (chunk: Buffer) => this.backendData(chunk));
+      if (head.length) this.agentData(head);
+      if (upstreamHead.length) this.backendData(upstreamHead);
+    });
+  }
+
+  private record(message: Omit<MessageData, "request">): void {
+    this.recording = this.recording.then(() => this.relay.recordMessage(message)).catch(() => this.abort(1011, "the message's evidence cannot be recorded"));
+  }
+
+  /** The agent's frames go on unchanged (they are masked by the client, as the protocol requires); each message is recorded. */
+  private agentData(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    let frames: Frame[];
+    try {
+      frames = this.fromAgent.push(chunk);
+    } catch (error) {
+      return this.abort(1002, errorMessage(error), "agent");
+    }
+    this.upstream.write(chunk);
+    for (const frame of frames) this.recordFrame(frame, "agent");
+  }
+
+  private backendData(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    let frames: Frame[];
+    try {
+      frames = this.fromBackend.push(chunk);
+    } catch (error) {
+      return this.abort(1002, errorMessage(error), "backend");
+    }
+    if (!this.relay.masker.active) {
+      this.relay.socket.write(chunk);
+      for (const frame of frames) this.recordFrame(frame, "backend");
+      return;
+    }
+    for (const frame of frames) this.maskedFrame(frame);
+  }
+
+  private recordFrame(frame: Frame, direction: MessageData["direction"], masked?: Record<string, number>): void {
+    const kind = KINDS[frame.opcode];
+    // Continuations belong to the message their first frame started; it was recorded with its own size.
+    if (kind) this.record({ direction, kind, bytes: frame.payload.length, ...(masked && Object.keys(masked).length ? { masked } : {}) });
+  }
+
+  /** Under masking: control frames pass, data messages are assembled, masked and sent whole. */
+  private maskedFrame(frame: Frame): void {
+    if (frame.opcode >= OPCODES.close) {
+      this.relay.socket.write(frame.raw);
+      this.recordFrame(frame, "backend");
+      return;
+    }
+    const pending = (this.pending ??= { opcode: frame.opcode, parts: [], size: 0 });
+    pending.parts.push(frame.payload);
+    pending.size += frame.payload.length;
+    if (pending.size > this.relay.maxMessageBytes) return this.abort(1009, `a message larger than ${this.relay.maxMessageBytes} bytes cannot be masked`, "backend");
+    if (!frame.fin) return;
+    this.pending = undefined;
+    const payload = Buffer.concat(pending.parts, pending.size);
+    const kind = KINDS[pending.opcode] ?? "binary";
+    const masked = kind === "text" ? this.maskText(payload.toString("utf8")) : undefined;
+    if (!masked) {
+      this.record({ direction: "backend", kind, bytes: payload.length, refused: "masking rules apply and this message cannot be masked" });
+      return this.abort(1008, "a message that masking rules cover could not be masked");
+    }
+    for (const [rule, count] of Object.entries(masked.counts)) this.masked[rule] = (this.masked[rule] ?? 0) + count;
+    this.relay.socket.write(encodeFrame(OPCODES.text, Buffer.from(masked.text, "utf8")));
+    this.record({ direction: "backend", kind, bytes: payload.length, ...(Object.keys(masked.counts).length ? { masked: masked.counts } : {}) });
+  }
+
+  private maskText(text: string): { text: string; counts: Record<string, number> } | undefined {
+    const masker = this.relay.masker;
+    try {
+      const document = { value: JSON.parse(text) as unknown };
+      const counts = masker.maskJson(document);
+      return { text: JSON.stringify(document.value), counts };
+    } catch {
+      return masker.maskText(text);
+    }
+  }
+
+  /** Closes both sides: the agent gets a close frame saying why. */
+  private abort(code: number, reason: string, from?: MessageData["direction"]): void {
+    this.error = { code: String(code), message: `portcullis: the WebSocket was closed: ${reason}` };
+    if (from) this.record({ direction: from, kind: "close", bytes: 0, refused: reason });
+    if (this.relay.socket.writable) this.relay.socket.end(closeFrame(code, `portcullis: ${reason}`.slice(0, 120)));
+    this.upstream.destroy();
+  }
+}
