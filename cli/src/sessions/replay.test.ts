@@ -87,6 +87,16 @@ describe("sessions replay", () => {
   });
 });
 
+describe("WebSocket message records", () => {
+  it("shows the direction, kind, size and what was masked or refused", () => {
+    const base = { v: 1 as const, session: "S", time: "2026-11-25T10:00:00.000Z", prev: "", hash: "" };
+    const masked = renderRecord({ ...base, seq: 5, type: "message", data: { request: 4, direction: "backend", kind: "text", bytes: 21, masked: { "chat/emails": 1 } } });
+    expect(masked).toBe("2026-11-25T10:00:00.000Z  #5  message of #4\n    backend    text, 21 bytes\n    masked     chat/emails x1\n");
+    const refused = renderRecord({ ...base, seq: 6, type: "message", data: { request: 4, direction: "backend", kind: "binary", bytes: 3, refused: "masking rules apply and this message cannot be masked" } });
+    expect(refused).toContain("refused    masking rules apply and this message cannot be masked");
+  });
+});
+
 describe("records of earlier gateways", () => {
   it("renders a statement record, its result and the session-end's statement count", () => {
     const base = { v: 1 as const, session: "S", time: "2026-11-25T10:00:00.000Z", prev: "", hash: "" };

@@ -66,7 +66,7 @@ function setup(): object[] {
             name: "refunds",
             match: { http: { methods: ["POST"], paths: ["/v1/refunds"] } },
             action: "requireApproval",
-            approval: { reviewers: { groups: ["billing-leads"] }, timeout: "1m" },
+            approval: { reviewers: { groups: ["billing-leads"] }, timeout: "1m", grantScope: "window", grantWindow: "1h" },
           },
         ],
         recording: { storeRef: { name: "evidence-store" } },
@@ -159,7 +159,7 @@ describe("the HTTP gateway under the operator", () => {
     expect(api.received[seen]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
   });
 
-  it("holds a refund until a reviewer approves it with kubectl, showing the reviewer the body", async () => {
+  it("holds a refund until a reviewer approves it with kubectl, showing the reviewer the body; the grant covers that exact request only", async () => {
     const seen = api.received.length;
     const running = refund(20);
     const approval = await pendingApprovalIn((args) => fixture.kubectl(args), NS);
@@ -176,6 +176,10 @@ describe("the HTTP gateway under the operator", () => {
     const result = await running;
     expect(result.status).toBe(200);
     expect(JSON.parse(result.body)).toMatchObject({ method: "POST", body: '{"amount":20}', authorization: `Bearer ${TOKEN}` });
+    // The window grant lets the same method, target and body through at once, with no new ApprovalRequest.
+    const before = (await fixture.kubectlOk(["get", "approvalrequests", "-n", NS, "-o", "name"])).trim().split("\n").length;
+    expect((await refund(20)).status).toBe(200);
+    expect((await fixture.kubectlOk(["get", "approvalrequests", "-n", NS, "-o", "name"])).trim().split("\n").length).toBe(before);
   });
 
   it("answers 403 naming the ApprovalRequest when the reviewer denies", async () => {
