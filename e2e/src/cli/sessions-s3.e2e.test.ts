@@ -92,7 +92,7 @@ describe("portcullis sessions on S3", () => {
   it("replays it, with progress per chunk on request", async () => {
     const result = await portcullis(["sessions", "replay", session, "--store-file", storeFile, "--progress"]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`#${STATEMENTS + 1}  statement\n    SELECT id, total FROM orders WHERE id = ${STATEMENTS} `);
+    expect(result.stdout).toContain(`#${STATEMENTS + 1}  request (postgres)\n    SELECT id, total FROM orders WHERE id = ${STATEMENTS} `);
     expect(result.stdout).toContain("    reason     client-terminated after");
     const progress = result.stderr.trimEnd().split("\n");
     expect(progress.length).toBeGreaterThan(1);
