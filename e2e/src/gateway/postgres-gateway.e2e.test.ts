@@ -186,6 +186,12 @@ describe("the PostgreSQL gateway with real clients", () => {
     expect(error?.message).toContain("approvals need a cluster");
   });
 
+  it("refuses libpq's FunctionCall (psql's \\lo_import) with an error, records it, and the session goes on", async () => {
+    const result = await psql(["-At", "-c", "\\lo_import /etc/hostname", "-c", "SELECT 'still here'"]);
+    expect(result.stderr).toMatch(/the FunctionCall message \(function OID \d+\) is refused/);
+    expect(result.stdout.trim()).toBe("still here");
+  });
+
   it("masks personal data in results and leaves order numbers alone", async () => {
     const rows = await withClient(async (client) => (await client.query("SELECT id, email, phone, ssn, card, order_number, note FROM customers ORDER BY id")).rows as Array<Record<string, string | null>>);
     const maria = rows[0] as Record<string, string | null>;
@@ -275,6 +281,8 @@ except psycopg2.errors.QueryCanceled:
     const bound = records.filter((record) => record.type === "request" && postgres(record).text === "SELECT id, status FROM orders WHERE id = $1");
     expect(bound.map((record) => postgres(record).parameters)).toEqual([["$1 = '1'"], ["$1 = '2'"], ["$1 = '3'"]]);
     const denied = records.find((record) => record.type === "request" && postgres(record).text === "DROP TABLE orders");
+    const functionCall = records.find((record) => record.type === "request" && postgres(record).text.startsWith("-- FunctionCall"));
+    expect(functionCall?.data).toMatchObject({ decision: { action: "deny", rule: "(protocol)" } });
     expect(denied?.data).toMatchObject({ protocol: "postgres", decision: { action: "deny", policy: "no-destructive-changes", rule: "block-drop-and-truncate" } });
     const masked = records.find((record) => record.type === "result" && Object.keys((record.data as { masked: object }).masked).length > 0);
     expect(masked).toBeDefined();

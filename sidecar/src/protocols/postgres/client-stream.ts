@@ -62,6 +62,7 @@ export class ClientStream {
     }
     if (this.skipUntilSync) return this.skip(message, frame.raw);
     if (message.type === "Query") return this.query(message.text, frame.raw);
+    if (message.type === "FunctionCall") return this.functionCall(message.functionOid);
     this.batch.push({ message, raw: frame.raw });
     if (message.type === "Sync" || message.type === "Flush") return this.runBatch();
   }
@@ -96,6 +97,22 @@ export class ClientStream {
       expected.push({ kind: "query", replaceError: errorResponse(verdict.error) });
       toServer.add(serialize.query(DENIAL_PLACEHOLDER));
     }
+    prepared.simpleQuerySent();
+    toServer.flush();
+  }
+
+  /**
+   * FunctionCall runs a function by OID with no SQL for a policy to judge (libpq's large-object API uses
+   * it): refused and recorded, and answered like a failed simple query (ErrorResponse, ReadyForQuery),
+   * which is what the client waits for, so the session goes on.
+   */
+  private async functionCall(oid: number): Promise<void> {
+    if (this.batch.length) await this.runBatch();
+    const { expected, toServer, guard, signal, prepared, reading } = this.options;
+    const refusal = `the FunctionCall message (function OID ${oid}) is refused: it runs a function without SQL a policy could judge; libpq's large-object calls (lo_import, lo_export, \\lo_* in psql) send it, the SQL functions of the same names do not`;
+    const verdict = await guard.check([{ text: `-- FunctionCall of the function with OID ${oid}`, reading: reading.current(), protocol: "simple", refusal }], this.notify, signal);
+    expected.push({ kind: "query", replaceError: errorResponse(verdict.ok ? { code: "42501", message: `portcullis: denied: ${refusal}` } : verdict.error) });
+    toServer.add(serialize.query(DENIAL_PLACEHOLDER));
     prepared.simpleQuerySent();
     toServer.flush();
   }

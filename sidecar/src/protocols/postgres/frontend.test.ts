@@ -52,6 +52,13 @@ describe("parseFrontendMessage", () => {
     expect(decode(serialize.copyFail("stop"))).toEqual({ type: "CopyFail", message: "stop" });
   });
 
+  it("decodes a FunctionCall (libpq's fast path) as the function it calls", () => {
+    // lo_creat(mode) with one binary int4 argument and a binary result, as libpq's PQfn sends it.
+    const body = Buffer.from([0, 0, 0x03, 0xbd, 0, 1, 0, 1, 0, 1, 0, 0, 0, 4, 0, 2, 0, 0, 0, 1]);
+    expect(parseFrontendMessage("F", body)).toEqual({ type: "FunctionCall", functionOid: 957 });
+    expect(() => parseFrontendMessage("F", body.subarray(0, 12))).toThrow(ProtocolError);
+  });
+
   it.each([
     ["an unknown type", "!", Buffer.alloc(0)],
     ["a query without its terminator", "Q", Buffer.from("SELECT 1")],

@@ -29,6 +29,7 @@ export type FrontendMessage =
   | { type: "CopyData" }
   | { type: "CopyDone" }
   | { type: "CopyFail"; message: string }
+  | { type: "FunctionCall"; functionOid: number }
   | { type: "Password"; data: Buffer };
 
 /** Reads fields from a message body, refusing to run past its end. */
@@ -150,50 +151,61 @@ function parseBind(reader: BodyReader): FrontendMessage {
   return { type: "Bind", portal, statement, parameters, resultFormats };
 }
 
+/** FunctionCall (libpq's fast path, used by its large-object API): read whole so a malformed one is a protocol error. */
+function parseFunctionCall(reader: BodyReader): FrontendMessage {
+  const functionOid = reader.int32() >>> 0;
+  const formatCount = reader.count(MAX_PARAMETERS, "argument format codes");
+  for (let i = 0; i < formatCount; i++) reader.int16();
+  const argumentCount = reader.count(MAX_PARAMETERS, "arguments");
+  for (let i = 0; i < argumentCount; i++) {
+    const length = reader.int32();
+    if (length < -1) throw new ProtocolError(`FunctionCall: argument ${i + 1} has length ${length}`);
+    if (length > 0) reader.bytes(length);
+  }
+  reader.int16();
+  return { type: "FunctionCall", functionOid };
+}
+
 function parseTarget(reader: BodyReader, what: string): "S" | "P" {
   const target = reader.byte();
   if (target !== "S" && target !== "P") throw new ProtocolError(`${what}: target must be S or P`);
   return target;
 }
 
+function parseParse(reader: BodyReader): FrontendMessage {
+  const name = reader.cstring();
+  const text = reader.cstring();
+  const count = reader.count(MAX_PARAMETERS, "parameter types");
+  const parameterTypes: number[] = [];
+  for (let i = 0; i < count; i++) parameterTypes.push(reader.int32() >>> 0);
+  return { type: "Parse", name, text, parameterTypes };
+}
+
+/** Each message type's decoder, by its type byte. */
+const PARSERS: Readonly<Record<string, (reader: BodyReader) => FrontendMessage>> = {
+  Q: (reader) => ({ type: "Query", text: reader.cstring() }),
+  P: parseParse,
+  B: parseBind,
+  D: (reader) => ({ type: "Describe", target: parseTarget(reader, "Describe"), name: reader.cstring() }),
+  E: (reader) => ({ type: "Execute", portal: reader.cstring(), maxRows: reader.int32() }),
+  C: (reader) => ({ type: "Close", target: parseTarget(reader, "Close"), name: reader.cstring() }),
+  S: () => ({ type: "Sync" }),
+  H: () => ({ type: "Flush" }),
+  X: () => ({ type: "Terminate" }),
+  d: (reader) => {
+    reader.rest();
+    return { type: "CopyData" };
+  },
+  c: () => ({ type: "CopyDone" }),
+  f: (reader) => ({ type: "CopyFail", message: reader.cstring() }),
+  p: (reader) => ({ type: "Password", data: Buffer.from(reader.rest()) }),
+  F: parseFunctionCall,
+};
+
 function parseBody(type: string, reader: BodyReader): FrontendMessage {
-  switch (type) {
-    case "Q":
-      return { type: "Query", text: reader.cstring() };
-    case "P": {
-      const name = reader.cstring();
-      const text = reader.cstring();
-      const count = reader.count(MAX_PARAMETERS, "parameter types");
-      const parameterTypes: number[] = [];
-      for (let i = 0; i < count; i++) parameterTypes.push(reader.int32() >>> 0);
-      return { type: "Parse", name, text, parameterTypes };
-    }
-    case "B":
-      return parseBind(reader);
-    case "D":
-      return { type: "Describe", target: parseTarget(reader, "Describe"), name: reader.cstring() };
-    case "E":
-      return { type: "Execute", portal: reader.cstring(), maxRows: reader.int32() };
-    case "C":
-      return { type: "Close", target: parseTarget(reader, "Close"), name: reader.cstring() };
-    case "S":
-      return { type: "Sync" };
-    case "H":
-      return { type: "Flush" };
-    case "X":
-      return { type: "Terminate" };
-    case "d":
-      reader.rest();
-      return { type: "CopyData" };
-    case "c":
-      return { type: "CopyDone" };
-    case "f":
-      return { type: "CopyFail", message: reader.cstring() };
-    case "p":
-      return { type: "Password", data: Buffer.from(reader.rest()) };
-    default:
-      throw new ProtocolError(`unknown message type ${JSON.stringify(type)}`);
-  }
+  const parse = Object.hasOwn(PARSERS, type) ? PARSERS[type] : undefined;
+  if (!parse) throw new ProtocolError(`unknown message type ${JSON.stringify(type)}`);
+  return parse(reader);
 }
 
 /** Decodes one regular (post-startup) client message. */
