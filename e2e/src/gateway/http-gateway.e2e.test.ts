@@ -81,7 +81,7 @@ function manifests(apiPort: number, apiCa: string, nginxPort: number, closedPort
             action: "requireApproval",
             approval: { reviewers: { groups: ["billing-leads"] }, timeout: "1m" },
           },
-          { name: "reads", match: { http: { methods: ["GET"], paths: ["/v1/customers/*", "/v1/notes.txt", "/v1/logo.png", "/v1/echo"] } }, action: "allow" },
+          { name: "reads", match: { http: { methods: ["GET"], paths: ["/v1/customers/*", "/v1/notes.txt", "/v1/logo.png", "/v1/echo", "/v1/broken.json"] } }, action: "allow" },
         ],
         masking: [
           { name: "emails", jsonPaths: ["$.email", "$.items[*].email"], strategy: "redact" },
@@ -115,7 +115,7 @@ function manifests(apiPort: number, apiCa: string, nginxPort: number, closedPort
       spec: {
         subjects: { serviceAccounts: ["agent"] },
         resources: ["chat-api"],
-        rules: [WEBSOCKET_RULE],
+        rules: [WEBSOCKET_RULE, { name: "posts", match: { http: { methods: ["POST"], paths: ["/v1/echo"] } }, action: "allow" }],
         masking: [{ name: "emails", detectors: ["email"], strategy: "redact" }],
         recording: { storeRef: { name: "evidence-store" } },
       },
@@ -232,13 +232,41 @@ describe("the HTTP gateway with curl", () => {
     expect(JSON.parse(small.body)).toMatchObject({ error: "approval denied", rule: "refunds", message: expect.stringMatching(/no ApprovalRequest could be made/) as unknown as string });
   });
 
-  it("withholds a response it cannot mask rather than pass it on: text under a JSON-path rule, an image", async () => {
-    for (const path of ["/v1/notes.txt", "/v1/logo.png"]) {
+  it("withholds a response it cannot mask rather than pass it on: text under a JSON-path rule, an image, JSON that does not parse", async () => {
+    for (const path of ["/v1/notes.txt", "/v1/logo.png", "/v1/broken.json"]) {
       const result = await curl([url("billing", path)]);
       expect(result.status).toBe(502);
       expect(JSON.parse(result.body)).toMatchObject({ error: "response withheld" });
       expect(result.body).not.toContain(CUSTOMER.iban);
     }
+  });
+
+  it("asks for the whole body under masking: the agent's Range is not forwarded", async () => {
+    const seen = api.received.length;
+    const result = await curl(["-H", "Range: bytes=15-40", url("billing", "/v1/customers/7")]);
+    expect(JSON.parse(result.body)).toMatchObject({ email: "***" });
+    expect(api.received[seen]?.headers.range).toBeUndefined();
+  });
+
+  it("does not forward the agent's forwarding claims", async () => {
+    const seen = api.received.length;
+    await curl(["-H", "X-Forwarded-For: 10.0.0.1", "-H", "Forwarded: for=10.0.0.1", url("files", "/v1/echo")]);
+    expect(api.received[seen]?.headers["x-forwarded-for"]).toBeUndefined();
+    expect(api.received[seen]?.headers.forwarded).toBeUndefined();
+  });
+
+  it("forwards a chunked upload and one that expects 100-continue", async () => {
+    const chunked = await curl(["-X", "POST", "-H", "content-type: application/json", "-H", "Transfer-Encoding: chunked", "--data", '{"x":1}', url("chat", "/v1/echo")]);
+    expect(chunked.status).toBe(200);
+    expect(JSON.parse(chunked.body)).toMatchObject({ body: '{"x":1}' });
+    const continued = await curl(["-X", "POST", "-H", "content-type: application/json", "-H", "Expect: 100-continue", "--data", '{"name":"n"}', url("files", "/v1/echo")]);
+    expect(continued.status).toBe(200);
+  });
+
+  it("refuses a body a rule must read when it is encoded", async () => {
+    const result = await curl(["-X", "POST", "-H", "content-type: application/json", "-H", "Content-Encoding: gzip", "--data", '{"name":"n"}', url("files", "/v1/echo")]);
+    expect(result.status).toBe(403);
+    expect(JSON.parse(result.body)).toMatchObject({ message: expect.stringContaining("the request body is encoded (gzip)") as unknown });
   });
 
   it("reaches nginx with the credential injected", async () => {
@@ -312,6 +340,9 @@ describe("what the backend sees is what the policy judged", () => {
     ["a Host that names another server", "GET /v1/echo HTTP/1.1\r\nHost: evil.example\r\n\r\n"],
     ["an absolute-form target for another host", "GET http://evil.example/v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
     ["a CONNECT", "CONNECT billing.test:443 HTTP/1.1\r\nHost: billing.test:443\r\n\r\n"],
+    ["a TRACE", "TRACE /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+    ["a method override header", "POST /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HTTP-Method-Override: DELETE\r\nContent-Length: 2\r\n\r\n{}"],
+    ["a ; in the query", "GET /v1/echo?limit=10;limit=99 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
     ["an asterisk-form OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
   ])("refuses %s with 400 before the backend sees it", async (_name, request) => {
     const seen = api.received.length;
@@ -340,6 +371,25 @@ describe("WebSockets", () => {
     expect(messages).toEqual([WEBSOCKET_GREETING, "echo: hi"]);
     expect(api.received[seen]?.headers.authorization).toBe(`Bearer ${API_TOKEN}`);
     expect(api.received[seen]?.headers["sec-websocket-extensions"]).toBeUndefined();
+  });
+
+  it("withholds a backend's answer to an upgrade it declined", async () => {
+    const result = await raw(ports.files, "GET /v1/ws?decline=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    expect(result.status).toBe(502);
+    expect(result.text).not.toContain(CUSTOMER.email);
+  });
+
+  it("survives an agent that resets the connection of a pending upgrade", async () => {
+    for (let i = 0; i < 5; i += 1) {
+      const socket = net.connect(ports.files, "127.0.0.1", () => {
+        socket.write("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+        socket.resetAndDestroy();
+      });
+      socket.on("error", () => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(gateway.child.exitCode).toBeNull();
+    expect((await fetch(url("files", "/v1/echo"))).status).toBe(200);
   });
 
   it("masks the backend's text messages where masking applies", async () => {

@@ -46,6 +46,10 @@ export async function startApi(host = "127.0.0.1"): Promise<RunningApi> {
       };
       if (path === "/v1/echo" || path.startsWith("/v1/refunds")) return json(200, { method: req.method, target, body, authorization: req.headers.authorization ?? null });
       if (/^\/v1\/customers\/\d+$/.test(path)) return json(200, { ...CUSTOMER, items: [{ email: CUSTOMER.email }, { email: "eve@example.net" }] });
+      if (path === "/v1/broken.json") {
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(`{"email": "${CUSTOMER.email}",`);
+      }
       if (path === "/v1/notes.txt") {
         res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
         return res.end(`contact ${CUSTOMER.email}, IBAN ${CUSTOMER.iban}\n`);
@@ -107,6 +111,12 @@ function textFrame(text: string): Buffer {
  */
 function acceptWebSocket(req: IncomingMessage, socket: Duplex, received: RunningApi["received"]): void {
   received.push({ method: req.method ?? "", target: req.url ?? "", headers: req.headers, body: "" });
+  if (req.url?.includes("decline")) {
+    // A backend that ignores the upgrade and answers with data.
+    const body = JSON.stringify(CUSTOMER);
+    socket.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    return;
+  }
   if (!req.url?.startsWith("/v1/ws") || req.headers.upgrade?.toLowerCase() !== "websocket") {
     socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     return;

@@ -9,7 +9,6 @@ import { createHash } from "node:crypto";
 import type http from "node:http";
 import type net from "node:net";
 import { performance } from "node:perf_hooks";
-import { once } from "node:events";
 import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/record";
 import type { HttpFacts } from "@portcullis/common/policy/cel";
 import type { Dispatcher } from "undici";
@@ -48,8 +47,25 @@ function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
   try {
     return JSON.parse(body.toString("utf8")) as unknown;
   } catch {
-    return null;
+    // Declared JSON that does not parse: a backend's lenient parser could read something the policy did not.
+    throw new BodyUnreadable("the request body says it is JSON but does not parse");
   }
+}
+
+export class BodyUnreadable extends Error {}
+
+/** A charset other than UTF-8 (or none) would be read differently by the backend than by the gateway. */
+const nonUtf8 = (contentType: string | undefined): boolean => {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1];
+  return charset !== undefined && !/^utf-?8$/i.test(charset);
+};
+
+/** Why a body a rule must read cannot be read as the backend will, if so. */
+function bodyProblem(req: http.IncomingMessage): string | undefined {
+  const encoding = req.headers["content-encoding"];
+  if (encoding !== undefined && encoding.toLowerCase() !== "identity") return `the request body is encoded (${encoding}), and a rule must read it: send it unencoded`;
+  if (nonUtf8(req.headers["content-type"])) return `the request body's charset is not UTF-8 (${req.headers["content-type"] ?? ""}), and a rule must read it`;
+  return undefined;
 }
 
 const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -97,35 +113,56 @@ export class Exchange {
   /** Runs the exchange; rejects only when the session's evidence cannot be written (the caller ends the session). */
   async run(): Promise<void> {
     const held: Held = { decision: this.decide(undefined) };
-    try {
-      if (this.runtime.readsBody) {
-        held.body = await readBody(this.req, this.runtime.maxBodyBytes);
-        held.decision = this.decide(held.body);
-      }
-      if (held.decision.action === "requireApproval") held.body ??= await readBody(this.req, this.runtime.maxBodyBytes);
-    } catch (error) {
-      if (!(error instanceof BodyTooLarge)) throw error;
-      const limit = this.runtime.maxBodyBytes;
-      held.decision = { action: "deny", policy: held.decision.policy, rule: "(body too large)", message: `the request body is larger than ${limit} bytes (spec.http.maxBodyBytes), so it cannot be checked` };
-      await this.record(held, "deny");
-      this.count("deny");
-      this.refuse({ status: 413, error: "request body too large", message: `portcullis: ${held.decision.message}` }, { close: true });
-      return;
-    }
-    if (this.reply.kind === "upgrade" && held.decision.action !== "deny" && !upgradeAllowed(this.runtime, held.decision)) {
-      held.decision = {
-        action: "deny",
-        policy: held.decision.policy,
-        rule: "(protocol)",
-        message: `protocol upgrades (${this.req.headers.upgrade ?? ""}) are relayed only when the rule that allows them names the Upgrade header in match.http.headers`,
-      };
-    }
+    if (!(await this.readBody(held))) return;
+    held.decision = this.upgradeRefusal(held.decision) ?? held.decision;
     if (held.decision.action === "deny") return this.deny(held);
     held.record = await this.record(held, held.decision.action);
     if (held.decision.action === "requireApproval" && !(await this.approve(held))) return;
     if (held.decision.action === "allow") this.count("allow");
     if (this.reply.kind === "upgrade") return this.relayUpgrade(held, this.reply);
     await this.forward(held, this.reply.res);
+  }
+
+  /**
+   * Reads the body when a rule must see it (and decides again with it) or an approval binds to it;
+   * false when it cannot be read as the backend will read it, or is too large — refused and recorded.
+   */
+  private async readBody(held: Held): Promise<boolean> {
+    const needed = this.runtime.readsBody || held.decision.action === "requireApproval";
+    if (!needed) return true;
+    const unreadable = this.runtime.readsBody ? bodyProblem(this.req) : undefined;
+    if (unreadable) {
+      held.decision = { action: "deny", policy: held.decision.policy, rule: "(body)", message: unreadable };
+      await this.deny(held);
+      return false;
+    }
+    try {
+      held.body = await readBody(this.req, this.runtime.maxBodyBytes);
+      if (this.runtime.readsBody) held.decision = this.decide(held.body);
+      return true;
+    } catch (error) {
+      if (error instanceof BodyUnreadable) {
+        held.decision = { action: "deny", policy: held.decision.policy, rule: "(body)", message: error.message };
+        await this.deny(held);
+        return false;
+      }
+      if (!(error instanceof BodyTooLarge)) throw error;
+    }
+    const limit = this.runtime.maxBodyBytes;
+    held.decision = { action: "deny", policy: held.decision.policy, rule: "(body too large)", message: `the request body is larger than ${limit} bytes (spec.http.maxBodyBytes), so it cannot be checked` };
+    await this.record(held, "deny");
+    this.count("deny");
+    this.refuse({ status: 413, error: "request body too large", message: `portcullis: ${held.decision.message}` }, { close: true });
+    return false;
+  }
+
+  /** An upgrade passes only as a GET, and only when the rule that allowed it names the Upgrade header. */
+  private upgradeRefusal(decision: Decision): Decision | undefined {
+    if (this.reply.kind !== "upgrade" || decision.action === "deny") return undefined;
+    const refused = (message: string): Decision => ({ action: "deny", policy: decision.policy, rule: "(protocol)", message });
+    if (this.method !== "GET") return refused(`a protocol upgrade must be a GET, not ${this.method}`);
+    if (upgradeAllowed(this.runtime, decision)) return undefined;
+    return refused(`protocol upgrades (${this.req.headers.upgrade ?? ""}) are relayed only when the rule that allows them names the Upgrade header in match.http.headers`);
   }
 
   private decide(body: Buffer | undefined): Decision {
@@ -188,11 +225,15 @@ export class Exchange {
     const { upstream } = this.runtime;
     const headers: Record<string, string> = { ...this.headers, host: upstream.host };
     if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
-    // A compressed body cannot be masked: ask for it plain.
-    if (masking) headers["accept-encoding"] = "identity";
+    if (masking) {
+      // A compressed body cannot be masked, and a range of one could cut a value out of its field or split it: ask for it whole and plain.
+      headers["accept-encoding"] = "identity";
+      delete headers.range;
+      delete headers["if-range"];
+    }
+    // A streamed body without a length goes chunked: undici frames it itself.
     if (bodyLength !== undefined) headers["content-length"] = String(bodyLength);
     else if (this.req.headers["content-length"] !== undefined) headers["content-length"] = this.req.headers["content-length"];
-    else if (this.req.headers["transfer-encoding"] !== undefined) headers["transfer-encoding"] = "chunked";
     return headers;
   }
 
@@ -241,7 +282,6 @@ export class Exchange {
   private async sendMasked(held: Held, response: Dispatcher.ResponseData, res: http.ServerResponse): Promise<void> {
     const masker = this.session.rules.masker.body;
     const contentType = firstValue(response.headers["content-type"]);
-    const encoding = firstValue(response.headers["content-encoding"]);
     const refuse = async (message: string): Promise<void> => {
       // Discarded, never sent: dump() reads a little to keep the connection, else closes it.
       response.body.dump({ limit: 65_536 }).catch(() => undefined);
@@ -250,11 +290,9 @@ export class Exchange {
       this.count("error");
       await this.result(held, { status: 502, bytes: 0, masked: {}, error: { code: "502", message: text } });
     };
-    if (encoding !== undefined && encoding.toLowerCase() !== "identity") return refuse(`masking rules apply and it is compressed (${encoding})`);
+    const unmaskable = unmaskableResponse(response, masker.masksText);
+    if (unmaskable) return refuse(`masking rules apply and ${unmaskable}`);
     const json = isJson(contentType);
-    if (!json && !(isText(contentType) && masker.masksText)) {
-      return refuse(`masking rules apply and a ${contentType ?? "body without a Content-Type"} cannot be masked`);
-    }
     let body: Buffer;
     try {
       body = await readLimited(response.body, this.runtime.maxBodyBytes);
@@ -269,8 +307,7 @@ export class Exchange {
       try {
         document = { value: JSON.parse(body.toString("utf8")) as unknown };
       } catch {
-        if (!masker.masksText) return refuse("it says it is JSON but does not parse, so its JSON paths cannot be masked");
-        document = { value: body.toString("utf8") };
+        return refuse("masking rules apply and it says it is JSON but does not parse");
       }
       masked = masker.maskJson(document);
       text = JSON.stringify(document.value);
@@ -359,16 +396,21 @@ async function relay(body: AsyncIterable<Buffer>, res: http.ServerResponse): Pro
   let bytes = 0;
   for await (const chunk of body) {
     bytes += chunk.length;
-    if (!res.write(chunk)) {
-      const closed = once(res, "close").then(() => {
-        throw new Error("the agent closed the connection");
-      });
-      await Promise.race([once(res, "drain"), closed]);
-      closed.catch(() => undefined);
-    }
+    if (!res.write(chunk)) await drained(res);
   }
   res.end();
   return bytes;
+}
+
+/** Why a response cannot be masked as it is, if so: compressed, a range, not UTF-8, or a type with no masking. */
+function unmaskableResponse(response: Dispatcher.ResponseData, masksText: boolean): string | undefined {
+  const contentType = firstValue(response.headers["content-type"]);
+  const encoding = firstValue(response.headers["content-encoding"]);
+  if (encoding !== undefined && encoding.toLowerCase() !== "identity") return `it is compressed (${encoding})`;
+  if (response.statusCode === 206) return "it is a partial range of a body";
+  if (nonUtf8(contentType)) return `its charset is not UTF-8 (${contentType ?? ""})`;
+  if (!isJson(contentType) && !(isText(contentType) && masksText)) return `a ${contentType ?? "body without a Content-Type"} cannot be masked`;
+  return undefined;
 }
 
 /** Aborted when the agent goes away before its answer is complete. */
@@ -383,6 +425,22 @@ function goneSignal(reply: Reply): AbortSignal {
 function upgradeAllowed(runtime: HttpResourceRuntime, decision: Decision): boolean {
   const rule = runtime.bundle.policies.find((policy) => policy.name === decision.policy)?.spec.rules?.find((candidate) => candidate.name === decision.rule);
   return rule?.match?.http?.headers?.some((header) => header.name.toLowerCase() === "upgrade") ?? false;
+}
+
+/** Resolves when the response can take more, rejects when the agent went away; leaves no listener behind. */
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error): void => {
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = (): void => done();
+    const onClose = (): void => done(new Error("the agent closed the connection"));
+    res.once("drain", onDrain);
+    res.once("close", onClose);
+  });
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {

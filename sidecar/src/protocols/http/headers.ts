@@ -5,8 +5,18 @@
 // their hop; Host is the backend's.
 import type http from "node:http";
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authenticate"]);
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authenticate", "expect"]);
 const AGENT_CREDENTIALS = new Set(["authorization", "proxy-authorization"]);
+/** Claims about the client or the original request a backend may trust: only a proxy in front of the gateway could make them, and there is none. */
+const FORWARDING = new Set(["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip"]);
+/** Headers frameworks read as another method or path than the request line's: the policy judged the request line. */
+const OVERRIDES = ["x-http-method-override", "x-method-override", "x-http-method", "x-original-url", "x-rewrite-url", "x-original-method"];
+
+/** Why the request's headers cannot be accepted, if so. */
+export function overrideProblem(headers: http.IncomingHttpHeaders): string | undefined {
+  const found = OVERRIDES.find((name) => headers[name] !== undefined);
+  return found && `the ${found} header is refused: frameworks read it as another method or path than the one the policy judged`;
+}
 
 function connectionListed(headers: http.IncomingHttpHeaders | Record<string, string | string[] | undefined>): Set<string> {
   const value = headers.connection;
@@ -20,7 +30,7 @@ export function forwardedRequestHeaders(headers: http.IncomingHttpHeaders, crede
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name === "host" || name === "content-length" || HOP_BY_HOP.has(name) || listed.has(name)) continue;
-    if (AGENT_CREDENTIALS.has(name) || name === credentialHeader) continue;
+    if (AGENT_CREDENTIALS.has(name) || FORWARDING.has(name) || name === credentialHeader) continue;
     result[name] = Array.isArray(value) ? value.join(", ") : value;
   }
   return result;

@@ -15,7 +15,7 @@ import { IdentityRefusal } from "../../runtime/identity-refusal.js";
 import type { ListenerHooks, ProtocolListener, RuntimeOrRefusal } from "../../runtime/registry.js";
 import { Exchange, type Reply } from "./exchange.js";
 import { framingProblem } from "./framing.js";
-import { bearerToken } from "./headers.js";
+import { bearerToken, overrideProblem } from "./headers.js";
 import { canonicalTarget } from "./request-target.js";
 import { type Refusal, rawRefusal, sendRefusal } from "./responses.js";
 import type { HttpResourceRuntime } from "./runtime.js";
@@ -66,10 +66,14 @@ export class HttpListener implements ProtocolListener {
       this.refuseRaw(socket, { status: 400, error: "bad request", message: `portcullis: the request could not be parsed (${error.code ?? errorMessage(error)})` });
     });
     this.server.on("connect", (_req: http.IncomingMessage, socket: net.Socket) => {
+      // Node takes its own error handler off an upgraded or CONNECT socket: without one, a reset would end the process.
+      socket.on("error", () => socket.destroy());
       this.refuseRaw(socket, { status: 400, error: "bad request", message: "portcullis: CONNECT is refused: the gateway forwards requests to one backend, not tunnels" });
     });
-    this.server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void this.handle(req, { kind: "upgrade", socket, head }));
-    this.server.on("connection", (socket: net.Socket) => socket.once("close", () => this.endSessions(socket)));
+    this.server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      socket.on("error", () => socket.destroy());
+      void this.handle(req, { kind: "upgrade", socket, head });
+    });
   }
 
   async listen(): Promise<number> {
@@ -107,7 +111,7 @@ export class HttpListener implements ProtocolListener {
     };
     const runtime = this.options.runtime();
     if (typeof runtime === "string") return refuse({ status: 503, error: "unavailable", message: runtime }, { close: true });
-    const problem = framingProblem(req.rawHeaders) ?? this.targetProblem(req, runtime);
+    const problem = framingProblem(req.rawHeaders) ?? overrideProblem(req.headers) ?? this.targetProblem(req, runtime);
     if (problem !== undefined) return refuse({ status: 400, error: "bad request", message: `portcullis: ${problem}` }, { close: true });
     const target = canonicalTarget(req.url ?? "", (req.method ?? "").toUpperCase());
     if (!target.ok) return; // targetProblem refused it
@@ -144,6 +148,9 @@ export class HttpListener implements ProtocolListener {
     if (!byToken) {
       byToken = new Map();
       this.sessions.set(req.socket, byToken);
+      // The socket the request came on (for HTTPS the TLS socket, not the TCP one the server's connection event names).
+      const socket = req.socket;
+      socket.once("close", () => this.endSessions(socket));
     }
     const key = token ?? "";
     let session = byToken.get(key);

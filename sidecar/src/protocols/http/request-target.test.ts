@@ -42,6 +42,9 @@ describe("canonicalTarget", () => {
     ["GET", "ftp://billing.example.com/x", /scheme "ftp"/],
     ["GET", "/v1?q=%ff", /not UTF-8/],
     ["GET", "/v1?q=a b", /must be percent-encoded/],
+    ["TRACE", "/v1/x", /TRACE is refused/],
+    ["GET", "/v1?limit=10;limit=100000", /";" in the query/],
+    ["POST", "/v1/orders/7?_method=DELETE", /"_method" query parameter/],
   ])("refuses %s %s", (method, raw, message) => {
     const result = canonicalTarget(raw, method);
     expect(result.ok).toBe(false);

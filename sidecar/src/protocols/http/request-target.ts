@@ -23,7 +23,7 @@ export type TargetResult = ({ ok: true } & CanonicalTarget) | { ok: false; messa
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 // pchar = unreserved / pct-encoded / sub-delims / ":" / "@"; ";" is refused separately.
 const PATH_CHARS = /^[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*$/;
-const QUERY_CHARS = /^[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*$/;
+const QUERY_CHARS = /^[A-Za-z0-9\-._~%!$&'()*+,=:@/?]*$/;
 const ABSOLUTE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
 
 class Refusal extends Error {}
@@ -66,6 +66,7 @@ function decodeComponent(text: string): string {
 }
 
 function canonicalQuery(raw: string): { pairs: Array<[string, string]>; text: string } {
+  if (raw.includes(";")) throw new Refusal('a ";" in the query is refused: some servers split parameters at it, others do not');
   if (!QUERY_CHARS.test(raw)) throw new Refusal("the query holds characters that must be percent-encoded");
   const parts = normaliseEscapes(raw, "query")
     .split("&")
@@ -74,6 +75,7 @@ function canonicalQuery(raw: string): { pairs: Array<[string, string]>; text: st
     const equals = part.indexOf("=");
     return equals < 0 ? [decodeComponent(part), ""] : [decodeComponent(part.slice(0, equals)), decodeComponent(part.slice(equals + 1))];
   });
+  if (pairs.some(([name]) => name === "_method")) throw new Refusal('a "_method" query parameter is refused: frameworks read it as the request method');
   return { pairs, text: parts.join("&") };
 }
 
@@ -88,6 +90,7 @@ function splitAbsolute(raw: string): { authority?: string; rest: string } {
 export function canonicalTarget(raw: string, method: string): TargetResult {
   try {
     if (method === "CONNECT") throw new Refusal("CONNECT is refused: the gateway forwards requests to one backend, not tunnels");
+    if (method === "TRACE" || method === "TRACK") throw new Refusal(`${method} is refused: the backend would echo the request, with the credential the gateway adds`);
     if (raw === "*") throw new Refusal("asterisk-form targets (OPTIONS *) are refused");
     if (raw.includes("#")) throw new Refusal("a request target must not carry a fragment (#)");
     const { authority, rest } = splitAbsolute(raw);

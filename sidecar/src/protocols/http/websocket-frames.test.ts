@@ -35,6 +35,9 @@ describe("FrameReader", () => {
     const compressed = Buffer.from([0xc1, 0x80, 0, 0, 0, 0]);
     expect(() => new FrameReader(1024).push(compressed)).toThrow(/reserved bits/);
     expect(() => new FrameReader(1024).push(encodeFrame(OPCODES.binary, Buffer.alloc(2000)))).toThrow(/larger than 1024/);
+    expect(() => new FrameReader(1024).push(Buffer.from([0x8b, 0]))).toThrow(/reserved opcode 11/);
+    expect(() => new FrameReader(1024).push(Buffer.from([0x09, 0]))).toThrow(/control frame is fragmented/);
+    expect(() => new FrameReader(1024).push(encodeFrame(OPCODES.ping, Buffer.alloc(126)))).toThrow(/longer than 125 bytes/);
   });
 
   it("encodes a close frame with its code and reason", () => {

@@ -17,18 +17,24 @@ export interface Frame {
 
 export class FrameError extends Error {}
 
+const KNOWN_OPCODES: ReadonlySet<number> = new Set(Object.values(OPCODES));
+
 /** Accumulates bytes and yields whole frames; throws FrameError on a frame this gateway refuses to relay. */
 export class FrameReader {
   private buffered: Buffer[] = [];
   private size = 0;
+  /** The length of the frame being gathered, once its header is in: nothing is joined before it is whole. */
+  private wanted = 0;
 
   constructor(private readonly maxFrameBytes: number) {}
 
   push(chunk: Buffer): Frame[] {
     this.buffered.push(chunk);
     this.size += chunk.length;
+    if (this.size < this.wanted) return [];
     const frames: Frame[] = [];
     let data = Buffer.concat(this.buffered, this.size);
+    this.wanted = 0;
     for (let frame = this.next(data); frame; frame = this.next(data)) {
       frames.push(frame);
       data = data.subarray(frame.raw.length);
@@ -42,29 +48,46 @@ export class FrameReader {
     if (data.length < 2) return undefined;
     const first = data[0] as number;
     const second = data[1] as number;
-    if ((first & 0x70) !== 0) throw new FrameError("a frame uses reserved bits (an extension the gateway did not negotiate)");
-    let length = second & 0x7f;
-    let offset = 2;
-    if (length === 126) {
-      if (data.length < 4) return undefined;
-      length = data.readUInt16BE(2);
-      offset = 4;
-    } else if (length === 127) {
-      if (data.length < 10) return undefined;
-      const big = data.readBigUInt64BE(2);
-      if (big > BigInt(this.maxFrameBytes)) throw new FrameError(`a frame of ${big} bytes is larger than ${this.maxFrameBytes}`);
-      length = Number(big);
-      offset = 10;
-    }
-    if (length > this.maxFrameBytes) throw new FrameError(`a frame of ${length} bytes is larger than ${this.maxFrameBytes}`);
+    checkHeader(first, second);
+    const size = this.payloadLength(data, second);
+    if (!size) return undefined;
     const masked = (second & 0x80) !== 0;
-    const keyAt = offset;
-    if (masked) offset += 4;
-    if (data.length < offset + length) return undefined;
+    const keyAt = size.offset;
+    const offset = size.offset + (masked ? 4 : 0);
+    const { length } = size;
+    if (data.length < offset + length) {
+      this.wanted = offset + length;
+      return undefined;
+    }
     const payload = Buffer.from(data.subarray(offset, offset + length));
     if (masked) for (let i = 0; i < payload.length; i += 1) payload[i] = (payload[i] as number) ^ (data[keyAt + (i % 4)] as number);
     return { fin: (first & 0x80) !== 0, opcode: first & 0x0f, payload, raw: Buffer.from(data.subarray(0, offset + length)) };
   }
+
+  /** The payload length and where the bytes after it start; undefined until the extended length has arrived. */
+  private payloadLength(data: Buffer, second: number): { length: number; offset: number } | undefined {
+    const short = second & 0x7f;
+    let size: { length: number; offset: number };
+    if (short === 126) {
+      if (data.length < 4) return undefined;
+      size = { length: data.readUInt16BE(2), offset: 4 };
+    } else if (short === 127) {
+      if (data.length < 10) return undefined;
+      const big = data.readBigUInt64BE(2);
+      if (big > BigInt(this.maxFrameBytes)) throw new FrameError(`a frame of ${big} bytes is larger than ${this.maxFrameBytes}`);
+      size = { length: Number(big), offset: 10 };
+    } else size = { length: short, offset: 2 };
+    if (size.length > this.maxFrameBytes) throw new FrameError(`a frame of ${size.length} bytes is larger than ${this.maxFrameBytes}`);
+    return size;
+  }
+}
+
+/** Frames the gateway relays only if they are as the protocol says: no extension bits, known opcodes, short whole control frames. */
+function checkHeader(first: number, second: number): void {
+  if ((first & 0x70) !== 0) throw new FrameError("a frame uses reserved bits (an extension the gateway did not negotiate)");
+  const opcode = first & 0x0f;
+  if (!KNOWN_OPCODES.has(opcode)) throw new FrameError(`a frame has the reserved opcode ${opcode}`);
+  if (opcode >= OPCODES.close && ((first & 0x80) === 0 || (second & 0x7f) > 125)) throw new FrameError("a control frame is fragmented or longer than 125 bytes");
 }
 
 /** An unmasked, unfragmented frame (server to client). */

@@ -36,6 +36,7 @@ export interface RelayOutcome {
   error?: { code: string; message: string };
 }
 
+const MAX_UNRECORDED = 1024;
 const KINDS: Record<number, MessageData["kind"]> = { [OPCODES.text]: "text", [OPCODES.binary]: "binary", [OPCODES.close]: "close", [OPCODES.ping]: "ping", [OPCODES.pong]: "pong" };
 /** Handshake headers the gateway does not pass on: extensions would compress frames it must read. */
 const DROPPED_HANDSHAKE = new Set(["sec-websocket-extensions"]);
@@ -66,11 +67,12 @@ export function relayWebSocket(relay: WebSocketRelay): Promise<RelayOutcome> {
       void new Session(relay, upstream).run(upstreamHead).then(resolve);
     });
     request.once("response", (response: http.IncomingMessage) => {
-      // The backend declined the upgrade: its answer goes back as it is, and the connection closes.
+      // The backend declined the upgrade. Its answer is not passed on: no masking or policy looked at it.
       const status = response.statusCode ?? 502;
-      relay.socket.write(responseHead(response).replace(/\r\n\r\n$/, "\r\nconnection: close\r\n\r\n"));
-      response.pipe(relay.socket);
-      response.once("end", () => resolve({ status, bytes: 0, masked: {} }));
+      response.resume();
+      const message = `portcullis: the backend declined the WebSocket upgrade with status ${status}`;
+      if (relay.socket.writable) relay.socket.end(rawRefusal({ status: 502, error: "bad gateway", message }));
+      resolve({ status: 502, bytes: 0, masked: {}, error: { code: String(status), message } });
     });
     request.once("error", (error) => {
       const message = `portcullis: the backend could not be reached for the WebSocket upgrade: ${errorMessage(error)}`;
@@ -91,6 +93,8 @@ class Session {
   /** The backend's data message being assembled from fragments (masking only). */
   private pending: { opcode: number; parts: Buffer[]; size: number } | undefined;
   private recording: Promise<unknown> = Promise.resolve();
+  /** Message records not yet written; past MAX_UNRECORDED the agent's side is not read until they are. */
+  private unrecorded = 0;
 
   constructor(
     private readonly relay: WebSocketRelay,
@@ -122,7 +126,22 @@ class Session {
   }
 
   private record(message: Omit<MessageData, "request">): void {
-    this.recording = this.recording.then(() => this.relay.recordMessage(message)).catch(() => this.abort(1011, "the message's evidence cannot be recorded"));
+    this.unrecorded += 1;
+    if (this.unrecorded === MAX_UNRECORDED) this.relay.socket.pause();
+    this.recording = this.recording
+      .then(() => this.relay.recordMessage(message))
+      .then(() => {
+        this.unrecorded -= 1;
+        if (this.unrecorded === MAX_UNRECORDED - 1) this.relay.socket.resume();
+      })
+      .catch(() => this.abort(1011, "the message's evidence cannot be recorded"));
+  }
+
+  /** Writes to one side; while it cannot take more, the other side is not read (bounded memory both ways). */
+  private send(to: net.Socket, from: net.Socket, data: Buffer): void {
+    if (to.write(data)) return;
+    from.pause();
+    to.once("drain", () => from.resume());
   }
 
   /** The agent's frames go on unchanged (they are masked by the client, as the protocol requires); each message is recorded. */
@@ -134,7 +153,7 @@ class Session {
     } catch (error) {
       return this.abort(1002, errorMessage(error), "agent");
     }
-    this.upstream.write(chunk);
+    this.send(this.upstream, this.relay.socket, chunk);
     for (const frame of frames) this.recordFrame(frame, "agent");
   }
 
@@ -147,7 +166,7 @@ class Session {
       return this.abort(1002, errorMessage(error), "backend");
     }
     if (!this.relay.masker.active) {
-      this.relay.socket.write(chunk);
+      this.send(this.relay.socket, this.upstream, chunk);
       for (const frame of frames) this.recordFrame(frame, "backend");
       return;
     }
@@ -163,7 +182,9 @@ class Session {
   /** Under masking: control frames pass, data messages are assembled, masked and sent whole. */
   private maskedFrame(frame: Frame): void {
     if (frame.opcode >= OPCODES.close) {
-      this.relay.socket.write(frame.raw);
+      // Control frames carry the backend's text too (a close reason, ping data): under masking only the close code passes.
+      const code = frame.opcode === OPCODES.close && frame.payload.length >= 2 ? frame.payload.subarray(0, 2) : Buffer.alloc(0);
+      this.send(this.relay.socket, this.upstream, encodeFrame(frame.opcode, code));
       this.recordFrame(frame, "backend");
       return;
     }
@@ -181,7 +202,7 @@ class Session {
       return this.abort(1008, "a message that masking rules cover could not be masked");
     }
     for (const [rule, count] of Object.entries(masked.counts)) this.masked[rule] = (this.masked[rule] ?? 0) + count;
-    this.relay.socket.write(encodeFrame(OPCODES.text, Buffer.from(masked.text, "utf8")));
+    this.send(this.relay.socket, this.upstream, encodeFrame(OPCODES.text, Buffer.from(masked.text, "utf8")));
     this.record({ direction: "backend", kind, bytes: payload.length, ...(Object.keys(masked.counts).length ? { masked: masked.counts } : {}) });
   }
 
