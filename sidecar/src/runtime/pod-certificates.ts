@@ -17,6 +17,8 @@ import { POD_CA_FILE, TRUST_BUNDLE_FILE } from "@portcullis/common/injection-nam
 export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const CA_VALID_DAYS = 397;
 const LEAF_VALID_DAYS = 90;
+/** A listener replaces its certificate this often, well before it expires. */
+export const LEAF_RENEW_MS = 30 * 24 * 3_600_000;
 
 async function writeAtomically(path: string, text: string): Promise<void> {
   await writeFile(`${path}.tmp`, text, { mode: 0o644 });
@@ -45,10 +47,10 @@ export class PodCertificates {
     return this.ca.certPem;
   }
 
-  /** A server certificate (with the CA after it) and key for these names (host names and addresses), issued once. */
-  serverCertificate(names: readonly string[]): Promise<KeyPairPem> {
+  /** A server certificate (with the CA after it) and key for these names (host names and addresses), issued once unless `fresh`. */
+  serverCertificate(names: readonly string[], fresh = false): Promise<KeyPairPem> {
     const key = [...names].sort().join(",");
-    let pair = this.issued.get(key);
+    let pair = fresh ? undefined : this.issued.get(key);
     if (!pair) {
       pair = this.ca
         .issue({

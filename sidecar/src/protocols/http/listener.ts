@@ -13,6 +13,7 @@ import { errorMessage } from "../../config/error-message.js";
 import { SpoolFullError } from "../../evidence/spool.js";
 import { IdentityRefusal } from "../../runtime/identity-refusal.js";
 import type { ListenerHooks, ProtocolListener, RuntimeOrRefusal } from "../../runtime/registry.js";
+import { LEAF_RENEW_MS } from "../../runtime/pod-certificates.js";
 import { Exchange, type Reply } from "./exchange.js";
 import { framingProblem } from "./framing.js";
 import { bearerToken, overrideProblem } from "./headers.js";
@@ -54,6 +55,7 @@ export class HttpListener implements ProtocolListener {
 
   /** Transparent HTTPS: the names the certificate presented to the agent is for (fixed for the listener's life: listenerKey). */
   private readonly agentTls: HttpResourceRuntime["agentTls"];
+  private renewal: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: HttpListenerOptions) {
     const settings: http.ServerOptions = { requireHostHeader: true, insecureHTTPParser: false, keepAliveTimeout: 5_000, headersTimeout: 30_000 };
@@ -78,8 +80,15 @@ export class HttpListener implements ProtocolListener {
 
   async listen(): Promise<number> {
     if (this.agentTls) {
-      const { certPem, keyPem } = await this.agentTls.certificates.serverCertificate(this.agentTls.names);
-      (this.server as https.Server).setSecureContext({ cert: certPem, key: keyPem });
+      const { certificates, names } = this.agentTls;
+      const install = async (fresh: boolean): Promise<void> => {
+        const { certPem, keyPem } = await certificates.serverCertificate(names, fresh);
+        (this.server as https.Server).setSecureContext({ cert: certPem, key: keyPem });
+      };
+      await install(false);
+      // Replaced long before it expires, for pods that live longer than a certificate.
+      this.renewal = setInterval(() => void install(true).catch((error: unknown) => this.options.hooks.onError(error)), LEAF_RENEW_MS);
+      this.renewal.unref();
     }
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
@@ -92,6 +101,7 @@ export class HttpListener implements ProtocolListener {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.renewal);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
