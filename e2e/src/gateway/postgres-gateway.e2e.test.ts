@@ -77,9 +77,9 @@ async function withClient<T>(work: (client: pg.Client) => Promise<T>, name?: str
   }
 }
 
-async function psql(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function psql(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run("psql", ["-X", "-v", "VERBOSITY=verbose", `host=127.0.0.1 port=${gateway.ports["orders-db"]} user=agent dbname=app`, ...args]);
+    const { stdout, stderr } = await run("psql", ["-X", "-v", "VERBOSITY=verbose", `host=127.0.0.1 port=${gateway.ports["orders-db"]} user=agent dbname=app`, ...args], { env: { ...process.env, ...env } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -184,6 +184,13 @@ describe("the PostgreSQL gateway with real clients", () => {
     const error = await withClient((client) => client.query("UPDATE orders SET status = 'refunded' WHERE id = 1").then(() => undefined, (failure: unknown) => failure as { code: string; message: string }));
     expect(error?.code).toBe("42501");
     expect(error?.message).toContain("approvals need a cluster");
+  });
+
+  it("accepts PGOPTIONS settings that change only presentation, and refuses one that changes how text is read", async () => {
+    const shown = await psql(["-At", "-c", "SHOW intervalstyle"], { PGOPTIONS: "-c intervalstyle=postgres_verbose" });
+    expect(shown.stdout.trim()).toBe("postgres_verbose");
+    const refused = await psql(["-At", "-c", "SELECT 1"], { PGOPTIONS: "-c standard_conforming_strings=off" });
+    expect(refused.stderr).toMatch(/FATAL: {2}the setting "standard_conforming_strings" is not allowed at startup through the Portcullis gateway: it changes how string literals are read/);
   });
 
   it("refuses libpq's FunctionCall (psql's \\lo_import) with an error, records it, and the session goes on", async () => {

@@ -8,6 +8,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 import { authenticationCleartextPassword, authenticationOk, backendKeyData, errorResponse, parameterStatus, readyForQuery, SQLSTATE } from "./backend.js";
+import { StartupSettingRefusal, startupSettings } from "./startup-settings.js";
 import { FrameSplitter, ProtocolError } from "./frames.js";
 import { parseFrontendMessage, parseStartupPacket, type StartupPacket } from "./frontend.js";
 import type { ResultMasking, SessionGuard } from "./ports.js";
@@ -70,12 +71,6 @@ interface CancelTarget {
 }
 
 const STARTUP_TIMEOUT_MS = 30_000;
-// Startup parameters other than user and database set server settings before any
-// statement is seen (options="-c role=admin" would switch roles unchecked), so
-// only these harmless ones are passed on; anything else is refused by name.
-const FORWARDED_PARAMETERS = new Set(
-  ["application_name", "client_encoding", "datestyle", "timezone", "extra_float_digits", "intervalstyle", "search_path", "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"],
-);
 
 function readPacket(socket: net.Socket, splitter: FrameSplitter): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -253,16 +248,10 @@ export class PostgresListener {
 const cancelKey = (processId: number, secretKey: Buffer): string => `${processId}:${secretKey.toString("hex")}`;
 
 function forwardedParameters(parameters: Record<string, string>): Record<string, string> {
-  const forwarded: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parameters)) {
-    if (name === "user" || name === "database") continue;
-    if (name.toLowerCase() === "client_encoding" && !/^(utf-?8|unicode)$/i.test(value)) {
-      throw new StartupRefusal(SQLSTATE.featureNotSupported, `client_encoding ${value} is not supported through the Portcullis gateway, which speaks UTF8 (masking reads values as UTF-8)`);
-    }
-    if (!FORWARDED_PARAMETERS.has(name.toLowerCase())) {
-      throw new StartupRefusal(SQLSTATE.featureNotSupported, `startup parameter "${name}" is not allowed through the Portcullis gateway; set it with SET after connecting, where policy applies`);
-    }
-    forwarded[name] = value;
+  try {
+    return startupSettings(parameters);
+  } catch (error) {
+    if (error instanceof StartupSettingRefusal) throw new StartupRefusal(error.code, error.message);
+    throw error;
   }
-  return forwarded;
 }
