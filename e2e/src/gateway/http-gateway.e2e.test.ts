@@ -22,6 +22,7 @@ import { API_HOST, CUSTOMER, startApi, WEBSOCKET_GREETING, type RunningApi } fro
 import { waitUntil } from "../processes/wait.js";
 import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
+import { curl } from "../http/curl.js";
 
 const run = promisify(execFile);
 const PYTHON = "/usr/bin/python3";
@@ -140,17 +141,6 @@ async function webSocketExchange(url: string, send: string): Promise<string[]> {
     socket.addEventListener("error", () => reject(new Error(`the WebSocket to ${url} failed`)));
   });
   return received;
-}
-
-interface Curl {
-  status: number;
-  body: string;
-}
-
-async function curl(args: string[]): Promise<Curl> {
-  const { stdout } = await run("curl", ["-sS", "-o", "-", "-w", "\n%{http_code}", ...args], { maxBuffer: 64 << 20 });
-  const cut = stdout.lastIndexOf("\n");
-  return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
 }
 
 /** One raw request on a fresh connection, read until its response is complete; the status is 0 when the connection closed without one. */

@@ -4,12 +4,10 @@
 // injected spec gives it, and curl through it — a read with the brokered
 // token, a refund held until a reviewer approves it with kubectl, and one the
 // reviewer denies.
-import { execFile, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { stringify } from "yaml";
 import { freePort } from "../controlplane/processes.js";
@@ -19,10 +17,10 @@ import { OperatorFixture } from "../operator/fixture.js";
 import { OPERATOR_NAMESPACE } from "../operator/install.js";
 import type { OperatorProcess } from "../operator/process.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
+import { curl, type CurlResult } from "../http/curl.js";
 
 const NS = "billing-agents";
 const TOKEN = "brokered-api-token-81d2";
-const run = promisify(execFile);
 
 let fixture: OperatorFixture;
 let operator: OperatorProcess;
@@ -98,23 +96,8 @@ async function injectedEnv(container: string): Promise<Record<string, string>> {
   return Object.fromEntries((found.env ?? []).filter((variable) => variable.value !== undefined).map((variable) => [variable.name, variable.value as string]));
 }
 
-/** curl in the background (it waits while a request is held); resolves with the status and body. */
-function curl(args: string[]): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("curl", ["-sS", "-o", "-", "-w", "\n%{http_code}", ...args]);
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
-    child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`curl exited with ${code}: ${err}`));
-      const cut = out.lastIndexOf("\n");
-      resolve({ status: Number(out.slice(cut + 1)), body: out.slice(0, cut) });
-    });
-  });
-}
 
-const refund = (amount: number): Promise<{ status: number; body: string }> =>
+const refund = (amount: number): Promise<CurlResult> =>
   curl(["-X", "POST", "-H", "content-type: application/json", "--data", JSON.stringify({ amount }), `${agentUrl}/v1/refunds`]);
 
 async function decide(name: string, phase: "Approved" | "Denied", reason: string): Promise<void> {
@@ -154,8 +137,8 @@ describe("the HTTP gateway under the operator", () => {
   it("gives the agent container the gateway's URL, and serves it with the brokered token", async () => {
     expect(agentUrl).toBe(`http://127.0.0.1:${listenerPort}`);
     const seen = api.received.length;
-    const { stdout } = await run("curl", ["-sS", "-H", "Authorization: Bearer stolen", `${agentUrl}/v1/customers/7`]);
-    expect(JSON.parse(stdout)).toMatchObject({ id: 7 });
+    const { body } = await curl(["-H", "Authorization: Bearer stolen", `${agentUrl}/v1/customers/7`]);
+    expect(JSON.parse(body)).toMatchObject({ id: 7 });
     expect(api.received[seen]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
   });
 

@@ -1,9 +1,12 @@
 // A real OpenID issuer for tests: an HTTPS server on loopback (certificate
 // from a CA made for the run) serving discovery documents and JSON Web Key
 // Sets that a test can change while it runs, counting what it is asked.
+import { writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
+import { join } from "node:path";
+import { createCertificateAuthority } from "@portcullis/common/pki/pki";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 
 export interface SigningKey {
   kid: string;
@@ -53,3 +56,35 @@ export class IssuerServer {
   }
 }
 
+
+/** An issuer at `${base}/idp` publishing one ES256 key, its CA certificate in DIR/ca.crt for the gateway to trust (NODE_EXTRA_CA_CERTS). */
+export interface TrustedIssuer {
+  issuer: IssuerServer;
+  key: SigningKey;
+  caFile: string;
+  /** `${base}/idp`, the iss of its tokens. */
+  url: string;
+}
+
+export async function startTrustedIssuer(dir: string, caName: string): Promise<TrustedIssuer> {
+  const authority = await createCertificateAuthority(caName);
+  const serving = await authority.issue({ commonName: "issuer", ipAddresses: ["127.0.0.1"], usage: "server" });
+  const caFile = join(dir, "ca.crt");
+  await writeFile(caFile, authority.certPem);
+  const [issuer, key] = await Promise.all([IssuerServer.start(serving.certPem, serving.keyPem), signingKey("k1")]);
+  const url = `${issuer.base}/idp`;
+  issuer.published.set("/idp/keys", [key]);
+  issuer.documents.set("/idp/.well-known/openid-configuration", { issuer: url, jwks_uri: `${url}/keys` });
+  return { issuer, key, caFile, url };
+}
+
+/** A token of subject agent-42 in team billing for `audience`, valid five minutes unless `claims` sets exp. */
+export function signToken(trusted: TrustedIssuer, audience: string, claims: JWTPayload = {}): Promise<string> {
+  const jwt = new SignJWT({ team: "billing", ...claims })
+    .setProtectedHeader({ alg: "ES256", kid: trusted.key.kid })
+    .setIssuer(trusted.url)
+    .setSubject("agent-42")
+    .setAudience(audience)
+    .setIssuedAt();
+  return (claims.exp === undefined ? jwt.setExpirationTime("5m") : jwt).sign(trusted.key.privateKey);
+}

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "@jest/globals";
 import { parse } from "yaml";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { IdentityFacts, ResourceFacts } from "@portcullis/common/policy/cel";
-import { classifySql, initClassifier } from "../protocols/postgres/sql/classify.js";
+import { classifiedStatements, classifySql, initClassifier } from "../protocols/postgres/sql/classify.js";
 import { compilePolicies as compileFor, denialMessage, type Decision, type PolicySet } from "./engine.js";
 import { SQL_MATCHER } from "../protocols/postgres/sql/sql-match.js";
 import type { SqlFacts } from "@portcullis/common/policy/cel";
@@ -38,8 +38,7 @@ function policy(name: string, rules: Rule[], extra: Partial<Spec> = {}): Brokere
 const compilePolicies = (policies: readonly BrokeredPolicy[], resource: ResourceFacts): PolicySet<SqlFacts> => compileFor(policies, resource, SQL_MATCHER);
 
 function decide(policies: PolicySet<SqlFacts>, sql: string, identity: IdentityFacts = IDENTITY): Decision {
-  const classification = classifySql(sql);
-  return policies.decide(classification.ok ? { ok: true, items: classification.statements } : classification, identity, RESOURCE);
+  return policies.decide(classifiedStatements(classifySql(sql)), identity, RESOURCE);
 }
 
 beforeAll(async () => {

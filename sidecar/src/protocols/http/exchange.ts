@@ -7,7 +7,6 @@
 // everything after the session started is recorded.
 import { createHash } from "node:crypto";
 import type http from "node:http";
-import type net from "node:net";
 import { performance } from "node:perf_hooks";
 import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/record";
 import type { HttpFacts } from "@portcullis/common/policy/cel";
@@ -17,7 +16,7 @@ import { observeRequest, type RequestDecision } from "../../observability/metric
 import type { Decision } from "../../policy/engine.js";
 import { denialMessage } from "../../policy/engine.js";
 import { forwardedRequestHeaders, returnedResponseHeaders } from "./headers.js";
-import { type Refusal, rawRefusal, sendRefusal } from "./responses.js";
+import { type Refusal, type RefusalOptions, type Reply, refuseReply, sendRefusal } from "./responses.js";
 import { relayWebSocket } from "./websocket.js";
 import type { CanonicalTarget } from "./request-target.js";
 import type { HttpResourceRuntime } from "./runtime.js";
@@ -27,16 +26,8 @@ export class BodyTooLarge extends Error {}
 
 /** The request body, whole, or BodyTooLarge past `limit` bytes. */
 export async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > limit) throw new BodyTooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+  if (Number(req.headers["content-length"] ?? "0") > limit) throw new BodyTooLarge();
+  return readLimited(req as AsyncIterable<Buffer>, limit);
 }
 
 const isJson = (contentType: string | undefined): boolean => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType ?? "");
@@ -69,9 +60,6 @@ function bodyProblem(req: http.IncomingMessage): string | undefined {
 }
 
 const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
-
-/** How the exchange answers: a response to write, or (a protocol upgrade) the raw connection. */
-export type Reply = { kind: "response"; res: http.ServerResponse } | { kind: "upgrade"; socket: net.Socket; head: Buffer };
 
 export interface ExchangeInput {
   req: http.IncomingMessage;
@@ -171,14 +159,13 @@ export class Exchange {
     for (const [name, value] of this.target.query) (query[name] ??= []).push(value);
     // Upgrade is hop-by-hop, never forwarded as a header, but a rule must see it to allow a WebSocket.
     const headers = this.req.headers.upgrade === undefined ? this.headers : { ...this.headers, upgrade: this.req.headers.upgrade };
-    const facts: HttpFacts = { method: this.method, path: this.target.path, host: runtime.upstream.host.replace(/:\d+$/, "").toLowerCase(), headers, query };
+    const facts: HttpFacts = { method: this.method, path: this.target.path, host: runtime.factsHost, headers, query };
     if (body !== undefined) facts.body = parseJsonBody(body, this.req.headers["content-type"]);
     return session.rules.policies.decide({ ok: true, items: [facts] }, session.identity, runtime.resource);
   }
 
-  private refuse(refusal: Refusal, options: { close?: boolean } = {}): void {
-    if (this.reply.kind === "response") sendRefusal(this.reply.res, refusal, options);
-    else if (this.reply.socket.writable) this.reply.socket.end(rawRefusal(refusal));
+  private refuse(refusal: Refusal, options: RefusalOptions = {}): void {
+    refuseReply(this.reply, refusal, options);
   }
 
   private async deny(held: Held): Promise<void> {
@@ -447,6 +434,7 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A stream whole, or BodyTooLarge past `limit` bytes. */
 async function readLimited(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;

@@ -14,11 +14,11 @@ import { SpoolFullError } from "../../evidence/spool.js";
 import { IdentityRefusal } from "../../runtime/identity-refusal.js";
 import type { ListenerHooks, ProtocolListener, RuntimeOrRefusal } from "../../runtime/registry.js";
 import { LEAF_RENEW_MS } from "../../runtime/pod-certificates.js";
-import { Exchange, type Reply } from "./exchange.js";
+import { Exchange } from "./exchange.js";
 import { framingProblem } from "./framing.js";
 import { bearerToken, overrideProblem } from "./headers.js";
-import { canonicalTarget } from "./request-target.js";
-import { type Refusal, rawRefusal, sendRefusal } from "./responses.js";
+import { type CanonicalTarget, canonicalTarget } from "./request-target.js";
+import { type Refusal, type RefusalOptions, type Reply, refuseReply } from "./responses.js";
 import type { HttpResourceRuntime } from "./runtime.js";
 import { type HttpSession, startHttpSession } from "./session.js";
 
@@ -107,24 +107,20 @@ export class HttpListener implements ProtocolListener {
   }
 
   private refuseRaw(socket: net.Socket, refusal: Refusal): void {
-    if (socket.writable) socket.end(rawRefusal(refusal));
-    else socket.destroy();
+    refuseReply({ kind: "upgrade", socket, head: Buffer.alloc(0) }, refusal);
     this.options.hooks.onRefused(refusal.message);
   }
 
   private async handle(req: http.IncomingMessage, reply: Reply): Promise<void> {
     const started = performance.now();
-    const refuse = (refusal: Refusal, options: { close?: boolean; headers?: Record<string, string> } = {}): void => {
+    const refuse = (refusal: Refusal, options: RefusalOptions = {}): void => {
       this.options.hooks.onRefused(refusal.message);
-      if (reply.kind === "response") sendRefusal(reply.res, refusal, options);
-      else if (reply.socket.writable) reply.socket.end(rawRefusal(refusal));
+      refuseReply(reply, refusal, options);
     };
     const runtime = this.options.runtime();
     if (typeof runtime === "string") return refuse({ status: 503, error: "unavailable", message: runtime }, { close: true });
-    const problem = framingProblem(req.rawHeaders) ?? overrideProblem(req.headers) ?? this.targetProblem(req, runtime);
-    if (problem !== undefined) return refuse({ status: 400, error: "bad request", message: `portcullis: ${problem}` }, { close: true });
-    const target = canonicalTarget(req.url ?? "", (req.method ?? "").toUpperCase());
-    if (!target.ok) return; // targetProblem refused it
+    const target = this.acceptedTarget(req, runtime);
+    if (typeof target === "string") return refuse({ status: 400, error: "bad request", message: `portcullis: ${target}` }, { close: true });
     let session: HttpSession;
     try {
       session = await this.sessionFor(req, runtime);
@@ -140,16 +136,18 @@ export class HttpListener implements ProtocolListener {
     }
   }
 
-  /** Why the request target or Host cannot be accepted, if so. */
-  private targetProblem(req: http.IncomingMessage, runtime: HttpResourceRuntime): string | undefined {
+  /** The canonical target, once framing, headers, target and Host are accepted; else why not. */
+  private acceptedTarget(req: http.IncomingMessage, runtime: HttpResourceRuntime): CanonicalTarget | string {
+    const problem = framingProblem(req.rawHeaders) ?? overrideProblem(req.headers);
+    if (problem !== undefined) return problem;
     const target = canonicalTarget(req.url ?? "", (req.method ?? "").toUpperCase());
     if (!target.ok) return target.message;
     const host = hostName(req.headers.host ?? "");
     if (target.authority !== undefined && hostName(target.authority) !== host) return "the absolute-form target names another host than the Host header";
-    if (!LOOPBACK_NAMES.has(host) && !runtime.hostNames.has(host) && host !== hostName(`${this.options.host}`)) {
+    if (!LOOPBACK_NAMES.has(host) && !runtime.hostNames.has(host) && host !== hostName(this.options.host)) {
       return `the Host "${req.headers.host ?? ""}" is neither this Resource's host nor the gateway's address`;
     }
-    return undefined;
+    return target;
   }
 
   private sessionFor(req: http.IncomingMessage, runtime: HttpResourceRuntime): Promise<HttpSession> {

@@ -3,6 +3,7 @@
 // an approval waited for, the limit a body exceeded.
 import { STATUS_CODES } from "node:http";
 import type http from "node:http";
+import type net from "node:net";
 
 export interface Refusal {
   status: number;
@@ -17,8 +18,23 @@ export function refusalBody(refusal: Refusal): string {
   return `${JSON.stringify({ ...refusal, status: undefined })}\n`;
 }
 
+/** How an answer goes back: a response to write, or (a protocol upgrade or CONNECT) the raw connection. */
+export type Reply = { kind: "response"; res: http.ServerResponse } | { kind: "upgrade"; socket: net.Socket; head: Buffer };
+
+export interface RefusalOptions {
+  close?: boolean;
+  headers?: Record<string, string>;
+}
+
+/** Refuses on whatever the reply is: a JSON response, or the same written raw before the connection closes. */
+export function refuseReply(reply: Reply, refusal: Refusal, options: RefusalOptions = {}): void {
+  if (reply.kind === "response") sendRefusal(reply.res, refusal, options);
+  else if (reply.socket.writable) reply.socket.end(rawRefusal(refusal));
+  else reply.socket.destroy();
+}
+
 /** Sends the refusal unless the response has started; the connection closes when the request body was not read. */
-export function sendRefusal(res: http.ServerResponse, refusal: Refusal, options: { close?: boolean; headers?: Record<string, string> } = {}): void {
+export function sendRefusal(res: http.ServerResponse, refusal: Refusal, options: RefusalOptions = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;

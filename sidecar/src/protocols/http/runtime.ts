@@ -43,6 +43,8 @@ export interface HttpResourceRuntime extends ResourceRuntime {
   readonly maxBodyBytes: number;
   /** A rule's when reads http.body: requests are read whole (up to maxBodyBytes) before they are decided. */
   readonly readsBody: boolean;
+  /** The host rules see (http.host): the backend's, lower case, without port. */
+  readonly factsHost: string;
   /** Host names (lower case, without port) a request's Host may give besides loopback names: the Resource's. */
   readonly hostNames: ReadonlySet<string>;
   /** Transparent HTTPS: the agent's client expects the backend's TLS, so the listener presents a pod-CA certificate for these names. */
@@ -97,6 +99,7 @@ export function httpRuntime(bundle: ConfigBundle, resource: BrokeredResource, se
     upstream: { pool, origin, host: authority, ...(credential ? { credential } : {}) },
     maxBodyBytes: spec.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     readsBody: rulesReadBody(governing.flatMap((policy) => policy.spec.rules ?? [])),
+    factsHost: spec.endpoint.host.toLowerCase(),
     hostNames: new Set(names),
     ...(terminatesAgentTls(resource.spec) ? { agentTls: { names, certificates: services.certificates } } : {}),
     close: () => {

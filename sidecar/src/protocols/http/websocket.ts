@@ -144,33 +144,35 @@ class Session {
     to.once("drain", () => from.resume());
   }
 
+  /** The frames a chunk completes; undefined (the socket is closed) when one is not relayable. */
+  private framesOf(chunk: Buffer, direction: MessageData["direction"]): Frame[] | undefined {
+    this.bytes += chunk.length;
+    try {
+      return (direction === "agent" ? this.fromAgent : this.fromBackend).push(chunk);
+    } catch (error) {
+      this.abort(1002, errorMessage(error), direction);
+      return undefined;
+    }
+  }
+
   /** The agent's frames go on unchanged (they are masked by the client, as the protocol requires); each message is recorded. */
   private agentData(chunk: Buffer): void {
-    this.bytes += chunk.length;
-    let frames: Frame[];
-    try {
-      frames = this.fromAgent.push(chunk);
-    } catch (error) {
-      return this.abort(1002, errorMessage(error), "agent");
-    }
+    const frames = this.framesOf(chunk, "agent");
+    if (!frames) return;
     this.send(this.upstream, this.relay.socket, chunk);
     for (const frame of frames) this.recordFrame(frame, "agent");
   }
 
+  /** The backend's frames: unchanged without masking, else each message masked (maskedFrame). */
   private backendData(chunk: Buffer): void {
-    this.bytes += chunk.length;
-    let frames: Frame[];
-    try {
-      frames = this.fromBackend.push(chunk);
-    } catch (error) {
-      return this.abort(1002, errorMessage(error), "backend");
-    }
-    if (!this.relay.masker.active) {
-      this.send(this.relay.socket, this.upstream, chunk);
-      for (const frame of frames) this.recordFrame(frame, "backend");
+    const frames = this.framesOf(chunk, "backend");
+    if (!frames) return;
+    if (this.relay.masker.active) {
+      for (const frame of frames) this.maskedFrame(frame);
       return;
     }
-    for (const frame of frames) this.maskedFrame(frame);
+    this.send(this.relay.socket, this.upstream, chunk);
+    for (const frame of frames) this.recordFrame(frame, "backend");
   }
 
   private recordFrame(frame: Frame, direction: MessageData["direction"], masked?: Record<string, number>): void {

@@ -8,7 +8,7 @@ import type { IdentityFacts, ResourceFacts, SqlFacts } from "@portcullis/common/
 import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/record";
 import type { SessionRecorder } from "../../evidence/session-recorder.js";
 import { type GatewayMetrics, observeRequest, type RequestDecision } from "../../observability/metrics.js";
-import { classifySql, type Classification } from "./sql/classify.js";
+import { classifySql, type Classification, classifiedStatements } from "./sql/classify.js";
 import { type Decision, denialMessage, type PolicySet } from "../../policy/engine.js";
 import { SQLSTATE } from "./backend.js";
 import { renderParameters } from "./parameters.js";
@@ -102,7 +102,7 @@ export class PostgresGuard implements SessionGuard {
     const { policies, identity, resource, maskingActive } = this.options;
     const classification = classifySql(check.text, check.reading);
     if (check.refusal !== undefined) return { check, classification, decision: { action: "deny", policy: "", rule: "(protocol)", message: check.refusal } };
-    const decision = policies.decide(classification.ok ? { ok: true, items: classification.statements } : classification, identity, resource);
+    const decision = policies.decide(classifiedStatements(classification), identity, resource);
     if (decision.action === "deny" || !maskingActive || !classification.ok) return { check, classification, decision };
     const refused = MASKING_REFUSALS.find(([applies]) => classification.statements.some(applies));
     return { check, classification, decision: refused ? { action: "deny", policy: decision.policy, rule: "(masking)", message: refused[1] } : decision };

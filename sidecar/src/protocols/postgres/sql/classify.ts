@@ -10,6 +10,7 @@ import type { SqlFacts } from "@portcullis/common/policy/cel";
 import { loadParser, normalize, parseStatements, parserMessage, parserReady } from "./parser.js";
 import { isStandardReading, readingKey, type SqlReading, STANDARD_READING, textAsServerReads } from "./sql-reading.js";
 import { statementFacts } from "./statement-facts.js";
+import type { Classified } from "../../../policy/protocol-matcher.js";
 
 export type Classification =
   | { ok: true; statements: SqlFacts[]; fingerprint: string; summary: string }
@@ -37,6 +38,11 @@ export async function initClassifier(): Promise<void> {
  * Classifies a query string as the server reads it under `reading` (sql-reading.ts); the same text and
  * reading return the same (cached) object.
  */
+/** A classification as the policy engine takes it: the statements, or why there are none. */
+export function classifiedStatements(classification: Classification): Classified<SqlFacts> {
+  return classification.ok ? { ok: true, items: classification.statements } : classification;
+}
+
 export function classifySql(text: string, reading: SqlReading = STANDARD_READING): Classification {
   if (!parserReady()) return { ok: false, error: "the SQL classifier is not initialised (initClassifier() was not awaited)" };
   // Texts never hold NUL (the protocol ends them there), so the reading's key cannot run into the text.
