@@ -38,3 +38,5 @@ export const TRUST_MOUNT_PATH = "/var/run/portcullis-trust";
 export const POD_CA_FILE = "pod-ca.crt";
 /** The system's CA certificates and the per-pod CA (SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE). */
 export const TRUST_BUNDLE_FILE = "ca-bundle.crt";
+/** The kubeconfig pointing kubectl and client libraries at the kubernetes Resources' listeners (KUBECONFIG). */
+export const AGENT_KUBECONFIG_FILE = "kubeconfig";

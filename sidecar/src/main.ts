@@ -24,6 +24,8 @@ import { ProtocolRegistry } from "./runtime/registry.js";
 import { PodCertificates } from "./runtime/pod-certificates.js";
 import { postgresGateway } from "./protocols/postgres/gateway.js";
 import { httpGateway } from "./protocols/http/gateway.js";
+import { kubernetesGateway } from "./protocols/kubernetes/gateway.js";
+import { writeAgentKubeconfig } from "./protocols/kubernetes/kubeconfig.js";
 import { startHealthServer } from "./observability/health-server.js";
 import { createLogger, LOG_LEVELS, type Logger } from "./observability/logger.js";
 import { createGatewayMetrics, spoolMetricsObserver } from "./observability/metrics.js";
@@ -192,13 +194,20 @@ async function run(options: Options): Promise<void> {
   const tls = options.tls ? { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) } : undefined;
   const gateway = new Gateway({
     host: options.listenHost,
-    registry: new ProtocolRegistry([postgresGateway, httpGateway]),
+    registry: new ProtocolRegistry([postgresGateway, httpGateway, kubernetesGateway]),
     log,
     services: { spool, metrics, approvals: source.approvals, grants: new GrantCache(), certificates: await PodCertificates.create(bundle.identity.podName, options.trustDir) },
     onSessionEnded: () => uploader.poke(),
     ...(tls ? { tls } : {}),
   });
-  await gateway.apply(bundle);
+  const applyBundle = async (next: ConfigBundle): Promise<void> => {
+    try {
+      await gateway.apply(next);
+    } finally {
+      if (options.trustDir !== undefined) await writeAgentKubeconfig(options.trustDir, next);
+    }
+  };
+  await applyBundle(bundle);
   uploader.start();
   const health = await startHealthServer({ port: options.metricsPort, host: "0.0.0.0", metrics, ready: () => gateway.configured });
   log.info("gateway ready", { mode: options.manifests ? "standalone" : "operator", approvals: source.approvals.kind, listeners: gateway.ports(), metricsPort: health.port });
@@ -208,7 +217,7 @@ async function run(options: Options): Promise<void> {
     applying = applying
       .then(async () => {
         bundle = next;
-        await gateway.apply(next);
+        await applyBundle(next);
       })
       .catch((error: unknown) => {
         log.error("applying a configuration change failed", { error: String(error) });

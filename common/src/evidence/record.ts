@@ -35,12 +35,14 @@
 //                  (text; parameters, the bound values; classification:
 //                  summary, fingerprint, commands, tables) or http (method,
 //                  target, the canonical path and query; host; bodyBytes;
-//                  bodySha256).
+//                  bodySha256), and for kubernetes also kubernetes (verb,
+//                  apiGroup, apiVersion, resource, subresource, namespace,
+//                  name, or path; dryRun; patchType).
 // - result         request (seq of its request record), masked (values
 //                  masked per column or JSON path), error (code: a SQLSTATE
 //                  or an HTTP status; message), durationMs, and details:
 //                  postgres (rowsReturned, commandTags, rows affected such as
-//                  "UPDATE 3") or http (status, bytes).
+//                  "UPDATE 3") or http (status, bytes, events of a watch).
 // - message        a WebSocket message relayed after an allowed upgrade:
 //                  request (seq of the upgrade's request record), direction
 //                  (agent: sent by the agent; backend: sent to it), kind
@@ -114,6 +116,20 @@ export interface HttpRequestDetails {
   bodySha256?: string;
 }
 
+/** A Kubernetes API request's details, as the API server reads its path (resource requests) or the path itself (discovery, /version). */
+export interface KubernetesRequestDetails {
+  verb: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  path?: string;
+  dryRun?: boolean;
+  patchType?: string;
+}
+
 /** request: what the client asked, recorded before it is forwarded (or refused). */
 export interface RequestData {
   protocol: string;
@@ -124,6 +140,7 @@ export interface RequestData {
   approval?: string;
   postgres?: PostgresRequestDetails;
   http?: HttpRequestDetails;
+  kubernetes?: KubernetesRequestDetails;
 }
 
 /** result: what a forwarded request did. */
@@ -137,7 +154,8 @@ export interface ResultData {
   durationMs: number;
   /** Rows affected are in the command tags ("UPDATE 3"). */
   postgres?: { rowsReturned: number; commandTags: string[] };
-  http?: { status: number; bytes: number };
+  /** events: the lines of a watch stream relayed. */
+  http?: { status: number; bytes: number; events?: number };
 }
 
 /** message: a WebSocket message relayed (or refused) after an allowed upgrade. */

@@ -34,7 +34,22 @@ const httpContext: WhenContext = {
 const kubernetesContext: WhenContext = {
   identity,
   resource: { name: "cluster-api", protocol: "kubernetes" },
-  kubernetes: { verb: "delete", apiGroup: "apps", resource: "deployments", subresource: "", namespace: "prod", name: "web" },
+  kubernetes: {
+    verb: "delete",
+    resourceRequest: true,
+    path: "/apis/apps/v1/namespaces/prod/deployments/web",
+    apiGroup: "apps",
+    apiVersion: "v1",
+    resource: "deployments",
+    subresource: "",
+    namespace: "prod",
+    name: "web",
+    patchType: "",
+    dryRun: false,
+    fieldManager: "",
+    labelSelector: "",
+    fieldSelector: "",
+  },
 };
 
 function compiled(expression: string): (context: WhenContext) => boolean {

@@ -46,14 +46,32 @@ export interface HttpFacts {
   body?: unknown;
 }
 
-/** A Kubernetes API request, parsed from its path. */
+/** A Kubernetes API request, parsed from its path as the API server parses it. */
 export interface KubernetesFacts {
+  /**
+   * get, list, watch, create, update, patch, delete, deletecollection; exec, attach, portforward and
+   * proxy for those subresources (whatever the HTTP method); for a non-resource path the HTTP method in
+   * lower case (get, post, …).
+   */
   verb: string;
+  /** False for discovery and non-resource paths (/version, /openapi/v3, /healthz, /apis/apps/v1). */
+  resourceRequest: boolean;
+  /** The canonical path. */
+  path: string;
+  /** "" is the core group. */
   apiGroup: string;
+  apiVersion: string;
   resource: string;
   subresource: string;
   namespace: string;
+  /** The object's name: from the path, or from a list's or watch's fieldSelector metadata.name=…. */
   name: string;
+  /** For patch, its type from the Content-Type: json, merge, strategic-merge or apply; "" otherwise. */
+  patchType: string;
+  dryRun: boolean;
+  fieldManager: string;
+  labelSelector: string;
+  fieldSelector: string;
 }
 
 /** The agent, as the gateway authenticated it. */
@@ -121,11 +139,19 @@ const SQL_SCHEMA: ObjectSchema = {
 const HTTP_SCHEMA: ObjectSchema = { method: "string", path: "string", host: "string", headers: "map<string, string>", query: "map<string, list<string>>", body: "dyn" };
 const KUBERNETES_SCHEMA: ObjectSchema = {
   verb: "string",
+  resourceRequest: "bool",
+  path: "string",
   apiGroup: "string",
+  apiVersion: "string",
   resource: "string",
   subresource: "string",
   namespace: "string",
   name: "string",
+  patchType: "string",
+  dryRun: "bool",
+  fieldManager: "string",
+  labelSelector: "string",
+  fieldSelector: "string",
 };
 const IDENTITY_SCHEMA: ObjectSchema = {
   username: "string",

@@ -87,7 +87,7 @@ export class Gateway {
     }
     if (served) await this.close(resource.name);
     try {
-      await this.open(gateway, resource.name, at, runtime);
+      await this.open(gateway, resource, at, runtime);
       return undefined;
     } catch (error) {
       // This Resource takes no sessions (fail closed); the others still get the new revision.
@@ -100,14 +100,22 @@ export class Gateway {
     for (const name of [...this.served.keys()]) await this.close(name);
   }
 
-  private async open(gateway: ProtocolGateway, name: string, at: { port: number; key: string }, runtime: RuntimeOrRefusal<ResourceRuntime>): Promise<void> {
+  private async open(
+    gateway: ProtocolGateway,
+    resource: BrokeredResource & { spec: NonNullable<BrokeredResource["spec"]> },
+    at: { port: number; key: string },
+    runtime: RuntimeOrRefusal<ResourceRuntime>,
+  ): Promise<void> {
     const { log, services } = this.options;
+    const { name } = resource;
     const { port, key } = at;
     const labels = { resource: name, protocol: gateway.protocol };
     const entry: Served = { port, protocol: gateway.protocol, key, runtime, listener: undefined as unknown as ProtocolListener };
     entry.listener = gateway.listener({
       host: this.options.host,
       port,
+      resource,
+      certificates: services.certificates,
       runtime: () => entry.runtime,
       ...(this.options.tls ? { tls: this.options.tls } : {}),
       hooks: {

@@ -38,6 +38,10 @@ export interface ListenerHooks {
 export interface ListenerOptions<R extends ResourceRuntime> {
   host: string;
   port: number;
+  /** The Resource as it was when the listener opened (what listenerKey read from it stays fixed for the listener's life). */
+  resource: BrokeredResource & { spec: NonNullable<BrokeredResource["spec"]> };
+  /** The pod's CA, for listeners that speak TLS to the agent with a certificate of the backend's names. */
+  certificates: PodCertificates;
   /** The runtime for new sessions: swapped when a revision is applied, open sessions keep theirs. */
   runtime: () => RuntimeOrRefusal<R>;
   hooks: ListenerHooks;

@@ -2,21 +2,23 @@
 // target checked and canonicalised, the request decided by the policies
 // (its JSON body read first when a rule needs it), held for a reviewer when a
 // rule says so, recorded, forwarded with the Resource's credential, and its
-// response streamed back — or, when masking applies, read whole, masked and
-// sent. Every way this can fail is a refusal with a status and a reason, and
+// response streamed back — or, when masking applies, masked whole or (a
+// watch) line by line. What differs between http and kubernetes — facts,
+// refusal encoding, upgrades, masking — is the runtime's dialect. Every way this can fail is a refusal with a status and a reason, and
 // everything after the session started is recorded.
 import { createHash } from "node:crypto";
 import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/record";
-import type { HttpFacts } from "@portcullis/common/policy/cel";
 import type { Dispatcher } from "undici";
 import { errorMessage } from "../../config/error-message.js";
 import { observeRequest, type RequestDecision } from "../../observability/metrics.js";
 import type { Decision } from "../../policy/engine.js";
 import { denialMessage } from "../../policy/engine.js";
 import { forwardedRequestHeaders, returnedResponseHeaders } from "./headers.js";
-import { type Refusal, type RefusalOptions, type Reply, refuseReply, sendRefusal } from "./responses.js";
+import type { DialectRequest, DialectSession, HttpDialect, ResponseMasking } from "./dialect.js";
+import { firstValue } from "./http-dialect.js";
+import { type Refusal, type RefusalOptions, type Reply, refuseReply } from "./responses.js";
 import { relayWebSocket } from "./websocket.js";
 import type { CanonicalTarget } from "./request-target.js";
 import type { HttpResourceRuntime } from "./runtime.js";
@@ -30,79 +32,59 @@ export async function readBody(req: http.IncomingMessage, limit: number): Promis
   return readLimited(req as AsyncIterable<Buffer>, limit);
 }
 
-const isJson = (contentType: string | undefined): boolean => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType ?? "");
-const isText = (contentType: string | undefined): boolean => /^text\//i.test(contentType ?? "");
-
-function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
-  if (body.length === 0 || !isJson(contentType)) return null;
-  try {
-    return JSON.parse(body.toString("utf8")) as unknown;
-  } catch {
-    // Declared JSON that does not parse: a backend's lenient parser could read something the policy did not.
-    throw new BodyUnreadable("the request body says it is JSON but does not parse");
-  }
-}
-
-export class BodyUnreadable extends Error {}
-
-/** A charset other than UTF-8 (or none) would be read differently by the backend than by the gateway. */
-const nonUtf8 = (contentType: string | undefined): boolean => {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1];
-  return charset !== undefined && !/^utf-?8$/i.test(charset);
-};
-
-/** Why a body a rule must read cannot be read as the backend will, if so. */
-function bodyProblem(req: http.IncomingMessage): string | undefined {
-  const encoding = req.headers["content-encoding"];
-  if (encoding !== undefined && encoding.toLowerCase() !== "identity") return `the request body is encoded (${encoding}), and a rule must read it: send it unencoded`;
-  if (nonUtf8(req.headers["content-type"])) return `the request body's charset is not UTF-8 (${req.headers["content-type"] ?? ""}), and a rule must read it`;
-  return undefined;
-}
-
 const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
-export interface ExchangeInput {
+export interface ExchangeInput<F> {
   req: http.IncomingMessage;
   reply: Reply;
-  runtime: HttpResourceRuntime;
-  session: HttpSession;
+  runtime: HttpResourceRuntime<F>;
+  session: HttpSession<F>;
   target: CanonicalTarget;
   started: number;
 }
 
-interface Held {
+interface Held<F> {
   body?: Buffer;
+  /** The facts the decision was made on; undefined when they could not be known (the request is refused). */
+  facts?: F;
   decision: Decision;
   record?: EvidenceRecord;
   approvalRequest?: string;
 }
 
-export class Exchange {
+type Outcome = { status: number; bytes: number; masked: Record<string, number>; events?: number; error?: { code: string; message: string } };
+
+export class Exchange<F> {
   private readonly req: http.IncomingMessage;
   private readonly reply: Reply;
   /** Aborted when the agent goes away before its answer is complete. */
   private readonly gone: AbortSignal;
-  private readonly runtime: HttpResourceRuntime;
-  private readonly session: HttpSession;
+  private readonly runtime: HttpResourceRuntime<F>;
+  private readonly session: HttpSession<F>;
   private readonly target: CanonicalTarget;
   private readonly started: number;
   private readonly method: string;
-  private readonly headers: Record<string, string>;
+  private readonly request: DialectRequest;
+  private readonly dialect: HttpDialect<F>;
   private readonly labels: { resource: string; protocol: string };
 
-  constructor(input: ExchangeInput) {
+  constructor(input: ExchangeInput<F>) {
     ({ req: this.req, reply: this.reply, runtime: this.runtime, session: this.session, target: this.target, started: this.started } = input);
     this.gone = goneSignal(this.reply);
     this.method = (this.req.method ?? "GET").toUpperCase();
-    this.headers = forwardedRequestHeaders(this.req.headers, this.runtime.upstream.credential?.name);
-    this.labels = { resource: this.runtime.resource.name, protocol: "http" };
+    this.dialect = this.runtime.dialect;
+    const headers = forwardedRequestHeaders(this.req.headers, this.runtime.upstream.credential?.name);
+    this.request = { req: this.req, method: this.method, target: this.target, headers };
+    this.labels = { resource: this.runtime.resource.name, protocol: this.dialect.protocol };
   }
 
   /** Runs the exchange; rejects only when the session's evidence cannot be written (the caller ends the session). */
   async run(): Promise<void> {
-    const held: Held = { decision: this.decide(undefined) };
-    if (!(await this.readBody(held))) return;
-    held.decision = this.upgradeRefusal(held.decision) ?? held.decision;
+    const held: Held<F> = this.decide(undefined);
+    const problem = this.dialect.requestProblem?.(this.request);
+    if (problem !== undefined) held.decision = this.refused(held.decision, "(request)", problem);
+    else if (!(await this.readBody(held))) return;
+    if (held.decision.action !== "deny" && this.reply.kind === "upgrade") held.decision = this.upgradeRefusal(held) ?? held.decision;
     if (held.decision.action === "deny") return this.deny(held);
     held.record = await this.record(held, held.decision.action);
     if (held.decision.action === "requireApproval" && !(await this.approve(held))) return;
@@ -111,75 +93,76 @@ export class Exchange {
     await this.forward(held, this.reply.res);
   }
 
+  private refused(decision: Decision, rule: string, message: string): Decision {
+    return { action: "deny", policy: decision.policy, rule, message };
+  }
+
   /**
    * Reads the body when a rule must see it (and decides again with it) or an approval binds to it;
    * false when it cannot be read as the backend will read it, or is too large — refused and recorded.
    */
-  private async readBody(held: Held): Promise<boolean> {
+  private async readBody(held: Held<F>): Promise<boolean> {
     const needed = this.runtime.readsBody || held.decision.action === "requireApproval";
     if (!needed) return true;
-    const unreadable = this.runtime.readsBody ? bodyProblem(this.req) : undefined;
+    const unreadable = this.runtime.readsBody ? this.dialect.bodyProblem?.(this.request) : undefined;
     if (unreadable) {
-      held.decision = { action: "deny", policy: held.decision.policy, rule: "(body)", message: unreadable };
+      held.decision = this.refused(held.decision, "(body)", unreadable);
       await this.deny(held);
       return false;
     }
     try {
       held.body = await readBody(this.req, this.runtime.maxBodyBytes);
-      if (this.runtime.readsBody) held.decision = this.decide(held.body);
+      if (this.runtime.readsBody) Object.assign(held, this.decide(held.body));
       return true;
     } catch (error) {
-      if (error instanceof BodyUnreadable) {
-        held.decision = { action: "deny", policy: held.decision.policy, rule: "(body)", message: error.message };
-        await this.deny(held);
-        return false;
-      }
       if (!(error instanceof BodyTooLarge)) throw error;
     }
     const limit = this.runtime.maxBodyBytes;
-    held.decision = { action: "deny", policy: held.decision.policy, rule: "(body too large)", message: `the request body is larger than ${limit} bytes (spec.http.maxBodyBytes), so it cannot be checked` };
+    held.decision = this.refused(held.decision, "(body too large)", `the request body is larger than ${limit} bytes (${this.runtime.maxBodySetting}), so it cannot be checked`);
     await this.record(held, "deny");
     this.count("deny");
     this.refuse({ status: 413, error: "request body too large", message: `portcullis: ${held.decision.message}` }, { close: true });
     return false;
   }
 
-  /** An upgrade passes only as a GET, and only when the rule that allowed it names the Upgrade header. */
-  private upgradeRefusal(decision: Decision): Decision | undefined {
-    if (this.reply.kind !== "upgrade" || decision.action === "deny") return undefined;
-    const refused = (message: string): Decision => ({ action: "deny", policy: decision.policy, rule: "(protocol)", message });
-    if (this.method !== "GET") return refused(`a protocol upgrade must be a GET, not ${this.method}`);
-    if (upgradeAllowed(this.runtime, decision)) return undefined;
-    return refused(`protocol upgrades (${this.req.headers.upgrade ?? ""}) are relayed only when the rule that allows them names the Upgrade header in match.http.headers`);
+  /** An upgrade passes only as a GET, and only when the protocol's rules for upgrades say so. */
+  private upgradeRefusal(held: Held<F>): Decision | undefined {
+    const { decision } = held;
+    if (this.method !== "GET") return this.refused(decision, "(protocol)", `a protocol upgrade must be a GET, not ${this.method}`);
+    if (held.facts === undefined) return undefined;
+    const refusal = this.dialect.upgradeRefusal(held.facts, decision, this.request);
+    return refusal === undefined ? undefined : this.refused(decision, "(protocol)", refusal);
   }
 
-  private decide(body: Buffer | undefined): Decision {
-    const { runtime, session } = this;
-    const query: Record<string, string[]> = {};
-    for (const [name, value] of this.target.query) (query[name] ??= []).push(value);
-    // Upgrade is hop-by-hop, never forwarded as a header, but a rule must see it to allow a WebSocket.
-    const headers = this.req.headers.upgrade === undefined ? this.headers : { ...this.headers, upgrade: this.req.headers.upgrade };
-    const facts: HttpFacts = { method: this.method, path: this.target.path, host: runtime.factsHost, headers, query };
-    if (body !== undefined) facts.body = parseJsonBody(body, this.req.headers["content-type"]);
-    return session.rules.policies.decide({ ok: true, items: [facts] }, session.identity, runtime.resource);
+  /** The request's facts and the decision on them; a deny naming why when they cannot be known. */
+  private decide(body: Buffer | undefined): Pick<Held<F>, "facts" | "decision"> {
+    const { session } = this;
+    const facts = this.dialect.facts(this.request, body);
+    if (typeof facts === "string") return { decision: { action: "deny", policy: "", rule: body === undefined ? "(request)" : "(body)", message: facts } };
+    return { facts, decision: session.rules.policies.decide({ ok: true, items: [facts] }, session.identity, this.runtime.resource) };
   }
 
   private refuse(refusal: Refusal, options: RefusalOptions = {}): void {
-    refuseReply(this.reply, refusal, options);
+    refuseReply(this.reply, refusal, { ...options, encode: this.dialect.encodeRefusal });
   }
 
-  private async deny(held: Held): Promise<void> {
+  private async deny(held: Held<F>): Promise<void> {
     await this.record(held, "deny");
     this.count("deny");
     const { decision } = held;
-    this.refuse({ status: 403, error: "denied", message: denialMessage(decision), ...this.named(decision) }, { close: !this.req.complete });
+    const status = decision.rule === "(request)" ? 400 : 403;
+    this.refuse({ status, error: status === 400 ? "bad request" : "denied", message: denialMessage(decision), ...this.named(decision) }, { close: !this.req.complete });
   }
 
   private named(decision: Decision): Pick<Refusal, "policy" | "rule"> {
     return { ...(decision.policy ? { policy: decision.policy } : {}), ...(decision.rule.startsWith("(") ? {} : { rule: decision.rule }) };
   }
 
-  private async approve(held: Held): Promise<boolean> {
+  private summary(held: Held<F>): string {
+    return held.facts === undefined ? `${this.method} ${this.target.path}` : this.dialect.summary(held.facts, this.request);
+  }
+
+  private async approve(held: Held<F>): Promise<boolean> {
     const body = held.body ?? Buffer.alloc(0);
     const bodyHash = sha256(body);
     const fingerprint = sha256(JSON.stringify([this.method, this.target.target, bodyHash]));
@@ -187,7 +170,7 @@ export class Exchange {
     const outcome = await this.session.approvals.obtain(
       {
         decision: held.decision,
-        summary: `${this.method} ${this.target.path}`,
+        summary: this.summary(held),
         details: `${this.method} ${this.target.target}\nhost: ${this.runtime.upstream.host}${shown}`,
         fingerprint,
         requestSeq: held.record?.seq ?? 0,
@@ -208,9 +191,9 @@ export class Exchange {
     return false;
   }
 
-  private upstreamHeaders(bodyLength: number | undefined, masking: boolean): Record<string, string> {
+  private upstreamHeaders(held: Held<F>, bodyLength: number | undefined, masking: boolean): Record<string, string> {
     const { upstream } = this.runtime;
-    const headers: Record<string, string> = { ...this.headers, host: upstream.host };
+    const headers: Record<string, string> = { ...this.request.headers, host: upstream.host };
     if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
     if (masking) {
       // A compressed body cannot be masked, and a range of one could cut a value out of its field or split it: ask for it whole and plain.
@@ -218,21 +201,26 @@ export class Exchange {
       delete headers.range;
       delete headers["if-range"];
     }
+    if (held.facts !== undefined) this.dialect.upstreamHeaders?.(headers, held.facts, this.dialectSession);
     // A streamed body without a length goes chunked: undici frames it itself.
     if (bodyLength !== undefined) headers["content-length"] = String(bodyLength);
     else if (this.req.headers["content-length"] !== undefined) headers["content-length"] = this.req.headers["content-length"];
     return headers;
   }
 
-  private async forward(held: Held, res: http.ServerResponse): Promise<void> {
-    const masker = this.session.rules.masker.body;
+  private get dialectSession(): DialectSession {
+    return { identity: this.session.identity, id: this.session.id, masker: this.session.rules.masker.body };
+  }
+
+  private async forward(held: Held<F>, res: http.ServerResponse): Promise<void> {
+    const masking = held.facts === undefined ? undefined : this.dialect.responseMasking(held.facts, this.dialectSession);
     const hasBody = held.body !== undefined ? held.body.length > 0 : this.req.headers["content-length"] !== undefined || this.req.headers["transfer-encoding"] !== undefined;
     let response: Dispatcher.ResponseData;
     try {
       response = await this.runtime.upstream.pool.request({
         method: this.method,
         path: this.target.target,
-        headers: this.upstreamHeaders(held.body?.length, masker.active),
+        headers: this.upstreamHeaders(held, held.body?.length, masking !== undefined),
         body: held.body ?? (hasBody ? this.req : null),
         signal: this.gone,
         headersTimeout: 120_000,
@@ -240,13 +228,13 @@ export class Exchange {
       });
     } catch (error) {
       const message = `portcullis: the backend of Resource "${this.runtime.resource.name}" could not be reached: ${describeUpstreamError(error)}`;
-      sendRefusal(res, { status: 502, error: "bad gateway", message });
+      this.refuse({ status: 502, error: "bad gateway", message });
       this.count("error");
       await this.result(held, { status: 502, bytes: 0, masked: {}, error: { code: "502", message } });
       return;
     }
     const bodiless = this.method === "HEAD" || response.statusCode === 204 || response.statusCode === 304;
-    if (masker.active && !bodiless) return this.sendMasked(held, response, res);
+    if (masking && !bodiless) return this.sendMasked(held, response, res, masking);
     res.writeHead(response.statusCode, returnedResponseHeaders(response.headers));
     let bytes = 0;
     let streamError: unknown;
@@ -265,61 +253,98 @@ export class Exchange {
     });
   }
 
-  /** A response under masking: read whole (up to the cap), masked, sent; one that cannot be masked is refused, never passed on. */
-  private async sendMasked(held: Held, response: Dispatcher.ResponseData, res: http.ServerResponse): Promise<void> {
-    const masker = this.session.rules.masker.body;
-    const contentType = firstValue(response.headers["content-type"]);
-    const refuse = async (message: string): Promise<void> => {
+  /** A response under masking: masked whole or line by line; one that cannot be masked is withheld, never passed on. */
+  private async sendMasked(held: Held<F>, response: Dispatcher.ResponseData, res: http.ServerResponse, masking: ResponseMasking): Promise<void> {
+    const withhold = async (message: string): Promise<void> => {
       // Discarded, never sent: dump() reads a little to keep the connection, else closes it.
       response.body.dump({ limit: 65_536 }).catch(() => undefined);
       const text = `portcullis: the response of Resource "${this.runtime.resource.name}" is withheld: ${message}`;
-      sendRefusal(res, { status: 502, error: "response withheld", message: text });
+      this.refuse({ status: 502, error: "response withheld", message: text });
       this.count("error");
       await this.result(held, { status: 502, bytes: 0, masked: {}, error: { code: "502", message: text } });
     };
-    const unmaskable = unmaskableResponse(response, masker.masksText);
-    if (unmaskable) return refuse(`masking rules apply and ${unmaskable}`);
-    const json = isJson(contentType);
+    const unmaskable = masking.unmaskable(response);
+    if (unmaskable) return withhold(`masking rules apply and ${unmaskable}`);
+    const contentType = firstValue(response.headers["content-type"]);
+    const headers = returnedResponseHeaders(response.headers);
+    delete headers["content-length"];
+    delete headers.etag;
+    if (masking.framing === "lines") return this.sendMaskedLines(held, response, res, masking, headers);
     let body: Buffer;
     try {
       body = await readLimited(response.body, this.runtime.maxBodyBytes);
     } catch (error) {
-      if (error instanceof BodyTooLarge) return refuse(`masking rules apply and it is larger than ${this.runtime.maxBodyBytes} bytes (spec.http.maxBodyBytes)`);
-      return refuse(`it could not be read: ${errorMessage(error)}`);
+      if (error instanceof BodyTooLarge) return withhold(`masking rules apply and it is larger than ${this.runtime.maxBodyBytes} bytes (${this.runtime.maxBodySetting})`);
+      return withhold(`it could not be read: ${errorMessage(error)}`);
     }
-    let text: string;
-    let masked: Record<string, number>;
-    if (json) {
-      let document: { value: unknown };
-      try {
-        document = { value: JSON.parse(body.toString("utf8")) as unknown };
-      } catch {
-        return refuse("masking rules apply and it says it is JSON but does not parse");
-      }
-      masked = masker.maskJson(document);
-      text = JSON.stringify(document.value);
-    } else {
-      const result = masker.maskText(body.toString("utf8"));
-      if (!result) return refuse("it is not JSON and a masking rule names only JSON paths");
-      ({ text, counts: masked } = result);
-    }
-    const headers = returnedResponseHeaders(response.headers);
-    delete headers["content-length"];
-    delete headers.etag;
-    const out = Buffer.from(text, "utf8");
+    const masked = masking.mask(body.toString("utf8"), contentType);
+    if (typeof masked === "string") return withhold(masked);
+    const out = Buffer.from(masked.text, "utf8");
     res.writeHead(response.statusCode, { ...headers, "content-length": String(out.length) });
     res.end(out);
-    const total = Object.values(masked).reduce((sum, n) => sum + n, 0);
-    if (total) this.runtime.services.metrics.maskedValues.inc(this.labels, total);
-    await this.result(held, { status: response.statusCode, bytes: out.length, masked });
+    this.countMasked(masked.counts);
+    await this.result(held, { status: response.statusCode, bytes: out.length, masked: masked.counts });
   }
 
-  private record(held: Held, action: "allow" | "deny" | "requireApproval"): Promise<EvidenceRecord> {
+  /** A stream of newline-delimited JSON (a watch): each line masked and sent as soon as it is whole; one that cannot be masked ends the stream. */
+  private async sendMaskedLines(held: Held<F>, response: Dispatcher.ResponseData, res: http.ServerResponse, masking: ResponseMasking, headers: Record<string, string | string[]>): Promise<void> {
+    const contentType = firstValue(response.headers["content-type"]);
+    const counts: Record<string, number> = {};
+    let bytes = 0;
+    let events = 0;
+    let failure: string | undefined;
+    res.writeHead(response.statusCode, headers);
+    const send = async (line: string): Promise<void> => {
+      if (line.trim() === "") return;
+      const masked = masking.mask(line, contentType);
+      if (typeof masked === "string") throw new Error(`an event is withheld and the stream ended: ${masked}`);
+      for (const [key, n] of Object.entries(masked.counts)) counts[key] = (counts[key] ?? 0) + n;
+      const out = Buffer.from(`${masked.text}\n`, "utf8");
+      events += 1;
+      bytes += out.length;
+      if (!res.write(out)) await drained(res);
+    };
+    try {
+      let pending = "";
+      const decoder = new TextDecoder("utf-8", { fatal: true });
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        pending += decoder.decode(chunk, { stream: true });
+        let newline = pending.indexOf("\n");
+        while (newline >= 0) {
+          await send(pending.slice(0, newline));
+          pending = pending.slice(newline + 1);
+          newline = pending.indexOf("\n");
+        }
+        if (pending.length > this.runtime.maxBodyBytes) throw new Error(`an event is larger than ${this.runtime.maxBodyBytes} bytes (${this.runtime.maxBodySetting}) and cannot be masked`);
+      }
+      await send(pending + decoder.decode());
+      res.end();
+    } catch (error) {
+      failure = errorMessage(error);
+      response.body.destroy();
+      res.destroy();
+    }
+    this.countMasked(counts);
+    await this.result(held, {
+      status: response.statusCode,
+      bytes,
+      masked: counts,
+      events,
+      ...(failure ? { error: { code: String(response.statusCode), message: `the stream was cut: ${failure}` } } : {}),
+    });
+  }
+
+  private countMasked(counts: Record<string, number>): void {
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+    if (total) this.runtime.services.metrics.maskedValues.inc(this.labels, total);
+  }
+
+  private record(held: Held<F>, action: "allow" | "deny" | "requireApproval"): Promise<EvidenceRecord> {
     const { decision, body } = held;
     const declared = Number(this.req.headers["content-length"] ?? "0");
     const data: RequestData = {
-      protocol: "http",
-      summary: `${this.method} ${this.target.path}`,
+      protocol: this.dialect.protocol,
+      summary: this.summary(held),
       decision: {
         action,
         ...(decision.policy ? { policy: decision.policy } : {}),
@@ -333,12 +358,13 @@ export class Exchange {
         bodyBytes: body?.length ?? (Number.isFinite(declared) ? declared : 0),
         ...(body !== undefined ? { bodySha256: sha256(body) } : {}),
       },
+      ...(held.facts !== undefined ? this.dialect.details?.(held.facts) : {}),
     };
     return this.session.recorder.append("request", data);
   }
 
   /** An allowed WebSocket upgrade: the backend's handshake and then its messages, relayed and recorded; the result once it closes. */
-  private async relayUpgrade(held: Held, reply: Extract<Reply, { kind: "upgrade" }>): Promise<void> {
+  private async relayUpgrade(held: Held<F>, reply: Extract<Reply, { kind: "upgrade" }>): Promise<void> {
     const { upstream } = this.runtime;
     const record = held.record as EvidenceRecord;
     const outcome = await relayWebSocket({
@@ -346,17 +372,18 @@ export class Exchange {
       socket: reply.socket,
       head: reply.head,
       target: this.target.target,
-      headers: this.upstreamHeaders(undefined, false),
+      headers: this.upstreamHeaders(held, undefined, false),
       origin: upstream.origin,
       maxMessageBytes: this.runtime.maxBodyBytes,
       masker: this.session.rules.masker.body,
+      encodeRefusal: this.dialect.encodeRefusal,
       recordMessage: (message) => this.session.recorder.append("message", { request: record.seq, ...message }),
     });
     if (outcome.status !== 101) this.count("error");
     await this.result(held, outcome);
   }
 
-  private async result(held: Held, outcome: { status: number; bytes: number; masked: Record<string, number>; error?: { code: string; message: string } }): Promise<void> {
+  private async result(held: Held<F>, outcome: Outcome): Promise<void> {
     if (!held.record) return;
     const durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
     this.runtime.services.metrics.requestDuration.observe(this.labels, durationMs / 1000);
@@ -365,7 +392,7 @@ export class Exchange {
       masked: outcome.masked,
       durationMs,
       ...(outcome.error ? { error: outcome.error } : {}),
-      http: { status: outcome.status, bytes: outcome.bytes },
+      http: { status: outcome.status, bytes: outcome.bytes, ...(outcome.events !== undefined ? { events: outcome.events } : {}) },
     });
   }
 
@@ -389,29 +416,12 @@ async function relay(body: AsyncIterable<Buffer>, res: http.ServerResponse): Pro
   return bytes;
 }
 
-/** Why a response cannot be masked as it is, if so: compressed, a range, not UTF-8, or a type with no masking. */
-function unmaskableResponse(response: Dispatcher.ResponseData, masksText: boolean): string | undefined {
-  const contentType = firstValue(response.headers["content-type"]);
-  const encoding = firstValue(response.headers["content-encoding"]);
-  if (encoding !== undefined && encoding.toLowerCase() !== "identity") return `it is compressed (${encoding})`;
-  if (response.statusCode === 206) return "it is a partial range of a body";
-  if (nonUtf8(contentType)) return `its charset is not UTF-8 (${contentType ?? ""})`;
-  if (!isJson(contentType) && !(isText(contentType) && masksText)) return `a ${contentType ?? "body without a Content-Type"} cannot be masked`;
-  return undefined;
-}
-
 /** Aborted when the agent goes away before its answer is complete. */
 function goneSignal(reply: Reply): AbortSignal {
   const controller = new AbortController();
   if (reply.kind === "response") reply.res.once("close", () => !reply.res.writableFinished && controller.abort());
   else reply.socket.once("close", () => controller.abort());
   return controller.signal;
-}
-
-/** Upgrades pass only when the rule that allowed them names the Upgrade header: an allow written for plain requests does not open a tunnel. */
-function upgradeAllowed(runtime: HttpResourceRuntime, decision: Decision): boolean {
-  const rule = runtime.bundle.policies.find((policy) => policy.name === decision.policy)?.spec.rules?.find((candidate) => candidate.name === decision.rule);
-  return rule?.match?.http?.headers?.some((header) => header.name.toLowerCase() === "upgrade") ?? false;
 }
 
 /** Resolves when the response can take more, rejects when the agent went away; leaves no listener behind. */
@@ -428,10 +438,6 @@ function drained(res: http.ServerResponse): Promise<void> {
     res.once("drain", onDrain);
     res.once("close", onClose);
   });
-}
-
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** A stream whole, or BodyTooLarge past `limit` bytes. */

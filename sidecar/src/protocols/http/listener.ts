@@ -13,19 +13,23 @@ import { errorMessage } from "../../config/error-message.js";
 import { SpoolFullError } from "../../evidence/spool.js";
 import { IdentityRefusal } from "../../runtime/identity-refusal.js";
 import type { ListenerHooks, ProtocolListener, RuntimeOrRefusal } from "../../runtime/registry.js";
-import { LEAF_RENEW_MS } from "../../runtime/pod-certificates.js";
+import { LEAF_RENEW_MS, type PodCertificates } from "../../runtime/pod-certificates.js";
 import { Exchange } from "./exchange.js";
 import { framingProblem } from "./framing.js";
 import { bearerToken, overrideProblem } from "./headers.js";
 import { type CanonicalTarget, canonicalTarget } from "./request-target.js";
-import { type Refusal, type RefusalOptions, type Reply, refuseReply } from "./responses.js";
+import { type Refusal, type RefusalEncoder, type RefusalOptions, type Reply, refuseReply } from "./responses.js";
 import type { HttpResourceRuntime } from "./runtime.js";
 import { type HttpSession, startHttpSession } from "./session.js";
 
-export interface HttpListenerOptions {
+export interface HttpListenerOptions<F> {
   host: string;
   port: number;
-  runtime: () => RuntimeOrRefusal<HttpResourceRuntime>;
+  runtime: () => RuntimeOrRefusal<HttpResourceRuntime<F>>;
+  /** How refusals made before a request reaches its runtime are written (the protocol's encoding). */
+  encodeRefusal: RefusalEncoder;
+  /** The agent's client expects TLS: a pod-CA certificate for these names is presented (renewed before it expires). */
+  agentTls?: { names: string[]; certificates: PodCertificates };
   hooks: ListenerHooks;
   tls?: tls.SecureContextOptions;
 }
@@ -48,19 +52,18 @@ function sessionRefusal(error: unknown): [Refusal, { close?: boolean; headers?: 
   return [{ status: 503, error: error instanceof SpoolFullError ? "evidence spool full" : "unavailable", message }, { close: true }];
 }
 
-export class HttpListener implements ProtocolListener {
+export class HttpListener<F> implements ProtocolListener {
   private readonly server: http.Server;
   /** Sessions by connection, and by the token the identity came from ("" for the pod's). */
-  private readonly sessions = new Map<net.Socket, Map<string, Promise<HttpSession>>>();
+  private readonly sessions = new Map<net.Socket, Map<string, Promise<HttpSession<F>>>>();
 
-  /** Transparent HTTPS: the names the certificate presented to the agent is for (fixed for the listener's life: listenerKey). */
-  private readonly agentTls: HttpResourceRuntime["agentTls"];
+  /** The names the certificate presented to the agent is for (fixed for the listener's life: listenerKey). */
+  private readonly agentTls: HttpListenerOptions<F>["agentTls"];
   private renewal: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: HttpListenerOptions) {
+  constructor(private readonly options: HttpListenerOptions<F>) {
     const settings: http.ServerOptions = { requireHostHeader: true, insecureHTTPParser: false, keepAliveTimeout: 5_000, headersTimeout: 30_000 };
-    const runtime = options.runtime();
-    this.agentTls = typeof runtime === "string" ? undefined : runtime.agentTls;
+    this.agentTls = options.agentTls;
     // The pod-CA certificate is set in listen(), once issued.
     this.server = this.agentTls || options.tls ? https.createServer({ ...settings, ...(this.agentTls ? {} : options.tls), ALPNProtocols: ["http/1.1"] }) : http.createServer(settings);
     this.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, { kind: "response", res }));
@@ -107,7 +110,7 @@ export class HttpListener implements ProtocolListener {
   }
 
   private refuseRaw(socket: net.Socket, refusal: Refusal): void {
-    refuseReply({ kind: "upgrade", socket, head: Buffer.alloc(0) }, refusal);
+    refuseReply({ kind: "upgrade", socket, head: Buffer.alloc(0) }, refusal, { encode: this.options.encodeRefusal });
     this.options.hooks.onRefused(refusal.message);
   }
 
@@ -115,13 +118,13 @@ export class HttpListener implements ProtocolListener {
     const started = performance.now();
     const refuse = (refusal: Refusal, options: RefusalOptions = {}): void => {
       this.options.hooks.onRefused(refusal.message);
-      refuseReply(reply, refusal, options);
+      refuseReply(reply, refusal, { ...options, encode: this.options.encodeRefusal });
     };
     const runtime = this.options.runtime();
     if (typeof runtime === "string") return refuse({ status: 503, error: "unavailable", message: runtime }, { close: true });
     const target = this.acceptedTarget(req, runtime);
     if (typeof target === "string") return refuse({ status: 400, error: "bad request", message: `portcullis: ${target}` }, { close: true });
-    let session: HttpSession;
+    let session: HttpSession<F>;
     try {
       session = await this.sessionFor(req, runtime);
     } catch (error) {
@@ -137,7 +140,7 @@ export class HttpListener implements ProtocolListener {
   }
 
   /** The canonical target, once framing, headers, target and Host are accepted; else why not. */
-  private acceptedTarget(req: http.IncomingMessage, runtime: HttpResourceRuntime): CanonicalTarget | string {
+  private acceptedTarget(req: http.IncomingMessage, runtime: HttpResourceRuntime<F>): CanonicalTarget | string {
     const problem = framingProblem(req.rawHeaders) ?? overrideProblem(req.headers);
     if (problem !== undefined) return problem;
     const target = canonicalTarget(req.url ?? "", (req.method ?? "").toUpperCase());
@@ -150,7 +153,7 @@ export class HttpListener implements ProtocolListener {
     return target;
   }
 
-  private sessionFor(req: http.IncomingMessage, runtime: HttpResourceRuntime): Promise<HttpSession> {
+  private sessionFor(req: http.IncomingMessage, runtime: HttpResourceRuntime<F>): Promise<HttpSession<F>> {
     const token = runtime.rules.wantsToken ? bearerToken(req.headers) : undefined;
     let byToken = this.sessions.get(req.socket);
     if (!byToken) {

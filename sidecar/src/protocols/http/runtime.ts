@@ -3,15 +3,15 @@
 // real backend (TLS verified against the Resource's CA), and the credential
 // the gateway presents in the Resource's credentialHeader. A Resource whose
 // configuration is broken yields a refusal message instead (fail closed).
-import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
+import type { BrokeredPolicy, BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
 import type { HttpFacts, ResourceFacts } from "@portcullis/common/policy/cel";
 import { Pool } from "undici";
-import { terminatesAgentTls } from "@portcullis/common/config/agent-tls";
 import { errorMessage } from "../../config/error-message.js";
-import type { PodCertificates } from "../../runtime/pod-certificates.js";
 import type { ResourceRuntime, RuntimeServices } from "../../runtime/registry.js";
 import { SessionRulesResolver } from "../../runtime/session-rules.js";
-import { HTTP_MATCHER, rulesReadBody } from "./http-match.js";
+import type { HttpDialect } from "./dialect.js";
+import { httpDialect } from "./http-dialect.js";
+import { rulesReadBody } from "./http-match.js";
 
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 /** Keep-alive connections per backend; more requests queue in the pool. */
@@ -34,24 +34,34 @@ export interface UpstreamSettings {
   credential?: { name: string; value: string };
 }
 
-export interface HttpResourceRuntime extends ResourceRuntime {
+export interface HttpResourceRuntime<F = HttpFacts> extends ResourceRuntime {
   readonly bundle: ConfigBundle;
   readonly resource: ResourceFacts;
   readonly services: RuntimeServices;
-  readonly rules: SessionRulesResolver<HttpFacts>;
+  readonly rules: SessionRulesResolver<F>;
+  readonly dialect: HttpDialect<F>;
   readonly upstream: UpstreamSettings;
   readonly maxBodyBytes: number;
-  /** A rule's when reads http.body: requests are read whole (up to maxBodyBytes) before they are decided. */
+  /** Where maxBodyBytes comes from, for messages: "spec.http.maxBodyBytes". */
+  readonly maxBodySetting: string;
+  /** A rule's when reads the body: requests are read whole (up to maxBodyBytes) before they are decided. */
   readonly readsBody: boolean;
-  /** The host rules see (http.host): the backend's, lower case, without port. */
-  readonly factsHost: string;
   /** Host names (lower case, without port) a request's Host may give besides loopback names: the Resource's. */
   readonly hostNames: ReadonlySet<string>;
-  /** Transparent HTTPS: the agent's client expects the backend's TLS, so the listener presents a pod-CA certificate for these names. */
-  readonly agentTls?: { names: string[]; certificates: PodCertificates };
 }
 
-
+/** What a protocol carried over HTTP adds to the shared runtime: its dialect, credential, limits and names. */
+export interface ProtocolParts<F> {
+  protocol: "http" | "kubernetes";
+  dialect: HttpDialect<F>;
+  /** The header and value the gateway presents, or why the Resource's credentials cannot be presented. */
+  credential: UpstreamSettings["credential"] | string;
+  maxBodyBytes: number;
+  maxBodySetting: string;
+  readsBody: boolean;
+  /** Names the agent may address the backend by (Host), beyond loopback. */
+  hostNames: string[];
+}
 
 /** The header and value the gateway presents; undefined without credentials; a string when they cannot be presented. */
 function credentialFor(resource: BrokeredResource): UpstreamSettings["credential"] | string {
@@ -64,7 +74,7 @@ function credentialFor(resource: BrokeredResource): UpstreamSettings["credential
 }
 
 /** Keep-alive connections to the backend, TLS verified as endpoint.tls says; and the Host the backend expects. */
-function upstreamPool(spec: NonNullable<BrokeredResource["spec"]>, caBundle: string | undefined): { pool: Pool; authority: string; origin: UpstreamOrigin } {
+export function upstreamPool(spec: NonNullable<BrokeredResource["spec"]>, caBundle: string | undefined): { pool: Pool; authority: string; origin: UpstreamOrigin } {
   const mode = spec.endpoint.tls?.mode ?? "verify-full";
   const scheme = mode === "disable" ? "http" : "https";
   const { host, port } = spec.endpoint;
@@ -74,36 +84,72 @@ function upstreamPool(spec: NonNullable<BrokeredResource["spec"]>, caBundle: str
   return { pool, origin: { scheme, host, port, tls }, authority: `${literal}${port === (scheme === "https" ? 443 : 80) ? "" : `:${port}`}` };
 }
 
-export function httpRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): HttpResourceRuntime | string {
+/** The runtime shared by protocols carried over HTTP: the policies governing the Resource, its backend's pool, and the protocol's parts. */
+export function httpBackedRuntime<F>(
+  bundle: ConfigBundle,
+  resource: BrokeredResource,
+  services: RuntimeServices,
+  partsFor: (spec: NonNullable<BrokeredResource["spec"]>, governing: BrokeredPolicy[]) => ProtocolParts<F>,
+): HttpResourceRuntime<F> | string {
   const unavailable = `portcullis: Resource "${resource.name}" is not available`;
   if (resource.error || !resource.spec) return `${unavailable}: ${resource.error ?? "it does not exist"}`;
   const governing = bundle.policies.filter((policy) => policy.spec.resources.includes(resource.name));
   if (!governing.length) return `${unavailable}: no AccessPolicy that applies to this pod names it`;
   const { spec } = resource;
-  const credential = credentialFor(resource);
-  if (typeof credential === "string") return `${unavailable}: ${credential}`;
-  const facts: ResourceFacts = { name: resource.name, protocol: "http" };
-  let rules: SessionRulesResolver<HttpFacts>;
+  const parts = partsFor(spec, governing);
+  if (typeof parts.credential === "string") return `${unavailable}: ${parts.credential}`;
+  const facts: ResourceFacts = { name: resource.name, protocol: parts.protocol };
+  let rules: SessionRulesResolver<F>;
   try {
-    rules = new SessionRulesResolver(bundle, governing, facts, HTTP_MATCHER);
+    rules = new SessionRulesResolver(bundle, governing, facts, parts.dialect.matcher);
   } catch (error) {
     return `${unavailable}: ${errorMessage(error)}`;
   }
   const { pool, authority, origin } = upstreamPool(spec, resource.caBundle);
-  const names = [...new Set([spec.endpoint.host.toLowerCase(), ...(spec.endpoint.tls?.serverName ? [spec.endpoint.tls.serverName.toLowerCase()] : [])])];
   return {
     bundle,
     resource: facts,
     services,
     rules,
-    upstream: { pool, origin, host: authority, ...(credential ? { credential } : {}) },
-    maxBodyBytes: spec.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    readsBody: rulesReadBody(governing.flatMap((policy) => policy.spec.rules ?? [])),
-    factsHost: spec.endpoint.host.toLowerCase(),
-    hostNames: new Set(names),
-    ...(terminatesAgentTls(resource.spec) ? { agentTls: { names, certificates: services.certificates } } : {}),
+    dialect: parts.dialect,
+    upstream: { pool, origin, host: authority, ...(parts.credential ? { credential: parts.credential } : {}) },
+    maxBodyBytes: parts.maxBodyBytes,
+    maxBodySetting: parts.maxBodySetting,
+    readsBody: parts.readsBody,
+    hostNames: new Set(parts.hostNames),
     close: () => {
       pool.close().catch(() => undefined);
     },
   };
+}
+
+/** "policy/rule" of every rule whose match names the Upgrade header: the rules that may open a WebSocket. */
+function upgradeRules(governing: readonly BrokeredPolicy[]): Set<string> {
+  const names = new Set<string>();
+  for (const policy of governing) {
+    for (const rule of policy.spec.rules ?? []) {
+      if (rule.match?.http?.headers?.some((header) => header.name.toLowerCase() === "upgrade")) names.add(`${policy.name}/${rule.name}`);
+    }
+  }
+  return names;
+}
+
+/** The names a Resource's backend goes by: its host and the TLS server name, lower case. */
+export function backendNames(spec: NonNullable<BrokeredResource["spec"]>): string[] {
+  return [...new Set([spec.endpoint.host.toLowerCase(), ...(spec.endpoint.tls?.serverName ? [spec.endpoint.tls.serverName.toLowerCase()] : [])])];
+}
+
+export function httpRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): HttpResourceRuntime | string {
+  return httpBackedRuntime(bundle, resource, services, (spec, governing) => {
+    const names = backendNames(spec);
+    return {
+      protocol: "http",
+      dialect: httpDialect(spec.endpoint.host.toLowerCase(), upgradeRules(governing)),
+      credential: credentialFor(resource),
+      maxBodyBytes: spec.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxBodySetting: "spec.http.maxBodyBytes",
+      readsBody: rulesReadBody(governing.flatMap((policy) => policy.spec.rules ?? [])),
+      hostNames: names,
+    };
+  });
 }

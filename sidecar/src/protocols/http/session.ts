@@ -4,28 +4,28 @@
 // connection closes; its evidence is one hash-chained record stream like a
 // PostgreSQL session's.
 import type net from "node:net";
-import type { HttpFacts, IdentityFacts } from "@portcullis/common/policy/cel";
+import type { IdentityFacts } from "@portcullis/common/policy/cel";
 import { ApprovalFlow } from "../../approvals/approval-flow.js";
 import type { SessionRecorder } from "../../evidence/session-recorder.js";
 import type { SessionRules } from "../../runtime/session-rules.js";
 import type { HttpResourceRuntime } from "./runtime.js";
 
-export interface HttpSession {
+export interface HttpSession<F> {
   readonly id: string;
   readonly identity: IdentityFacts;
-  readonly rules: SessionRules<HttpFacts>;
+  readonly rules: SessionRules<F>;
   readonly recorder: SessionRecorder;
   readonly approvals: ApprovalFlow;
 }
 
 /** Starts a session's evidence; rejects (IdentityRefusal, SpoolFullError, a write error) when it cannot be admitted. */
-export async function startHttpSession(runtime: HttpResourceRuntime, token: string | undefined, socket: net.Socket): Promise<HttpSession> {
+export async function startHttpSession<F>(runtime: HttpResourceRuntime<F>, token: string | undefined, socket: net.Socket): Promise<HttpSession<F>> {
   const rules = await runtime.rules.resolve(token);
   const { bundle, services, resource } = runtime;
   const recorder = await services.spool.startSession({
     data: {
       identity: rules.identity,
-      resource: { name: resource.name, namespace: bundle.identity.namespace, protocol: "http" },
+      resource: { name: resource.name, namespace: bundle.identity.namespace, protocol: resource.protocol },
       client: { address: socket.remoteAddress ?? "", ...(socket.remotePort !== undefined ? { port: socket.remotePort } : {}) },
       policies: rules.policyNames,
     },

@@ -12,7 +12,7 @@ import type net from "node:net";
 import type { MessageData } from "@portcullis/common/evidence/record";
 import { errorMessage } from "../../config/error-message.js";
 import type { BodyMasker } from "../../masking/body-masking.js";
-import { rawRefusal } from "./responses.js";
+import { rawRefusal, type RefusalEncoder } from "./responses.js";
 import type { UpstreamOrigin } from "./runtime.js";
 import { closeFrame, encodeFrame, type Frame, FrameReader, OPCODES } from "./websocket-frames.js";
 
@@ -26,6 +26,8 @@ export interface WebSocketRelay {
   origin: UpstreamOrigin;
   maxMessageBytes: number;
   masker: BodyMasker;
+  /** How a refused upgrade's body is written. */
+  encodeRefusal: RefusalEncoder;
   recordMessage(message: Omit<MessageData, "request">): Promise<unknown>;
 }
 
@@ -71,12 +73,12 @@ export function relayWebSocket(relay: WebSocketRelay): Promise<RelayOutcome> {
       const status = response.statusCode ?? 502;
       response.resume();
       const message = `portcullis: the backend declined the WebSocket upgrade with status ${status}`;
-      if (relay.socket.writable) relay.socket.end(rawRefusal({ status: 502, error: "bad gateway", message }));
+      if (relay.socket.writable) relay.socket.end(rawRefusal({ status: 502, error: "bad gateway", message }, relay.encodeRefusal));
       resolve({ status: 502, bytes: 0, masked: {}, error: { code: String(status), message } });
     });
     request.once("error", (error) => {
       const message = `portcullis: the backend could not be reached for the WebSocket upgrade: ${errorMessage(error)}`;
-      if (relay.socket.writable) relay.socket.end(rawRefusal({ status: 502, error: "bad gateway", message }));
+      if (relay.socket.writable) relay.socket.end(rawRefusal({ status: 502, error: "bad gateway", message }, relay.encodeRefusal));
       resolve({ status: 502, bytes: 0, masked: {}, error: { code: "502", message } });
     });
     relay.socket.once("close", () => request.destroy());

@@ -158,13 +158,21 @@ export interface IAccessPolicy {
           }>;
         };
         /**
-         * Matches Kubernetes API requests, parsed from their paths.
+         * Matches Kubernetes API requests, parsed from their paths as the API server parses them. A rule with resources matches resource requests only, one with paths non-resource requests only (discovery, /version, /openapi). An allow rule matches the connect verbs (exec, attach, portforward, proxy) only when it lists them.
          */
         "kubernetes"?: {
           /**
-           * API verbs.
+           * API verbs; a non-resource request's verb is its HTTP method in lower case (get, head, post, put, patch, delete).
            */
-          "verbs"?: Array<"get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection" | "exec" | "attach" | "portforward" | "proxy">;
+          "verbs"?: Array<"get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection" | "exec" | "attach" | "portforward" | "proxy" | "head" | "post" | "put">;
+          /**
+           * Object names (from the path, or a list's fieldSelector metadata.name=…); \* matches any.
+           */
+          "names"?: Array<string>;
+          /**
+           * Non-resource paths, e.g. /version, /api, /apis/\*, /openapi/\*\*: \* matches within one segment, \*\* any number of segments.
+           */
+          "paths"?: Array<string>;
           /**
            * API groups; "" is the core group, \* any group.
            */

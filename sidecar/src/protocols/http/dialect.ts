@@ -1,0 +1,67 @@
+// What distinguishes one HTTP-borne protocol from another while the listener
+// and the exchange stay the same: the facts rules see (an HTTP request's
+// method, path and headers; a Kubernetes API request's verb, resource and
+// namespace), how a refusal is written (a small JSON object; a Kubernetes
+// Status), which upgrades may pass, what the backend gets besides the
+// agent's headers, and how a response is masked (a whole body; a watch
+// stream event by event).
+import type http from "node:http";
+import type { RequestData } from "@portcullis/common/evidence/record";
+import type { IdentityFacts } from "@portcullis/common/policy/cel";
+import type { Dispatcher } from "undici";
+import type { BodyMasker } from "../../masking/body-masking.js";
+import type { Decision } from "../../policy/engine.js";
+import type { ProtocolMatcher } from "../../policy/protocol-matcher.js";
+import type { CanonicalTarget } from "./request-target.js";
+import type { RefusalEncoder } from "./responses.js";
+
+/** What a dialect sees of a request. */
+export interface DialectRequest {
+  req: http.IncomingMessage;
+  /** Upper case. */
+  method: string;
+  target: CanonicalTarget;
+  /** The end-to-end headers without the agent's credentials (forwardedRequestHeaders). */
+  headers: Record<string, string>;
+}
+
+export type MaskedText = { text: string; counts: Record<string, number> };
+
+/** How responses to one request are masked. */
+export interface ResponseMasking {
+  /** Why this response cannot be masked as it is (compressed, a range, a type without masking), if so. */
+  unmaskable(response: Dispatcher.ResponseData): string | undefined;
+  /** whole: the body is read (up to the cap), masked and sent; lines: newline-delimited JSON masked and sent line by line as it arrives. */
+  framing: "whole" | "lines";
+  /** The masked text, or why it is withheld. */
+  mask(text: string, contentType: string | undefined): MaskedText | string;
+}
+
+export interface DialectSession {
+  identity: IdentityFacts;
+  id: string;
+  masker: BodyMasker;
+}
+
+export interface HttpDialect<F> {
+  readonly protocol: "http" | "kubernetes";
+  readonly matcher: ProtocolMatcher<F>;
+  /** How refusals are written for this protocol's clients. */
+  readonly encodeRefusal: RefusalEncoder;
+  /** The request's facts (with its parsed body when one was read), or why they cannot be known: the request is then refused and recorded. */
+  facts(request: DialectRequest, body: Buffer | undefined): F | string;
+  /** Why the body a rule must read cannot be read as the backend will, if so. */
+  bodyProblem?(request: DialectRequest): string | undefined;
+  /** One line for evidence, approvals and logs, e.g. "GET /v1/customers/7" or "delete deployments web in prod". */
+  summary(facts: F, request: DialectRequest): string;
+  /** The protocol's details in the request record, beside the http ones. */
+  details?(facts: F): Partial<RequestData>;
+  /** Why an allowed protocol upgrade must still not pass, if so. */
+  upgradeRefusal(facts: F, decision: Decision, request: DialectRequest): string | undefined;
+  /** Why the request must be refused before it is decided (e.g. it asks the backend to act as someone else), if so. */
+  requestProblem?(request: DialectRequest): string | undefined;
+  /** Changes to the headers the backend gets, after the credential is set. */
+  upstreamHeaders?(headers: Record<string, string>, facts: F, session: DialectSession): void;
+  /** How the response is masked; undefined: it streams through untouched. */
+  responseMasking(facts: F, session: DialectSession): ResponseMasking | undefined;
+}
