@@ -54,6 +54,8 @@ interface ControlPlaneFiles {
   etcdData: string;
   logs: string;
   users: string;
+  auditPolicy: string;
+  auditLog: string;
 }
 
 const paths = (dir: string): ControlPlaneFiles => ({
@@ -69,7 +71,19 @@ const paths = (dir: string): ControlPlaneFiles => ({
   etcdData: join(dir, "etcd"),
   logs: join(dir, "logs"),
   users: join(dir, "users"),
+  auditPolicy: join(dir, "audit-policy.yaml"),
+  auditLog: join(dir, "logs", "audit.log"),
 });
+
+/** Who did what, at Metadata level (user, userAgent, verb, object; no bodies): tests read it to see who the API server thinks acted. */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: None
+    nonResourceURLs: ["/readyz*", "/livez*", "/healthz*"]
+  - level: Metadata
+`;
 
 function writePrivate(path: string, content: string): void {
   writeFileSync(path, content, { mode: 0o600 });
@@ -106,6 +120,7 @@ export class ControlPlane {
     writeFileSync(p.caCert, ca.certPem);
     writePrivate(p.caKey, ca.keyPem);
     writeFileSync(p.servingCert, serving.certPem);
+    writeFileSync(p.auditPolicy, AUDIT_POLICY);
     writePrivate(p.servingKey, serving.keyPem);
     writePrivate(p.saKey, serviceAccountKeys.privateKeyPem);
     writeFileSync(p.saPub, serviceAccountKeys.publicKeyPem);
@@ -165,6 +180,9 @@ export class ControlPlane {
       `--client-ca-file=${p.caCert}`,
       // Node: kubelets of a test node act for their own pods only.
       "--authorization-mode=Node,RBAC",
+      `--audit-policy-file=${p.auditPolicy}`,
+      `--audit-log-path=${p.auditLog}`,
+      "--audit-log-mode=blocking",
       `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
       `--service-account-key-file=${p.saPub}`,
       `--service-account-signing-key-file=${p.saKey}`,
@@ -231,6 +249,16 @@ export class ControlPlane {
     const path = join(p.users, `${user.replace(/[^A-Za-z0-9._-]/g, "_")}.kubeconfig`);
     writePrivate(path, renderKubeconfig(this.state.server, this.caPem, user, credential));
     return path;
+  }
+
+  /** The API server's audit events so far (Metadata level), parsed. */
+  auditEvents(): Array<{ verb: string; user: { username: string }; userAgent?: string; objectRef?: { resource?: string; namespace?: string; name?: string }; responseStatus?: { code?: number } }> {
+    const path = paths(this.state.dir).auditLog;
+    if (!existsSync(path)) return [];
+    return readFileSync(path, "utf8")
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => JSON.parse(line) as ReturnType<ControlPlane["auditEvents"]>[number]);
   }
 
   /** Writes a kubeconfig that authenticates with a bearer token (e.g. a service account's); returns its path. */

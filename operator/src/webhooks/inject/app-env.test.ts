@@ -16,11 +16,11 @@ describe("explicit Resource variables", () => {
     expect(resourceUrlEnvName("api.v2")).toBe("PORTCULLIS_API_V2_URL");
   });
 
-  it("points at the listener on loopback, in plain text for every protocol", () => {
+  it("points at the listener on loopback, in plain text but for kubernetes, whose clients speak only TLS", () => {
     expect(listenerUrl(resource("db", "postgres", 15432, { postgres: { database: "orders" } }))).toBe("postgres://127.0.0.1:15432/orders");
     expect(listenerUrl(resource("db", "postgres", 15432))).toBe("postgres://127.0.0.1:15432");
     expect(listenerUrl(resource("api", "http", 18080))).toBe("http://127.0.0.1:18080");
-    expect(listenerUrl(resource("cluster", "kubernetes", 16443))).toBe("http://127.0.0.1:16443");
+    expect(listenerUrl(resource("cluster", "kubernetes", 16443))).toBe("https://127.0.0.1:16443");
   });
 
   it("sets libpq variables for exactly one explicit postgres Resource, and skips transparent ones", () => {

@@ -1,18 +1,20 @@
 // Explicit (non-transparent) Resources: the agent's containers get
 // environment variables pointing at the sidecar's listeners on loopback.
 //
-// URL schemes: postgres://127.0.0.1:PORT[/DATABASE] for postgres, and
-// http://127.0.0.1:PORT for http AND kubernetes Resources. The agent's side
-// of the gateway is plain text on loopback: that traffic never leaves the
-// pod's network namespace, and the agent needs no CA to trust. The gateway
-// speaks TLS (verify-full unless the Resource says otherwise) to the real
-// backend. For kubernetes: `kubectl --server "$PORTCULLIS_CLUSTER_API_URL"`.
+// URL schemes: postgres://127.0.0.1:PORT[/DATABASE] for postgres,
+// http://127.0.0.1:PORT for http (plain text on loopback: that traffic never
+// leaves the pod's network namespace), and https://127.0.0.1:PORT for
+// kubernetes, whose clients speak only TLS: the gateway answers with a
+// certificate from the pod's CA, and KUBECONFIG points kubectl and client
+// libraries at a kubeconfig the gateway writes (the listener, that CA, the
+// pod's namespace). The gateway speaks TLS (verify-full unless the Resource
+// says otherwise) to the real backend.
 //
 // A variable the user already set is never overwritten: the user's value
 // wins and the admission response carries a warning.
 import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
-import { POD_CA_FILE, TRUST_BUNDLE_FILE, TRUST_MOUNT_PATH, TRUST_VOLUME } from "@portcullis/common/injection-names";
+import { AGENT_KUBECONFIG_FILE, POD_CA_FILE, TRUST_BUNDLE_FILE, TRUST_MOUNT_PATH, TRUST_VOLUME } from "@portcullis/common/injection-names";
 
 /** `orders-db` → `PORTCULLIS_ORDERS_DB_URL`. */
 export function resourceUrlEnvName(resourceName: string): string {
@@ -26,7 +28,7 @@ export function listenerUrl(resource: IResource): string {
     const database = resource.spec.postgres?.database;
     return `postgres://${address}${database === undefined ? "" : `/${encodeURIComponent(database)}`}`;
   }
-  return `http://${address}`;
+  return `${resource.spec.protocol === "kubernetes" ? "https" : "http"}://${address}`;
 }
 
 export interface ExplicitEnv {
@@ -65,7 +67,8 @@ export function explicitResourceEnv(resources: IResource[]): ExplicitEnv {
     else warnings.push(`${name} is not set because Resources "${owners.map((r) => r.metadata?.name ?? "").join('" and "')}" map to the same variable name`);
   }
   const libpq = libpqEnv(explicit.filter((resource) => resource.spec.protocol === "postgres"));
-  return { vars: [...vars, ...libpq.vars], warnings: [...warnings, ...libpq.warnings] };
+  const kubeconfig = explicit.some((resource) => resource.spec.protocol === "kubernetes") ? [{ name: "KUBECONFIG", value: `${TRUST_MOUNT_PATH}/${AGENT_KUBECONFIG_FILE}` }] : [];
+  return { vars: [...vars, ...libpq.vars, ...kubeconfig], warnings: [...warnings, ...libpq.warnings] };
 }
 
 export interface ContainerEnvResult {
@@ -92,7 +95,7 @@ export function addEnvToContainer(container: V1Container, vars: V1EnvVar[]): Con
   return { container: { ...container, env: [...existing, ...added] }, added: added.map((v) => v.name), warnings };
 }
 
-/** Where the app containers' TLS clients find the pod CA (transparent HTTPS): OpenSSL, curl and Python read the bundle, Node adds the CA. */
+/** Where the app containers' TLS clients find the pod CA: OpenSSL, curl and Python read the bundle, Node adds the CA. */
 export function trustEnv(): V1EnvVar[] {
   const bundle = `${TRUST_MOUNT_PATH}/${TRUST_BUNDLE_FILE}`;
   return [

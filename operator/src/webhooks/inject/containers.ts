@@ -17,7 +17,7 @@ import {
   TRUST_MOUNT_PATH,
   TRUST_VOLUME,
 } from "@portcullis/common/injection-names";
-import { terminatesAgentTls } from "@portcullis/common/config/agent-tls";
+import { needsPodTrust } from "@portcullis/common/config/agent-tls";
 import type { InjectionSettings } from "./settings.js";
 
 function fieldEnv(name: string, fieldPath: string): V1EnvVar {
@@ -57,7 +57,7 @@ export function gatewayContainer(resources: IResource[], settings: InjectionSett
       { name: "PORTCULLIS_TOKEN_FILE", value: `${IDENTITY_MOUNT_PATH}/${TOKEN_FILE}` },
       { name: "PORTCULLIS_BROKER_CA_FILE", value: `${IDENTITY_MOUNT_PATH}/${CA_FILE}` },
       { name: "PORTCULLIS_SPOOL_DIR", value: SPOOL_MOUNT_PATH },
-      ...(resources.some((resource) => terminatesAgentTls(resource.spec)) ? [{ name: "PORTCULLIS_TRUST_DIR", value: TRUST_MOUNT_PATH }] : []),
+      ...(resources.some((resource) => needsPodTrust(resource.spec)) ? [{ name: "PORTCULLIS_TRUST_DIR", value: TRUST_MOUNT_PATH }] : []),
       fieldEnv("POD_NAME", "metadata.name"),
       fieldEnv("POD_NAMESPACE", "metadata.namespace"),
       fieldEnv("POD_UID", "metadata.uid"),
@@ -75,7 +75,7 @@ export function gatewayContainer(resources: IResource[], settings: InjectionSett
       { name: IDENTITY_VOLUME, mountPath: IDENTITY_MOUNT_PATH, readOnly: true },
       { name: SPOOL_VOLUME, mountPath: SPOOL_MOUNT_PATH },
       { name: TMP_VOLUME, mountPath: "/tmp" },
-      ...(resources.some((resource) => terminatesAgentTls(resource.spec)) ? [{ name: TRUST_VOLUME, mountPath: TRUST_MOUNT_PATH }] : []),
+      ...(resources.some((resource) => needsPodTrust(resource.spec)) ? [{ name: TRUST_VOLUME, mountPath: TRUST_MOUNT_PATH }] : []),
     ],
   };
   return settings.nativeSidecar ? { ...container, restartPolicy: "Always" } : container;
@@ -128,7 +128,7 @@ export function injectedVolumes(settings: InjectionSettings, withInitContainer: 
     { name: TMP_VOLUME, emptyDir: { sizeLimit: "64Mi" } },
   ];
   if (withInitContainer) volumes.push({ name: INIT_RUN_VOLUME, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } });
-  // The pod CA's certificate, written by the gateway, read by the app containers (transparent HTTPS).
+  // The pod CA's certificate and the agent's kubeconfig, written by the gateway, read by the app containers.
   if (withTrust) volumes.push({ name: TRUST_VOLUME, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } });
   return volumes;
 }

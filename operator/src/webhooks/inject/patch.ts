@@ -34,7 +34,7 @@
 import type { V1Container, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
 import { addEnvToContainer, addTrustMount, explicitResourceEnv, trustEnv } from "./app-env.js";
-import { terminatesAgentTls } from "@portcullis/common/config/agent-tls";
+import { needsPodTrust } from "@portcullis/common/config/agent-tls";
 import { gatewayContainer, injectedVolumes, iptablesInitContainer } from "./containers.js";
 import { renderInitScript, transparentRedirectRules } from "./iptables.js";
 import { jsonPointer, type JsonPatchOperation } from "../json-patch.js";
@@ -136,7 +136,7 @@ interface AppContainers {
  */
 function withAppEnv(spec: V1PodSpec, resources: IResource[], settings: InjectionSettings): AppContainers {
   const explicit = explicitResourceEnv(resources);
-  const trust = resources.some((resource) => terminatesAgentTls(resource.spec));
+  const trust = resources.some((resource) => needsPodTrust(resource.spec));
   const vars = [...explicit.vars, ...(trust ? trustEnv() : [])];
   const added = new Set<string>();
   const warnings = [...explicit.warnings];
@@ -174,7 +174,7 @@ export function injectPod(pod: V1Pod, resources: IResource[], settings: Injectio
   const rules = transparentRedirectRules(resources, settings);
   const ours = rules.length > 0 ? [iptablesInitContainer(renderInitScript(rules), settings)] : [];
   const sidecar = gatewayContainer(resources, settings);
-  const trust = resources.some((resource) => terminatesAgentTls(resource.spec));
+  const trust = resources.some((resource) => needsPodTrust(resource.spec));
   const app = withAppEnv(spec, resources, settings);
   const initContainers = settings.nativeSidecar ? [...ours, sidecar, ...app.initContainers] : [...ours, ...app.initContainers];
   const containers = settings.nativeSidecar ? app.containers : [sidecar, ...app.containers];

@@ -3,12 +3,16 @@
 // pointing at the gateway's listener on loopback and trusting the pod's CA.
 // It holds no credential: the gateway knows the agent by its pod (or by the
 // OIDC token a policy asks for) and presents the Resource's own credential.
+// Its user has a placeholder token only because kubectl prompts for a user
+// name when a user has nothing at all; the token means nothing anywhere (the
+// gateway drops the agent's Authorization and a non-JWT never identifies).
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { AGENT_KUBECONFIG_FILE, POD_CA_FILE } from "@portcullis/common/injection-names";
 
 const AGENT_USER = "portcullis-agent";
+const PLACEHOLDER_TOKEN = "portcullis-pod-identity";
 
 /** The kubeconfig (JSON, which kubeconfig readers take as YAML) for the bundle's kubernetes Resources; undefined when it has none. */
 export function agentKubeconfig(bundle: ConfigBundle, caFile: string): string | undefined {
@@ -22,7 +26,7 @@ export function agentKubeconfig(bundle: ConfigBundle, caFile: string): string | 
     apiVersion: "v1",
     kind: "Config",
     clusters: resources.map(({ name, port }) => ({ name, cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority": caFile } })),
-    users: [{ name: AGENT_USER, user: {} }],
+    users: [{ name: AGENT_USER, user: { token: PLACEHOLDER_TOKEN } }],
     contexts: resources.map(({ name }) => ({ name, context: { cluster: name, user: AGENT_USER, namespace: bundle.identity.namespace } })),
     "current-context": first.name,
   };
