@@ -40,3 +40,9 @@ export const POD_CA_FILE = "pod-ca.crt";
 export const TRUST_BUNDLE_FILE = "ca-bundle.crt";
 /** The kubeconfig pointing kubectl and client libraries at the kubernetes Resources' listeners (KUBECONFIG). */
 export const AGENT_KUBECONFIG_FILE = "kubeconfig";
+/**
+ * Transparent kubernetes Resources: the directory of the trust volume mounted in the app containers where
+ * in-cluster clients read their service account (ca.crt: the pod's CA; token: a placeholder; namespace).
+ */
+export const TRUST_SERVICE_ACCOUNT_DIR = "serviceaccount";
+export const SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";

@@ -25,7 +25,7 @@ import { PodCertificates } from "./runtime/pod-certificates.js";
 import { postgresGateway } from "./protocols/postgres/gateway.js";
 import { httpGateway } from "./protocols/http/gateway.js";
 import { kubernetesGateway } from "./protocols/kubernetes/gateway.js";
-import { writeAgentKubeconfig } from "./protocols/kubernetes/kubeconfig.js";
+import { writeAgentFiles } from "./protocols/kubernetes/agent-files.js";
 import { startHealthServer } from "./observability/health-server.js";
 import { createLogger, LOG_LEVELS, type Logger } from "./observability/logger.js";
 import { createGatewayMetrics, spoolMetricsObserver } from "./observability/metrics.js";
@@ -192,11 +192,12 @@ async function run(options: Options): Promise<void> {
   const targets = new StoreTargets();
   const uploader = new EvidenceUploader({ spool, storeFor: storeRouter(() => bundle, targets), intervalMs: UPLOAD_INTERVAL_MS, log });
   const tls = options.tls ? { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) } : undefined;
+  const certificates = await PodCertificates.create(bundle.identity.podName, options.trustDir);
   const gateway = new Gateway({
     host: options.listenHost,
     registry: new ProtocolRegistry([postgresGateway, httpGateway, kubernetesGateway]),
     log,
-    services: { spool, metrics, approvals: source.approvals, grants: new GrantCache(), certificates: await PodCertificates.create(bundle.identity.podName, options.trustDir) },
+    services: { spool, metrics, approvals: source.approvals, grants: new GrantCache(), certificates },
     onSessionEnded: () => uploader.poke(),
     ...(tls ? { tls } : {}),
   });
@@ -204,7 +205,7 @@ async function run(options: Options): Promise<void> {
     try {
       await gateway.apply(next);
     } finally {
-      if (options.trustDir !== undefined) await writeAgentKubeconfig(options.trustDir, next);
+      if (options.trustDir !== undefined) await writeAgentFiles(options.trustDir, next, certificates.caPem);
     }
   };
   await applyBundle(bundle);

@@ -10,6 +10,11 @@ export function terminatesAgentTls(spec: IResource["spec"] | undefined): boolean
   return spec?.protocol === "http" && spec.transparent === true && (spec.endpoint.tls?.mode ?? "verify-full") !== "disable";
 }
 
+/** A transparent kubernetes Resource: in-cluster clients reach the gateway, so the app containers' service-account mount is the gateway's. */
+export function governsInClusterApi(spec: IResource["spec"] | undefined): boolean {
+  return spec?.protocol === "kubernetes" && spec.transparent === true;
+}
+
 /** Whether the pod's app containers need the trust directory: the pod's CA (and, for kubernetes, the kubeconfig) the gateway writes. */
 export function needsPodTrust(spec: IResource["spec"] | undefined): boolean {
   return terminatesAgentTls(spec) || spec?.protocol === "kubernetes";

@@ -14,7 +14,15 @@
 // wins and the admission response carries a warning.
 import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
-import { AGENT_KUBECONFIG_FILE, POD_CA_FILE, TRUST_BUNDLE_FILE, TRUST_MOUNT_PATH, TRUST_VOLUME } from "@portcullis/common/injection-names";
+import {
+  AGENT_KUBECONFIG_FILE,
+  POD_CA_FILE,
+  SERVICE_ACCOUNT_MOUNT_PATH,
+  TRUST_BUNDLE_FILE,
+  TRUST_MOUNT_PATH,
+  TRUST_SERVICE_ACCOUNT_DIR,
+  TRUST_VOLUME,
+} from "@portcullis/common/injection-names";
 
 /** `orders-db` → `PORTCULLIS_ORDERS_DB_URL`. */
 export function resourceUrlEnvName(resourceName: string): string {
@@ -104,6 +112,16 @@ export function trustEnv(): V1EnvVar[] {
     { name: "REQUESTS_CA_BUNDLE", value: bundle },
     { name: "NODE_EXTRA_CA_CERTS", value: `${TRUST_MOUNT_PATH}/${POD_CA_FILE}` },
   ];
+}
+
+/**
+ * Transparent kubernetes: in-cluster clients read the service account at its usual path, so there the
+ * container gets the gateway's files (the pod's CA, a placeholder token, the namespace) instead of the
+ * real token, which would reach the API server without the gateway.
+ */
+export function withGatewayServiceAccount(container: V1Container): V1Container {
+  const mounts = (container.volumeMounts ?? []).filter((mount) => mount.mountPath.replace(/\/+$/, "") !== SERVICE_ACCOUNT_MOUNT_PATH);
+  return { ...container, volumeMounts: [...mounts, { name: TRUST_VOLUME, mountPath: SERVICE_ACCOUNT_MOUNT_PATH, subPath: TRUST_SERVICE_ACCOUNT_DIR, readOnly: true }] };
 }
 
 /** The trust directory, read-only, unless the container already mounts something there. */

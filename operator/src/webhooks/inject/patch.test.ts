@@ -25,6 +25,7 @@ const CASES: GoldenCase[] = [
   { name: "explicit-postgres" },
   { name: "transparent-postgres-http" },
   { name: "transparent-https" },
+  { name: "transparent-kubernetes" },
   { name: "classic-mode", settings: { nativeSidecar: false } },
   { name: "existing-parts" },
   { name: "pghost-already-set" },

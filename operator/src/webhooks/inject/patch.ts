@@ -33,8 +33,8 @@
 // the pod already holds.
 import type { V1Container, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import { addEnvToContainer, addTrustMount, explicitResourceEnv, trustEnv } from "./app-env.js";
-import { needsPodTrust } from "@portcullis/common/config/agent-tls";
+import { addEnvToContainer, addTrustMount, explicitResourceEnv, trustEnv, withGatewayServiceAccount } from "./app-env.js";
+import { governsInClusterApi, needsPodTrust } from "@portcullis/common/config/agent-tls";
 import { gatewayContainer, injectedVolumes, iptablesInitContainer } from "./containers.js";
 import { renderInitScript, transparentRedirectRules } from "./iptables.js";
 import { jsonPointer, type JsonPatchOperation } from "../json-patch.js";
@@ -137,6 +137,7 @@ interface AppContainers {
 function withAppEnv(spec: V1PodSpec, resources: IResource[], settings: InjectionSettings): AppContainers {
   const explicit = explicitResourceEnv(resources);
   const trust = resources.some((resource) => needsPodTrust(resource.spec));
+  const inCluster = resources.some((resource) => governsInClusterApi(resource.spec));
   const vars = [...explicit.vars, ...(trust ? trustEnv() : [])];
   const added = new Set<string>();
   const warnings = [...explicit.warnings];
@@ -145,7 +146,8 @@ function withAppEnv(spec: V1PodSpec, resources: IResource[], settings: Injection
     const result = addEnvToContainer(container, vars);
     result.added.forEach((name) => added.add(name));
     warnings.push(...result.warnings);
-    return trust ? addTrustMount(result.container) : result.container;
+    const trusting = trust ? addTrustMount(result.container) : result.container;
+    return inCluster ? withGatewayServiceAccount(trusting) : trusting;
   };
   const initContainers = (spec.initContainers ?? []).map((c) => (settings.nativeSidecar ? update(c) : c));
   const containers = spec.containers.map(update);

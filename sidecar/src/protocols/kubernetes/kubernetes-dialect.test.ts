@@ -1,0 +1,46 @@
+import { describe, expect, it } from "@jest/globals";
+import { auditedUserAgent, jsonOnlyAccept } from "./kubernetes-dialect.js";
+import { statusRefusal } from "./status.js";
+
+const identity = { username: "system:serviceaccount:ops:bot", groups: [], serviceAccount: "bot", namespace: "ops", pod: "bot-1", claims: {} };
+
+describe("the kubernetes dialect", () => {
+  it.each([
+    ["application/vnd.kubernetes.protobuf, */*", "application/json"],
+    ["application/vnd.kubernetes.protobuf;stream=watch", "application/json"],
+    ["application/cbor", "application/json"],
+    [undefined, "application/json"],
+    ["application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"],
+    ["application/yaml, application/JSON", "application/JSON"],
+  ])("asks for JSON only: %s → %s", (accept, expected) => {
+    expect(jsonOnlyAccept(accept)).toBe(expected);
+  });
+
+  it("puts the agent, its pod and session before the client's own User-Agent", () => {
+    const session = { identity, id: "s-1", masker: undefined as never };
+    expect(auditedUserAgent(session, "kubectl/v1.36.3 (linux/amd64)")).toBe("portcullis (agent system:serviceaccount:ops:bot; pod ops/bot-1; session s-1) kubectl/v1.36.3 (linux/amd64)");
+    expect(auditedUserAgent(session, undefined)).toBe("portcullis (agent system:serviceaccount:ops:bot; pod ops/bot-1; session s-1)");
+  });
+
+  it("refuses with a Status naming the policy, rule and ApprovalRequest", () => {
+    const encoded = statusRefusal({ status: 403, error: "approval denied", message: "portcullis: no", policy: "ops", rule: "deletes", approvalRequest: "ar-1" });
+    expect(encoded.contentType).toBe("application/json");
+    expect(JSON.parse(encoded.body)).toEqual({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: "portcullis: no",
+      reason: "Forbidden",
+      details: {
+        causes: [
+          { reason: "FieldValueForbidden", field: "portcullis.dev/policy", message: "ops" },
+          { reason: "FieldValueForbidden", field: "portcullis.dev/rule", message: "deletes" },
+          { reason: "FieldValueForbidden", field: "portcullis.dev/approvalRequest", message: "ar-1" },
+        ],
+      },
+      code: 403,
+    });
+    expect(JSON.parse(statusRefusal({ status: 400, error: "bad request", message: "m" }).body)).toMatchObject({ reason: "BadRequest", code: 400 });
+  });
+});
