@@ -88,6 +88,14 @@ describe("sessions replay", () => {
 });
 
 describe("WebSocket message records", () => {
+  it("shows a terminal stream's channels and what they carried, escaped", () => {
+    const base = { v: 1, session: "s", time: "2026-11-25T10:00:00.000Z", prev: "", hash: "" } as const;
+    const stdin = renderRecord({ ...base, seq: 7, type: "message", data: { request: 4, direction: "agent", kind: "binary", bytes: 8, channel: "stdin", text: "ls -la\n" } } as never);
+    expect(stdin).toBe('2026-11-25T10:00:00.000Z  #7  message of #4\n    stdin      "ls -la\\n"\n');
+    const stdout = renderRecord({ ...base, seq: 8, type: "message", data: { request: 4, direction: "backend", kind: "binary", bytes: 9, channel: "stdout", text: "\u001b[2Jx\u009b", truncated: true } } as never);
+    expect(stdout).toBe('2026-11-25T10:00:00.000Z  #8  message of #4\n    stdout     "\\u001b[2Jx\\x9b" (cut)\n');
+  });
+
   it("shows the direction, kind, size and what was masked or refused", () => {
     const base = { v: 1 as const, session: "S", time: "2026-11-25T10:00:00.000Z", prev: "", hash: "" };
     const masked = renderRecord({ ...base, seq: 5, type: "message", data: { request: 4, direction: "backend", kind: "text", bytes: 21, masked: { "chat/emails": 1 } } });

@@ -64,6 +64,8 @@ function decisionText(decision: Data): string {
 /** What the request was, by protocol: the statement and its bound values, or the HTTP request line. */
 function requestLines(data: Data): string[] {
   const http = object(data, "http");
+  const kubernetes = object(data, "kubernetes");
+  if (Object.keys(kubernetes).length) return [`${BODY}${oneLine(text(data, "summary") ?? "?")}`, labelled("http", oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`))];
   if (Object.keys(http).length) {
     const body = Number(field(http, "bodyBytes") ?? 0);
     return [`${BODY}${oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`)}`, labelled("host", oneLine(text(http, "host") ?? "?")), ...(body ? [labelled("body", oneLine(`${body} bytes${text(http, "bodySha256") ? `, ${text(http, "bodySha256") ?? ""}` : ""}`))] : [])];
@@ -106,6 +108,12 @@ function result(data: Data): string[] {
 function message(data: Data): string[] {
   const masked = Object.entries(object(data, "masked")).map(([rule, count]) => `${rule} x${String(count)}`);
   const refused = text(data, "refused");
+  const channel = text(data, "channel");
+  // A terminal stream (exec, attach): the channel and what it carried, as the agent typed or saw it.
+  if (channel !== undefined) {
+    const said = text(data, "text");
+    return [labelled(oneLine(channel), said === undefined ? "" : `${oneLine(JSON.stringify(said))}${field(data, "truncated") ? " (cut)" : ""}`), ...(refused ? [labelled("refused", oneLine(refused))] : [])];
+  }
   return [
     labelled(text(data, "direction") === "agent" ? "agent" : "backend", oneLine(`${text(data, "kind") ?? "?"}, ${plural(Number(field(data, "bytes") ?? 0), "byte")}`)),
     ...(masked.length ? [labelled("masked", oneLine(masked.join(", ")))] : []),

@@ -47,7 +47,8 @@
 //                  request (seq of the upgrade's request record), direction
 //                  (agent: sent by the agent; backend: sent to it), kind
 //                  (text, binary, close, ping, pong), bytes, masked (values
-//                  masked per rule), refused (why it was not relayed).
+//                  masked per rule), refused (why it was not relayed), and
+//                  for Kubernetes exec and attach the channel and its text.
 // - approval       name, phase (Pending|Approved|Denied|Expired), request
 //                  (seq), decidedBy, reason.
 // - session-end    reason, counts (requests, denied, results, errors,
@@ -169,6 +170,11 @@ export interface MessageData {
   masked?: Record<string, number>;
   /** Why the message was not relayed (the connection is closed then). */
   refused?: string;
+  /** A stream's channel: for Kubernetes exec and attach stdin, stdout, stderr, error, resize, or "close stdin". */
+  channel?: string;
+  /** What the message carried on its channel, as UTF-8, cut at 16 KiB (truncated then). */
+  text?: string;
+  truncated?: boolean;
 }
 
 /** approval: a step of an ApprovalRequest a request waited for. */

@@ -6,7 +6,7 @@
 // agent's headers, and how a response is masked (a whole body; a watch
 // stream event by event).
 import type http from "node:http";
-import type { RequestData } from "@portcullis/common/evidence/record";
+import type { MessageData, RequestData } from "@portcullis/common/evidence/record";
 import type { IdentityFacts } from "@portcullis/common/policy/cel";
 import type { Dispatcher } from "undici";
 import type { BodyMasker } from "../../masking/body-masking.js";
@@ -64,4 +64,11 @@ export interface HttpDialect<F> {
   upstreamHeaders?(headers: Record<string, string>, facts: F, session: DialectSession): void;
   /** How the response is masked; undefined: it streams through untouched. */
   responseMasking(facts: F, session: DialectSession): ResponseMasking | undefined;
+  /** The masker of an upgraded stream's messages; the session's when absent. */
+  streamMasker?(session: DialectSession): BodyMasker;
+  /** How a stream's messages are recorded beyond their size, by the subprotocol the backend chose. */
+  messageContent?(subprotocol: string | undefined): MessageContent | undefined;
 }
+
+/** What a stream message's record says about its payload (its channel and text). */
+export type MessageContent = (payload: Buffer) => Pick<MessageData, "channel" | "text" | "truncated">;

@@ -375,8 +375,9 @@ export class Exchange<F> {
       headers: this.upstreamHeaders(held, undefined, false),
       origin: upstream.origin,
       maxMessageBytes: this.runtime.maxBodyBytes,
-      masker: this.session.rules.masker.body,
+      masker: this.dialect.streamMasker?.(this.dialectSession) ?? this.session.rules.masker.body,
       encodeRefusal: this.dialect.encodeRefusal,
+      ...(this.dialect.messageContent ? { messageContent: this.dialect.messageContent } : {}),
       recordMessage: (message) => this.session.recorder.append("message", { request: record.seq, ...message }),
     });
     if (outcome.status !== 101) this.count("error");

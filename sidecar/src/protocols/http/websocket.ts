@@ -12,6 +12,7 @@ import type net from "node:net";
 import type { MessageData } from "@portcullis/common/evidence/record";
 import { errorMessage } from "../../config/error-message.js";
 import type { BodyMasker } from "../../masking/body-masking.js";
+import type { MessageContent } from "./dialect.js";
 import { rawRefusal, type RefusalEncoder } from "./responses.js";
 import type { UpstreamOrigin } from "./runtime.js";
 import { closeFrame, encodeFrame, type Frame, FrameReader, OPCODES } from "./websocket-frames.js";
@@ -28,6 +29,8 @@ export interface WebSocketRelay {
   masker: BodyMasker;
   /** How a refused upgrade's body is written. */
   encodeRefusal: RefusalEncoder;
+  /** How messages are recorded beyond their size, by the subprotocol the backend chose. */
+  messageContent?: (subprotocol: string | undefined) => MessageContent | undefined;
   recordMessage(message: Omit<MessageData, "request">): Promise<unknown>;
 }
 
@@ -66,7 +69,8 @@ export function relayWebSocket(relay: WebSocketRelay): Promise<RelayOutcome> {
   return new Promise((resolve) => {
     request.once("upgrade", (response: http.IncomingMessage, upstream: net.Socket, upstreamHead: Buffer) => {
       relay.socket.write(responseHead(response));
-      void new Session(relay, upstream).run(upstreamHead).then(resolve);
+      const content = relay.messageContent?.(firstHeader(response.headers["sec-websocket-protocol"]));
+      void new Session(relay, upstream, content).run(upstreamHead).then(resolve);
     });
     request.once("response", (response: http.IncomingMessage) => {
       // The backend declined the upgrade. Its answer is not passed on: no masking or policy looked at it.
@@ -101,6 +105,7 @@ class Session {
   constructor(
     private readonly relay: WebSocketRelay,
     private readonly upstream: net.Socket,
+    private readonly content: MessageContent | undefined,
   ) {
     this.fromAgent = new FrameReader(relay.maxMessageBytes);
     this.fromBackend = new FrameReader(relay.maxMessageBytes);
@@ -180,7 +185,9 @@ class Session {
   private recordFrame(frame: Frame, direction: MessageData["direction"], masked?: Record<string, number>): void {
     const kind = KINDS[frame.opcode];
     // Continuations belong to the message their first frame started; it was recorded with its own size.
-    if (kind) this.record({ direction, kind, bytes: frame.payload.length, ...(masked && Object.keys(masked).length ? { masked } : {}) });
+    if (!kind) return;
+    const content = this.content && (kind === "binary" || kind === "text") ? this.content(frame.payload) : {};
+    this.record({ direction, kind, bytes: frame.payload.length, ...(masked && Object.keys(masked).length ? { masked } : {}), ...content });
   }
 
   /** Under masking: control frames pass, data messages are assembled, masked and sent whole. */
@@ -228,4 +235,8 @@ class Session {
     if (this.relay.socket.writable) this.relay.socket.end(closeFrame(code, `portcullis: ${reason}`.slice(0, 120)));
     this.upstream.destroy();
   }
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

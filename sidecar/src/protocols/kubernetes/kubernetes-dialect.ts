@@ -8,10 +8,14 @@
 import type { KubernetesFacts } from "@portcullis/common/policy/cel";
 import type { DialectRequest, DialectSession, HttpDialect, ResponseMasking } from "../http/dialect.js";
 import { isJson, unmaskableResponse } from "../http/http-dialect.js";
+import { BodyMasker } from "../../masking/body-masking.js";
 import { KUBERNETES_MATCHER, describeKubernetes } from "./kubernetes-match.js";
 import { type MaskContext, maskKubernetesDocument, masksResponses } from "./object-masking.js";
 import { kubernetesRequest } from "./request-info.js";
 import { statusRefusal } from "./status.js";
+import { channelContent } from "./stream-channels.js";
+
+const UNMASKED = new BodyMasker([]);
 
 /** Verbs whose requests may upgrade (to a WebSocket stream of the container or port). */
 const STREAM_VERBS = new Set(["exec", "attach", "portforward"]);
@@ -84,7 +88,12 @@ export function kubernetesDialect(): HttpDialect<KubernetesFacts> {
       const parsed = kubernetesRequest({ method: request.method, path: request.target.path, query: request.target.query, contentType: request.req.headers["content-type"] });
       return parsed.ok ? parsed.facts : parsed.message;
     },
-    summary: describeKubernetes,
+    summary: (facts, request) => {
+      if (facts.verb !== "exec") return describeKubernetes(facts);
+      // What a reviewer must see of an exec: the command it runs.
+      const command = request.target.query.filter(([name]) => name === "command").map(([, value]) => value);
+      return `${describeKubernetes(facts)}: ${command.join(" ")}`;
+    },
     details: (facts) => ({
       kubernetes: {
         verb: facts.verb,
@@ -106,5 +115,8 @@ export function kubernetesDialect(): HttpDialect<KubernetesFacts> {
       const context = masked(facts, session);
       return context && objectMasking(context, facts.verb === "watch" ? "lines" : "whole");
     },
+    // Masking rules describe API objects; a terminal's bytes are not one. A rule that allows exec allows reading what the container prints.
+    streamMasker: () => UNMASKED,
+    messageContent: channelContent,
   };
 }

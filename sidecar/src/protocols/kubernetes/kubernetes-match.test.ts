@@ -84,7 +84,8 @@ describe("KUBERNETES_MATCHER", () => {
   it("describes requests as a reviewer reads them", () => {
     expect(describeKubernetes(facts({ verb: "delete", apiGroup: "apps", resource: "deployments" }))).toBe("delete deployments.apps/web in prod");
     expect(describeKubernetes(facts({ verb: "list", name: "" }))).toBe("list pods in prod");
-    expect(describeKubernetes(facts({ verb: "exec", subresource: "exec" }))).toBe("exec pods/web exec in prod");
+    expect(describeKubernetes(facts({ verb: "exec", subresource: "exec" }))).toBe("exec pods/web in prod");
+    expect(describeKubernetes(facts({ verb: "patch", resource: "deployments", apiGroup: "apps", subresource: "scale" }))).toBe("patch deployments.apps/web scale in prod");
     expect(describeKubernetes(facts({ verb: "get", resource: "nodes", namespace: "", name: "n1" }))).toBe("get nodes/n1");
     expect(describeKubernetes(nonResource("/version"))).toBe("get /version");
   });

@@ -65,7 +65,8 @@ export function describeKubernetes(facts: KubernetesFacts): string {
   if (!facts.resourceRequest) return `${facts.verb} ${facts.path}`;
   const type = `${facts.resource}${facts.apiGroup ? `.${facts.apiGroup}` : ""}`;
   const object = facts.name ? `${type}/${facts.name}` : type;
-  const sub = facts.subresource ? ` ${facts.subresource}` : "";
+  // exec pods/web, not exec pods/web exec: the connect verbs are their subresource.
+  const sub = facts.subresource && facts.subresource !== facts.verb ? ` ${facts.subresource}` : "";
   return `${facts.verb} ${object}${sub}${facts.namespace ? ` in ${facts.namespace}` : ""}`;
 }
 
