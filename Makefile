@@ -114,7 +114,7 @@ clean:
 # FUZZ_SECONDS; prints the executions, their rate and the edges reached, and
 # keeps any crashing input (see e2e/src/fuzz/run.ts).
 FUZZ_SECONDS ?= 30
-.PHONY: fuzz bench bench-http
+.PHONY: fuzz bench bench-http bench-kubernetes
 fuzz: build system-deps
 	node e2e/dist/fuzz/run.js $(FUZZ_SECONDS)
 
@@ -131,3 +131,10 @@ bench: build system-deps
 # asserted; BENCH_SECONDS and BENCH_ROUNDS tune it.
 bench-http: build system-deps
 	node e2e/dist/bench/http-gateway.bench.js
+
+# The Kubernetes API gateway against the API server in one run: kubectl get
+# pods, and client-node listing 1,000 ConfigMaps and 1,000 masked Secrets,
+# direct and through the gateway. Reported, not asserted; BENCH_ROUNDS,
+# BENCH_KUBECTL_RUNS and BENCH_LIST_RUNS tune it.
+bench-kubernetes: build tools
+	node e2e/dist/bench/kubernetes-gateway.bench.js

@@ -1,7 +1,7 @@
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
 import { effectiveConfig, referencedObjects, type ConfigInputs } from "./bundle.js";
-import { agentPod, approvalPolicy, configMap, httpResource, identity, policy, postgresResource, secret } from "../test-fixtures.js";
+import { agentPod, approvalPolicy, configMap, httpResource, identity, NAMESPACE, policy, postgresResource, secret } from "../test-fixtures.js";
 
 const CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
@@ -92,6 +92,25 @@ describe("effectiveConfig: credentials", () => {
       }),
     );
     expect(bundle.resources[0]).toMatchObject({ name: "billing-api", credentials: { token: "k-123" }, caBundle: CA_PEM });
+  });
+
+  it("resolves a kubernetes Resource's client certificate and key instead of a token", () => {
+    const cluster: IResource = {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "Resource",
+      metadata: { name: "cluster-api", namespace: NAMESPACE },
+      spec: {
+        protocol: "kubernetes",
+        endpoint: { host: "kubernetes.default.svc", port: 443 },
+        listener: { port: 16443 },
+        credentials: { secretRef: { name: "cluster-api-cert" }, clientCertificateKey: "tls.crt", clientKeyKey: "tls.key" },
+      },
+    };
+    const certificate = secret("cluster-api-cert", { "tls.crt": "CERT", "tls.key": "KEY", token: "unused" });
+    const bundle = effectiveConfig(identity(), inputs({ policies: [policy("ops", { resources: ["cluster-api"] })], resources: [cluster], secrets: new Map([["cluster-api-cert", certificate]]) }));
+    expect(bundle.resources[0]?.credentials).toEqual({ clientCertificate: "CERT", clientKey: "KEY" });
+    const missing = effectiveConfig(identity(), inputs({ policies: [policy("ops", { resources: ["cluster-api"] })], resources: [cluster], secrets: new Map([["cluster-api-cert", secret("cluster-api-cert", { "tls.crt": "CERT" })]]) }));
+    expect(missing.resources[0]).toMatchObject({ error: expect.stringContaining('has no key "tls.key"') as unknown });
   });
 
   it("uses custom username and password keys", () => {

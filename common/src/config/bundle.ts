@@ -26,7 +26,7 @@ export interface SidecarIdentity {
   tokenExpiresAt?: Date;
 }
 
-export type ResourceCredentials = { username: string; password: string } | { token: string };
+export type ResourceCredentials = { username: string; password: string } | { token: string } | { clientCertificate: string; clientKey: string };
 
 export interface BrokeredResource {
   name: string;
@@ -160,6 +160,11 @@ function resolveCredentials(resource: IResource, inputs: BundleInputs, problems:
     const username = read(credentials.usernameKey ?? "username", "spec.credentials.usernameKey");
     const password = read(credentials.passwordKey ?? "password", "spec.credentials.passwordKey");
     return username !== undefined && password !== undefined ? { username, password } : undefined;
+  }
+  if (credentials.clientCertificateKey !== undefined && credentials.clientKeyKey !== undefined) {
+    const clientCertificate = read(credentials.clientCertificateKey, "spec.credentials.clientCertificateKey");
+    const clientKey = read(credentials.clientKeyKey, "spec.credentials.clientKeyKey");
+    return clientCertificate !== undefined && clientKey !== undefined ? { clientCertificate, clientKey } : undefined;
   }
   const token = read(credentials.tokenKey ?? "token", "spec.credentials.tokenKey");
   return token === undefined ? undefined : { token };

@@ -36,21 +36,30 @@ let dir: string;
 let trustDir: string;
 let kubeconfig: string;
 let listenerPort: number;
+let certListenerPort: number;
 
-function clusterApiObjects(apiPort: number, caPem: string, token: string): object[] {
+function clusterApiObjects(apiPort: number, caPem: string, token: string, certificate: { certPem: string; keyPem: string }): object[] {
+  const endpoint = { host: "127.0.0.1", port: apiPort, tls: { mode: "verify-full", caBundleRef: { kind: "ConfigMap", name: "cluster-ca", key: "ca.crt" } } };
   return [
     { apiVersion: "v1", kind: "Secret", metadata: { name: "cluster-api-token", namespace: AGENTS }, stringData: { token } },
+    { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls", metadata: { name: "cluster-api-cert", namespace: AGENTS }, stringData: { "tls.crt": certificate.certPem, "tls.key": certificate.keyPem } },
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cluster-ca", namespace: AGENTS }, data: { "ca.crt": caPem } },
     ...filesystemStoreManifests(join(dir, "store")).map((object) => ({ ...object, metadata: { ...(object as { metadata: object }).metadata, namespace: AGENTS } })),
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "Resource",
       metadata: { name: "cluster-api", namespace: AGENTS },
+      spec: { protocol: "kubernetes", endpoint, listener: { port: listenerPort }, credentials: { secretRef: { name: "cluster-api-token" } } },
+    },
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "Resource",
+      metadata: { name: "cluster-api-cert", namespace: AGENTS },
       spec: {
         protocol: "kubernetes",
-        endpoint: { host: "127.0.0.1", port: apiPort, tls: { mode: "verify-full", caBundleRef: { kind: "ConfigMap", name: "cluster-ca", key: "ca.crt" } } },
-        listener: { port: listenerPort },
-        credentials: { secretRef: { name: "cluster-api-token" } },
+        endpoint,
+        listener: { port: certListenerPort },
+        credentials: { secretRef: { name: "cluster-api-cert" }, clientCertificateKey: "tls.crt", clientKeyKey: "tls.key" },
       },
     },
     {
@@ -59,12 +68,13 @@ function clusterApiObjects(apiPort: number, caPem: string, token: string): objec
       metadata: { name: "ops-bot", namespace: AGENTS },
       spec: {
         subjects: { serviceAccounts: ["ops-bot"] },
-        resources: ["cluster-api"],
+        resources: ["cluster-api", "cluster-api-cert"],
         rules: [
           { name: "discovery", match: { kubernetes: { verbs: ["get"], paths: ["/api", "/api/*", "/apis", "/apis/**", "/version", "/openapi/**"] } }, action: "allow" },
           { name: "not-kube-system", match: { kubernetes: { namespaces: ["kube-system"] } }, action: "deny" },
           { name: "reads", match: { kubernetes: { verbs: ["get", "list", "watch"] } }, action: "allow" },
           { name: "config-writes", match: { kubernetes: { verbs: ["create", "patch", "update"], resources: ["configmaps"] } }, action: "allow" },
+          { name: "rehearsed-deletes", match: { kubernetes: { verbs: ["delete"], resources: ["configmaps"] } }, when: "kubernetes.dryRun", action: "allow" },
           {
             name: "deployment-deletes",
             match: { kubernetes: { verbs: ["delete"], apiGroups: ["apps"], resources: ["deployments"] } },
@@ -99,7 +109,10 @@ function clusterObjects(): object[] {
       kind: "ClusterRoleBinding",
       metadata: { name: "e2e-cluster-api-gateway" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "e2e-cluster-api-gateway" },
-      subjects: [{ kind: "ServiceAccount", name: "cluster-api-gateway", namespace: AGENTS }],
+      subjects: [
+        { kind: "ServiceAccount", name: "cluster-api-gateway", namespace: AGENTS },
+        { kind: "User", name: "cluster-api-gateway-cert", apiGroup: "rbac.authorization.k8s.io" },
+      ],
     },
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: PROD }, data: { mode: "blue", apiKey: "sk-live-123" } },
     {
@@ -142,17 +155,19 @@ async function injectedEnv(container: string): Promise<Record<string, string>> {
 }
 
 /** A raw HTTPS request to the gateway as the agent's pod would send it, trusting the pod's CA. */
-async function raw(path: string, headers: Record<string, string> = {}, method = "GET"): Promise<{ status: number; body: string; contentType: string }> {
+async function raw(path: string, headers: Record<string, string> = {}, method = "GET", body?: string): Promise<{ status: number; body: string; contentType: string }> {
   const ca = await readFile(join(trustDir, "pod-ca.crt"), "utf8");
   return new Promise((resolve, reject) => {
-    const request = https.request({ host: "127.0.0.1", port: listenerPort, method, path, headers, ca, servername: "localhost", agent: false }, (response) => {
+    // Node sends a DELETE's body without framing unless told its length.
+    const framing = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) };
+    const request = https.request({ host: "127.0.0.1", port: listenerPort, method, path, headers: { ...headers, ...framing }, ca, servername: "localhost", agent: false }, (response) => {
       let body = "";
       response.setEncoding("utf8");
       response.on("data", (chunk: string) => (body += chunk));
       response.on("end", () => resolve({ status: response.statusCode ?? 0, body, contentType: String(response.headers["content-type"] ?? "") }));
     });
     request.on("error", reject);
-    request.end();
+    request.end(body);
   });
 }
 
@@ -160,6 +175,7 @@ beforeAll(async () => {
   fixture = await OperatorFixture.start();
   const operator = await fixture.startOperator("operator-kubernetes");
   listenerPort = await freePort();
+  certListenerPort = await freePort();
   dir = await mkdtemp(join(tmpdir(), "portcullis-kubernetes-"));
   trustDir = join(dir, "trust");
   await fixture.grantReviewerRole([{ kind: "Group", name: "ops-leads" }]);
@@ -168,7 +184,8 @@ beforeAll(async () => {
   await admin(["apply", "-f", "-"], yaml([{ apiVersion: "v1", kind: "Secret", metadata: { name: "db", namespace: PROD }, stringData: { password: SECRET_VALUE } }]));
   const token = (await admin(["create", "token", "cluster-api-gateway", "-n", AGENTS, "--duration=2h"])).trim();
   const apiPort = Number(new URL(fixture.controlPlane.state.server).port);
-  await admin(["apply", "-f", "-"], yaml(clusterApiObjects(apiPort, fixture.controlPlane.caPem, token)));
+  const certificate = await fixture.controlPlane.issueClientCertificate("cluster-api-gateway-cert");
+  await admin(["apply", "-f", "-"], yaml(clusterApiObjects(apiPort, fixture.controlPlane.caPem, token, certificate)));
   await fixture.waitFor(["get", "accesspolicy", "ops-bot", "-n", AGENTS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
   await admin(["apply", "-f", "-"], yaml([agentPod]));
   const uid = await admin(["get", "pod", agentPod.metadata.name, "-n", AGENTS, "-o", "jsonpath={.metadata.uid}"]);
@@ -281,11 +298,27 @@ describe("the Kubernetes API gateway", () => {
     expect(list.items.find((item) => item.metadata.name === "settings")?.data).toEqual({ mode: "blue", apiKey: "***" });
   });
 
-  it("lets kubectl apply a ConfigMap the policy allows writing", async () => {
-    const applied = await agent(["apply", "-n", PROD, "-f", "-"], yaml([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "agent-notes" }, data: { note: "hello" } }]));
-    expect(applied.stderr).toBe("");
-    expect(applied.stdout).toContain("configmap/agent-notes created");
-    expect(await admin(["get", "configmap", "agent-notes", "-n", PROD, "-o", "jsonpath={.data.note}"])).toBe("hello");
+  it("lets kubectl apply a ConfigMap the policy allows writing, and apply it again (a strategic-merge patch)", async () => {
+    const notes = (note: string): string => yaml([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "agent-notes" }, data: { note } }]);
+    const created = await agent(["apply", "-n", PROD, "-f", "-"], notes("hello"));
+    expect(created.stderr).toBe("");
+    expect(created.stdout).toContain("configmap/agent-notes created");
+    const patched = await agent(["apply", "-n", PROD, "-f", "-"], notes("hello again"));
+    expect(patched.stderr).toBe("");
+    expect(patched.stdout).toContain("configmap/agent-notes configured");
+    expect(await admin(["get", "configmap", "agent-notes", "-n", PROD, "-o", "jsonpath={.data.note}"])).toBe("hello again");
+  });
+
+  it("decides on the query's facts in when: a server-side dry run of a delete passes, the delete itself does not", async () => {
+    const rehearsal = await agent(["delete", "configmap", "agent-notes", "-n", PROD, "--dry-run=server"]);
+    expect(rehearsal.stderr).toBe("");
+    expect(rehearsal.stdout).toContain("(server dry run)");
+    const real = await agent(["delete", "configmap", "agent-notes", "-n", PROD]);
+    expect(real.stderr).toContain("Error from server (Forbidden)");
+    // The server reads a DELETE's options from its body and then ignores the query: dryRun=All in the query is no dry run.
+    const disguised = await raw(`/api/v1/namespaces/${PROD}/configmaps/agent-notes?dryRun=All`, { "content-type": "application/json" }, "DELETE", JSON.stringify({ propagationPolicy: "Background" }));
+    expect(disguised.status).toBe(403);
+    expect(await admin(["get", "configmap", "agent-notes", "-n", PROD, "-o", "name"])).toContain("agent-notes");
   });
 
   it("denies with a Status kubectl prints as it is, naming the policy and rule", async () => {
@@ -321,6 +354,14 @@ describe("the Kubernetes API gateway", () => {
     const deleted = fixture.controlPlane.auditEvents().find((event) => event.verb === "delete" && event.objectRef?.resource === "deployments" && event.objectRef.name === "web");
     expect(deleted?.user.username).toBe(`system:serviceaccount:${AGENTS}:cluster-api-gateway`);
     expect(deleted?.userAgent).toMatch(new RegExp(`^portcullis \\(agent ${AGENT_USER}; pod ${AGENTS}/ops-agent; session [^)]+\\) kubectl`));
+  });
+
+  it("presents a client certificate where the Resource's Secret holds one: the second context of the kubeconfig", async () => {
+    const result = await agent(["--context", "cluster-api-cert", "get", "configmap", "settings", "-n", PROD, "-o", "jsonpath={.data.mode}"]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe("blue");
+    const read = fixture.controlPlane.auditEvents().filter((event) => event.verb === "get" && event.objectRef?.name === "settings" && event.user.username === "cluster-api-gateway-cert");
+    expect(read.at(-1)?.userAgent).toMatch(new RegExp(`^portcullis \\(agent ${AGENT_USER};`));
   });
 
   it.each([

@@ -1,9 +1,11 @@
 // The demo the node suite and `make dev` run: an opted-in namespace, the
 // database's credential and CA in Secrets, a transparent postgres Resource at
 // the database's real address, an AccessPolicy (drops denied, reads allowed,
-// writes held for a reviewer, emails masked, sessions recorded in S3) and an
-// agent Deployment from the demo image, hardened as the injector requires (no
-// SETUID, non-root).
+// writes held for a reviewer, emails masked, sessions recorded in S3), the
+// cluster's own API server as a transparent kubernetes Resource (kubectl in
+// the pod reads its namespace and may exec there, with a service account
+// token the agent never sees), and an agent Deployment from the demo image,
+// hardened as the injector requires (no SETUID, non-root).
 import type { RunningPostgres } from "../postgres/server.js";
 import type { RunningS3 } from "../s3/server.js";
 import { imageNamed } from "./images.js";
@@ -69,6 +71,56 @@ function apiManifests(api: DemoApi): object[] {
   ];
 }
 
+/** The kubernetes Service's address in the test clusters (the first of SERVICE_RANGE): in-cluster clients call it. */
+export const CLUSTER_API_ADDRESS = "10.0.0.1";
+const CLUSTER_API_GATEWAY = "cluster-api-gateway";
+
+/**
+ * The API server as a transparent Resource: the gateway presents the token of its own service account,
+ * which the token controller puts in a Secret, and which may read the namespace and exec into its pods.
+ */
+function clusterApiManifests(): object[] {
+  const ns = DEMO_NAMESPACE;
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: CLUSTER_API_GATEWAY, namespace: ns } },
+    { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: `${CLUSTER_API_GATEWAY}-token`, namespace: ns, annotations: { "kubernetes.io/service-account.name": CLUSTER_API_GATEWAY } } },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: CLUSTER_API_GATEWAY, namespace: ns },
+      rules: [
+        { apiGroups: ["", "apps"], resources: ["pods", "pods/log", "configmaps", "secrets", "deployments"], verbs: ["get", "list", "watch"] },
+        { apiGroups: [""], resources: ["pods/exec"], verbs: ["get", "create"] },
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: CLUSTER_API_GATEWAY, namespace: ns },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CLUSTER_API_GATEWAY },
+      subjects: [{ kind: "ServiceAccount", name: CLUSTER_API_GATEWAY, namespace: ns }],
+    },
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "Resource",
+      metadata: { name: "cluster-api", namespace: ns },
+      spec: {
+        protocol: "kubernetes",
+        endpoint: { host: CLUSTER_API_ADDRESS, port: 443, tls: { caBundleRef: { kind: "ConfigMap", name: "kube-root-ca.crt", key: "ca.crt" } } },
+        listener: { port: 16443 },
+        transparent: true,
+        credentials: { secretRef: { name: `${CLUSTER_API_GATEWAY}-token` } },
+      },
+    },
+  ];
+}
+
+const CLUSTER_API_RULES = [
+  { name: "k8s-discovery", match: { kubernetes: { verbs: ["get"], paths: ["/api", "/api/*", "/apis", "/apis/**", "/version", "/openapi/**"] } }, action: "allow" },
+  { name: "k8s-reads", match: { kubernetes: { verbs: ["get", "list", "watch"], namespaces: [DEMO_NAMESPACE] } }, action: "allow" },
+  { name: "k8s-exec", match: { kubernetes: { verbs: ["exec"], resources: ["pods/exec"], namespaces: [DEMO_NAMESPACE] } }, action: "allow" },
+];
+
 const API_RULES = [
   { name: "api-no-deletes", match: { http: { methods: ["DELETE"] } }, action: "deny", message: "agents never delete billing data" },
   { name: "api-reads", match: { http: { methods: ["GET"] } }, action: "allow" },
@@ -96,17 +148,19 @@ export function demoManifests(pg: RunningPostgres, reviewer: string, recording: 
       },
     },
     ...(api ? apiManifests(api) : []),
+    ...clusterApiManifests(),
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "AccessPolicy",
       metadata: { name: DEMO_POLICY, namespace: ns },
       spec: {
         subjects: { serviceAccounts: [DEMO_AGENT] },
-        resources: ["orders-db", ...(api ? ["billing-api", "billing-api-direct"] : [])],
+        resources: ["orders-db", "cluster-api", ...(api ? ["billing-api", "billing-api-direct"] : [])],
         rules: [
           { name: "no-drops", match: { sql: { commands: ["DROP", "TRUNCATE"] } }, action: "deny", message: "agents never drop tables" },
           { name: "reads", match: { sql: { commands: ["SELECT"] } }, action: "allow" },
           { name: "writes", match: { sql: { commands: ["WRITE"] } }, action: "requireApproval", approval: { reviewers: { users: [reviewer] }, timeout: "10m" } },
+          ...CLUSTER_API_RULES,
           ...(api ? API_RULES : []),
         ],
         masking: [{ name: "contact", columns: ["customers.email"], strategy: "redact" }],

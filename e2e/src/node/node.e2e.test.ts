@@ -125,6 +125,11 @@ function psqlInAgent(sql: string): Promise<{ code: number; stdout: string; stder
   return kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", `host=${NODE_IP} port=${server.port} user=${DEMO_AGENT} dbname=app sslmode=disable`, "-c", sql]);
 }
 
+/** kubectl inside the agent container, without a kubeconfig: in-cluster, to the API server's service address, which the pod's iptables rules send to the gateway. */
+function kubectlInAgent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "kubectl", ...args]);
+}
+
 describe("Portcullis installed with Helm on a real node", () => {
   beforeAll(async () => {
     const archives = imageArchives();
@@ -209,6 +214,25 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect(api.received.length).toBe(seen + 1);
   });
 
+  it("lets kubectl in the pod, without a kubeconfig, read its namespace through the transparent gateway: Secret values masked, other namespaces denied", async () => {
+    const pods = await kubectlInAgent(["get", "pods", "-n", NS, "-o", "name"]);
+    expect(pods.stderr).toBe("");
+    expect(pods.stdout).toContain(`pod/${agentPod}`);
+    const secret = await kubectlInAgent(["get", "secret", "evidence-credentials", "-n", NS, "-o", "jsonpath={.data.secretAccessKey}"]);
+    expect(secret.stdout).toBe(Buffer.from("portcullis:masked").toString("base64"));
+    const elsewhere = await kubectlInAgent(["get", "pods", "-n", "kube-system"]);
+    expect(elsewhere.code).not.toBe(0);
+    expect(elsewhere.stderr).toContain(`Error from server (Forbidden): portcullis: denied by AccessPolicy "${DEMO_POLICY}" (default action)`);
+    // What in-cluster clients read as the service account: the gateway's placeholder token and the pod's CA.
+    expect(await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"])).toBe("portcullis-pod-identity");
+  });
+
+  it("relays kubectl exec from the pod through the gateway, over WebSocket to the real kubelet", async () => {
+    const exec = await kubectlInAgent(["exec", agentPod, "-c", "agent", "--", "bash", "-c", "echo hello-from-exec"]);
+    expect(exec.stderr).toBe("");
+    expect(exec.stdout).toBe("hello-from-exec\n");
+  });
+
   it("leaves no credential where the agent can read it: not in its environment or files, not through its service account", async () => {
     const env = await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "env"]);
     expect(env).not.toContain(server.users.scram.password);
@@ -267,6 +291,25 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect(verified.stderr).toBe("");
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/^verified: \d+ records/);
+  }, 120_000);
+
+  it("records the exec through the gateway as a terminal session kubectl portcullis replays", async () => {
+    const store = ["--store-configmap", EVIDENCE_STORE, "-n", NS];
+    let transcript = "";
+    await waitFor("the exec session in the store", async () => {
+      const listed = await kubectlPortcullis(["sessions", "list", ...store, "-o", "json"]);
+      const { sessions } = JSON.parse(listed.stdout || "{\"sessions\":[]}") as { sessions: Array<{ session: string; complete: boolean; pod: string }> };
+      for (const candidate of sessions.filter((entry) => entry.complete && entry.pod === agentPod)) {
+        const replay = await kubectlPortcullis(["sessions", "replay", candidate.session, ...store]);
+        if (replay.stdout.includes("hello-from-exec")) transcript = replay.stdout;
+      }
+      return transcript !== "";
+    });
+    expect(transcript).toContain(`exec pods/${agentPod} in ${NS}: bash -c echo hello-from-exec`);
+    expect(transcript).toMatch(/stdout +"hello-from-exec\\n"/);
+    expect(transcript).toMatch(/decision +allow \(report-bot\/k8s-exec\)/);
+    // The stream's result: the upgrade's status, written before the session ended.
+    expect(transcript).toMatch(/result of #2\n +returned +status 101/);
   }, 120_000);
 
   it("rolls the operator on helm upgrade without failing a pod creation", async () => {

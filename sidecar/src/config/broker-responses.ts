@@ -62,7 +62,11 @@ function policyProblems(policy: unknown, index: number): string[] {
 function credentialsValid(credentials: unknown): boolean {
   if (credentials === undefined) return true;
   if (!isPlainObject(credentials)) return false;
-  return isString(credentials.token) || (isString(credentials.username) && isString(credentials.password));
+  return (
+    isString(credentials.token) ||
+    (isString(credentials.username) && isString(credentials.password)) ||
+    (isString(credentials.clientCertificate) && isString(credentials.clientKey))
+  );
 }
 
 function resourceProblems(resource: unknown, index: number): string[] {
@@ -72,7 +76,7 @@ function resourceProblems(resource: unknown, index: number): string[] {
     ...problem(isString(resource.name), `${at}.name: must be a string`),
     // The broker leaves spec out only for a Resource that does not exist, and then says so in error.
     ...(resource.spec === undefined ? problem(isString(resource.error), `${at}: has neither spec nor error`) : specErrors("Resource", resource.spec, at)),
-    ...problem(credentialsValid(resource.credentials), `${at}.credentials: must be {username, password} or {token}`),
+    ...problem(credentialsValid(resource.credentials), `${at}.credentials: must be {username, password}, {token} or {clientCertificate, clientKey}`),
     ...problem(resource.caBundle === undefined || isString(resource.caBundle), `${at}.caBundle: must be a string`),
     ...problem(resource.error === undefined || isString(resource.error), `${at}.error: must be a string`),
   ];

@@ -50,6 +50,8 @@ export interface HttpDialect<F> {
   readonly encodeRefusal: RefusalEncoder;
   /** The request's facts (with its parsed body when one was read), or why they cannot be known: the request is then refused and recorded. */
   facts(request: DialectRequest, body: Buffer | undefined): F | string;
+  /** Whether this request's facts depend on its body whatever the rules read (a Kubernetes DELETE's options). */
+  factsNeedBody?(request: DialectRequest): boolean;
   /** Why the body a rule must read cannot be read as the backend will, if so. */
   bodyProblem?(request: DialectRequest): string | undefined;
   /** One line for evidence, approvals and logs, e.g. "GET /v1/customers/7" or "delete deployments web in prod". */

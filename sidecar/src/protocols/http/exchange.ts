@@ -102,9 +102,9 @@ export class Exchange<F> {
    * false when it cannot be read as the backend will read it, or is too large — refused and recorded.
    */
   private async readBody(held: Held<F>): Promise<boolean> {
-    const needed = this.runtime.readsBody || held.decision.action === "requireApproval";
-    if (!needed) return true;
-    const unreadable = this.runtime.readsBody ? this.dialect.bodyProblem?.(this.request) : undefined;
+    const decidesOnBody = this.runtime.readsBody || (this.dialect.factsNeedBody?.(this.request) ?? false);
+    if (!decidesOnBody && held.decision.action !== "requireApproval") return true;
+    const unreadable = decidesOnBody ? this.dialect.bodyProblem?.(this.request) : undefined;
     if (unreadable) {
       held.decision = this.refused(held.decision, "(body)", unreadable);
       await this.deny(held);
@@ -112,7 +112,7 @@ export class Exchange<F> {
     }
     try {
       held.body = await readBody(this.req, this.runtime.maxBodyBytes);
-      if (this.runtime.readsBody) Object.assign(held, this.decide(held.body));
+      if (decidesOnBody) Object.assign(held, this.decide(held.body));
       return true;
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;

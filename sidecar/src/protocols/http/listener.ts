@@ -56,6 +56,8 @@ export class HttpListener<F> implements ProtocolListener {
   private readonly server: http.Server;
   /** Sessions by connection, and by the token the identity came from ("" for the pod's). */
   private readonly sessions = new Map<net.Socket, Map<string, Promise<HttpSession<F>>>>();
+  /** Exchanges not finished yet, by connection. */
+  private readonly inFlight = new Map<net.Socket, Set<Promise<void>>>();
 
   /** The names the certificate presented to the agent is for (fixed for the listener's life: listenerKey). */
   private readonly agentTls: HttpListenerOptions<F>["agentTls"];
@@ -130,8 +132,10 @@ export class HttpListener<F> implements ProtocolListener {
     } catch (error) {
       return refuse(...sessionRefusal(error));
     }
+    const exchange = new Exchange({ req, reply, runtime, session, target, started }).run();
+    this.track(req.socket, exchange);
     try {
-      await new Exchange({ req, reply, runtime, session, target, started }).run();
+      await exchange;
     } catch (error) {
       // The evidence could not be written: nothing more goes through this session.
       refuse({ status: 503, error: "evidence unavailable", message: `portcullis: the request's evidence cannot be recorded, so it is refused: ${errorMessage(error)}` }, { close: true });
@@ -177,12 +181,24 @@ export class HttpListener<F> implements ProtocolListener {
     return session;
   }
 
+  /** An exchange still writing its evidence when its connection closes (a relayed stream's result): its session ends after it. */
+  private track(socket: net.Socket, exchange: Promise<void>): void {
+    let running = this.inFlight.get(socket);
+    if (!running) this.inFlight.set(socket, (running = new Set()));
+    const set = running;
+    set.add(exchange);
+    void exchange.finally(() => set.delete(exchange)).catch(() => undefined);
+  }
+
   private endSessions(socket: net.Socket): void {
     const byToken = this.sessions.get(socket);
     this.sessions.delete(socket);
+    const running = [...(this.inFlight.get(socket) ?? [])];
+    this.inFlight.delete(socket);
     for (const pending of byToken?.values() ?? []) {
       pending
         .then(async (session) => {
+          await Promise.allSettled(running);
           session.approvals.end();
           await session.recorder.end({ reason: "client-disconnected" });
           this.options.hooks.onSessionEnd(session.id, "client-disconnected");

@@ -17,12 +17,18 @@ export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 /** Keep-alive connections per backend; more requests queue in the pool. */
 const UPSTREAM_CONNECTIONS = 128;
 
-/** Where the backend is and how its TLS is verified: for connections outside the pool (WebSocket upgrades). */
+/** Where the backend is and how its TLS is verified (and the client certificate presented): for connections outside the pool (WebSocket upgrades). */
 export interface UpstreamOrigin {
   scheme: "http" | "https";
   host: string;
   port: number;
-  tls: { rejectUnauthorized: boolean; servername: string; ca?: string };
+  tls: { rejectUnauthorized: boolean; servername: string; ca?: string; cert?: string; key?: string };
+}
+
+/** A client certificate and key (PEM) the gateway presents to the backend's TLS. */
+export interface ClientCertificate {
+  cert: string;
+  key: string;
 }
 
 export interface UpstreamSettings {
@@ -56,6 +62,8 @@ export interface ProtocolParts<F> {
   dialect: HttpDialect<F>;
   /** The header and value the gateway presents, or why the Resource's credentials cannot be presented. */
   credential: UpstreamSettings["credential"] | string;
+  /** Presented in the TLS handshake with the backend instead of (or besides) a header. */
+  clientCertificate?: ClientCertificate;
   maxBodyBytes: number;
   maxBodySetting: string;
   readsBody: boolean;
@@ -74,12 +82,16 @@ function credentialFor(resource: BrokeredResource): UpstreamSettings["credential
 }
 
 /** Keep-alive connections to the backend, TLS verified as endpoint.tls says; and the Host the backend expects. */
-export function upstreamPool(spec: NonNullable<BrokeredResource["spec"]>, caBundle: string | undefined): { pool: Pool; authority: string; origin: UpstreamOrigin } {
+export function upstreamPool(
+  spec: NonNullable<BrokeredResource["spec"]>,
+  caBundle: string | undefined,
+  clientCertificate?: ClientCertificate,
+): { pool: Pool; authority: string; origin: UpstreamOrigin } {
   const mode = spec.endpoint.tls?.mode ?? "verify-full";
   const scheme = mode === "disable" ? "http" : "https";
   const { host, port } = spec.endpoint;
   const literal = host.includes(":") ? `[${host}]` : host;
-  const tls = { rejectUnauthorized: mode === "verify-full", servername: spec.endpoint.tls?.serverName ?? host, ...(caBundle ? { ca: caBundle } : {}) };
+  const tls = { rejectUnauthorized: mode === "verify-full", servername: spec.endpoint.tls?.serverName ?? host, ...(caBundle ? { ca: caBundle } : {}), ...clientCertificate };
   const pool = new Pool(`${scheme}://${literal}:${port}`, { connections: UPSTREAM_CONNECTIONS, pipelining: 1, ...(scheme === "https" ? { connect: tls } : {}) });
   return { pool, origin: { scheme, host, port, tls }, authority: `${literal}${port === (scheme === "https" ? 443 : 80) ? "" : `:${port}`}` };
 }
@@ -105,7 +117,7 @@ export function httpBackedRuntime<F>(
   } catch (error) {
     return `${unavailable}: ${errorMessage(error)}`;
   }
-  const { pool, authority, origin } = upstreamPool(spec, resource.caBundle);
+  const { pool, authority, origin } = upstreamPool(spec, resource.caBundle, parts.clientCertificate);
   return {
     bundle,
     resource: facts,

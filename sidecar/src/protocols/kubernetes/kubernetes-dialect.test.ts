@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { auditedUserAgent, jsonOnlyAccept } from "./kubernetes-dialect.js";
+import { auditedUserAgent, deleteOptionsDryRun, jsonOnlyAccept } from "./kubernetes-dialect.js";
 import { statusRefusal } from "./status.js";
 
 const identity = { username: "system:serviceaccount:ops:bot", groups: [], serviceAccount: "bot", namespace: "ops", pod: "bot-1", claims: {} };
@@ -42,5 +42,21 @@ describe("the kubernetes dialect", () => {
       code: 403,
     });
     expect(JSON.parse(statusRefusal({ status: 400, error: "bad request", message: "m" }).body)).toMatchObject({ reason: "BadRequest", code: 400 });
+  });
+});
+
+describe("deleteOptionsDryRun", () => {
+  const body = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+  it("reads dryRun from a DELETE's options as the API server does", () => {
+    expect(deleteOptionsDryRun(body({ kind: "DeleteOptions", apiVersion: "v1", dryRun: ["All"] }), "application/json")).toBe(true);
+    expect(deleteOptionsDryRun(body({ propagationPolicy: "Background" }), "application/json")).toBe(false);
+    expect(deleteOptionsDryRun(body({ dryRun: [] }), undefined)).toBe(false);
+  });
+
+  it("refuses options it cannot read as the server would", () => {
+    expect(deleteOptionsDryRun(body({ dryRun: ["Some"] }), "application/json")).toMatch(/must be a list of "All"/);
+    expect(deleteOptionsDryRun(body({ dryRun: "All" }), "application/json")).toMatch(/must be a list of "All"/);
+    expect(deleteOptionsDryRun(Buffer.from("{"), "application/json")).toMatch(/do not parse/);
+    expect(deleteOptionsDryRun(Buffer.from("\u0000"), "application/vnd.kubernetes.protobuf")).toMatch(/send them as JSON/);
   });
 });

@@ -65,6 +65,27 @@ function objectMasking(context: MaskContext, framing: ResponseMasking["framing"]
   };
 }
 
+const hasBody = (request: DialectRequest): boolean =>
+  request.req.headers["transfer-encoding"] !== undefined || Number(request.req.headers["content-length"] ?? "0") > 0;
+
+/**
+ * Whether a DELETE's body (DeleteOptions) makes it a dry run — the API server reads the options from the
+ * body when there is one and ignores the query then; or why it cannot be read as the server will.
+ */
+export function deleteOptionsDryRun(body: Buffer, contentType: string | undefined): boolean | string {
+  if (!isJson(contentType ?? "application/json")) return `a DELETE's options are read from its body, and this one is ${contentType ?? ""}: send them as JSON`;
+  let options: unknown;
+  try {
+    options = JSON.parse(body.toString("utf8"));
+  } catch {
+    return "the DELETE's options (its body) do not parse as JSON";
+  }
+  const dryRun = options !== null && typeof options === "object" ? (options as { dryRun?: unknown }).dryRun : undefined;
+  if (dryRun === undefined || dryRun === null) return false;
+  if (!Array.isArray(dryRun) || dryRun.some((value) => value !== "All")) return 'the DELETE\'s dryRun option must be a list of "All"';
+  return dryRun.length > 0;
+}
+
 /** Why the request must not reach the API server as it is, if so. */
 function requestProblem(request: DialectRequest): string | undefined {
   const impersonating = Object.keys(request.req.headers).find((name) => name.startsWith("impersonate-"));
@@ -84,10 +105,15 @@ export function kubernetesDialect(): HttpDialect<KubernetesFacts> {
     protocol: "kubernetes",
     matcher: KUBERNETES_MATCHER,
     encodeRefusal: statusRefusal,
-    facts: (request) => {
+    facts: (request, body) => {
       const parsed = kubernetesRequest({ method: request.method, path: request.target.path, query: request.target.query, contentType: request.req.headers["content-type"] });
-      return parsed.ok ? parsed.facts : parsed.message;
+      if (!parsed.ok) return parsed.message;
+      if (request.method !== "DELETE" || body === undefined || body.length === 0) return parsed.facts;
+      const dryRun = deleteOptionsDryRun(body, request.req.headers["content-type"]);
+      return typeof dryRun === "string" ? dryRun : { ...parsed.facts, dryRun };
     },
+    // A DELETE's options (dryRun among them) are read from its body when it has one, and then its query is ignored.
+    factsNeedBody: (request) => request.method === "DELETE" && hasBody(request),
     summary: (facts, request) => {
       if (facts.verb !== "exec") return describeKubernetes(facts);
       // What a reviewer must see of an exec: the command it runs.

@@ -7,7 +7,7 @@
 import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
 import type { KubernetesFacts } from "@portcullis/common/policy/cel";
 import type { RuntimeServices } from "../../runtime/registry.js";
-import { backendNames, type HttpResourceRuntime, httpBackedRuntime } from "../http/runtime.js";
+import { backendNames, type ClientCertificate, type HttpResourceRuntime, httpBackedRuntime } from "../http/runtime.js";
 import { kubernetesDialect } from "./kubernetes-dialect.js";
 
 /** The largest response the gateway reads whole to mask (a list of Secrets), and the largest watch event. */
@@ -16,11 +16,13 @@ export const KUBERNETES_MAX_BODY_BYTES = 64 * 1_048_576;
 export const IN_CLUSTER_NAMES = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"];
 const LOOPBACK = ["127.0.0.1", "localhost"];
 
-function credentialFor(resource: BrokeredResource): { name: string; value: string } | string {
+/** A bearer token in Authorization, or a client certificate in the TLS handshake; a string when neither can be presented. */
+function credentialFor(resource: BrokeredResource): { header?: { name: string; value: string }; clientCertificate?: ClientCertificate } | string {
   const { credentials } = resource;
-  if (!credentials) return "a kubernetes Resource needs spec.credentials: the Secret whose token the gateway presents to the API server";
-  if (!("token" in credentials)) return "a kubernetes Resource's credentials are a bearer token (spec.credentials.tokenKey)";
-  return { name: "authorization", value: `Bearer ${credentials.token}` };
+  if (!credentials) return "a kubernetes Resource needs spec.credentials: the Secret whose token or client certificate the gateway presents to the API server";
+  if ("clientCertificate" in credentials) return { clientCertificate: { cert: credentials.clientCertificate, key: credentials.clientKey } };
+  if (!("token" in credentials)) return "a kubernetes Resource's credentials are a bearer token (spec.credentials.tokenKey) or a client certificate (clientCertificateKey, clientKeyKey)";
+  return { header: { name: "authorization", value: `Bearer ${credentials.token}` } };
 }
 
 /** The names an agent may reach the API server by: the Resource's and the in-cluster ones. */
@@ -35,10 +37,12 @@ export function agentCertificateNames(spec: NonNullable<BrokeredResource["spec"]
 
 export function kubernetesRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): HttpResourceRuntime<KubernetesFacts> | string {
   return httpBackedRuntime(bundle, resource, services, (spec) => {
+    const credential = credentialFor(resource);
     return {
       protocol: "kubernetes",
       dialect: kubernetesDialect(),
-      credential: credentialFor(resource),
+      credential: typeof credential === "string" ? credential : credential.header,
+      ...(typeof credential !== "string" && credential.clientCertificate ? { clientCertificate: credential.clientCertificate } : {}),
       maxBodyBytes: KUBERNETES_MAX_BODY_BYTES,
       maxBodySetting: "the Kubernetes gateway's limit",
       readsBody: false,

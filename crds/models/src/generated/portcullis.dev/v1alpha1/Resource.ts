@@ -106,6 +106,14 @@ export interface IResource {
        * Key of the Secret holding the bearer token or API key (http, kubernetes).
        */
       "tokenKey"?: string;
+      /**
+       * Key of the Secret holding a client certificate (PEM) the gateway presents to the API server instead of a token (kubernetes), e.g. tls.crt of a kubernetes.io/tls Secret. Set with clientKeyKey.
+       */
+      "clientCertificateKey"?: string;
+      /**
+       * Key of the Secret holding the client certificate's private key (PEM), e.g. tls.key.
+       */
+      "clientKeyKey"?: string;
     };
     /**
      * Settings that only apply to postgres Resources.
