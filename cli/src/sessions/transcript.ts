@@ -62,10 +62,15 @@ function decisionText(decision: Data): string {
 }
 
 /** What the request was, by protocol: the statement and its bound values, or the HTTP request line. */
-function requestLines(data: Data): string[] {
+/** A Kubernetes API request: what it does, as the reviewer read it, and the HTTP request it was. */
+function kubernetesRequestLines(data: Data): string[] {
   const http = object(data, "http");
-  const kubernetes = object(data, "kubernetes");
-  if (Object.keys(kubernetes).length) return [`${BODY}${oneLine(text(data, "summary") ?? "?")}`, labelled("http", oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`))];
+  return [`${BODY}${oneLine(text(data, "summary") ?? "?")}`, labelled("http", oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`))];
+}
+
+function requestLines(data: Data): string[] {
+  if (Object.keys(object(data, "kubernetes")).length) return kubernetesRequestLines(data);
+  const http = object(data, "http");
   if (Object.keys(http).length) {
     const body = Number(field(http, "bodyBytes") ?? 0);
     return [`${BODY}${oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`)}`, labelled("host", oneLine(text(http, "host") ?? "?")), ...(body ? [labelled("body", oneLine(`${body} bytes${text(http, "bodySha256") ? `, ${text(http, "bodySha256") ?? ""}` : ""}`))] : [])];

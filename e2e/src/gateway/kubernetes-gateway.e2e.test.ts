@@ -18,6 +18,7 @@ import { KubeConfig, Watch } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { freePort } from "../controlplane/processes.js";
 import { kubectl, kubectlOk } from "../jest/environment.js";
+import type { CommandResult } from "../processes/child-process.js";
 import { pendingApproval as pendingApprovalIn } from "../operator/cluster-waits.js";
 import { OperatorFixture } from "../operator/fixture.js";
 import { OPERATOR_NAMESPACE } from "../operator/install.js";
@@ -139,7 +140,7 @@ const agentPod = {
 const yaml = (objects: object[]): string => objects.map((o) => stringify(o)).join("---\n");
 const admin = (args: string[], stdin?: string): Promise<string> => fixture.kubectlOk(args, stdin === undefined ? {} : { stdin });
 /** kubectl as the agent runs it: the kubeconfig the gateway wrote, nothing else. */
-const agent = (args: string[], stdin?: string) => kubectl(args, { kubeconfig, ...(stdin === undefined ? {} : { stdin }) });
+const agent = (args: string[], stdin?: string): Promise<CommandResult> => kubectl(args, { kubeconfig, ...(stdin === undefined ? {} : { stdin }) });
 const kubectlAgentOk = (args: string[]): Promise<string> => kubectlOk(args, { kubeconfig });
 
 interface Env {
@@ -395,7 +396,7 @@ describe("the Kubernetes API gateway", () => {
     let requests: Array<{ data: Record<string, unknown> }> = [];
     while (Date.now() < deadline) {
       const sessions = await storedSessions(join(dir, "store")).catch(() => []);
-      requests = sessions.flat().filter((record) => record.type === "request") as unknown as Array<{ data: Record<string, unknown> }>;
+      requests = sessions.flat().filter((record) => record.type === "request");
       if (requests.some((record) => record.data.summary === `delete deployments.apps/web in ${PROD}`)) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }

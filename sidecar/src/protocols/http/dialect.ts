@@ -69,7 +69,7 @@ export interface HttpDialect<F> {
   /** The masker of an upgraded stream's messages; the session's when absent. */
   streamMasker?(session: DialectSession): BodyMasker;
   /** How a stream's messages are recorded beyond their size, by the subprotocol the backend chose. */
-  messageContent?(subprotocol: string | undefined): MessageContent | undefined;
+  readonly messageContent?: (subprotocol: string | undefined) => MessageContent | undefined;
 }
 
 /** What a stream message's record says about its payload (its channel and text). */
