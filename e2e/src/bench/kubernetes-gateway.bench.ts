@@ -11,7 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { stringify } from "yaml";
 import { ControlPlane } from "../controlplane/controlplane.js";
 import { freePort } from "../controlplane/processes.js";
 import { locateTools } from "../controlplane/tools.js";
@@ -78,7 +77,8 @@ function objects(kind: "ConfigMap" | "Secret"): string {
     metadata: { name: `${kind.toLowerCase()}-${String(i).padStart(4, "0")}`, namespace: NS, labels: { bench: "yes" } },
     ...(kind === "Secret" ? { stringData: { password: `secret-${i}`, user: `user-${i}` } } : { data: { setting: `value-${i}`, mode: "blue" } }),
   }));
-  return stringify({ apiVersion: "v1", kind: "List", items });
+  // JSON, not YAML: kubectl reads YAML 1.1, where values like "yes" are not strings.
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items });
 }
 
 async function main(): Promise<void> {
