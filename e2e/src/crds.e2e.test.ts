@@ -108,6 +108,22 @@ const invalid: [string, KubeObject, string][] = [
   ["http settings on a postgres Resource", variant(PG, "Resource", "mixed", { "http.credentialHeader.name": "X-Key" }), "spec.http may only be set when spec.protocol is http"],
   ["a transparent Resource that would redirect to itself", variant(PG, "Resource", "loop", { "listener.port": 5432 }), "redirected traffic would loop"],
   ["an http Resource with credentials but no header", variant("http-resource.yaml", "Resource", "no-header", { http: undefined }), "must set spec.http.credentialHeader"],
+  ["a kubernetes Resource without credentials", variant("kubernetes-resource.yaml", "Resource", "no-credentials", { credentials: undefined }), "a kubernetes Resource needs spec.credentials"],
+  [
+    "a client certificate without its key",
+    variant("kubernetes-resource.yaml", "Resource", "cert-no-key", { "credentials.clientCertificateKey": "tls.crt" }),
+    "clientCertificateKey and clientKeyKey are set together",
+  ],
+  [
+    "a client certificate for a postgres backend",
+    variant(PG, "Resource", "pg-cert", { "credentials.clientCertificateKey": "tls.crt", "credentials.clientKeyKey": "tls.key" }),
+    "clientCertificateKey is only presented to kubernetes backends",
+  ],
+  [
+    "non-resource paths combined with resources",
+    variant("api-readonly-policy.yaml", "AccessPolicy", "paths-and-resources", { "rules.3.match.kubernetes.paths": ["/version"] }),
+    "match.kubernetes.paths names non-resource requests",
+  ],
   ["a requireApproval rule without approval", variant(POLICY, "AccessPolicy", "no-approval", { "rules.3.approval": undefined }), "a requireApproval rule must set approval (reviewers and timeout)"],
   ["approval settings on a deny rule", variant(POLICY, "AccessPolicy", "deny-approval", { "rules.0.approval": { reviewers: { users: ["bob"] }, timeout: "5m" } }), "only requireApproval rules may set it"],
   ["an approval without reviewers", variant(POLICY, "AccessPolicy", "no-reviewers", { "rules.3.approval.reviewers": { users: [] } }), "approval.reviewers must name at least one user or group"],
