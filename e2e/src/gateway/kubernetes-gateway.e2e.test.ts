@@ -75,6 +75,8 @@ function clusterApiObjects(apiPort: number, caPem: string, token: string, certif
           { name: "not-kube-system", match: { kubernetes: { namespaces: ["kube-system"] } }, action: "deny" },
           { name: "reads", match: { kubernetes: { verbs: ["get", "list", "watch"] } }, action: "allow" },
           { name: "config-writes", match: { kubernetes: { verbs: ["create", "patch", "update"], resources: ["configmaps"] } }, action: "allow" },
+          { name: "secret-patches", match: { kubernetes: { verbs: ["patch"], resources: ["secrets"], namespaces: [PROD] } }, action: "allow" },
+          { name: "token-requests", match: { kubernetes: { verbs: ["create"], resources: ["serviceaccounts/token"], namespaces: [PROD] } }, action: "allow" },
           { name: "rehearsed-deletes", match: { kubernetes: { verbs: ["delete"], resources: ["configmaps"] } }, when: "kubernetes.dryRun", action: "allow" },
           {
             name: "deployment-deletes",
@@ -116,6 +118,8 @@ function clusterObjects(): object[] {
       ],
     },
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: PROD }, data: { mode: "blue", apiKey: "sk-live-123" } },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "deployer", namespace: PROD } },
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cluster-settings", namespace: "kube-system" }, data: { key: "kube-system-only" } },
     {
       apiVersion: "apps/v1",
       kind: "Deployment",
@@ -381,8 +385,48 @@ describe("the Kubernetes API gateway", () => {
     expect(result.body).not.toContain("kube-system-only");
   });
 
+  it("keeps Secret values from leaking through writes: no JSON patch copies them, no masked value is written back", async () => {
+    const copy = await raw(`/api/v1/namespaces/${PROD}/secrets/db?dryRun=All`, { "content-type": "application/json-patch+json" }, "PATCH", JSON.stringify([{ op: "copy", from: "/data/password", path: "/metadata/labels/leak" }]));
+    expect(copy.status).toBe(403);
+    expect(JSON.parse(copy.body)).toMatchObject({ kind: "Status", message: expect.stringContaining("may not copy a Secret's values") as unknown });
+    expect(copy.body).not.toContain(Buffer.from(SECRET_VALUE).toString("base64"));
+    // What kubectl get shows is masked; sending it back would replace the real values with the mask.
+    const shown = (await agent(["get", "secret", "db", "-n", PROD, "-o", "json"])).stdout;
+    const writeBack = await agent(["apply", "-n", PROD, "-f", "-"], shown);
+    expect(writeBack.code).not.toBe(0);
+    expect(writeBack.stderr).toContain("holds values the gateway masked");
+    const stored = await admin(["get", "secret", "db", "-n", PROD, "-o", "jsonpath={.data.password}"]);
+    expect(Buffer.from(stored, "base64").toString()).toBe(SECRET_VALUE);
+    // A patch the policy allows, of a value the agent chose, passes.
+    const rotated = await agent(["patch", "secret", "db", "-n", PROD, "--type=merge", "-p", JSON.stringify({ stringData: { rotatedBy: "agent" } })]);
+    expect(rotated.stderr).toBe("");
+    expect(Buffer.from(await admin(["get", "secret", "db", "-n", PROD, "-o", "jsonpath={.data.rotatedBy}"]), "base64").toString()).toBe("agent");
+  });
+
+  it("masks the token a TokenRequest returns: it would reach the API server around the gateway", async () => {
+    const created = await agent(["create", "token", "deployer", "-n", PROD, "-o", "json"]);
+    expect(created.stderr).toBe("");
+    expect(JSON.parse(created.stdout)).toMatchObject({ kind: "TokenRequest", status: { token: "portcullis:masked" } });
+  });
+
+  it("applies a deny about a namespace to requests across all namespaces (kubectl get -A)", async () => {
+    const all = await agent(["get", "configmaps", "-A"]);
+    expect(all.code).not.toBe(0);
+    expect(all.stderr).toContain('rule "not-kube-system": list configmaps');
+    expect(all.stdout).not.toContain("cluster-settings");
+  });
+
+  it("does not let a rule without paths allow non-resource paths (/metrics, /logs)", async () => {
+    for (const path of ["/metrics", "/logs/"]) {
+      const result = await raw(path);
+      expect(result.status).toBe(403);
+      expect(JSON.parse(result.body)).toMatchObject({ kind: "Status", reason: "Forbidden" });
+    }
+  });
+
   it.each([
     ["an encoded slash", "/api/v1/namespaces/kube-system%2Fsecrets"],
+    ["a watch value the API server reads as true", "/api/v1/namespaces/prod/configmaps?watch=f"],
     ["a lenient watch value", "/api/v1/namespaces/prod/secrets?watch=yes"],
     ["a repeated parameter", "/api/v1/namespaces/prod/secrets?watch=false&watch=true"],
   ])("refuses a request the API server could read differently: %s", async (_name, path) => {

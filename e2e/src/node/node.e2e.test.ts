@@ -223,8 +223,16 @@ describe("Portcullis installed with Helm on a real node", () => {
     const elsewhere = await kubectlInAgent(["get", "pods", "-n", "kube-system"]);
     expect(elsewhere.code).not.toBe(0);
     expect(elsewhere.stderr).toContain(`Error from server (Forbidden): portcullis: denied by AccessPolicy "${DEMO_POLICY}" (default action)`);
-    // What in-cluster clients read as the service account: the gateway's placeholder token and the pod's CA.
+    // What in-cluster clients read as the service account: the gateway's placeholder token and the pod's CA;
+    // the agent container mounts no volume with a token for the API server.
     expect(await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"])).toBe("portcullis-pod-identity");
+    const spec = JSON.parse(await kubectlOk(["get", "pod", agentPod, "-n", NS, "-o", "jsonpath={.spec}"])) as {
+      volumes: Array<{ name: string; projected?: { sources?: Array<{ serviceAccountToken?: { audience?: string } }> } }>;
+      containers: Array<{ name: string; volumeMounts?: Array<{ name: string }> }>;
+    };
+    const tokenVolumes = spec.volumes.filter((volume) => volume.projected?.sources?.some((source) => source.serviceAccountToken && !source.serviceAccountToken.audience)).map((volume) => volume.name);
+    const agentMounts = spec.containers.find((container) => container.name === "agent")?.volumeMounts?.map((mount) => mount.name) ?? [];
+    expect(agentMounts.filter((name) => tokenVolumes.includes(name))).toEqual([]);
   });
 
   it("relays kubectl exec from the pod through the gateway, over WebSocket to the real kubelet", async () => {

@@ -12,7 +12,7 @@
 //
 // A variable the user already set is never overwritten: the user's value
 // wins and the admission response carries a warning.
-import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1Volume } from "@kubernetes/client-node";
 import type { IResource } from "@portcullis/crds";
 import {
   AGENT_KUBECONFIG_FILE,
@@ -115,12 +115,21 @@ export function trustEnv(): V1EnvVar[] {
 }
 
 /**
- * Transparent kubernetes: in-cluster clients read the service account at its usual path, so there the
- * container gets the gateway's files (the pod's CA, a placeholder token, the namespace) instead of the
- * real token, which would reach the API server without the gateway.
+ * The pod's projected volumes with a token for the API server (a serviceAccountToken source without an
+ * audience: the kube-api-access volume the ServiceAccount admission plugin adds). With it the agent
+ * would reach the API server around the gateway.
  */
-export function withGatewayServiceAccount(container: V1Container): V1Container {
-  const mounts = (container.volumeMounts ?? []).filter((mount) => mount.mountPath.replace(/\/+$/, "") !== SERVICE_ACCOUNT_MOUNT_PATH);
+export function apiServerTokenVolumes(volumes: readonly V1Volume[]): Set<string> {
+  return new Set(volumes.filter((volume) => volume.projected?.sources?.some((source) => source.serviceAccountToken && !source.serviceAccountToken.audience)).map((volume) => volume.name));
+}
+
+/**
+ * Transparent kubernetes: in-cluster clients read the service account at its usual path, so there the
+ * container gets the gateway's files (the pod's CA, a placeholder token, the namespace); its mounts of
+ * the real token (`tokenVolumes`, which the injector also removes from the pod) go.
+ */
+export function withGatewayServiceAccount(container: V1Container, tokenVolumes: ReadonlySet<string>): V1Container {
+  const mounts = (container.volumeMounts ?? []).filter((mount) => !tokenVolumes.has(mount.name) && mount.mountPath.replace(/\/+$/, "") !== SERVICE_ACCOUNT_MOUNT_PATH);
   return { ...container, volumeMounts: [...mounts, { name: TRUST_VOLUME, mountPath: SERVICE_ACCOUNT_MOUNT_PATH, subPath: TRUST_SERVICE_ACCOUNT_DIR, readOnly: true }] };
 }
 

@@ -33,7 +33,7 @@
 // the pod already holds.
 import type { V1Container, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
-import { addEnvToContainer, addTrustMount, explicitResourceEnv, trustEnv, withGatewayServiceAccount } from "./app-env.js";
+import { addEnvToContainer, addTrustMount, apiServerTokenVolumes, explicitResourceEnv, trustEnv, withGatewayServiceAccount } from "./app-env.js";
 import { governsInClusterApi, needsPodTrust } from "@portcullis/common/config/agent-tls";
 import { gatewayContainer, injectedVolumes, iptablesInitContainer } from "./containers.js";
 import { renderInitScript, transparentRedirectRules } from "./iptables.js";
@@ -128,6 +128,8 @@ interface AppContainers {
   containers: V1Container[];
   env: string[];
   warnings: string[];
+  /** The API server token volumes the app containers no longer mount: removed from the pod. */
+  tokenVolumes: ReadonlySet<string>;
 }
 
 /**
@@ -138,6 +140,7 @@ function withAppEnv(spec: V1PodSpec, resources: IResource[], settings: Injection
   const explicit = explicitResourceEnv(resources);
   const trust = resources.some((resource) => needsPodTrust(resource.spec));
   const inCluster = resources.some((resource) => governsInClusterApi(resource.spec));
+  const tokenVolumes = inCluster ? apiServerTokenVolumes(spec.volumes ?? []) : new Set<string>();
   const vars = [...explicit.vars, ...(trust ? trustEnv() : [])];
   const added = new Set<string>();
   const warnings = [...explicit.warnings];
@@ -146,12 +149,13 @@ function withAppEnv(spec: V1PodSpec, resources: IResource[], settings: Injection
     const result = addEnvToContainer(container, vars);
     result.added.forEach((name) => added.add(name));
     warnings.push(...result.warnings);
-    const trusting = trust ? addTrustMount(result.container) : result.container;
-    return inCluster ? withGatewayServiceAccount(trusting) : trusting;
+    return trust ? addTrustMount(result.container) : result.container;
   };
-  const initContainers = (spec.initContainers ?? []).map((c) => (settings.nativeSidecar ? update(c) : c));
-  const containers = spec.containers.map(update);
-  return { initContainers, containers, env: [...added].sort(), warnings };
+  // Every app container, init containers too (in classic mode they run before the gateway, so they get no API at all).
+  const serviceAccount = (container: V1Container): V1Container => (inCluster ? withGatewayServiceAccount(container, tokenVolumes) : container);
+  const initContainers = (spec.initContainers ?? []).map((c) => serviceAccount(settings.nativeSidecar ? update(c) : c));
+  const containers = spec.containers.map((c) => serviceAccount(update(c)));
+  return { initContainers, containers, env: [...added].sort(), warnings, tokenVolumes };
 }
 
 function dnsWarnings(resources: IResource[]): string[] {
@@ -195,7 +199,7 @@ export function injectPod(pod: V1Pod, resources: IResource[], settings: Injectio
       ...spec,
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers,
-      volumes: [...(spec.volumes ?? []), ...injectedVolumes(settings, ours.length > 0, trust)],
+      volumes: [...(spec.volumes ?? []).filter((volume) => !app.tokenVolumes.has(volume.name)), ...injectedVolumes(settings, ours.length > 0, trust)],
     },
   };
   return { pod: structuredClone(sealed(injected, seal.namespace, record, seal.key)), warnings: [...app.warnings, ...dnsWarnings(resources)] };

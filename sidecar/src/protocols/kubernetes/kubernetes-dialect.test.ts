@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { auditedUserAgent, deleteOptionsDryRun, jsonOnlyAccept } from "./kubernetes-dialect.js";
+import { auditedUserAgent, deleteOptionsDryRun, jsonOnlyAccept, secretWriteProblem } from "./kubernetes-dialect.js";
 import { statusRefusal } from "./status.js";
 
 const identity = { username: "system:serviceaccount:ops:bot", groups: [], serviceAccount: "bot", namespace: "ops", pod: "bot-1", claims: {} };
@@ -58,5 +58,23 @@ describe("deleteOptionsDryRun", () => {
     expect(deleteOptionsDryRun(body({ dryRun: "All" }), "application/json")).toMatch(/must be a list of "All"/);
     expect(deleteOptionsDryRun(Buffer.from("{"), "application/json")).toMatch(/do not parse/);
     expect(deleteOptionsDryRun(Buffer.from("\u0000"), "application/vnd.kubernetes.protobuf")).toMatch(/send them as JSON/);
+  });
+});
+
+describe("secretWriteProblem", () => {
+  const patch = (operations: unknown): Buffer => Buffer.from(JSON.stringify(operations));
+  it("refuses JSON patches that would read a Secret's values where they are not masked", () => {
+    expect(secretWriteProblem(patch([{ op: "copy", from: "/data/password", path: "/metadata/annotations/x" }]), "application/json-patch+json", "json")).toMatch(/may not copy a Secret's values/);
+    expect(secretWriteProblem(patch([{ op: "move", from: "/stringData", path: "/type" }]), "application/json-patch+json", "json")).toMatch(/may not move/);
+    expect(secretWriteProblem(patch([{ op: "copy", from: "", path: "/metadata/labels/x" }]), "application/json-patch+json", "json")).toMatch(/may not copy/);
+    expect(secretWriteProblem(patch([{ op: "test", path: "/data/password", value: "aHVudGVyMg==" }]), "application/json-patch+json", "json")).toMatch(/may not test/);
+    expect(secretWriteProblem(Buffer.from("{"), "application/json-patch+json", "json")).toMatch(/does not parse/);
+  });
+
+  it("lets other writes pass, but never masked values written back", () => {
+    expect(secretWriteProblem(patch([{ op: "replace", path: "/data/password", value: "bmV3" }, { op: "copy", from: "/metadata/labels/a", path: "/metadata/labels/b" }]), "application/json-patch+json", "json")).toBeUndefined();
+    expect(secretWriteProblem(patch({ data: { password: "bmV3" } }), "application/merge-patch+json", "merge")).toBeUndefined();
+    expect(secretWriteProblem(patch({ data: { password: "cG9ydGN1bGxpczptYXNrZWQ=" } }), "application/json", "")).toMatch(/values the gateway masked/);
+    expect(secretWriteProblem(patch({ stringData: { password: "portcullis:masked" } }), "application/merge-patch+json", "merge")).toMatch(/values the gateway masked/);
   });
 });

@@ -68,7 +68,23 @@ describe("KUBERNETES_MATCHER", () => {
     expect(matches(discovery, "allow", nonResource("/version", "post"))).toBe(false);
     expect(matches(discovery, "allow", facts())).toBe(false);
     expect(matches({ kubernetes: { resources: ["*"] } }, "deny", nonResource("/version"))).toBe(false);
-    expect(matches({ kubernetes: { verbs: ["get" as const] } }, "allow", nonResource("/version"))).toBe(true);
+    // An allow rule without paths is about API resources: /logs, /metrics, /debug/pprof must be named.
+    expect(matches({ kubernetes: { verbs: ["get" as const] } }, "allow", nonResource("/logs/"))).toBe(false);
+    expect(matches(undefined, "allow", nonResource("/metrics"))).toBe(false);
+    expect(matches({ kubernetes: { verbs: ["get" as const] } }, "deny", nonResource("/logs/"))).toBe(true);
+  });
+
+  it("lets a deny about some namespaces or names cover collections across all of them (kubectl get -A)", () => {
+    const kubeSystem = { kubernetes: { namespaces: ["kube-system"] } };
+    expect(matches(kubeSystem, "deny", facts({ verb: "list", namespace: "", name: "" }))).toBe(true);
+    expect(matches(kubeSystem, "deny", facts({ verb: "watch", namespace: "", name: "" }))).toBe(true);
+    expect(matches(kubeSystem, "deny", facts({ verb: "get", namespace: "", resource: "nodes", name: "n1" }))).toBe(false);
+    expect(matches(kubeSystem, "allow", facts({ verb: "list", namespace: "", name: "" }))).toBe(false);
+    const web = { kubernetes: { names: ["web"] } };
+    expect(matches(web, "requireApproval", facts({ verb: "deletecollection", name: "" }))).toBe(true);
+    expect(matches(web, "allow", facts({ verb: "list", name: "" }))).toBe(false);
+    // "" is the core group, not every group.
+    expect(matches({ kubernetes: { apiGroups: ["apps"] } }, "deny", facts({ verb: "list", name: "" }))).toBe(false);
   });
 
   it("compares without case for deny rules and exactly for allow rules", () => {

@@ -1,9 +1,12 @@
 // How AccessPolicy rules apply to Kubernetes API requests. Like the other
 // matchers it leans towards the strict outcome: deny and requireApproval
 // rules match broadly (without case; `pods` also covers pods/exec and
-// pods/log; no verbs means every verb), while an allow rule matches exactly
-// (`pods` is the pods themselves, pods/exec must be named; the connect verbs
-// exec, attach, portforward and proxy only when the rule lists them).
+// pods/log; no verbs means every verb; namespaces and names also cover a
+// collection across all of them, like `kubectl get configmaps -A`, which
+// would return theirs too; without paths, non-resource paths too), while an
+// allow rule matches exactly (`pods` is the pods themselves, pods/exec must
+// be named; the connect verbs exec, attach, portforward and proxy only when
+// the rule lists them; non-resource paths only when it names them).
 import type { KubernetesFacts } from "@portcullis/common/policy/cel";
 import type { PolicyRule, ProtocolMatcher, RuleAction } from "../../policy/protocol-matcher.js";
 import { pathPattern } from "../http/http-match.js";
@@ -15,11 +18,16 @@ export const CONNECT_VERBS: ReadonlySet<string> = new Set(["exec", "attach", "po
 
 const fold = (text: string, broad: boolean): string => (broad ? text.toLowerCase() : text);
 
-function listMatcher(values: readonly string[] | undefined, broad: boolean): ((value: string) => boolean) | undefined {
+/** Verbs that act on a collection: with no namespace or name they reach every namespace's or object's members. */
+const COLLECTION_VERBS: ReadonlySet<string> = new Set(["list", "watch", "deletecollection"]);
+
+/** With `collections`, a broad rule about some namespaces (or names) also covers a collection request across all of them (""). */
+function listMatcher(values: readonly string[] | undefined, broad: boolean, collections = false): ((value: string, facts: KubernetesFacts) => boolean) | undefined {
   if (!values) return undefined;
   if (values.includes("*")) return () => true;
   const set = new Set(values.map((value) => fold(value, broad)));
-  return (value) => set.has(fold(value, broad));
+  const acrossAll = broad && collections;
+  return (value, facts) => set.has(fold(value, broad)) || (acrossAll && value === "" && COLLECTION_VERBS.has(facts.verb));
 }
 
 /** `pods` (for a broad rule also its subresources), `pods/log`, `pods/*`, `*\/scale`, `*`. */
@@ -41,22 +49,28 @@ function resourceMatcher(patterns: readonly string[] | undefined, broad: boolean
 }
 
 function compileKubernetesMatch(match: PolicyRule["match"], action: RuleAction): (facts: KubernetesFacts) => boolean {
-  if (!match) return (facts) => action !== "allow" || !CONNECT_VERBS.has(facts.verb);
+  if (!match) return (facts) => action !== "allow" || (facts.resourceRequest && !CONNECT_VERBS.has(facts.verb));
   const kubernetes: Kubernetes | undefined = match.kubernetes;
   if (!kubernetes) return () => false;
   const broad = action !== "allow";
   const verbs = kubernetes.verbs;
   const groups = listMatcher(kubernetes.apiGroups, broad);
   const resources = resourceMatcher(kubernetes.resources, broad);
-  const namespaces = listMatcher(kubernetes.namespaces, broad);
-  const names = listMatcher(kubernetes.names, broad);
+  const namespaces = listMatcher(kubernetes.namespaces, broad, true);
+  const names = listMatcher(kubernetes.names, broad, true);
   const paths = kubernetes.paths?.map((glob) => pathPattern(glob, broad));
-  const resourceOnly = Boolean(kubernetes.resources || kubernetes.apiGroups || kubernetes.namespaces || kubernetes.names);
+  // Without paths, an allow rule is about API resources only: /logs, /metrics or /debug/pprof must be named to be allowed.
+  const resourceOnly = !broad || Boolean(kubernetes.resources || kubernetes.apiGroups || kubernetes.namespaces || kubernetes.names);
   return (facts) => {
     if (verbs ? !verbs.includes(facts.verb as (typeof verbs)[number]) : !broad && CONNECT_VERBS.has(facts.verb)) return false;
     if (paths) return !facts.resourceRequest && paths.some((pattern) => pattern.test(facts.path));
     if (resourceOnly && !facts.resourceRequest) return false;
-    return (!groups || groups(facts.apiGroup)) && (!resources || resources(facts)) && (!namespaces || namespaces(facts.namespace)) && (!names || names(facts.name));
+    return (
+      (!groups || groups(facts.apiGroup, facts)) &&
+      (!resources || resources(facts)) &&
+      (!namespaces || namespaces(facts.namespace, facts)) &&
+      (!names || names(facts.name, facts))
+    );
   };
 }
 

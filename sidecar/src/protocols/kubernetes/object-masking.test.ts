@@ -300,3 +300,13 @@ describe("masksResponses", () => {
     expect(masksResponses({ secrets: false, masker: envRule })).toBe(true);
   });
 });
+
+describe("maskKubernetesDocument: issued tokens", () => {
+  it("masks the token a TokenRequest answers with, which would reach the API server around the gateway", () => {
+    const document = { value: { kind: "TokenRequest", apiVersion: "authentication.k8s.io/v1", spec: { audiences: [] }, status: { token: "eyJhbGciOi.real.token", expirationTimestamp: "2026-12-06T11:00:00Z" } } };
+    const counts = maskKubernetesDocument(document, { secrets: false, tokenRequest: true, masker: masker() });
+    expect(document.value.status).toEqual({ token: MASKED_SECRET_TEXT, expirationTimestamp: "2026-12-06T11:00:00Z" });
+    expect(counts).toEqual({ [SECRET_MASK_COUNT]: 1 });
+    expect(masksResponses({ secrets: false, tokenRequest: true, masker: masker() })).toBe(true);
+  });
+});

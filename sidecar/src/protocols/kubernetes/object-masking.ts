@@ -24,6 +24,8 @@ const MASKED_SECRET_DATA = Buffer.from(MASKED_SECRET_TEXT).toString("base64");
 const WATCH_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
 
 export interface MaskContext {
+  /** The request creates a service account token (serviceaccounts/token): the token in its answer would reach the API server without the gateway. */
+  tokenRequest?: boolean;
   /** The request is for core-group secrets (apiGroup "" and resource "secrets"): every object in the response is a Secret, even list items without kind. */
   secrets: boolean;
   masker: BodyMasker;
@@ -41,7 +43,7 @@ const addCounts = (counts: Counts, more: Counts): void => {
 
 /** Whether responses to such a request need reading and masking at all: context.secrets or context.masker.active. */
 export function masksResponses(context: MaskContext): boolean {
-  return context.secrets || context.masker.active;
+  return context.secrets || context.tokenRequest === true || context.masker.active;
 }
 
 /** Masks one decoded JSON response document in place (an object, a list, a Table, a watch event, a Status); returns masked counts per rule id plus SECRET_MASK_COUNT. */
@@ -110,11 +112,20 @@ function maskTableRows(rows: unknown[], context: MaskContext, counts: Counts): v
  * whatever a rule made of them. Returns the object (the masker may replace it).
  */
 function maskObject(object: JsonObject, context: MaskContext, counts: Counts): unknown {
+  if (object.kind === "TokenRequest") maskIssuedToken(object, counts);
   const secret = context.secrets || object.kind === "Secret";
   maskLastApplied(object, secret, context, counts);
   const masked = applyMasker(object, context.masker, counts);
   if (secret && isObject(masked)) maskSecretValues(masked, counts);
   return masked;
+}
+
+/** A TokenRequest's issued token replaced: with it the agent could reach the API server around the gateway. */
+function maskIssuedToken(request: JsonObject, counts: Counts): void {
+  const status = request.status;
+  if (!isObject(status) || typeof status.token !== "string") return;
+  status.token = MASKED_SECRET_TEXT;
+  counts[SECRET_MASK_COUNT] = (counts[SECRET_MASK_COUNT] ?? 0) + 1;
 }
 
 /** `value` as the policy's masker leaves it, with its counts added. */

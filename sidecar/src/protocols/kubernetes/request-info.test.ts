@@ -129,6 +129,9 @@ describe("kubernetesRequest", () => {
     ["GET", "/api/v1/namespaces/default/pods?labelSelector=a&labelSelector=b", undefined, /labelSelector parameter is given more than once/],
     ["GET", "/api/v1/namespaces/default/pods?limit=1&limit=100000", undefined, /limit parameter is given more than once/],
     ["GET", "/api/v1/namespaces/default/pods?watch=yes", undefined, /the watch parameter "yes" is neither true nor false/],
+    // The server reads "f" as true (only "0" and "false" are false): a list here would be a watch there.
+    ["GET", "/api/v1/namespaces/default/pods?watch=f", undefined, /the watch parameter "f" is neither true nor false/],
+    ["GET", "/api/v1/namespaces/default/pods?watch=T", undefined, /the watch parameter "T" is neither true nor false/],
     ["GET", "/api/v1/namespaces/default/pods?watch=", undefined, /the watch parameter "" is neither true nor false/],
     ["POST", "/api/v1/namespaces/default/configmaps?dryRun=Some", undefined, /the dryRun parameter "Some"/],
     ["POST", "/api/v1/namespaces/default/configmaps?dryRun=all", undefined, /the dryRun parameter "all"/],

@@ -51,9 +51,7 @@ const SINGLE_PARAMETERS = new Set([
   "continue",
   "limit",
 ]);
-// Go's strconv.ParseBool spellings; the server reads anything else as true.
-const TRUE_VALUES = new Set(["true", "1", "t", "T", "TRUE", "True"]);
-const FALSE_VALUES = new Set(["false", "0", "f", "F", "FALSE", "False"]);
+
 const PATCH_TYPES: ReadonlyMap<string, string> = new Map([
   ["application/json-patch+json", "json"],
   ["application/merge-patch+json", "merge"],
@@ -160,11 +158,23 @@ function singleParameters(query: ReadonlyArray<[string, string]>): Map<string, s
   return values;
 }
 
-/** The watch parameter as a boolean, refusing values only the server's lenient reading would accept. */
+/**
+ * The watch parameter as a boolean. The server reads "0" and "false" in any case as false and every
+ * other value (even "f" or "") as true; only "1" and "true" are taken as true here, the rest refused.
+ */
 function watchParameter(value: string | undefined): boolean {
-  if (value === undefined || FALSE_VALUES.has(value)) return false;
-  if (TRUE_VALUES.has(value)) return true;
+  if (value === undefined || value === "0" || value.toLowerCase() === "false") return false;
+  if (value === "1" || value.toLowerCase() === "true") return true;
   throw new Refusal(`the watch parameter "${value}" is neither true nor false`);
+}
+
+/**
+ * Whether the server keeps a dry run dry for this subresource: the object itself, its status and its
+ * scale are stored objects whose writes honour it; others (serviceaccounts/token, pods/eviction,
+ * bindings) act whatever dryRun says, so for them the fact stays false.
+ */
+export function honoursDryRun(subresource: string): boolean {
+  return subresource === "" || subresource === "status" || subresource === "scale";
 }
 
 /** True for dryRun=All, false without it; the server knows no other value. */
@@ -280,7 +290,7 @@ function resourceFacts(input: KubernetesRequestInput, location: ApiLocation): Ku
     namespace: object.namespace,
     name,
     patchType: verb === "patch" ? patchType(input.contentType) : "",
-    dryRun: dryRunParameter(parameters.get("dryRun")),
+    dryRun: dryRunParameter(parameters.get("dryRun")) && honoursDryRun(object.subresource),
     fieldManager: parameters.get("fieldManager") ?? "",
     labelSelector: parameters.get("labelSelector") ?? "",
     fieldSelector,
