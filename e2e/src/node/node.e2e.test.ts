@@ -241,6 +241,12 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect(exec.stdout).toBe("hello-from-exec\n");
   });
 
+  it("relays kubectl exec over SPDY too (WebSocket streams turned off), recorded the same way", async () => {
+    const exec = await kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "bash", "-c", `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl exec ${agentPod} -c agent -- bash -c 'echo hello-over-spdy'`]);
+    expect(exec.stderr).toBe("");
+    expect(exec.stdout).toBe("hello-over-spdy\n");
+  });
+
   it("leaves no credential where the agent can read it: not in its environment or files, not through its service account", async () => {
     const env = await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "env"]);
     expect(env).not.toContain(server.users.scram.password);
@@ -318,6 +324,17 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect(transcript).toMatch(/decision +allow \(report-bot\/k8s-exec\)/);
     // The stream's result: the upgrade's status, written before the session ended.
     expect(transcript).toMatch(/result of #2\n +returned +status 101/);
+    let spdy = "";
+    await waitFor("the SPDY exec session in the store", async () => {
+      const listed = await kubectlPortcullis(["sessions", "list", ...store, "-o", "json"]);
+      const { sessions } = JSON.parse(listed.stdout || "{\"sessions\":[]}") as { sessions: Array<{ session: string; complete: boolean; pod: string }> };
+      for (const candidate of sessions.filter((entry) => entry.complete && entry.pod === agentPod)) {
+        const replay = await kubectlPortcullis(["sessions", "replay", candidate.session, ...store]);
+        if (replay.stdout.includes("echo hello-over-spdy")) spdy = replay.stdout;
+      }
+      return spdy !== "";
+    });
+    expect(spdy).toMatch(/stdout +"hello-over-spdy\\n"/);
   }, 120_000);
 
   it("rolls the operator on helm upgrade without failing a pod creation", async () => {

@@ -14,6 +14,7 @@ import type { Decision } from "../../policy/engine.js";
 import type { ProtocolMatcher } from "../../policy/protocol-matcher.js";
 import type { CanonicalTarget } from "./request-target.js";
 import type { RefusalEncoder } from "./responses.js";
+import type { RelayOutcome, UpgradeRelay } from "./upgrade.js";
 
 /** What a dialect sees of a request. */
 export interface DialectRequest {
@@ -70,6 +71,8 @@ export interface HttpDialect<F> {
   streamMasker?(session: DialectSession): BodyMasker;
   /** How a stream's messages are recorded beyond their size, by the subprotocol the backend chose. */
   readonly messageContent?: (subprotocol: string | undefined) => MessageContent | undefined;
+  /** The relay of an allowed upgrade that is not a WebSocket (Kubernetes streams over SPDY); WebSocket when absent. */
+  readonly upgradeRelay?: (request: DialectRequest) => ((relay: UpgradeRelay) => Promise<RelayOutcome>) | undefined;
 }
 
 /** What a stream message's record says about its payload (its channel and text). */

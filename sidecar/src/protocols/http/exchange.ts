@@ -125,10 +125,9 @@ export class Exchange<F> {
     return false;
   }
 
-  /** An upgrade passes only as a GET, and only when the protocol's rules for upgrades say so. */
+  /** An upgrade passes only when the protocol's rules for upgrades say so. */
   private upgradeRefusal(held: Held<F>): Decision | undefined {
     const { decision } = held;
-    if (this.method !== "GET") return this.refused(decision, "(protocol)", `a protocol upgrade must be a GET, not ${this.method}`);
     if (held.facts === undefined) return undefined;
     const refusal = this.dialect.upgradeRefusal(held.facts, decision, this.request);
     return refusal === undefined ? undefined : this.refused(decision, "(protocol)", refusal);
@@ -367,7 +366,8 @@ export class Exchange<F> {
   private async relayUpgrade(held: Held<F>, reply: Extract<Reply, { kind: "upgrade" }>): Promise<void> {
     const { upstream } = this.runtime;
     const record = held.record as EvidenceRecord;
-    const outcome = await relayWebSocket({
+    const relay = this.dialect.upgradeRelay?.(this.request) ?? relayWebSocket;
+    const outcome = await relay({
       req: this.req,
       socket: reply.socket,
       head: reply.head,

@@ -63,12 +63,14 @@ function bodyMasking(masker: BodyMasker): ResponseMasking {
   };
 }
 
-/** Upgrades pass only when the rule that allowed them names the Upgrade header: an allow written for plain requests does not open a tunnel. */
+/** Upgrades pass only as a GET and when the rule that allowed them names the Upgrade header: an allow written for plain requests does not open a tunnel. */
 function upgradeRefusal(rules: ReadonlyMap<string, boolean>) {
-  return (_facts: HttpFacts, decision: Decision, request: DialectRequest): string | undefined =>
-    rules.get(`${decision.policy ?? ""}/${decision.rule}`)
+  return (_facts: HttpFacts, decision: Decision, request: DialectRequest): string | undefined => {
+    if (request.method !== "GET") return `a protocol upgrade must be a GET, not ${request.method}`;
+    return rules.get(`${decision.policy ?? ""}/${decision.rule}`)
       ? undefined
       : `protocol upgrades (${request.req.headers.upgrade ?? ""}) are relayed only when the rule that allows them names the Upgrade header in match.http.headers`;
+  };
 }
 
 /** The dialect for one http Resource; `upgradeRules` are the "policy/rule" names whose match names the Upgrade header. */

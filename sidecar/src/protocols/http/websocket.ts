@@ -6,88 +6,23 @@
 // re-sent as one frame; a message that cannot be masked (binary, or text under
 // a rule that names only JSON paths and is not JSON) closes the connection
 // with 1008 instead of reaching the agent.
-import http from "node:http";
-import https from "node:https";
 import type net from "node:net";
 import type { MessageData } from "@portcullis/common/evidence/record";
 import { errorMessage } from "../../config/error-message.js";
-import type { BodyMasker } from "../../masking/body-masking.js";
 import type { MessageContent } from "./dialect.js";
-import { rawRefusal, type RefusalEncoder } from "./responses.js";
-import type { UpstreamOrigin } from "./runtime.js";
+import { MessageRecords, type RelayOutcome, relaySockets, sendOn, type UpgradeRelay, upgradeUpstream } from "./upgrade.js";
 import { closeFrame, encodeFrame, type Frame, FrameReader, OPCODES } from "./websocket-frames.js";
 
-export interface WebSocketRelay {
-  req: http.IncomingMessage;
-  socket: net.Socket;
-  head: Buffer;
-  target: string;
-  /** The request headers for the backend (credential and Host included), hop-by-hop ones left out. */
-  headers: Record<string, string>;
-  origin: UpstreamOrigin;
-  maxMessageBytes: number;
-  masker: BodyMasker;
-  /** How a refused upgrade's body is written. */
-  encodeRefusal: RefusalEncoder;
-  /** How messages are recorded beyond their size, by the subprotocol the backend chose. */
-  messageContent?: (subprotocol: string | undefined) => MessageContent | undefined;
-  recordMessage(message: Omit<MessageData, "request">): Promise<unknown>;
-}
-
-export interface RelayOutcome {
-  status: number;
-  bytes: number;
-  masked: Record<string, number>;
-  error?: { code: string; message: string };
-}
-
-const MAX_UNRECORDED = 1024;
 const KINDS: Record<number, MessageData["kind"]> = { [OPCODES.text]: "text", [OPCODES.binary]: "binary", [OPCODES.close]: "close", [OPCODES.ping]: "ping", [OPCODES.pong]: "pong" };
 /** Handshake headers the gateway does not pass on: extensions would compress frames it must read. */
-const DROPPED_HANDSHAKE = new Set(["sec-websocket-extensions"]);
-
-function handshakeHeaders(relay: WebSocketRelay): Record<string, string> {
-  const headers: Record<string, string> = { ...relay.headers, connection: "Upgrade", upgrade: String(relay.req.headers.upgrade ?? "websocket") };
-  for (const name of DROPPED_HANDSHAKE) delete headers[name];
-  return headers;
-}
-
-function responseHead(response: http.IncomingMessage): string {
-  const lines = [`HTTP/1.1 ${response.statusCode ?? 101} ${response.statusMessage ?? "Switching Protocols"}`];
-  for (let i = 0; i + 1 < response.rawHeaders.length; i += 2) {
-    const name = response.rawHeaders[i] ?? "";
-    if (!DROPPED_HANDSHAKE.has(name.toLowerCase())) lines.push(`${name}: ${response.rawHeaders[i + 1] ?? ""}`);
-  }
-  return `${lines.join("\r\n")}\r\n\r\n`;
-}
+const DROPPED_HANDSHAKE: ReadonlySet<string> = new Set(["sec-websocket-extensions"]);
 
 /** Connects to the backend and relays until either side closes; resolves with what the result record says. */
-export function relayWebSocket(relay: WebSocketRelay): Promise<RelayOutcome> {
-  const { origin } = relay;
-  const options: https.RequestOptions = { host: origin.host, port: origin.port, method: "GET", path: relay.target, headers: handshakeHeaders(relay), agent: false };
-  const request = origin.scheme === "https" ? https.request({ ...options, ...origin.tls, ca: origin.tls.ca }) : http.request(options);
-  return new Promise((resolve) => {
-    request.once("upgrade", (response: http.IncomingMessage, upstream: net.Socket, upstreamHead: Buffer) => {
-      relay.socket.write(responseHead(response));
-      const content = relay.messageContent?.(firstHeader(response.headers["sec-websocket-protocol"]));
-      void new Session(relay, upstream, content).run(upstreamHead).then(resolve);
-    });
-    request.once("response", (response: http.IncomingMessage) => {
-      // The backend declined the upgrade. Its answer is not passed on: no masking or policy looked at it.
-      const status = response.statusCode ?? 502;
-      response.resume();
-      const message = `portcullis: the backend declined the WebSocket upgrade with status ${status}`;
-      if (relay.socket.writable) relay.socket.end(rawRefusal({ status: 502, error: "bad gateway", message }, relay.encodeRefusal));
-      resolve({ status: 502, bytes: 0, masked: {}, error: { code: String(status), message } });
-    });
-    request.once("error", (error) => {
-      const message = `portcullis: the backend could not be reached for the WebSocket upgrade: ${errorMessage(error)}`;
-      if (relay.socket.writable) relay.socket.end(rawRefusal({ status: 502, error: "bad gateway", message }, relay.encodeRefusal));
-      resolve({ status: 502, bytes: 0, masked: {}, error: { code: "502", message } });
-    });
-    relay.socket.once("close", () => request.destroy());
-    request.end();
-  });
+export async function relayWebSocket(relay: UpgradeRelay): Promise<RelayOutcome> {
+  const upgraded = await upgradeUpstream(relay, "WebSocket", DROPPED_HANDSHAKE);
+  if (!("upstream" in upgraded)) return upgraded;
+  const content = relay.messageContent?.(firstHeader(upgraded.response.headers["sec-websocket-protocol"]));
+  return new Session(relay, upgraded.upstream, content).run(upgraded.upstreamHead);
 }
 
 class Session {
@@ -98,57 +33,34 @@ class Session {
   private readonly fromBackend: FrameReader;
   /** The backend's data message being assembled from fragments (masking only). */
   private pending: { opcode: number; parts: Buffer[]; size: number } | undefined;
-  private recording: Promise<unknown> = Promise.resolve();
-  /** Message records not yet written; past MAX_UNRECORDED the agent's side is not read until they are. */
-  private unrecorded = 0;
+  private readonly records: MessageRecords;
 
   constructor(
-    private readonly relay: WebSocketRelay,
+    private readonly relay: UpgradeRelay,
     private readonly upstream: net.Socket,
     private readonly content: MessageContent | undefined,
   ) {
     this.fromAgent = new FrameReader(relay.maxMessageBytes);
     this.fromBackend = new FrameReader(relay.maxMessageBytes);
+    this.records = new MessageRecords(relay, () => this.abort(1011, "the message's evidence cannot be recorded"));
   }
 
-  run(upstreamHead: Buffer): Promise<RelayOutcome> {
+  async run(upstreamHead: Buffer): Promise<RelayOutcome> {
     const { socket, head } = this.relay;
-    return new Promise((resolve) => {
-      let open = 2;
-      const closed = (): void => {
-        open -= 1;
-        socket.destroy();
-        this.upstream.destroy();
-        if (open === 0) void this.recording.then(() => resolve({ status: 101, bytes: this.bytes, masked: this.masked, ...(this.error ? { error: this.error } : {}) }));
-      };
-      socket.once("close", closed);
-      this.upstream.once("close", closed);
-      socket.on("error", () => undefined);
-      this.upstream.on("error", () => undefined);
-      socket.on("data", (chunk: Buffer) => this.agentData(chunk));
-      this.upstream.on("data", (chunk: Buffer) => this.backendData(chunk));
-      if (head.length) this.agentData(head);
-      if (upstreamHead.length) this.backendData(upstreamHead);
-    });
+    const relayed = relaySockets(socket, this.upstream, (chunk) => this.agentData(chunk), (chunk) => this.backendData(chunk));
+    if (head.length) this.agentData(head);
+    if (upstreamHead.length) this.backendData(upstreamHead);
+    await relayed;
+    await this.records.written;
+    return { status: 101, bytes: this.bytes, masked: this.masked, ...(this.error ? { error: this.error } : {}) };
   }
 
   private record(message: Omit<MessageData, "request">): void {
-    this.unrecorded += 1;
-    if (this.unrecorded === MAX_UNRECORDED) this.relay.socket.pause();
-    this.recording = this.recording
-      .then(() => this.relay.recordMessage(message))
-      .then(() => {
-        this.unrecorded -= 1;
-        if (this.unrecorded === MAX_UNRECORDED - 1) this.relay.socket.resume();
-      })
-      .catch(() => this.abort(1011, "the message's evidence cannot be recorded"));
+    this.records.add(message);
   }
 
-  /** Writes to one side; while it cannot take more, the other side is not read (bounded memory both ways). */
   private send(to: net.Socket, from: net.Socket, data: Buffer): void {
-    if (to.write(data)) return;
-    from.pause();
-    to.once("drain", () => from.resume());
+    sendOn(to, from, data);
   }
 
   /** The frames a chunk completes; undefined (the socket is closed) when one is not relayable. */

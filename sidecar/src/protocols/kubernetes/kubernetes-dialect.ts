@@ -13,6 +13,7 @@ import { KUBERNETES_MATCHER, describeKubernetes } from "./kubernetes-match.js";
 import { MASKED_SECRET_TEXT, type MaskContext, maskKubernetesDocument, masksResponses, SECRET_MASK_COUNT } from "./object-masking.js";
 import { honoursDryRun, kubernetesRequest } from "./request-info.js";
 import { statusRefusal } from "./status.js";
+import { relaySpdy } from "./spdy-relay.js";
 import { channelContent } from "./stream-channels.js";
 
 const UNMASKED = new BodyMasker([]);
@@ -147,10 +148,15 @@ function requestProblem(request: DialectRequest): string | undefined {
   return undefined;
 }
 
+const isSpdy = (request: DialectRequest): boolean => (request.req.headers.upgrade ?? "").toLowerCase() === "spdy/3.1";
+
 function upgradeRefusal(facts: KubernetesFacts, _decision: unknown, request: DialectRequest): string | undefined {
   if (!STREAM_VERBS.has(facts.verb)) return `only exec, attach and port-forward upgrade to a stream; ${describeKubernetes(facts)} does not`;
+  // SPDY streams (kubectl POSTs them) are recorded by what each stream's headers say it carries, whatever the stream protocol version.
+  if (isSpdy(request)) return request.method === "GET" || request.method === "POST" ? undefined : `a stream upgrade must be a GET or POST, not ${request.method}`;
+  if (request.method !== "GET") return `a WebSocket upgrade must be a GET, not ${request.method}`;
   const upgrade = (request.req.headers.upgrade ?? "").toLowerCase();
-  if (upgrade !== "websocket") return `the ${upgrade || "requested"} upgrade is refused: the gateway relays exec, attach and port-forward over WebSocket only (kubectl 1.30 and later use it; SPDY is not relayed)`;
+  if (upgrade !== "websocket") return `the ${upgrade || "requested"} upgrade is refused: the gateway relays exec, attach and port-forward over WebSocket or SPDY/3.1`;
   if (!offeredSubprotocols(String(request.req.headers["sec-websocket-protocol"] ?? ""), facts.verb).length) {
     return `the stream offers no subprotocol the gateway can record (${facts.verb === "portforward" ? "any" : "v5.channel.k8s.io, v4.channel.k8s.io or channel.k8s.io"})`;
   }
@@ -210,5 +216,6 @@ export function kubernetesDialect(): HttpDialect<KubernetesFacts> {
     // Masking rules describe API objects; a terminal's bytes are not one. A rule that allows exec allows reading what the container prints.
     streamMasker: () => UNMASKED,
     messageContent: channelContent,
+    upgradeRelay: (request) => (isSpdy(request) ? relaySpdy : undefined),
   };
 }
