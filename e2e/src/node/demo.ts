@@ -90,7 +90,7 @@ function clusterApiManifests(): object[] {
       metadata: { name: CLUSTER_API_GATEWAY, namespace: ns },
       rules: [
         { apiGroups: ["", "apps"], resources: ["pods", "pods/log", "configmaps", "secrets", "deployments"], verbs: ["get", "list", "watch"] },
-        { apiGroups: [""], resources: ["pods/exec"], verbs: ["get", "create"] },
+        { apiGroups: [""], resources: ["pods/exec", "pods/portforward"], verbs: ["get", "create"] },
       ],
     },
     {
@@ -119,6 +119,7 @@ const CLUSTER_API_RULES = [
   { name: "k8s-discovery", match: { kubernetes: { verbs: ["get"], paths: ["/api", "/api/*", "/apis", "/apis/**", "/version", "/openapi/**"] } }, action: "allow" },
   { name: "k8s-reads", match: { kubernetes: { verbs: ["get", "list", "watch"], namespaces: [DEMO_NAMESPACE] } }, action: "allow" },
   { name: "k8s-exec", match: { kubernetes: { verbs: ["exec"], resources: ["pods/exec"], namespaces: [DEMO_NAMESPACE] } }, action: "allow" },
+  { name: "k8s-port-forward", match: { kubernetes: { verbs: ["portforward"], resources: ["pods/portforward"], namespaces: [DEMO_NAMESPACE] } }, action: "allow" },
 ];
 
 const API_RULES = [

@@ -241,6 +241,13 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect(exec.stdout).toBe("hello-from-exec\n");
   });
 
+  it("relays kubectl port-forward from the pod through the gateway: the gateway's own health endpoint, forwarded", async () => {
+    // kubectl in the pod forwards a local port to the pod's sidecar health port (15090); curl reads it through the tunnel.
+    const script = `kubectl port-forward pod/${agentPod} 19090:15090 >/dev/null 2>&1 & for i in $(seq 50); do curl -sf http://127.0.0.1:19090/healthz && break; sleep 0.2; done; kill %1`;
+    const forwarded = await kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "bash", "-c", script]);
+    expect(forwarded.stdout).toContain("ok");
+  });
+
   it("relays kubectl exec over SPDY too (WebSocket streams turned off), recorded the same way", async () => {
     const exec = await kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "bash", "-c", `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl exec ${agentPod} -c agent -- bash -c 'echo hello-over-spdy'`]);
     expect(exec.stderr).toBe("");
