@@ -130,6 +130,23 @@ function kubectlInAgent(args: string[]): Promise<{ code: number; stdout: string;
   return kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "kubectl", ...args]);
 }
 
+const STORE = ["--store-configmap", EVIDENCE_STORE, "-n", NS];
+
+/** The first complete session of the agent pod whose replay contains `text`, once it is in the store: its id and transcript. */
+async function storedSession(what: string, text: string): Promise<{ session: string; transcript: string }> {
+  let found: { session: string; transcript: string } | undefined;
+  await waitFor(what, async () => {
+    const listed = await kubectlPortcullis(["sessions", "list", ...STORE, "-o", "json"]);
+    const { sessions } = JSON.parse(listed.stdout || "{\"sessions\":[]}") as { sessions: Array<{ session: string; complete: boolean; pod: string }> };
+    for (const candidate of sessions.filter((entry) => entry.complete && entry.pod === agentPod)) {
+      const replay = await kubectlPortcullis(["sessions", "replay", candidate.session, ...STORE]);
+      if (replay.stdout.includes(text)) found = { session: candidate.session, transcript: replay.stdout };
+    }
+    return found !== undefined;
+  });
+  return found as { session: string; transcript: string };
+}
+
 describe("Portcullis installed with Helm on a real node", () => {
   beforeAll(async () => {
     const archives = imageArchives();
@@ -243,9 +260,10 @@ describe("Portcullis installed with Helm on a real node", () => {
 
   it("relays kubectl port-forward from the pod through the gateway: the gateway's own health endpoint, forwarded", async () => {
     // kubectl in the pod forwards a local port to the pod's sidecar health port (15090); curl reads it through the tunnel.
-    const script = `kubectl port-forward pod/${agentPod} 19090:15090 >/dev/null 2>&1 & for i in $(seq 50); do curl -sf http://127.0.0.1:19090/healthz && break; sleep 0.2; done; kill %1`;
+    const script = `kubectl port-forward pod/${agentPod} 19090:15090 1>&2 & for i in {1..50}; do curl -sS http://127.0.0.1:19090/healthz 2>/dev/null && break; sleep 0.2; done; kill %1`;
     const forwarded = await kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "bash", "-c", script]);
-    expect(forwarded.stdout).toContain("ok");
+    // kubectl's own lines ("Forwarding from …", "Handling connection …") are on stderr.
+    expect({ stdout: forwarded.stdout, stderr: forwarded.stderr }).toEqual({ stdout: "ok\n", stderr: expect.stringContaining("Handling connection for 19090") as unknown });
   });
 
   it("relays kubectl exec over SPDY too (WebSocket streams turned off), recorded the same way", async () => {
@@ -294,54 +312,24 @@ describe("Portcullis installed with Helm on a real node", () => {
   }, 200_000);
 
   it("uploads the agent's sessions to S3, where kubectl portcullis finds the approved write and verifies the chain", async () => {
-    const store = ["--store-configmap", EVIDENCE_STORE, "-n", NS];
-    let approved: string | undefined;
-    await waitFor("the approved session in the store", async () => {
-      const listed = await kubectlPortcullis(["sessions", "list", ...store, "-o", "json"]);
-      const { sessions } = JSON.parse(listed.stdout || "{\"sessions\":[]}") as { sessions: Array<{ session: string; complete: boolean; pod: string }> };
-      for (const candidate of sessions.filter((entry) => entry.complete && entry.pod === agentPod)) {
-        const replay = await kubectlPortcullis(["sessions", "replay", candidate.session, ...store]);
-        if (replay.stdout.includes("UPDATE customers SET note")) approved = candidate.session;
-      }
-      return approved !== undefined;
-    });
-    const replay = await kubectlPortcullis(["sessions", "replay", approved ?? "", ...store]);
-    expect(replay.stdout).toContain(`system:serviceaccount:${NS}:${DEMO_AGENT}`);
-    expect(replay.stdout).toMatch(/Approved +\S+ by portcullis-admin: reviewed the change/);
-    const verified = await kubectlPortcullis(["sessions", "verify", approved ?? "", ...store]);
+    const approved = await storedSession("the approved session in the store", "UPDATE customers SET note");
+    expect(approved.transcript).toContain(`system:serviceaccount:${NS}:${DEMO_AGENT}`);
+    expect(approved.transcript).toMatch(/Approved +\S+ by portcullis-admin: reviewed the change/);
+    const verified = await kubectlPortcullis(["sessions", "verify", approved.session, ...STORE]);
     expect(verified.stderr).toBe("");
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/^verified: \d+ records/);
   }, 120_000);
 
   it("records the exec through the gateway as a terminal session kubectl portcullis replays", async () => {
-    const store = ["--store-configmap", EVIDENCE_STORE, "-n", NS];
-    let transcript = "";
-    await waitFor("the exec session in the store", async () => {
-      const listed = await kubectlPortcullis(["sessions", "list", ...store, "-o", "json"]);
-      const { sessions } = JSON.parse(listed.stdout || "{\"sessions\":[]}") as { sessions: Array<{ session: string; complete: boolean; pod: string }> };
-      for (const candidate of sessions.filter((entry) => entry.complete && entry.pod === agentPod)) {
-        const replay = await kubectlPortcullis(["sessions", "replay", candidate.session, ...store]);
-        if (replay.stdout.includes("hello-from-exec")) transcript = replay.stdout;
-      }
-      return transcript !== "";
-    });
+    const { transcript } = await storedSession("the exec session in the store", "hello-from-exec");
     expect(transcript).toContain(`exec pods/${agentPod} in ${NS}: bash -c echo hello-from-exec`);
     expect(transcript).toMatch(/stdout +"hello-from-exec\\n"/);
     expect(transcript).toMatch(/decision +allow \(report-bot\/k8s-exec\)/);
     // The stream's result: the upgrade's status, written before the session ended.
     expect(transcript).toMatch(/result of #2\n +returned +status 101/);
-    let spdy = "";
-    await waitFor("the SPDY exec session in the store", async () => {
-      const listed = await kubectlPortcullis(["sessions", "list", ...store, "-o", "json"]);
-      const { sessions } = JSON.parse(listed.stdout || "{\"sessions\":[]}") as { sessions: Array<{ session: string; complete: boolean; pod: string }> };
-      for (const candidate of sessions.filter((entry) => entry.complete && entry.pod === agentPod)) {
-        const replay = await kubectlPortcullis(["sessions", "replay", candidate.session, ...store]);
-        if (replay.stdout.includes("echo hello-over-spdy")) spdy = replay.stdout;
-      }
-      return spdy !== "";
-    });
-    expect(spdy).toMatch(/stdout +"hello-over-spdy\\n"/);
+    const spdy = await storedSession("the SPDY exec session in the store", "echo hello-over-spdy");
+    expect(spdy.transcript).toMatch(/stdout +"hello-over-spdy\\n"/);
   }, 120_000);
 
   it("rolls the operator on helm upgrade without failing a pod creation", async () => {
