@@ -88,7 +88,7 @@ export const IMAGES: ImageSpec[] = [
   },
   {
     name: "portcullis-demo-agent",
-    description: "A stand-in agent for tests and make dev: bash, psql, curl, kubectl",
+    description: "A stand-in agent for tests and make dev: bash, psql, curl, kubectl (and tar, for kubectl cp)",
     entrypoint: ["/usr/bin/sleep", "infinity"],
     user: `${USERS.agent}:${USERS.agent}`,
     env: [PATH, "HOME=/tmp"],
@@ -96,7 +96,7 @@ export const IMAGES: ImageSpec[] = [
       {
         name: "demo-agent",
         fill(root, context) {
-          root.addHostFiles(["/bin/bash", "/bin/sh", "/usr/bin/sleep", "/usr/bin/cat", "/usr/bin/env", "/usr/bin/id", "/usr/bin/ls", "/usr/bin/curl", "/etc/ssl/certs/ca-certificates.crt"]);
+          root.addHostFiles(["/bin/bash", "/bin/sh", "/usr/bin/sleep", "/usr/bin/cat", "/usr/bin/env", "/usr/bin/id", "/usr/bin/ls", "/usr/bin/curl", "/usr/bin/tar", "/etc/ssl/certs/ca-certificates.crt"]);
           root.addHostFileAs("/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql");
           root.addHostFileAs(context.kubectl, "/usr/local/bin/kubectl");
           root.addAccounts({ agent: USERS.agent });

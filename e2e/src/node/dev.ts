@@ -76,6 +76,7 @@ async function up(): Promise<void> {
 
 function instructions(kubeconfig: string, port: number, kubectlDir: string): string {
   const psql = `kubectl exec -it -n ${DEMO_NAMESPACE} deploy/${DEMO_AGENT} -c agent -- psql "host=${NODE_IP} port=${port} user=agent dbname=app"`;
+  const inAgent = `kubectl exec -n ${DEMO_NAMESPACE} deploy/${DEMO_AGENT} -c agent --`;
   return `
 Portcullis runs on a local cluster with a real node. Ctrl-C here (or \`make dev-down\`) stops it all.
 In another shell:
@@ -98,7 +99,13 @@ When psql exits, its session goes to S3; replay and verify it:
   kubectl portcullis sessions replay SESSION --store-configmap ${EVIDENCE_STORE} -n ${DEMO_NAMESPACE}
   kubectl portcullis sessions verify SESSION --store-configmap ${EVIDENCE_STORE} -n ${DEMO_NAMESPACE}
 
-The policy and Resource: kubectl get accesspolicy,resource -n ${DEMO_NAMESPACE} -o yaml
+kubectl in the agent has no kubeconfig and its service account no RBAC; the gateway governs its cluster access:
+  ${inAgent} kubectl get pods                                      # allowed in its namespace
+  ${inAgent} kubectl get secret evidence-credentials -o yaml     # values masked
+  ${inAgent} kubectl get pods -n kube-system                       # denied (default action)
+  ${inAgent} bash -c 'kubectl exec $HOSTNAME -c agent -- id'       # exec allowed, recorded channel by channel
+
+The policy and Resources: kubectl get accesspolicy,resource -n ${DEMO_NAMESPACE} -o yaml
 `;
 }
 

@@ -266,6 +266,13 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect({ stdout: forwarded.stdout, stderr: forwarded.stderr }).toEqual({ stdout: "ok\n", stderr: expect.stringContaining("Handling connection for 19090") as unknown });
   });
 
+  it("lets kubectl cp run where exec is allowed: a tar stream through the gateway", async () => {
+    // The agent's root filesystem is read-only: the copy lands in /dev/null; what matters is that it ran and is recorded.
+    const copied = await kubectlInAgent(["cp", "-c", "agent", `${NS}/${agentPod}:/etc/passwd`, "/dev/null"]);
+    expect(copied.stderr).toBe("");
+    expect(copied.code).toBe(0);
+  });
+
   it("relays kubectl exec over SPDY too (WebSocket streams turned off), recorded the same way", async () => {
     const exec = await kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "bash", "-c", `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl exec ${agentPod} -c agent -- bash -c 'echo hello-over-spdy'`]);
     expect(exec.stderr).toBe("");
@@ -328,6 +335,8 @@ describe("Portcullis installed with Helm on a real node", () => {
     expect(transcript).toMatch(/decision +allow \(report-bot\/k8s-exec\)/);
     // The stream's result: the upgrade's status, written before the session ended.
     expect(transcript).toMatch(/result of #2\n +returned +status 101/);
+    const copy = await storedSession("the kubectl cp session in the store", ": tar cf - /etc/passwd");
+    expect(copy.transcript).toMatch(/stdout +"etc\/passwd/);
     const spdy = await storedSession("the SPDY exec session in the store", "echo hello-over-spdy");
     expect(spdy.transcript).toMatch(/stdout +"hello-over-spdy\\n"/);
   }, 120_000);

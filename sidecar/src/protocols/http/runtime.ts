@@ -5,6 +5,7 @@
 // configuration is broken yields a refusal message instead (fail closed).
 import type { BrokeredPolicy, BrokeredResource, ConfigBundle } from "@portcullis/common/config/bundle";
 import type { HttpFacts, ResourceFacts } from "@portcullis/common/policy/cel";
+import { isIP } from "node:net";
 import { Pool } from "undici";
 import { errorMessage } from "../../config/error-message.js";
 import type { ResourceRuntime, RuntimeServices } from "../../runtime/registry.js";
@@ -22,7 +23,7 @@ export interface UpstreamOrigin {
   scheme: "http" | "https";
   host: string;
   port: number;
-  tls: { rejectUnauthorized: boolean; servername: string; ca?: string; cert?: string; key?: string };
+  tls: { rejectUnauthorized: boolean; servername?: string; ca?: string; cert?: string; key?: string };
 }
 
 /** A client certificate and key (PEM) the gateway presents to the backend's TLS. */
@@ -91,7 +92,9 @@ export function upstreamPool(
   const scheme = mode === "disable" ? "http" : "https";
   const { host, port } = spec.endpoint;
   const literal = host.includes(":") ? `[${host}]` : host;
-  const tls = { rejectUnauthorized: mode === "verify-full", servername: spec.endpoint.tls?.serverName ?? host, ...(caBundle ? { ca: caBundle } : {}), ...clientCertificate };
+  // An address is checked against the certificate's IP names; TLS itself carries only host names (SNI).
+  const servername = spec.endpoint.tls?.serverName ?? (isIP(host) ? undefined : host);
+  const tls = { rejectUnauthorized: mode === "verify-full", ...(servername ? { servername } : {}), ...(caBundle ? { ca: caBundle } : {}), ...clientCertificate };
   const pool = new Pool(`${scheme}://${literal}:${port}`, { connections: UPSTREAM_CONNECTIONS, pipelining: 1, ...(scheme === "https" ? { connect: tls } : {}) });
   return { pool, origin: { scheme, host, port, tls }, authority: `${literal}${port === (scheme === "https" ? 443 : 80) ? "" : `:${port}`}` };
 }
