@@ -21,6 +21,7 @@ import { StoreTargets } from "./evidence/store/targets.js";
 import { EvidenceUploader } from "./evidence/uploader.js";
 import { Gateway } from "./runtime/gateway.js";
 import { ProtocolRegistry } from "./runtime/registry.js";
+import { BufferBudget } from "./runtime/byte-budget.js";
 import { PodCertificates } from "./runtime/pod-certificates.js";
 import { postgresGateway } from "./protocols/postgres/gateway.js";
 import { httpGateway } from "./protocols/http/gateway.js";
@@ -46,6 +47,8 @@ PORTCULLIS_SPOOL_DIR and PORTCULLIS_METRICS_PORT, which the injector sets.
                           and ApprovalRequests are created in (default: default)
   --spool-dir DIR         evidence spool (default $PORTCULLIS_SPOOL_DIR or ./portcullis-spool)
   --spool-max-bytes N     refuse new sessions when the spool holds N bytes (default 268435456)
+  --max-buffered-bytes N  bodies all sessions may hold in memory at once, to decide on, hold
+                          for a reviewer or mask them; past it a request gets 503 (default 67108864)
   --listen-host ADDR      address of the listeners (default 127.0.0.1)
   --metrics-port N        /healthz, /readyz, /metrics (default $PORTCULLIS_METRICS_PORT or 9090; 0 = any)
   --tls-cert FILE         offer TLS to clients with this certificate (PEM) ...
@@ -70,6 +73,7 @@ interface Options {
   namespace: string;
   spoolDir: string;
   spoolMaxBytes: number;
+  maxBufferedBytes: number;
   listenHost: string;
   metricsPort: number;
   tls?: { cert: string; key: string };
@@ -89,6 +93,7 @@ const FLAGS = {
   namespace: { type: "string" },
   "spool-dir": { type: "string" },
   "spool-max-bytes": { type: "string" },
+  "max-buffered-bytes": { type: "string" },
   "listen-host": { type: "string" },
   "metrics-port": { type: "string" },
   "tls-cert": { type: "string" },
@@ -135,6 +140,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     namespace: flags.namespace ?? "default",
     spoolDir: flags["spool-dir"] ?? env.PORTCULLIS_SPOOL_DIR ?? "portcullis-spool",
     spoolMaxBytes: integer(flags["spool-max-bytes"] ?? "268435456", "--spool-max-bytes", 1, Number.MAX_SAFE_INTEGER),
+    maxBufferedBytes: integer(flags["max-buffered-bytes"] ?? "67108864", "--max-buffered-bytes", 1, Number.MAX_SAFE_INTEGER),
     listenHost: flags["listen-host"] ?? "127.0.0.1",
     metricsPort: integer(flags["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
     ...agentTlsOptions(flags, env),
@@ -197,7 +203,7 @@ async function run(options: Options): Promise<void> {
     host: options.listenHost,
     registry: new ProtocolRegistry([postgresGateway, httpGateway, kubernetesGateway]),
     log,
-    services: { spool, metrics, approvals: source.approvals, grants: new GrantCache(), certificates },
+    services: { spool, metrics, approvals: source.approvals, grants: new GrantCache(), certificates, buffers: new BufferBudget(options.maxBufferedBytes) },
     onSessionEnded: () => uploader.poke(),
     ...(tls ? { tls } : {}),
   });

@@ -441,3 +441,18 @@ describe("evidence", () => {
     expect(verified.stdout).toMatch(/^verified: \d+ records/);
   }, 40_000);
 });
+
+describe("bodies held in memory, all sessions together", () => {
+  it("refuses what would pass --max-buffered-bytes (503 for a request body, the response withheld), and serves what does not", async () => {
+    await gateway.stop();
+    gateway = await startSidecar({ manifests: manifests(api.port, api.caPem, nginx.port, await freePort()), extraArgs: ["--max-buffered-bytes", "16"] });
+    const refund = await curl(["-X", "POST", "-H", "content-type: application/json", "--data", JSON.stringify({ amount: 20, note: "more than sixteen bytes" }), url("billing", "/v1/refunds")]);
+    expect(refund.status).toBe(503);
+    expect(JSON.parse(refund.body)).toMatchObject({ error: "busy", message: expect.stringContaining("holds as many bodies in memory as it may") as unknown as string });
+    const masked = await curl([url("billing", "/v1/customers/7")]);
+    expect(masked.status).toBe(502);
+    expect(JSON.parse(masked.body)).toMatchObject({ error: "response withheld", message: expect.stringContaining("holds as many bodies in memory as it may") as unknown as string });
+    const small = await curl(["-X", "POST", "-H", "content-type: application/json", "--data", '{"amount":5000}', url("billing", "/v1/refunds")]);
+    expect(JSON.parse(small.body)).toMatchObject({ rule: "big-refunds" });
+  });
+});

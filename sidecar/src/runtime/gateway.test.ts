@@ -13,6 +13,7 @@ import { createLogger } from "../observability/logger.js";
 import { createGatewayMetrics } from "../observability/metrics.js";
 import { Gateway } from "./gateway.js";
 import { ProtocolRegistry } from "./registry.js";
+import { BufferBudget } from "./byte-budget.js";
 import { PodCertificates } from "./pod-certificates.js";
 import { postgresGateway } from "../protocols/postgres/gateway.js";
 
@@ -74,7 +75,7 @@ describe("Gateway.apply", () => {
       host: "127.0.0.1",
       registry: new ProtocolRegistry([postgresGateway]),
       log: createLogger("error", silent),
-      services: { spool, metrics: createGatewayMetrics(), approvals: new NoApprovals(), grants: new GrantCache(), certificates: await PodCertificates.create("test-pod", undefined) },
+      services: { spool, metrics: createGatewayMetrics(), approvals: new NoApprovals(), grants: new GrantCache(), certificates: await PodCertificates.create("test-pod", undefined), buffers: new BufferBudget(1 << 20) },
     });
     occupant = await listening(0);
   });

@@ -7,6 +7,7 @@ import type { ApprovalService } from "../approvals/approval-service.js";
 import type { GrantCache } from "../approvals/grants.js";
 import type { EvidenceSpool } from "../evidence/spool.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import type { BufferBudget } from "./byte-budget.js";
 import type { PodCertificates } from "./pod-certificates.js";
 
 /** What every protocol's sessions share: the evidence spool, metrics, approvals and grants. */
@@ -17,6 +18,8 @@ export interface RuntimeServices {
   grants: GrantCache;
   /** The pod's CA, for TLS towards the agent where it expects the backend's own TLS (transparent HTTPS). */
   certificates: PodCertificates;
+  /** The bytes of bodies all sessions may hold in memory at once. */
+  buffers: BufferBudget;
 }
 
 /** Everything one Resource needs under one configuration revision; built once per revision. */

@@ -15,6 +15,7 @@ import { errorMessage } from "../../config/error-message.js";
 import { observeRequest, type RequestDecision } from "../../observability/metrics.js";
 import type { Decision } from "../../policy/engine.js";
 import { denialMessage } from "../../policy/engine.js";
+import { BufferLease } from "../../runtime/byte-budget.js";
 import { forwardedRequestHeaders, returnedResponseHeaders } from "./headers.js";
 import type { DialectRequest, DialectSession, HttpDialect, ResponseMasking } from "./dialect.js";
 import { firstValue } from "./http-dialect.js";
@@ -25,14 +26,17 @@ import type { HttpResourceRuntime } from "./runtime.js";
 import type { HttpSession } from "./session.js";
 
 export class BodyTooLarge extends Error {}
+/** The pod's budget for bodies in memory is spent: the request is refused for now. */
+export class BuffersFull extends Error {}
 
-/** The request body, whole, or BodyTooLarge past `limit` bytes. */
-export async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/** The request body, whole, or BodyTooLarge past `limit` bytes, BuffersFull when the lease cannot hold it. */
+export async function readBody(req: http.IncomingMessage, limit: number, lease: BufferLease): Promise<Buffer> {
   if (Number(req.headers["content-length"] ?? "0") > limit) throw new BodyTooLarge();
-  return readLimited(req as AsyncIterable<Buffer>, limit);
+  return readLimited(req as AsyncIterable<Buffer>, limit, lease);
 }
 
 const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
+const BUSY = "the gateway holds as many bodies in memory as it may (all sessions together), so this one cannot be read now; retry shortly";
 
 export interface ExchangeInput<F> {
   req: http.IncomingMessage;
@@ -67,6 +71,8 @@ export class Exchange<F> {
   private readonly request: DialectRequest;
   private readonly dialect: HttpDialect<F>;
   private readonly labels: { resource: string; protocol: string };
+  /** The bodies this exchange holds in memory, given back when it ends. */
+  private readonly lease: BufferLease;
 
   constructor(input: ExchangeInput<F>) {
     ({ req: this.req, reply: this.reply, runtime: this.runtime, session: this.session, target: this.target, started: this.started } = input);
@@ -76,10 +82,19 @@ export class Exchange<F> {
     const headers = forwardedRequestHeaders(this.req.headers, this.runtime.upstream.credential?.name);
     this.request = { req: this.req, method: this.method, target: this.target, headers };
     this.labels = { resource: this.runtime.resource.name, protocol: this.dialect.protocol };
+    this.lease = new BufferLease(this.runtime.services.buffers);
   }
 
   /** Runs the exchange; rejects only when the session's evidence cannot be written (the caller ends the session). */
   async run(): Promise<void> {
+    try {
+      await this.exchange();
+    } finally {
+      this.lease.release();
+    }
+  }
+
+  private async exchange(): Promise<void> {
     const held: Held<F> = this.decide(undefined);
     const problem = this.dialect.requestProblem?.(this.request);
     if (problem !== undefined) held.decision = this.refused(held.decision, "(request)", problem);
@@ -111,10 +126,17 @@ export class Exchange<F> {
       return false;
     }
     try {
-      held.body = await readBody(this.req, this.runtime.maxBodyBytes);
+      held.body = await readBody(this.req, this.runtime.maxBodyBytes, this.lease);
       if (decidesOnBody) Object.assign(held, this.decide(held.body));
       return true;
     } catch (error) {
+      if (error instanceof BuffersFull) {
+        held.decision = this.refused(held.decision, "(busy)", BUSY);
+        await this.record(held, "deny");
+        this.count("deny");
+        this.refuse({ status: 503, error: "busy", message: `portcullis: ${BUSY}` }, { close: true, headers: { "retry-after": "1" } });
+        return false;
+      }
       if (!(error instanceof BodyTooLarge)) throw error;
     }
     const limit = this.runtime.maxBodyBytes;
@@ -271,8 +293,9 @@ export class Exchange<F> {
     if (masking.framing === "lines") return this.sendMaskedLines(held, response, res, masking, headers);
     let body: Buffer;
     try {
-      body = await readLimited(response.body, this.runtime.maxBodyBytes);
+      body = await readLimited(response.body, this.runtime.maxBodyBytes, this.lease);
     } catch (error) {
+      if (error instanceof BuffersFull) return withhold(BUSY);
       if (error instanceof BodyTooLarge) return withhold(`masking rules apply and it is larger than ${this.runtime.maxBodyBytes} bytes (${this.runtime.maxBodySetting})`);
       return withhold(`it could not be read: ${errorMessage(error)}`);
     }
@@ -441,13 +464,14 @@ function drained(res: http.ServerResponse): Promise<void> {
   });
 }
 
-/** A stream whole, or BodyTooLarge past `limit` bytes. */
-async function readLimited(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+/** A stream whole, or BodyTooLarge past `limit` bytes, or BuffersFull when the lease cannot hold it. */
+async function readLimited(stream: AsyncIterable<Buffer>, limit: number, lease: BufferLease): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
     size += chunk.length;
     if (size > limit) throw new BodyTooLarge();
+    if (!lease.take(chunk.length)) throw new BuffersFull();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);

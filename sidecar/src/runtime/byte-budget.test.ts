@@ -1,0 +1,20 @@
+import { describe, expect, it } from "@jest/globals";
+import { BufferBudget, BufferLease } from "./byte-budget.js";
+
+describe("BufferBudget", () => {
+  it("holds up to its limit across leases, and gets every lease's bytes back", () => {
+    const budget = new BufferBudget(100);
+    const first = new BufferLease(budget);
+    const second = new BufferLease(budget);
+    expect(first.take(60)).toBe(true);
+    expect(second.take(50)).toBe(false);
+    expect(second.take(40)).toBe(true);
+    expect(budget.inUse).toBe(100);
+    first.release();
+    expect(budget.inUse).toBe(40);
+    expect(second.take(50)).toBe(true);
+    second.release();
+    second.release();
+    expect(budget.inUse).toBe(0);
+  });
+});
