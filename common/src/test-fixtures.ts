@@ -4,6 +4,7 @@
 import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
 import type { SidecarIdentity } from "./config/bundle.js";
+import type { KubernetesFacts } from "./policy/cel.js";
 
 export const NAMESPACE = "agents";
 export const POD_NAME = "report-bot-5d8f7c-x2k4q";
@@ -115,3 +116,23 @@ export function approvalPolicy(): IAccessPolicy {
   });
 }
 
+/** A Kubernetes API request's facts: a get of pod "web" in "prod" unless overridden. */
+export function kubernetesFacts(overrides: Partial<KubernetesFacts> = {}): KubernetesFacts {
+  return {
+    verb: "get",
+    resourceRequest: true,
+    path: "/api/v1/namespaces/prod/pods/web",
+    apiGroup: "",
+    apiVersion: "v1",
+    resource: "pods",
+    subresource: "",
+    namespace: "prod",
+    name: "web",
+    patchType: "",
+    dryRun: false,
+    fieldManager: "",
+    labelSelector: "",
+    fieldSelector: "",
+    ...overrides,
+  };
+}

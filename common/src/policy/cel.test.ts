@@ -1,4 +1,5 @@
 import { compileWhen, MAX_WHEN_LENGTH, WhenEvaluationError, type WhenContext } from "./cel.js";
+import { kubernetesFacts } from "../test-fixtures.js";
 
 const identity = {
   username: "system:serviceaccount:agents:report-bot",
@@ -34,22 +35,7 @@ const httpContext: WhenContext = {
 const kubernetesContext: WhenContext = {
   identity,
   resource: { name: "cluster-api", protocol: "kubernetes" },
-  kubernetes: {
-    verb: "delete",
-    resourceRequest: true,
-    path: "/apis/apps/v1/namespaces/prod/deployments/web",
-    apiGroup: "apps",
-    apiVersion: "v1",
-    resource: "deployments",
-    subresource: "",
-    namespace: "prod",
-    name: "web",
-    patchType: "",
-    dryRun: false,
-    fieldManager: "",
-    labelSelector: "",
-    fieldSelector: "",
-  },
+  kubernetes: kubernetesFacts({ verb: "delete", path: "/apis/apps/v1/namespaces/prod/deployments/web", apiGroup: "apps", resource: "deployments" }),
 };
 
 function compiled(expression: string): (context: WhenContext) => boolean {

@@ -1,25 +1,10 @@
 import { describe, expect, it } from "@jest/globals";
 import type { KubernetesFacts } from "@portcullis/common/policy/cel";
+import { kubernetesFacts } from "@portcullis/common/test-fixtures";
 import type { PolicyRule } from "../../policy/protocol-matcher.js";
 import { describeKubernetes, KUBERNETES_MATCHER } from "./kubernetes-match.js";
 
-const facts = (overrides: Partial<KubernetesFacts> = {}): KubernetesFacts => ({
-  verb: "get",
-  resourceRequest: true,
-  path: "/api/v1/namespaces/prod/pods/web",
-  apiGroup: "",
-  apiVersion: "v1",
-  resource: "pods",
-  subresource: "",
-  namespace: "prod",
-  name: "web",
-  patchType: "",
-  dryRun: false,
-  fieldManager: "",
-  labelSelector: "",
-  fieldSelector: "",
-  ...overrides,
-});
+const facts = kubernetesFacts;
 const nonResource = (path: string, verb = "get"): KubernetesFacts => facts({ verb, resourceRequest: false, path, apiVersion: "", resource: "", namespace: "", name: "" });
 const matches = (match: PolicyRule["match"], action: PolicyRule["action"], request: KubernetesFacts): boolean => KUBERNETES_MATCHER.compile(match, action)(request);
 

@@ -2,6 +2,7 @@
 // with our connect verbs, and the ambiguous requests refused instead.
 import { describe, expect, it } from "@jest/globals";
 import type { KubernetesFacts } from "@portcullis/common/policy/cel";
+import { kubernetesFacts } from "@portcullis/common/test-fixtures";
 import { kubernetesRequest, type KubernetesRequestInput } from "./request-info.js";
 
 const JSON_PATCH = "application/json-patch+json";
@@ -99,25 +100,8 @@ describe("kubernetesRequest", () => {
     ["OPTIONS", "/api/v1"],
     ["GET", "/"],
   ])("%s %s is a non-resource request", (method, path) => {
-    expect(kubernetesRequest(input(method, path))).toEqual({
-      ok: true,
-      facts: {
-        verb: method.toLowerCase(),
-        resourceRequest: false,
-        path,
-        apiGroup: "",
-        apiVersion: "",
-        resource: "",
-        subresource: "",
-        namespace: "",
-        name: "",
-        patchType: "",
-        dryRun: false,
-        fieldManager: "",
-        labelSelector: "",
-        fieldSelector: "",
-      },
-    });
+    const nothing = { apiGroup: "", apiVersion: "", resource: "", subresource: "", namespace: "", name: "" };
+    expect(kubernetesRequest(input(method, path))).toEqual({ ok: true, facts: kubernetesFacts({ verb: method.toLowerCase(), resourceRequest: false, path, ...nothing }) });
   });
 
   it("ignores the query of a non-resource request", () => {
