@@ -5,7 +5,7 @@
 // token, a refund held until a reviewer approves it with kubectl, and one the
 // reviewer denies.
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -14,9 +14,9 @@ import { freePort } from "../controlplane/processes.js";
 import { API_HOST, startApi, type RunningApi } from "../http/upstream.js";
 import { pendingApproval as pendingApprovalIn } from "../operator/cluster-waits.js";
 import { OperatorFixture } from "../operator/fixture.js";
-import { OPERATOR_NAMESPACE } from "../operator/install.js";
 import type { OperatorProcess } from "../operator/process.js";
-import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
+import { injectedEnv, startInjectedGateway } from "./injected-gateway.js";
+import type { SidecarProcess } from "./sidecar-process.js";
 import { curl, type CurlResult } from "../http/curl.js";
 
 const NS = "billing-agents";
@@ -83,19 +83,6 @@ const agentPod = {
 
 const apply = (objects: object[]): Promise<string> => fixture.kubectlOk(["apply", "-f", "-"], { stdin: objects.map((o) => stringify(o)).join("---\n") });
 
-interface Container {
-  name: string;
-  env?: Array<{ name: string; value?: string }>;
-}
-
-/** A container's environment as the injector wrote it into the stored pod. */
-async function injectedEnv(container: string): Promise<Record<string, string>> {
-  const spec = JSON.parse(await fixture.kubectlOk(["get", "pod", agentPod.metadata.name, "-n", NS, "-o", "jsonpath={.spec}"])) as { initContainers?: Container[]; containers: Container[] };
-  const found = [...(spec.initContainers ?? []), ...spec.containers].find((candidate) => candidate.name === container);
-  if (!found) throw new Error(`the pod has no ${container} container`);
-  return Object.fromEntries((found.env ?? []).filter((variable) => variable.value !== undefined).map((variable) => [variable.name, variable.value as string]));
-}
-
 
 const refund = (amount: number): Promise<CurlResult> =>
   curl(["-X", "POST", "-H", "content-type: application/json", "--data", JSON.stringify({ amount }), `${agentUrl}/v1/refunds`]);
@@ -114,16 +101,9 @@ beforeAll(async () => {
   await apply(setup());
   await fixture.waitFor(["get", "accesspolicy", "billing-bot", "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
   await apply([agentPod]);
-  const uid = await fixture.kubectlOk(["get", "pod", agentPod.metadata.name, "-n", NS, "-o", "jsonpath={.metadata.uid}"]);
-  const token = (await fixture.kubectlOk(["create", "token", "billing-bot", "-n", NS, "--audience=portcullis", "--bound-object-kind=Pod", `--bound-object-name=${agentPod.metadata.name}`, `--bound-object-uid=${uid}`])).trim();
-  const ca = Buffer.from(await fixture.kubectlOk(["get", "secret", "portcullis-operator-tls", "-n", OPERATOR_NAMESPACE, "-o", "jsonpath={.data.ca-bundle\\.crt}"]), "base64").toString();
-  await writeFile(join(dir, "token"), token);
-  await writeFile(join(dir, "ca.crt"), ca);
-  const injected = await injectedEnv("portcullis-gateway");
-  gateway = await startSidecar({
-    env: { ...injected, PORTCULLIS_BROKER_URL: `https://127.0.0.1:${operator.ports.broker}`, PORTCULLIS_TOKEN_FILE: join(dir, "token"), PORTCULLIS_BROKER_CA_FILE: join(dir, "ca.crt") },
-  });
-  agentUrl = (await injectedEnv("agent")).PORTCULLIS_BILLING_API_URL ?? "";
+  const pod = { fixture, namespace: NS, name: agentPod.metadata.name, serviceAccount: "billing-bot" };
+  gateway = await startInjectedGateway(pod, operator, dir);
+  agentUrl = (await injectedEnv(pod, "agent")).PORTCULLIS_BILLING_API_URL ?? "";
 }, 120_000);
 
 afterAll(async () => {

@@ -9,7 +9,7 @@
 // impersonation refused, a delete held until a reviewer approves it with
 // kubectl, the audit log naming the agent, a table of path evasions, and the
 // evidence of it all.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,9 +21,9 @@ import { kubectl, kubectlOk } from "../jest/environment.js";
 import type { CommandResult } from "../processes/child-process.js";
 import { pendingApproval as pendingApprovalIn } from "../operator/cluster-waits.js";
 import { OperatorFixture } from "../operator/fixture.js";
-import { OPERATOR_NAMESPACE } from "../operator/install.js";
 import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
-import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
+import { type InjectedPod, injectedEnv, startInjectedGateway } from "./injected-gateway.js";
+import type { SidecarProcess } from "./sidecar-process.js";
 
 const AGENTS = "ops-agents";
 const PROD = "prod";
@@ -147,17 +147,7 @@ const admin = (args: string[], stdin?: string): Promise<string> => fixture.kubec
 const agent = (args: string[], stdin?: string): Promise<CommandResult> => kubectl(args, { kubeconfig, ...(stdin === undefined ? {} : { stdin }) });
 const kubectlAgentOk = (args: string[]): Promise<string> => kubectlOk(args, { kubeconfig });
 
-interface Env {
-  name: string;
-  value?: string;
-}
-
-async function injectedEnv(container: string): Promise<Record<string, string>> {
-  const spec = JSON.parse(await admin(["get", "pod", agentPod.metadata.name, "-n", AGENTS, "-o", "jsonpath={.spec}"])) as { initContainers?: Array<{ name: string; env?: Env[] }>; containers: Array<{ name: string; env?: Env[] }> };
-  const found = [...(spec.initContainers ?? []), ...spec.containers].find((candidate) => candidate.name === container);
-  if (!found) throw new Error(`the pod has no ${container} container`);
-  return Object.fromEntries((found.env ?? []).filter((variable) => variable.value !== undefined).map((variable) => [variable.name, variable.value as string]));
-}
+const injectedPod = (): InjectedPod => ({ fixture, namespace: AGENTS, name: agentPod.metadata.name, serviceAccount: "ops-bot" });
 
 /** A raw HTTPS request to the gateway as the agent's pod would send it, trusting the pod's CA. */
 async function raw(path: string, headers: Record<string, string> = {}, method = "GET", body?: string): Promise<{ status: number; body: string; contentType: string }> {
@@ -193,23 +183,10 @@ beforeAll(async () => {
   await admin(["apply", "-f", "-"], yaml(clusterApiObjects(apiPort, fixture.controlPlane.caPem, token, certificate)));
   await fixture.waitFor(["get", "accesspolicy", "ops-bot", "-n", AGENTS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
   await admin(["apply", "-f", "-"], yaml([agentPod]));
-  const uid = await admin(["get", "pod", agentPod.metadata.name, "-n", AGENTS, "-o", "jsonpath={.metadata.uid}"]);
-  const podToken = (await admin(["create", "token", "ops-bot", "-n", AGENTS, "--audience=portcullis", "--bound-object-kind=Pod", `--bound-object-name=${agentPod.metadata.name}`, `--bound-object-uid=${uid}`])).trim();
-  const brokerCa = Buffer.from(await admin(["get", "secret", "portcullis-operator-tls", "-n", OPERATOR_NAMESPACE, "-o", "jsonpath={.data.ca-bundle\\.crt}"]), "base64").toString();
-  await writeFile(join(dir, "token"), podToken);
-  await writeFile(join(dir, "ca.crt"), brokerCa);
   await mkdir(trustDir);
-  const injected = await injectedEnv("portcullis-gateway");
-  expect(injected.PORTCULLIS_TRUST_DIR).toBe("/var/run/portcullis-trust");
-  gateway = await startSidecar({
-    env: {
-      ...injected,
-      PORTCULLIS_TRUST_DIR: trustDir,
-      PORTCULLIS_BROKER_URL: `https://127.0.0.1:${operator.ports.broker}`,
-      PORTCULLIS_TOKEN_FILE: join(dir, "token"),
-      PORTCULLIS_BROKER_CA_FILE: join(dir, "ca.crt"),
-    },
-  });
+  expect((await injectedEnv(injectedPod(), "portcullis-gateway")).PORTCULLIS_TRUST_DIR).toBe("/var/run/portcullis-trust");
+  // The trust directory the pod would mount, here a local one.
+  gateway = await startInjectedGateway(injectedPod(), operator, dir, { PORTCULLIS_TRUST_DIR: trustDir });
   kubeconfig = join(trustDir, "kubeconfig");
 }, 180_000);
 
@@ -221,7 +198,7 @@ afterAll(async () => {
 
 describe("the Kubernetes API gateway", () => {
   it("gives the agent container KUBECONFIG, and the gateway writes it: the listener on loopback, the pod's CA, the pod's namespace", async () => {
-    const env = await injectedEnv("agent");
+    const env = await injectedEnv(injectedPod(), "agent");
     expect(env.KUBECONFIG).toBe("/var/run/portcullis-trust/kubeconfig");
     expect(env.PORTCULLIS_CLUSTER_API_URL).toBe(`https://127.0.0.1:${listenerPort}`);
     const config = JSON.parse(await readFile(kubeconfig, "utf8")) as { clusters: Array<{ cluster: Record<string, string> }>; contexts: Array<{ context: { namespace: string } }> };

@@ -7,11 +7,12 @@
 // directory the app containers mount read-only (the injector points
 // SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS at
 // it).
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { type CertificateAuthority, createCertificateAuthority, type KeyPairPem } from "@portcullis/common/pki/pki";
 import { POD_CA_FILE, TRUST_BUNDLE_FILE } from "@portcullis/common/injection-names";
+import { writeTrustFile } from "./trust-files.js";
 
 /** Where Debian (and the sidecar image) keep the system's CA certificates. */
 export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
@@ -19,11 +20,6 @@ const CA_VALID_DAYS = 397;
 const LEAF_VALID_DAYS = 90;
 /** A listener replaces its certificate this often, well before it expires. */
 export const LEAF_RENEW_MS = 30 * 24 * 3_600_000;
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.tmp`, text, { mode: 0o644 });
-  await rename(`${path}.tmp`, path);
-}
 
 export class PodCertificates {
   private readonly issued = new Map<string, Promise<KeyPairPem>>();
@@ -37,8 +33,8 @@ export class PodCertificates {
       const system = await readFile(systemBundle, "utf8").catch(() => "");
       // PEM blocks each on their own lines: one glued to the next is skipped by some readers.
       const pem = `${ca.certPem.trimEnd()}\n`;
-      await writeAtomically(join(trustDir, POD_CA_FILE), pem);
-      await writeAtomically(join(trustDir, TRUST_BUNDLE_FILE), `${system.trimEnd()}\n${pem}`.trimStart());
+      await writeTrustFile(join(trustDir, POD_CA_FILE), pem);
+      await writeTrustFile(join(trustDir, TRUST_BUNDLE_FILE), `${system.trimEnd()}\n${pem}`.trimStart());
     }
     return new PodCertificates(ca);
   }

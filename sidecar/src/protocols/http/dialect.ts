@@ -63,8 +63,8 @@ export interface HttpDialect<F> {
   upgradeRefusal(facts: F, decision: Decision, request: DialectRequest): string | undefined;
   /** Why the request must be refused before it is decided (e.g. it asks the backend to act as someone else), if so. */
   requestProblem?(request: DialectRequest): string | undefined;
-  /** Changes to the headers the backend gets, after the credential is set. */
-  upstreamHeaders?(headers: Record<string, string>, facts: F, session: DialectSession): void;
+  /** Changes to the headers the backend gets, after the credential is set; `masking`: the response will be masked (responseMasking gave one). */
+  upstreamHeaders?(headers: Record<string, string>, facts: F, session: DialectSession, masking: boolean): void;
   /** How the response is masked; undefined: it streams through untouched. */
   responseMasking(facts: F, session: DialectSession): ResponseMasking | undefined;
   /** The masker of an upgraded stream's messages; the session's when absent. */

@@ -71,6 +71,8 @@ export class Exchange<F> {
   private readonly request: DialectRequest;
   private readonly dialect: HttpDialect<F>;
   private readonly labels: { resource: string; protocol: string };
+  /** What the dialect sees of the session. */
+  private readonly dialectSession: DialectSession;
   /** The bodies this exchange holds in memory, given back when it ends. */
   private readonly lease: BufferLease;
 
@@ -83,6 +85,7 @@ export class Exchange<F> {
     this.request = { req: this.req, method: this.method, target: this.target, headers };
     this.labels = { resource: this.runtime.resource.name, protocol: this.dialect.protocol };
     this.lease = new BufferLease(this.runtime.services.buffers);
+    this.dialectSession = { identity: this.session.identity, id: this.session.id, masker: this.session.rules.masker.body };
   }
 
   /** Runs the exchange; rejects only when the session's evidence cannot be written (the caller ends the session). */
@@ -222,16 +225,13 @@ export class Exchange<F> {
       delete headers.range;
       delete headers["if-range"];
     }
-    if (held.facts !== undefined) this.dialect.upstreamHeaders?.(headers, held.facts, this.dialectSession);
+    if (held.facts !== undefined) this.dialect.upstreamHeaders?.(headers, held.facts, this.dialectSession, masking);
     // A streamed body without a length goes chunked: undici frames it itself.
     if (bodyLength !== undefined) headers["content-length"] = String(bodyLength);
     else if (this.req.headers["content-length"] !== undefined) headers["content-length"] = this.req.headers["content-length"];
     return headers;
   }
 
-  private get dialectSession(): DialectSession {
-    return { identity: this.session.identity, id: this.session.id, masker: this.session.rules.masker.body };
-  }
 
   private async forward(held: Held<F>, res: http.ServerResponse): Promise<void> {
     const masking = held.facts === undefined ? undefined : this.dialect.responseMasking(held.facts, this.dialectSession);

@@ -64,10 +64,10 @@ function bodyMasking(masker: BodyMasker): ResponseMasking {
 }
 
 /** Upgrades pass only as a GET and when the rule that allowed them names the Upgrade header: an allow written for plain requests does not open a tunnel. */
-function upgradeRefusal(rules: ReadonlyMap<string, boolean>) {
+function upgradeRefusal(rules: ReadonlySet<string>) {
   return (_facts: HttpFacts, decision: Decision, request: DialectRequest): string | undefined => {
     if (request.method !== "GET") return `a protocol upgrade must be a GET, not ${request.method}`;
-    return rules.get(`${decision.policy ?? ""}/${decision.rule}`)
+    return rules.has(`${decision.policy}/${decision.rule}`)
       ? undefined
       : `protocol upgrades (${request.req.headers.upgrade ?? ""}) are relayed only when the rule that allows them names the Upgrade header in match.http.headers`;
   };
@@ -75,7 +75,6 @@ function upgradeRefusal(rules: ReadonlyMap<string, boolean>) {
 
 /** The dialect for one http Resource; `upgradeRules` are the "policy/rule" names whose match names the Upgrade header. */
 export function httpDialect(factsHost: string, upgradeRules: ReadonlySet<string>): HttpDialect<HttpFacts> {
-  const upgrades = new Map([...upgradeRules].map((name) => [name, true]));
   return {
     protocol: "http",
     matcher: HTTP_MATCHER,
@@ -100,7 +99,7 @@ export function httpDialect(factsHost: string, upgradeRules: ReadonlySet<string>
       return undefined;
     },
     summary: (_facts, request) => `${request.method} ${request.target.path}`,
-    upgradeRefusal: upgradeRefusal(upgrades),
+    upgradeRefusal: upgradeRefusal(upgradeRules),
     responseMasking: (_facts, session) => (session.masker.active ? bodyMasking(session.masker) : undefined),
   };
 }

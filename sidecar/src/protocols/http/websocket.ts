@@ -55,14 +55,6 @@ class Session {
     return { status: 101, bytes: this.bytes, masked: this.masked, ...(this.error ? { error: this.error } : {}) };
   }
 
-  private record(message: Omit<MessageData, "request">): void {
-    this.records.add(message);
-  }
-
-  private send(to: net.Socket, from: net.Socket, data: Buffer): void {
-    sendOn(to, from, data);
-  }
-
   /** The frames a chunk completes; undefined (the socket is closed) when one is not relayable. */
   private framesOf(chunk: Buffer, direction: MessageData["direction"]): Frame[] | undefined {
     this.bytes += chunk.length;
@@ -78,7 +70,7 @@ class Session {
   private agentData(chunk: Buffer): void {
     const frames = this.framesOf(chunk, "agent");
     if (!frames) return;
-    this.send(this.upstream, this.relay.socket, chunk);
+    sendOn(this.upstream, this.relay.socket, chunk);
     for (const frame of frames) this.recordFrame(frame, "agent");
   }
 
@@ -90,7 +82,7 @@ class Session {
       for (const frame of frames) this.maskedFrame(frame);
       return;
     }
-    this.send(this.relay.socket, this.upstream, chunk);
+    sendOn(this.relay.socket, this.upstream, chunk);
     for (const frame of frames) this.recordFrame(frame, "backend");
   }
 
@@ -99,7 +91,7 @@ class Session {
     // Continuations belong to the message their first frame started; it was recorded with its own size.
     if (!kind) return;
     const content = this.content && (kind === "binary" || kind === "text") ? this.content(frame.payload) : {};
-    this.record({ direction, kind, bytes: frame.payload.length, ...(masked && Object.keys(masked).length ? { masked } : {}), ...content });
+    this.records.add({ direction, kind, bytes: frame.payload.length, ...(masked && Object.keys(masked).length ? { masked } : {}), ...content });
   }
 
   /** Under masking: control frames pass, data messages are assembled, masked and sent whole. */
@@ -107,7 +99,7 @@ class Session {
     if (frame.opcode >= OPCODES.close) {
       // Control frames carry the backend's text too (a close reason, ping data): under masking only the close code passes.
       const code = frame.opcode === OPCODES.close && frame.payload.length >= 2 ? frame.payload.subarray(0, 2) : Buffer.alloc(0);
-      this.send(this.relay.socket, this.upstream, encodeFrame(frame.opcode, code));
+      sendOn(this.relay.socket, this.upstream, encodeFrame(frame.opcode, code));
       this.recordFrame(frame, "backend");
       return;
     }
@@ -121,12 +113,12 @@ class Session {
     const kind = KINDS[pending.opcode] ?? "binary";
     const masked = kind === "text" ? this.maskText(payload.toString("utf8")) : undefined;
     if (!masked) {
-      this.record({ direction: "backend", kind, bytes: payload.length, refused: "masking rules apply and this message cannot be masked" });
+      this.records.add({ direction: "backend", kind, bytes: payload.length, refused: "masking rules apply and this message cannot be masked" });
       return this.abort(1008, "a message that masking rules cover could not be masked");
     }
     for (const [rule, count] of Object.entries(masked.counts)) this.masked[rule] = (this.masked[rule] ?? 0) + count;
-    this.send(this.relay.socket, this.upstream, encodeFrame(OPCODES.text, Buffer.from(masked.text, "utf8")));
-    this.record({ direction: "backend", kind, bytes: payload.length, ...(Object.keys(masked.counts).length ? { masked: masked.counts } : {}) });
+    sendOn(this.relay.socket, this.upstream, encodeFrame(OPCODES.text, Buffer.from(masked.text, "utf8")));
+    this.records.add({ direction: "backend", kind, bytes: payload.length, ...(Object.keys(masked.counts).length ? { masked: masked.counts } : {}) });
   }
 
   private maskText(text: string): { text: string; counts: Record<string, number> } | undefined {
@@ -143,7 +135,7 @@ class Session {
   /** Closes both sides: the agent gets a close frame saying why. */
   private abort(code: number, reason: string, from?: MessageData["direction"]): void {
     this.error = { code: String(code), message: `portcullis: the WebSocket was closed: ${reason}` };
-    if (from) this.record({ direction: from, kind: "close", bytes: 0, refused: reason });
+    if (from) this.records.add({ direction: from, kind: "close", bytes: 0, refused: reason });
     if (this.relay.socket.writable) this.relay.socket.end(closeFrame(code, `portcullis: ${reason}`.slice(0, 120)));
     this.upstream.destroy();
   }

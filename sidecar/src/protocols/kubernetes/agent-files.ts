@@ -11,11 +11,12 @@
 // Its user has a placeholder token only because kubectl prompts for a user
 // name when a user has nothing at all; the token means nothing anywhere (the
 // gateway drops the agent's Authorization and a non-JWT never identifies).
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { governsInClusterApi } from "@portcullis/common/config/agent-tls";
 import { AGENT_KUBECONFIG_FILE, POD_CA_FILE, TRUST_SERVICE_ACCOUNT_DIR } from "@portcullis/common/injection-names";
+import { writeTrustFile } from "../../runtime/trust-files.js";
 
 const AGENT_USER = "portcullis-agent";
 const PLACEHOLDER_TOKEN = "portcullis-pod-identity";
@@ -39,19 +40,14 @@ export function agentKubeconfig(bundle: ConfigBundle, caFile: string): string | 
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.tmp`, text, { mode: 0o644 });
-  await rename(`${path}.tmp`, path);
-}
-
 /** Writes (or replaces) the agent's kubeconfig and, for a transparent Resource, its service-account files; nothing without a kubernetes Resource. */
 export async function writeAgentFiles(trustDir: string, bundle: ConfigBundle, podCaPem: string): Promise<void> {
   const text = agentKubeconfig(bundle, join(trustDir, POD_CA_FILE));
-  if (text !== undefined) await writeAtomically(join(trustDir, AGENT_KUBECONFIG_FILE), text);
+  if (text !== undefined) await writeTrustFile(join(trustDir, AGENT_KUBECONFIG_FILE), text);
   if (!bundle.resources.some((resource) => governsInClusterApi(resource.spec))) return;
   const dir = join(trustDir, TRUST_SERVICE_ACCOUNT_DIR);
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  await writeAtomically(join(dir, "ca.crt"), podCaPem);
-  await writeAtomically(join(dir, "namespace"), bundle.identity.namespace);
-  await writeAtomically(join(dir, "token"), PLACEHOLDER_TOKEN);
+  await writeTrustFile(join(dir, "ca.crt"), podCaPem);
+  await writeTrustFile(join(dir, "namespace"), bundle.identity.namespace);
+  await writeTrustFile(join(dir, "token"), PLACEHOLDER_TOKEN);
 }

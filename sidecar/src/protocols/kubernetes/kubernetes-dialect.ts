@@ -203,11 +203,11 @@ export function kubernetesDialect(): HttpDialect<KubernetesFacts> {
     }),
     requestProblem,
     upgradeRefusal,
-    upstreamHeaders: (headers, facts, session) => {
+    upstreamHeaders: (headers, facts, session, masking) => {
       headers["user-agent"] = auditedUserAgent(session, headers["user-agent"]);
       if (headers["sec-websocket-protocol"] !== undefined) headers["sec-websocket-protocol"] = offeredSubprotocols(headers["sec-websocket-protocol"], facts.verb).join(", ");
       // Protobuf and CBOR cannot be masked: responses that are masked are asked for as JSON.
-      if (masked(facts, session)) headers.accept = jsonOnlyAccept(headers.accept);
+      if (masking) headers.accept = jsonOnlyAccept(headers.accept);
     },
     responseMasking: (facts, session) => {
       const context = masked(facts, session);
