@@ -26,6 +26,7 @@ import { PodCertificates } from "./runtime/pod-certificates.js";
 import { postgresGateway } from "./protocols/postgres/gateway.js";
 import { httpGateway } from "./protocols/http/gateway.js";
 import { kubernetesGateway } from "./protocols/kubernetes/gateway.js";
+import { mcpGateway } from "./protocols/mcp/gateway.js";
 import { writeAgentFiles } from "./protocols/kubernetes/agent-files.js";
 import { startHealthServer } from "./observability/health-server.js";
 import { createLogger, LOG_LEVELS, type Logger } from "./observability/logger.js";
@@ -201,7 +202,7 @@ async function run(options: Options): Promise<void> {
   const certificates = await PodCertificates.create(bundle.identity.podName, options.trustDir);
   const gateway = new Gateway({
     host: options.listenHost,
-    registry: new ProtocolRegistry([postgresGateway, httpGateway, kubernetesGateway]),
+    registry: new ProtocolRegistry([postgresGateway, httpGateway, kubernetesGateway, mcpGateway()]),
     log,
     services: { spool, metrics, approvals: source.approvals, grants: new GrantCache(), certificates, buffers: new BufferBudget(options.maxBufferedBytes) },
     onSessionEnded: () => uploader.poke(),

@@ -61,15 +61,31 @@ function decisionText(decision: Data): string {
   return `${text(decision, "action") ?? "?"} (${rule || "default action"})${reason ? `: ${reason}` : ""}`;
 }
 
-/** What the request was, by protocol: the statement and its bound values, or the HTTP request line. */
 /** A Kubernetes API request: what it does, as the reviewer read it, and the HTTP request it was. */
 function kubernetesRequestLines(data: Data): string[] {
   const http = object(data, "http");
   return [`${BODY}${oneLine(text(data, "summary") ?? "?")}`, labelled("http", oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`))];
 }
 
+/** An MCP message: what it asks (a tool call and its arguments as recorded, masked), who sent it, and the HTTP request that carried it. */
+function mcpRequestLines(data: Data): string[] {
+  const mcp = object(data, "mcp");
+  const http = object(data, "http");
+  const args = text(mcp, "arguments");
+  const fingerprint = text(mcp, "toolFingerprint");
+  return [
+    `${BODY}${oneLine(text(data, "summary") ?? "?")}`,
+    labelled("message", oneLine(`${text(mcp, "kind") ?? "?"} from the ${text(mcp, "direction") === "server" ? "server" : "agent"}${text(mcp, "id") ? `, id ${text(mcp, "id") ?? ""}` : ""}`)),
+    ...(args !== undefined ? [labelled("arguments", oneLine(args))] : []),
+    ...(fingerprint ? [labelled("tool", oneLine(fingerprint))] : []),
+    ...(Object.keys(http).length ? [labelled("http", oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`))] : []),
+  ];
+}
+
+/** What the request was, by protocol: the statement and its bound values, the HTTP request line, or what it does (Kubernetes, MCP). */
 function requestLines(data: Data): string[] {
   if (Object.keys(object(data, "kubernetes")).length) return kubernetesRequestLines(data);
+  if (text(data, "protocol") === "mcp") return mcpRequestLines(data);
   const http = object(data, "http");
   if (Object.keys(http).length) {
     const body = Number(field(http, "bodyBytes") ?? 0);
@@ -105,6 +121,8 @@ function result(data: Data): string[] {
   const parts = [...returned(data), ...(duration === undefined ? [] : [`${duration} ms`])];
   return [
     labelled("returned", oneLine(parts.join(", "))),
+    ...(text(object(data, "mcp"), "summary") !== undefined ? [labelled("response", oneLine(text(object(data, "mcp"), "summary") ?? ""))] : []),
+    ...(text(data, "requestSession") ? [labelled("of", oneLine(`the request in session ${text(data, "requestSession") ?? ""}`))] : []),
     ...(masked.length ? [labelled("masked", oneLine(masked.join(", ")))] : []),
     ...(Object.keys(error).length ? [labelled("error", oneLine(`${text(error, "code") ?? "?"} ${text(error, "message") ?? ""}`))] : []),
   ];

@@ -37,12 +37,20 @@
 //                  target, the canonical path and query; host; bodyBytes;
 //                  bodySha256), and for kubernetes also kubernetes (verb,
 //                  apiGroup, apiVersion, resource, subresource, namespace,
-//                  name, or path; dryRun; patchType).
+//                  name, or path; dryRun; patchType); for mcp, one record
+//                  per JSON-RPC message with mcp (direction, kind, id,
+//                  method, tool, masked arguments and their sha256, the
+//                  tool's fingerprint, resource uri, prompt).
 // - result         request (seq of its request record), masked (values
 //                  masked per column or JSON path), error (code: a SQLSTATE
 //                  or an HTTP status; message), durationMs, and details:
 //                  postgres (rowsReturned, commandTags, rows affected such as
-//                  "UPDATE 3") or http (status, bytes, events of a watch).
+//                  "UPDATE 3") or http (status, bytes, events of a watch);
+//                  for mcp also mcp (the JSON-RPC response in one line:
+//                  what a list showed and hid, a result's content, isError)
+//                  and requestSession when the request was recorded in
+//                  another session (the older SSE transport answers on
+//                  its own connection).
 // - message        a WebSocket message relayed after an allowed upgrade:
 //                  request (seq of the upgrade's request record), direction
 //                  (agent: sent by the agent; backend: sent to it), kind
@@ -131,6 +139,25 @@ export interface KubernetesRequestDetails {
   patchType?: string;
 }
 
+/** A Model Context Protocol message's details: one JSON-RPC request, notification or response. */
+export interface McpRequestDetails {
+  /** client: the agent's message to the server; server: the server's to the agent. */
+  direction: "client" | "server";
+  kind: "request" | "notification" | "response";
+  /** The JSON-RPC id, as JSON (requests and responses). */
+  id?: string;
+  method?: string;
+  tool?: string;
+  /** The tool's or prompt's arguments, masked as the policies mask results, cut at 16 KiB. */
+  arguments?: string;
+  /** sha256 of the canonical JSON of the arguments the server received: what an approval bound to. */
+  argumentsSha256?: string;
+  /** The tool definition's fingerprint the gateway accepted or refused. */
+  toolFingerprint?: string;
+  uri?: string;
+  prompt?: string;
+}
+
 /** request: what the client asked, recorded before it is forwarded (or refused). */
 export interface RequestData {
   protocol: string;
@@ -142,6 +169,7 @@ export interface RequestData {
   postgres?: PostgresRequestDetails;
   http?: HttpRequestDetails;
   kubernetes?: KubernetesRequestDetails;
+  mcp?: McpRequestDetails;
 }
 
 /** result: what a forwarded request did. */
@@ -157,6 +185,10 @@ export interface ResultData {
   postgres?: { rowsReturned: number; commandTags: string[] };
   /** events: the lines of a watch stream relayed. */
   http?: { status: number; bytes: number; events?: number };
+  /** summary: the response in one line ("listed 2 of 5 tools; hidden: …", "2 text items"); isError: a tool's own error result. */
+  mcp?: { summary: string; isError?: boolean; hidden?: string[] };
+  /** The session whose record `request` is, when it is not this one. */
+  requestSession?: string;
 }
 
 /** message: a WebSocket message relayed (or refused) after an allowed upgrade. */

@@ -7,15 +7,16 @@
 import { Environment, type ASTNode, type ObjectSchema, type ParseResult, type TypeCheckResult } from "@marcbachmann/cel-js";
 import { LruCache } from "../lru.js";
 
-export type WhenProtocol = "postgres" | "http" | "kubernetes";
+export type WhenProtocol = "postgres" | "http" | "kubernetes" | "mcp";
 
-export const WHEN_PROTOCOLS: readonly WhenProtocol[] = ["postgres", "http", "kubernetes"];
+export const WHEN_PROTOCOLS: readonly WhenProtocol[] = ["postgres", "http", "kubernetes", "mcp"];
 
 /** The CEL variable that carries the request's classification for each protocol. */
-export const PROTOCOL_VARIABLE: Readonly<Record<WhenProtocol, "sql" | "http" | "kubernetes">> = {
+export const PROTOCOL_VARIABLE: Readonly<Record<WhenProtocol, "sql" | "http" | "kubernetes" | "mcp">> = {
   postgres: "sql",
   http: "http",
   kubernetes: "kubernetes",
+  mcp: "mcp",
 };
 
 /** A PostgreSQL statement as the gateway classified it. */
@@ -74,6 +75,25 @@ export interface KubernetesFacts {
   fieldSelector: string;
 }
 
+/**
+ * One JSON-RPC request or notification of the Model Context Protocol: the agent's to its
+ * MCP server (direction client), or the server's to the agent (server: sampling,
+ * elicitation, logging). Fields that do not apply to the method are empty.
+ */
+export interface McpFacts {
+  direction: "client" | "server";
+  /** request (it expects a response) or notification. */
+  kind: "request" | "notification";
+  /** e.g. tools/call, tools/list, resources/read, prompts/get, sampling/createMessage. */
+  method: string;
+  /** tools/call: the tool and its arguments as the server will read them. */
+  tool: { name: string; arguments: Record<string, unknown> };
+  /** resources/read, resources/subscribe: the resource's URI. */
+  resource: { uri: string };
+  /** prompts/get: the prompt and its arguments. */
+  prompt: { name: string; arguments: Record<string, unknown> };
+}
+
 /** The agent, as the gateway authenticated it. */
 export interface IdentityFacts {
   username: string;
@@ -101,6 +121,7 @@ export interface WhenContext {
   sql?: SqlFacts;
   http?: HttpFacts;
   kubernetes?: KubernetesFacts;
+  mcp?: McpFacts;
 }
 
 export type CompiledWhen =
@@ -153,6 +174,14 @@ const KUBERNETES_SCHEMA: ObjectSchema = {
   labelSelector: "string",
   fieldSelector: "string",
 };
+const MCP_SCHEMA: ObjectSchema = {
+  direction: "string",
+  kind: "string",
+  method: "string",
+  tool: { name: "string", arguments: "map<string, dyn>" },
+  resource: { uri: "string" },
+  prompt: { name: "string", arguments: "map<string, dyn>" },
+};
 const IDENTITY_SCHEMA: ObjectSchema = {
   username: "string",
   groups: "list<string>",
@@ -166,9 +195,10 @@ const PROTOCOL_SCHEMA: Record<WhenProtocol, ObjectSchema> = {
   postgres: SQL_SCHEMA,
   http: HTTP_SCHEMA,
   kubernetes: KUBERNETES_SCHEMA,
+  mcp: MCP_SCHEMA,
 };
 
-// Environments are expensive to build, so there is one per protocol subset (at most 7).
+// Environments are expensive to build, so there is one per protocol subset (at most 15).
 const environments = new Map<string, Environment>();
 const compiled = new LruCache<string, CompiledWhen>(CACHE_SIZE);
 

@@ -35,9 +35,9 @@ export const MAX_POLICY_PATTERN_COST = 40_000;
 
 type AccessPolicySpec = IAccessPolicy["spec"];
 type Rule = NonNullable<AccessPolicySpec["rules"]>[number];
-type MatchKind = "sql" | "http" | "kubernetes";
+type MatchKind = "sql" | "http" | "kubernetes" | "mcp";
 
-const MATCH_PROTOCOL: Record<MatchKind, WhenProtocol> = { sql: "postgres", http: "http", kubernetes: "kubernetes" };
+const MATCH_PROTOCOL: Record<MatchKind, WhenProtocol> = { sql: "postgres", http: "http", kubernetes: "kubernetes", mcp: "mcp" };
 
 interface NamedResources {
   found: IResource[];
@@ -155,6 +155,7 @@ function matchKindOf(rule: Rule): MatchKind | undefined {
   if (rule.match?.sql) return "sql";
   if (rule.match?.http) return "http";
   if (rule.match?.kubernetes) return "kubernetes";
+  if (rule.match?.mcp) return "mcp";
   return undefined;
 }
 

@@ -86,6 +86,11 @@ export class SessionRecorder {
     return this.writtenHead;
   }
 
+  /** The session has ended (or is ending): appends are refused. */
+  get ended(): boolean {
+    return this.ending !== undefined;
+  }
+
   append<T extends AppendableType>(type: T, data: EvidenceDataByType[T]): Promise<EvidenceRecord> {
     if (this.ending !== undefined) return Promise.reject(new Error(`session ${this.session} has ended; no more evidence can be recorded for it`));
     return this.enqueue(type, data, this.options.clock());

@@ -24,8 +24,17 @@ export interface Decision {
   index?: number;
 }
 
+export interface DecideOptions {
+  /**
+   * Decides whether some request with these facts could be allowed, for lists (an MCP server's
+   * tools): a rule's `when` may read what only the real request has, so a deny rule with a `when`
+   * may not apply and an allow or requireApproval rule with one may.
+   */
+  possible?: boolean;
+}
+
 export interface PolicySet<F> {
-  decide(request: Classified<F>, identity: IdentityFacts, resource: ResourceFacts): Decision;
+  decide(request: Classified<F>, identity: IdentityFacts, resource: ResourceFacts, options?: DecideOptions): Decision;
 }
 
 type Rule = PolicyRule;
@@ -103,10 +112,12 @@ function ruleDecision<F>(policy: string, rule: CompiledRule<F>, described: strin
 }
 
 /** The first rule whose match and when hold decides; none → the default action. */
-function decideItem<F>(policy: Extract<CompiledPolicy<F>, { broken: false }>, matcher: ProtocolMatcher<F>, facts: F, context: WhenContext, index: number): Decision {
+function decideItem<F>(policy: Extract<CompiledPolicy<F>, { broken: false }>, matcher: ProtocolMatcher<F>, facts: F, context: WhenContext, index: number, possible: boolean): Decision {
   for (const rule of policy.rules) {
     if (!rule.matches(facts)) continue;
-    if (rule.when) {
+    if (rule.when && possible) {
+      if (rule.action === "deny") continue;
+    } else if (rule.when) {
       let holds: boolean;
       try {
         holds = rule.when(context);
@@ -133,7 +144,7 @@ class CompiledPolicySet<F> implements PolicySet<F> {
     private readonly policies: readonly CompiledPolicy<F>[],
   ) {}
 
-  decide(request: Classified<F>, identity: IdentityFacts, resource: ResourceFacts): Decision {
+  decide(request: Classified<F>, identity: IdentityFacts, resource: ResourceFacts, options: DecideOptions = {}): Decision {
     if (this.policies.length === 0) {
       return { action: "deny", policy: "", rule: "(no policy)", message: `no AccessPolicy names the Resource "${this.resourceName}", so nothing may be done on it` };
     }
@@ -145,7 +156,7 @@ class CompiledPolicySet<F> implements PolicySet<F> {
     );
     request.items.forEach((facts, index) => {
       const context: WhenContext = { identity, resource, ...this.matcher.whenFacts(facts) };
-      for (const policy of this.policies) if (!policy.broken) decisions.push(decideItem(policy, this.matcher, facts, context, index));
+      for (const policy of this.policies) if (!policy.broken) decisions.push(decideItem(policy, this.matcher, facts, context, index, options.possible === true));
     });
     return mostRestrictive(decisions) ?? { action: "allow", policy: "", rule: "(empty query)", message: "the query has no statements" };
   }

@@ -21,22 +21,22 @@ import type { DialectRequest, DialectSession, HttpDialect, ResponseMasking } fro
 import { firstValue } from "./http-dialect.js";
 import { type Refusal, type RefusalOptions, type Reply, refuseReply } from "./responses.js";
 import { relayWebSocket } from "./websocket.js";
+import { BodyTooLarge, BuffersFull, describeUpstreamError, drained, goneSignal, readBody, readLimited, relay } from "./streams.js";
 import type { CanonicalTarget } from "./request-target.js";
 import type { HttpResourceRuntime } from "./runtime.js";
 import type { HttpSession } from "./session.js";
 
-export class BodyTooLarge extends Error {}
-/** The pod's budget for bodies in memory is spent: the request is refused for now. */
-export class BuffersFull extends Error {}
-
-/** The request body, whole, or BodyTooLarge past `limit` bytes, BuffersFull when the lease cannot hold it. */
-export async function readBody(req: http.IncomingMessage, limit: number, lease: BufferLease): Promise<Buffer> {
-  if (Number(req.headers["content-length"] ?? "0") > limit) throw new BodyTooLarge();
-  return readLimited(req as AsyncIterable<Buffer>, limit, lease);
-}
-
 const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 const BUSY = "the gateway holds as many bodies in memory as it may (all sessions together), so this one cannot be read now; retry shortly";
+
+/** What the listener hands a protocol for one request: it answers it, recording everything, and resolves when done (rejects when evidence cannot be written). */
+export type ExchangeHandler<F> = (input: ExchangeInput<F>) => Promise<void>;
+
+/** The exchange of a protocol described by its dialect (http, kubernetes). */
+export const dialectExchange =
+  <F>(dialect: HttpDialect<F>): ExchangeHandler<F> =>
+  (input) =>
+    new Exchange(input, dialect).run();
 
 export interface ExchangeInput<F> {
   req: http.IncomingMessage;
@@ -76,11 +76,11 @@ export class Exchange<F> {
   /** The bodies this exchange holds in memory, given back when it ends. */
   private readonly lease: BufferLease;
 
-  constructor(input: ExchangeInput<F>) {
+  constructor(input: ExchangeInput<F>, dialect: HttpDialect<F>) {
     ({ req: this.req, reply: this.reply, runtime: this.runtime, session: this.session, target: this.target, started: this.started } = input);
     this.gone = goneSignal(this.reply);
     this.method = (this.req.method ?? "GET").toUpperCase();
-    this.dialect = this.runtime.dialect;
+    this.dialect = dialect;
     const headers = forwardedRequestHeaders(this.req.headers, this.runtime.upstream.credential?.name);
     this.request = { req: this.req, method: this.method, target: this.target, headers };
     this.labels = { resource: this.runtime.resource.name, protocol: this.dialect.protocol };
@@ -425,62 +425,3 @@ export class Exchange<F> {
   }
 }
 
-/**
- * Copies the backend's body to the agent chunk by chunk as it arrives (an SSE event is not held
- * back), waiting for the agent when it reads slower; resolves with the bytes sent. A plain loop:
- * measured here at 1.75x stream.pipeline's rate for small responses.
- */
-async function relay(body: AsyncIterable<Buffer>, res: http.ServerResponse): Promise<number> {
-  let bytes = 0;
-  for await (const chunk of body) {
-    bytes += chunk.length;
-    if (!res.write(chunk)) await drained(res);
-  }
-  res.end();
-  return bytes;
-}
-
-/** Aborted when the agent goes away before its answer is complete. */
-function goneSignal(reply: Reply): AbortSignal {
-  const controller = new AbortController();
-  if (reply.kind === "response") reply.res.once("close", () => !reply.res.writableFinished && controller.abort());
-  else reply.socket.once("close", () => controller.abort());
-  return controller.signal;
-}
-
-/** Resolves when the response can take more, rejects when the agent went away; leaves no listener behind. */
-function drained(res: http.ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error): void => {
-      res.off("drain", onDrain);
-      res.off("close", onClose);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onDrain = (): void => done();
-    const onClose = (): void => done(new Error("the agent closed the connection"));
-    res.once("drain", onDrain);
-    res.once("close", onClose);
-  });
-}
-
-/** A stream whole, or BodyTooLarge past `limit` bytes, or BuffersFull when the lease cannot hold it. */
-async function readLimited(stream: AsyncIterable<Buffer>, limit: number, lease: BufferLease): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLarge();
-    if (!lease.take(chunk.length)) throw new BuffersFull();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
-/** One line naming the cause (connection refused, a certificate the CA does not vouch for, a timeout). */
-function describeUpstreamError(error: unknown): string {
-  const cause = (error as { cause?: unknown }).cause;
-  const code = (error as { code?: unknown }).code ?? (cause as { code?: unknown } | undefined)?.code;
-  const message = errorMessage(cause ?? error);
-  return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
-}

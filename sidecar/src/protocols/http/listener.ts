@@ -14,7 +14,6 @@ import { SpoolFullError } from "../../evidence/spool.js";
 import { IdentityRefusal } from "../../runtime/identity-refusal.js";
 import type { ListenerHooks, ProtocolListener, RuntimeOrRefusal } from "../../runtime/registry.js";
 import { LEAF_RENEW_MS, type PodCertificates } from "../../runtime/pod-certificates.js";
-import { Exchange } from "./exchange.js";
 import { framingProblem } from "./framing.js";
 import { bearerToken, overrideProblem } from "./headers.js";
 import { type CanonicalTarget, canonicalTarget } from "./request-target.js";
@@ -132,7 +131,7 @@ export class HttpListener<F> implements ProtocolListener {
     } catch (error) {
       return refuse(...sessionRefusal(error));
     }
-    const exchange = new Exchange({ req, reply, runtime, session, target, started }).run();
+    const exchange = runtime.exchange({ req, reply, runtime, session, target, started });
     this.track(req.socket, exchange);
     try {
       await exchange;

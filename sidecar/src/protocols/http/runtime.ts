@@ -10,7 +10,9 @@ import { Pool } from "undici";
 import { errorMessage } from "../../config/error-message.js";
 import type { ResourceRuntime, RuntimeServices } from "../../runtime/registry.js";
 import { SessionRulesResolver } from "../../runtime/session-rules.js";
-import type { HttpDialect } from "./dialect.js";
+import type { ProtocolMatcher } from "../../policy/protocol-matcher.js";
+import type { RefusalEncoder } from "./responses.js";
+import { dialectExchange, type ExchangeHandler } from "./exchange.js";
 import { httpDialect } from "./http-dialect.js";
 import { rulesReadBody } from "./http-match.js";
 
@@ -46,7 +48,10 @@ export interface HttpResourceRuntime<F = HttpFacts> extends ResourceRuntime {
   readonly resource: ResourceFacts;
   readonly services: RuntimeServices;
   readonly rules: SessionRulesResolver<F>;
-  readonly dialect: HttpDialect<F>;
+  /** Answers one request of this protocol. */
+  readonly exchange: ExchangeHandler<F>;
+  /** How this protocol's refusals are written. */
+  readonly encodeRefusal: RefusalEncoder;
   readonly upstream: UpstreamSettings;
   readonly maxBodyBytes: number;
   /** Where maxBodyBytes comes from, for messages: "spec.http.maxBodyBytes". */
@@ -57,10 +62,12 @@ export interface HttpResourceRuntime<F = HttpFacts> extends ResourceRuntime {
   readonly hostNames: ReadonlySet<string>;
 }
 
-/** What a protocol carried over HTTP adds to the shared runtime: its dialect, credential, limits and names. */
+/** What a protocol carried over HTTP adds to the shared runtime: its rules' matcher, its exchange, credential, limits and names. */
 export interface ProtocolParts<F> {
-  protocol: "http" | "kubernetes";
-  dialect: HttpDialect<F>;
+  protocol: "http" | "kubernetes" | "mcp";
+  matcher: ProtocolMatcher<F>;
+  exchange: ExchangeHandler<F>;
+  encodeRefusal: RefusalEncoder;
   /** The header and value the gateway presents, or why the Resource's credentials cannot be presented. */
   credential: UpstreamSettings["credential"] | string;
   /** Presented in the TLS handshake with the backend instead of (or besides) a header. */
@@ -73,10 +80,10 @@ export interface ProtocolParts<F> {
 }
 
 /** The header and value the gateway presents; undefined without credentials; a string when they cannot be presented. */
-function credentialFor(resource: BrokeredResource): UpstreamSettings["credential"] | string {
+export function credentialFor(resource: BrokeredResource): UpstreamSettings["credential"] | string {
   const { credentials, spec } = resource;
   if (!credentials) return undefined;
-  if (!("token" in credentials)) return "an http Resource's credentials are a token (spec.credentials.tokenKey)";
+  if (!("token" in credentials)) return `an ${spec?.protocol ?? "http"} Resource's credentials are a token (spec.credentials.tokenKey)`;
   const header = spec?.http?.credentialHeader;
   if (!header) return "it has credentials but no spec.http.credentialHeader to present them in";
   return { name: header.name.toLowerCase(), value: `${header.valuePrefix ?? ""}${credentials.token}` };
@@ -116,7 +123,7 @@ export function httpBackedRuntime<F>(
   const facts: ResourceFacts = { name: resource.name, protocol: parts.protocol };
   let rules: SessionRulesResolver<F>;
   try {
-    rules = new SessionRulesResolver(bundle, governing, facts, parts.dialect.matcher);
+    rules = new SessionRulesResolver(bundle, governing, facts, parts.matcher);
   } catch (error) {
     return `${unavailable}: ${errorMessage(error)}`;
   }
@@ -126,7 +133,8 @@ export function httpBackedRuntime<F>(
     resource: facts,
     services,
     rules,
-    dialect: parts.dialect,
+    exchange: parts.exchange,
+    encodeRefusal: parts.encodeRefusal,
     upstream: { pool, origin, host: authority, ...(parts.credential ? { credential: parts.credential } : {}) },
     maxBodyBytes: parts.maxBodyBytes,
     maxBodySetting: parts.maxBodySetting,
@@ -157,9 +165,12 @@ export function backendNames(spec: NonNullable<BrokeredResource["spec"]>): strin
 export function httpRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): HttpResourceRuntime | string {
   return httpBackedRuntime(bundle, resource, services, (spec, governing) => {
     const names = backendNames(spec);
+    const dialect = httpDialect(spec.endpoint.host.toLowerCase(), upgradeRules(governing));
     return {
       protocol: "http",
-      dialect: httpDialect(spec.endpoint.host.toLowerCase(), upgradeRules(governing)),
+      matcher: dialect.matcher,
+      exchange: dialectExchange(dialect),
+      encodeRefusal: dialect.encodeRefusal,
       credential: credentialFor(resource),
       maxBodyBytes: spec.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxBodySetting: "spec.http.maxBodyBytes",

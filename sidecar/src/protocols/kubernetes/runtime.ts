@@ -8,6 +8,7 @@ import type { BrokeredResource, ConfigBundle } from "@portcullis/common/config/b
 import type { KubernetesFacts } from "@portcullis/common/policy/cel";
 import type { RuntimeServices } from "../../runtime/registry.js";
 import { backendNames, type ClientCertificate, type HttpResourceRuntime, httpBackedRuntime } from "../http/runtime.js";
+import { dialectExchange } from "../http/exchange.js";
 import { kubernetesDialect } from "./kubernetes-dialect.js";
 
 /** The largest response the gateway reads whole to mask (a list of Secrets), and the largest watch event. */
@@ -38,9 +39,12 @@ export function agentCertificateNames(spec: NonNullable<BrokeredResource["spec"]
 export function kubernetesRuntime(bundle: ConfigBundle, resource: BrokeredResource, services: RuntimeServices): HttpResourceRuntime<KubernetesFacts> | string {
   return httpBackedRuntime(bundle, resource, services, (spec) => {
     const credential = credentialFor(resource);
+    const dialect = kubernetesDialect();
     return {
       protocol: "kubernetes",
-      dialect: kubernetesDialect(),
+      matcher: dialect.matcher,
+      exchange: dialectExchange(dialect),
+      encodeRefusal: dialect.encodeRefusal,
       credential: typeof credential === "string" ? credential : credential.header,
       ...(typeof credential !== "string" && credential.clientCertificate ? { clientCertificate: credential.clientCertificate } : {}),
       maxBodyBytes: KUBERNETES_MAX_BODY_BYTES,

@@ -14,7 +14,7 @@ const schema14 = {
       "$ref": "a6f0oUEaFqHmymdwnqPORTNOTU7GczWAkwGD0uYU"
     },
     "spec": {
-      "$ref": "wMdip1OeCo1Yv47Gy1BOW8LYCJdwf8CeTUk8pybgFg"
+      "$ref": "30em5ocA7tsik5jj1DNo0zuC9QTzdiimlnCzyPdwhU"
     },
     "status": {
       "$ref": "VF5QqZUv7yOxXsZjGNRHmvbJf0058y9c4RDIRqXYopE"
@@ -155,7 +155,7 @@ const schema19 = {
       "$ref": "7S6nX3KvKgDhKONcrs5BosxsNoxrWDeWNKfPNm9S0g"
     },
     "rules": {
-      "$ref": "iYiasndZAuekwvNRhFh1hcBGukg96nTlvDJVKuFKw"
+      "$ref": "HfcTTJImp5bJW6V2UPT70sRFZu6EgaMwGwOoaS4"
     },
     "masking": {
       "$ref": "gSkK1ecWoNlk2e1rgwLSEjmTr8vX9zD5UjQ4QMrQ"
@@ -1558,7 +1558,7 @@ const schema38 = {
   "type": "array",
   "maxItems": 128,
   "items": {
-    "$ref": "gaUHFqfZR5b8MkGhe2dBcRJit7z5JoP4j2iGqqhiRjA"
+    "$ref": "q80OlnTq2BYhTXTzLRGerIzZpO3X9qLmqli6jqQ2xc"
   },
   "nullable": true
 };
@@ -1570,7 +1570,7 @@ const schema39 = {
       "$ref": "E2F2O4XODIPqgsaGOSRnwVnLwRMyj5NBztUOa2YM"
     },
     "match": {
-      "$ref": "T3FM2pIjTQM5nllqXTQ41WUDxTinH5hFreLrDSd20"
+      "$ref": "lMK8XAJ7ONoG6BMbAbiQklmKlScNJFlvjG1HhX64IY"
     },
     "when": {
       "$ref": "bRPqZa5sUWx3MAwrRQ12LHoz3pI1cDwhTWzxI1I8s"
@@ -1680,6 +1680,9 @@ const schema40 = {
     },
     "kubernetes": {
       "$ref": "WzjEq0CrtCLbD63GpNiY3qFPyvPc03ZQQemu708gc"
+    },
+    "mcp": {
+      "$ref": "dc9ESTDzrKzNd2ip900zAC9qFewhsBakot0zevkmE"
     }
   },
   "nullable": true
@@ -3438,6 +3441,357 @@ function validate120(data, {
   validate120.errors = vErrors;
   return errors === 0;
 }
+const schema63 = {
+  "type": "object",
+  "properties": {
+    "methods": {
+      "$ref": "67fzVJzmS64si6NEWMRy21Qtx3BGS7qDQ6XCyeKI"
+    },
+    "tools": {
+      "$ref": "jg2wEdjUU82zp6SuHwOuGEA3cx7rXl3z9OdPcAyQ6o"
+    },
+    "resources": {
+      "$ref": "esvwFQsGf4tcZSbO3fDU3wFwg0TMyyDVSG0lnY1U"
+    },
+    "prompts": {
+      "$ref": "jg2wEdjUU82zp6SuHwOuGEA3cx7rXl3z9OdPcAyQ6o"
+    }
+  },
+  "nullable": true
+};
+const schema64 = {
+  "type": "array",
+  "maxItems": 32,
+  "items": {
+    "$ref": "8b6VmMEsxU6lNhAgMWtem6KORt2j8vHUrpsRCxjB8iA"
+  },
+  "nullable": true
+};
+const schema65 = {
+  "type": "string",
+  "minLength": 1,
+  "maxLength": 128
+};
+function validate141(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (typeof data === "string") {
+    if (func2(data) > 128) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/maxLength",
+        keyword: "maxLength",
+        params: {
+          limit: 128
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (func2(data) < 1) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/minLength",
+        keyword: "minLength",
+        params: {
+          limit: 1
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+  } else {
+    const err2 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "string"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err2];
+    } else {
+      vErrors.push(err2);
+    }
+    errors++;
+  }
+  validate141.errors = vErrors;
+  return errors === 0;
+}
+function validate140(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (!Array.isArray(data) && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "array"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (Array.isArray(data)) {
+    if (data.length > 32) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/maxItems",
+        keyword: "maxItems",
+        params: {
+          limit: 32
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    const len0 = data.length;
+    for (let i0 = 0; i0 < len0; i0++) {
+      if (!validate141(data[i0], {
+        instancePath: instancePath + "/" + i0,
+        parentData: data,
+        parentDataProperty: i0,
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+        errors = vErrors.length;
+      }
+    }
+  }
+  validate140.errors = vErrors;
+  return errors === 0;
+}
+const schema66 = {
+  "type": "array",
+  "maxItems": 64,
+  "items": {
+    "$ref": "kzAo8EHmzMa19o4KSz8tt5nWb7bYSMDS6REnedlbBv8"
+  },
+  "nullable": true
+};
+const schema67 = {
+  "type": "string",
+  "minLength": 1,
+  "maxLength": 2048
+};
+function validate146(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (typeof data === "string") {
+    if (func2(data) > 2048) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/maxLength",
+        keyword: "maxLength",
+        params: {
+          limit: 2048
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (func2(data) < 1) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/minLength",
+        keyword: "minLength",
+        params: {
+          limit: 1
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+  } else {
+    const err2 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "string"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err2];
+    } else {
+      vErrors.push(err2);
+    }
+    errors++;
+  }
+  validate146.errors = vErrors;
+  return errors === 0;
+}
+function validate145(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (!Array.isArray(data) && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "array"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (Array.isArray(data)) {
+    if (data.length > 64) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/maxItems",
+        keyword: "maxItems",
+        params: {
+          limit: 64
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    const len0 = data.length;
+    for (let i0 = 0; i0 < len0; i0++) {
+      if (!validate146(data[i0], {
+        instancePath: instancePath + "/" + i0,
+        parentData: data,
+        parentDataProperty: i0,
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+        errors = vErrors.length;
+      }
+    }
+  }
+  validate145.errors = vErrors;
+  return errors === 0;
+}
+function validate139(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (!(data && typeof data == "object" && !Array.isArray(data)) && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "object"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.methods !== undefined) {
+      if (!validate140(data.methods, {
+        instancePath: instancePath + "/methods",
+        parentData: data,
+        parentDataProperty: "methods",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.tools !== undefined) {
+      if (!validate29(data.tools, {
+        instancePath: instancePath + "/tools",
+        parentData: data,
+        parentDataProperty: "tools",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.resources !== undefined) {
+      if (!validate145(data.resources, {
+        instancePath: instancePath + "/resources",
+        parentData: data,
+        parentDataProperty: "resources",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.prompts !== undefined) {
+      if (!validate29(data.prompts, {
+        instancePath: instancePath + "/prompts",
+        parentData: data,
+        parentDataProperty: "prompts",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+        errors = vErrors.length;
+      }
+    }
+  }
+  validate139.errors = vErrors;
+  return errors === 0;
+}
 function validate85(data, {
   instancePath = "",
   parentData,
@@ -3496,17 +3850,28 @@ function validate85(data, {
         errors = vErrors.length;
       }
     }
+    if (data.mcp !== undefined) {
+      if (!validate139(data.mcp, {
+        instancePath: instancePath + "/mcp",
+        parentData: data,
+        parentDataProperty: "mcp",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+        errors = vErrors.length;
+      }
+    }
   }
   validate85.errors = vErrors;
   return errors === 0;
 }
-const schema63 = {
+const schema68 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 4096,
   "nullable": true
 };
-function validate140(data, {
+function validate152(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3564,14 +3929,14 @@ function validate140(data, {
       errors++;
     }
   }
-  validate140.errors = vErrors;
+  validate152.errors = vErrors;
   return errors === 0;
 }
-const schema64 = {
+const schema69 = {
   "type": "string",
   "enum": ["allow", "deny", "requireApproval"]
 };
-function validate142(data, {
+function validate154(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3601,7 +3966,7 @@ function validate142(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema64.enum
+        allowedValues: schema69.enum
       }
     };
     if (vErrors === null) {
@@ -3611,15 +3976,15 @@ function validate142(data, {
     }
     errors++;
   }
-  validate142.errors = vErrors;
+  validate154.errors = vErrors;
   return errors === 0;
 }
-const schema65 = {
+const schema70 = {
   "type": "string",
   "maxLength": 1024,
   "nullable": true
 };
-function validate144(data, {
+function validate156(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3661,10 +4026,10 @@ function validate144(data, {
       errors++;
     }
   }
-  validate144.errors = vErrors;
+  validate156.errors = vErrors;
   return errors === 0;
 }
-const schema66 = {
+const schema71 = {
   "type": "object",
   "required": ["reviewers", "timeout"],
   "properties": {
@@ -3683,7 +4048,7 @@ const schema66 = {
   },
   "nullable": true
 };
-const schema67 = {
+const schema72 = {
   "type": "object",
   "properties": {
     "users": {
@@ -3694,7 +4059,7 @@ const schema67 = {
     }
   }
 };
-function validate147(data, {
+function validate159(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3741,16 +4106,16 @@ function validate147(data, {
     }
     errors++;
   }
-  validate147.errors = vErrors;
+  validate159.errors = vErrors;
   return errors === 0;
 }
-const schema68 = {
+const schema73 = {
   "type": "string",
   "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$",
   "maxLength": 32
 };
 const pattern6 = new RegExp("^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$", "u");
-function validate151(data, {
+function validate163(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3807,16 +4172,16 @@ function validate151(data, {
     }
     errors++;
   }
-  validate151.errors = vErrors;
+  validate163.errors = vErrors;
   return errors === 0;
 }
-const schema69 = {
+const schema74 = {
   "type": "string",
   "enum": ["once", "session", "window"],
   "default": "once",
   "nullable": true
 };
-function validate153(data, {
+function validate165(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3846,7 +4211,7 @@ function validate153(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema69.enum
+        allowedValues: schema74.enum
       }
     };
     if (vErrors === null) {
@@ -3856,16 +4221,16 @@ function validate153(data, {
     }
     errors++;
   }
-  validate153.errors = vErrors;
+  validate165.errors = vErrors;
   return errors === 0;
 }
-const schema70 = {
+const schema75 = {
   "type": "string",
   "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$",
   "maxLength": 32,
   "nullable": true
 };
-function validate155(data, {
+function validate167(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3923,10 +4288,10 @@ function validate155(data, {
       errors++;
     }
   }
-  validate155.errors = vErrors;
+  validate167.errors = vErrors;
   return errors === 0;
 }
-function validate146(data, {
+function validate158(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3984,51 +4349,51 @@ function validate146(data, {
       errors++;
     }
     if (data.reviewers !== undefined) {
-      if (!validate147(data.reviewers, {
+      if (!validate159(data.reviewers, {
         instancePath: instancePath + "/reviewers",
         parentData: data,
         parentDataProperty: "reviewers",
         rootData
       })) {
-        vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
+        vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
         errors = vErrors.length;
       }
     }
     if (data.timeout !== undefined) {
-      if (!validate151(data.timeout, {
+      if (!validate163(data.timeout, {
         instancePath: instancePath + "/timeout",
         parentData: data,
         parentDataProperty: "timeout",
         rootData
       })) {
-        vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
+        vErrors = vErrors === null ? validate163.errors : vErrors.concat(validate163.errors);
         errors = vErrors.length;
       }
     }
     if (data.grantScope !== undefined) {
-      if (!validate153(data.grantScope, {
+      if (!validate165(data.grantScope, {
         instancePath: instancePath + "/grantScope",
         parentData: data,
         parentDataProperty: "grantScope",
         rootData
       })) {
-        vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+        vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
         errors = vErrors.length;
       }
     }
     if (data.grantWindow !== undefined) {
-      if (!validate155(data.grantWindow, {
+      if (!validate167(data.grantWindow, {
         instancePath: instancePath + "/grantWindow",
         parentData: data,
         parentDataProperty: "grantWindow",
         rootData
       })) {
-        vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+        vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate146.errors = vErrors;
+  validate158.errors = vErrors;
   return errors === 0;
 }
 function validate83(data, {
@@ -4095,46 +4460,46 @@ function validate83(data, {
       }
     }
     if (data.when !== undefined) {
-      if (!validate140(data.when, {
+      if (!validate152(data.when, {
         instancePath: instancePath + "/when",
         parentData: data,
         parentDataProperty: "when",
         rootData
       })) {
-        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+        vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
         errors = vErrors.length;
       }
     }
     if (data.action !== undefined) {
-      if (!validate142(data.action, {
+      if (!validate154(data.action, {
         instancePath: instancePath + "/action",
         parentData: data,
         parentDataProperty: "action",
         rootData
       })) {
-        vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+        vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
         errors = vErrors.length;
       }
     }
     if (data.message !== undefined) {
-      if (!validate144(data.message, {
+      if (!validate156(data.message, {
         instancePath: instancePath + "/message",
         parentData: data,
         parentDataProperty: "message",
         rootData
       })) {
-        vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
+        vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
         errors = vErrors.length;
       }
     }
     if (data.approval !== undefined) {
-      if (!validate146(data.approval, {
+      if (!validate158(data.approval, {
         instancePath: instancePath + "/approval",
         parentData: data,
         parentDataProperty: "approval",
         rootData
       })) {
-        vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+        vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
         errors = vErrors.length;
       }
     }
@@ -4214,7 +4579,7 @@ function validate82(data, {
   validate82.errors = vErrors;
   return errors === 0;
 }
-const schema71 = {
+const schema76 = {
   "type": "array",
   "maxItems": 64,
   "items": {
@@ -4222,7 +4587,7 @@ const schema71 = {
   },
   "nullable": true
 };
-const schema72 = {
+const schema77 = {
   "type": "object",
   "required": ["name"],
   "properties": {
@@ -4252,7 +4617,7 @@ const schema72 = {
     }
   }
 };
-const schema73 = {
+const schema78 = {
   "type": "array",
   "maxItems": 64,
   "items": {
@@ -4260,13 +4625,13 @@ const schema73 = {
   },
   "nullable": true
 };
-const schema74 = {
+const schema79 = {
   "type": "string",
   "pattern": "^\\$",
   "maxLength": 512
 };
 const pattern8 = new RegExp("^\\$", "u");
-function validate165(data, {
+function validate177(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4323,10 +4688,10 @@ function validate165(data, {
     }
     errors++;
   }
-  validate165.errors = vErrors;
+  validate177.errors = vErrors;
   return errors === 0;
 }
-function validate164(data, {
+function validate176(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4369,21 +4734,21 @@ function validate164(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate165(data[i0], {
+      if (!validate177(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
+        vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate164.errors = vErrors;
+  validate176.errors = vErrors;
   return errors === 0;
 }
-const schema75 = {
+const schema80 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -4391,11 +4756,11 @@ const schema75 = {
   },
   "nullable": true
 };
-const schema76 = {
+const schema81 = {
   "type": "string",
   "enum": ["email", "phone", "creditCard", "iban", "usSSN", "ipAddress", "jwt", "apiKey"]
 };
-function validate169(data, {
+function validate181(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4425,7 +4790,7 @@ function validate169(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema76.enum
+        allowedValues: schema81.enum
       }
     };
     if (vErrors === null) {
@@ -4435,10 +4800,10 @@ function validate169(data, {
     }
     errors++;
   }
-  validate169.errors = vErrors;
+  validate181.errors = vErrors;
   return errors === 0;
 }
-function validate168(data, {
+function validate180(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4481,21 +4846,21 @@ function validate168(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate169(data[i0], {
+      if (!validate181(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate169.errors : vErrors.concat(validate169.errors);
+        vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate168.errors = vErrors;
+  validate180.errors = vErrors;
   return errors === 0;
 }
-const schema77 = {
+const schema82 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -4503,12 +4868,12 @@ const schema77 = {
   },
   "nullable": true
 };
-const schema78 = {
+const schema83 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 1024
 };
-function validate173(data, {
+function validate185(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4565,10 +4930,10 @@ function validate173(data, {
     }
     errors++;
   }
-  validate173.errors = vErrors;
+  validate185.errors = vErrors;
   return errors === 0;
 }
-function validate172(data, {
+function validate184(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4611,27 +4976,27 @@ function validate172(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate173(data[i0], {
+      if (!validate185(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+        vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate172.errors = vErrors;
+  validate184.errors = vErrors;
   return errors === 0;
 }
-const schema79 = {
+const schema84 = {
   "type": "string",
   "enum": ["redact", "partial", "hash", "null"],
   "default": "redact",
   "nullable": true
 };
-function validate176(data, {
+function validate188(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4661,7 +5026,7 @@ function validate176(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema79.enum
+        allowedValues: schema84.enum
       }
     };
     if (vErrors === null) {
@@ -4671,16 +5036,16 @@ function validate176(data, {
     }
     errors++;
   }
-  validate176.errors = vErrors;
+  validate188.errors = vErrors;
   return errors === 0;
 }
-const schema80 = {
+const schema85 = {
   "type": "integer",
   "minimum": 1,
   "maximum": 16,
   "nullable": true
 };
-function validate178(data, {
+function validate190(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4740,10 +5105,10 @@ function validate178(data, {
       errors++;
     }
   }
-  validate178.errors = vErrors;
+  validate190.errors = vErrors;
   return errors === 0;
 }
-const schema81 = {
+const schema86 = {
   "type": "object",
   "required": ["name", "key"],
   "properties": {
@@ -4756,7 +5121,7 @@ const schema81 = {
   },
   "nullable": true
 };
-function validate180(data, {
+function validate192(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4836,10 +5201,10 @@ function validate180(data, {
       }
     }
   }
-  validate180.errors = vErrors;
+  validate192.errors = vErrors;
   return errors === 0;
 }
-function validate161(data, {
+function validate173(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4887,68 +5252,68 @@ function validate161(data, {
       }
     }
     if (data.jsonPaths !== undefined) {
-      if (!validate164(data.jsonPaths, {
+      if (!validate176(data.jsonPaths, {
         instancePath: instancePath + "/jsonPaths",
         parentData: data,
         parentDataProperty: "jsonPaths",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.detectors !== undefined) {
-      if (!validate168(data.detectors, {
-        instancePath: instancePath + "/detectors",
-        parentData: data,
-        parentDataProperty: "detectors",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.patterns !== undefined) {
-      if (!validate172(data.patterns, {
-        instancePath: instancePath + "/patterns",
-        parentData: data,
-        parentDataProperty: "patterns",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.strategy !== undefined) {
-      if (!validate176(data.strategy, {
-        instancePath: instancePath + "/strategy",
-        parentData: data,
-        parentDataProperty: "strategy",
         rootData
       })) {
         vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
         errors = vErrors.length;
       }
     }
+    if (data.detectors !== undefined) {
+      if (!validate180(data.detectors, {
+        instancePath: instancePath + "/detectors",
+        parentData: data,
+        parentDataProperty: "detectors",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.patterns !== undefined) {
+      if (!validate184(data.patterns, {
+        instancePath: instancePath + "/patterns",
+        parentData: data,
+        parentDataProperty: "patterns",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.strategy !== undefined) {
+      if (!validate188(data.strategy, {
+        instancePath: instancePath + "/strategy",
+        parentData: data,
+        parentDataProperty: "strategy",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.keepLast !== undefined) {
-      if (!validate178(data.keepLast, {
+      if (!validate190(data.keepLast, {
         instancePath: instancePath + "/keepLast",
         parentData: data,
         parentDataProperty: "keepLast",
         rootData
       })) {
-        vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+        vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
         errors = vErrors.length;
       }
     }
     if (data.hashKeyRef !== undefined) {
-      if (!validate180(data.hashKeyRef, {
+      if (!validate192(data.hashKeyRef, {
         instancePath: instancePath + "/hashKeyRef",
         parentData: data,
         parentDataProperty: "hashKeyRef",
         rootData
       })) {
-        vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+        vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
         errors = vErrors.length;
       }
     }
@@ -4968,10 +5333,10 @@ function validate161(data, {
     }
     errors++;
   }
-  validate161.errors = vErrors;
+  validate173.errors = vErrors;
   return errors === 0;
 }
-function validate160(data, {
+function validate172(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5014,21 +5379,21 @@ function validate160(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate161(data[i0], {
+      if (!validate173(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
+        vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate160.errors = vErrors;
+  validate172.errors = vErrors;
   return errors === 0;
 }
-const schema82 = {
+const schema87 = {
   "type": "object",
   "required": ["storeRef"],
   "properties": {
@@ -5038,7 +5403,7 @@ const schema82 = {
   },
   "nullable": true
 };
-const schema83 = {
+const schema88 = {
   "type": "object",
   "required": ["name"],
   "properties": {
@@ -5047,7 +5412,7 @@ const schema83 = {
     }
   }
 };
-function validate187(data, {
+function validate199(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5099,10 +5464,10 @@ function validate187(data, {
     }
     errors++;
   }
-  validate187.errors = vErrors;
+  validate199.errors = vErrors;
   return errors === 0;
 }
-function validate186(data, {
+function validate198(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5144,27 +5509,27 @@ function validate186(data, {
       errors++;
     }
     if (data.storeRef !== undefined) {
-      if (!validate187(data.storeRef, {
+      if (!validate199(data.storeRef, {
         instancePath: instancePath + "/storeRef",
         parentData: data,
         parentDataProperty: "storeRef",
         rootData
       })) {
-        vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
+        vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate186.errors = vErrors;
+  validate198.errors = vErrors;
   return errors === 0;
 }
-const schema84 = {
+const schema89 = {
   "type": "string",
   "enum": ["allow", "deny"],
   "default": "deny",
   "nullable": true
 };
-function validate191(data, {
+function validate203(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5194,7 +5559,7 @@ function validate191(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema84.enum
+        allowedValues: schema89.enum
       }
     };
     if (vErrors === null) {
@@ -5204,7 +5569,7 @@ function validate191(data, {
     }
     errors++;
   }
-  validate191.errors = vErrors;
+  validate203.errors = vErrors;
   return errors === 0;
 }
 function validate41(data, {
@@ -5282,35 +5647,35 @@ function validate41(data, {
       }
     }
     if (data.masking !== undefined) {
-      if (!validate160(data.masking, {
+      if (!validate172(data.masking, {
         instancePath: instancePath + "/masking",
         parentData: data,
         parentDataProperty: "masking",
         rootData
       })) {
-        vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+        vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
         errors = vErrors.length;
       }
     }
     if (data.recording !== undefined) {
-      if (!validate186(data.recording, {
+      if (!validate198(data.recording, {
         instancePath: instancePath + "/recording",
         parentData: data,
         parentDataProperty: "recording",
         rootData
       })) {
-        vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+        vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
         errors = vErrors.length;
       }
     }
     if (data.defaultAction !== undefined) {
-      if (!validate191(data.defaultAction, {
+      if (!validate203(data.defaultAction, {
         instancePath: instancePath + "/defaultAction",
         parentData: data,
         parentDataProperty: "defaultAction",
         rootData
       })) {
-        vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
+        vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
         errors = vErrors.length;
       }
     }
@@ -5333,7 +5698,7 @@ function validate41(data, {
   validate41.errors = vErrors;
   return errors === 0;
 }
-const schema85 = {
+const schema90 = {
   "type": "object",
   "properties": {
     "observedGeneration": {
@@ -5345,13 +5710,13 @@ const schema85 = {
   },
   "nullable": true
 };
-const schema86 = {
+const schema91 = {
   "type": "integer",
   "format": "int64",
   "nullable": true
 };
 const formats0 = formats.int64;
-function validate195(data, {
+function validate207(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5393,10 +5758,10 @@ function validate195(data, {
       errors++;
     }
   }
-  validate195.errors = vErrors;
+  validate207.errors = vErrors;
   return errors === 0;
 }
-const schema87 = {
+const schema92 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -5404,7 +5769,7 @@ const schema87 = {
   },
   "nullable": true
 };
-const schema88 = {
+const schema93 = {
   "type": "object",
   "required": ["type", "status", "reason", "message", "lastTransitionTime"],
   "properties": {
@@ -5428,13 +5793,13 @@ const schema88 = {
     }
   }
 };
-const schema89 = {
+const schema94 = {
   "type": "string",
   "maxLength": 316,
   "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
 };
 const pattern9 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
-function validate199(data, {
+function validate211(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5491,14 +5856,14 @@ function validate199(data, {
     }
     errors++;
   }
-  validate199.errors = vErrors;
+  validate211.errors = vErrors;
   return errors === 0;
 }
-const schema90 = {
+const schema95 = {
   "type": "string",
   "enum": ["True", "False", "Unknown"]
 };
-function validate201(data, {
+function validate213(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5528,7 +5893,7 @@ function validate201(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema90.enum
+        allowedValues: schema95.enum
       }
     };
     if (vErrors === null) {
@@ -5538,17 +5903,17 @@ function validate201(data, {
     }
     errors++;
   }
-  validate201.errors = vErrors;
+  validate213.errors = vErrors;
   return errors === 0;
 }
-const schema91 = {
+const schema96 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 1024,
   "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 };
 const pattern10 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
-function validate203(data, {
+function validate215(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5621,14 +5986,14 @@ function validate203(data, {
     }
     errors++;
   }
-  validate203.errors = vErrors;
+  validate215.errors = vErrors;
   return errors === 0;
 }
-const schema92 = {
+const schema97 = {
   "type": "string",
   "maxLength": 32768
 };
-function validate205(data, {
+function validate217(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5669,16 +6034,16 @@ function validate205(data, {
     }
     errors++;
   }
-  validate205.errors = vErrors;
+  validate217.errors = vErrors;
   return errors === 0;
 }
-const schema93 = {
+const schema98 = {
   "type": "integer",
   "format": "int64",
   "minimum": 0,
   "nullable": true
 };
-function validate207(data, {
+function validate219(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5737,15 +6102,15 @@ function validate207(data, {
       errors++;
     }
   }
-  validate207.errors = vErrors;
+  validate219.errors = vErrors;
   return errors === 0;
 }
-const schema94 = {
+const schema99 = {
   "type": "string",
   "format": "date-time"
 };
 const formats4 = formats["date-time"];
-function validate209(data, {
+function validate221(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5786,10 +6151,10 @@ function validate209(data, {
     }
     errors++;
   }
-  validate209.errors = vErrors;
+  validate221.errors = vErrors;
   return errors === 0;
 }
-function validate198(data, {
+function validate210(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5879,68 +6244,68 @@ function validate198(data, {
       errors++;
     }
     if (data.type !== undefined) {
-      if (!validate199(data.type, {
+      if (!validate211(data.type, {
         instancePath: instancePath + "/type",
         parentData: data,
         parentDataProperty: "type",
         rootData
       })) {
-        vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
+        vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
         errors = vErrors.length;
       }
     }
     if (data.status !== undefined) {
-      if (!validate201(data.status, {
+      if (!validate213(data.status, {
         instancePath: instancePath + "/status",
         parentData: data,
         parentDataProperty: "status",
         rootData
       })) {
-        vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+        vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
         errors = vErrors.length;
       }
     }
     if (data.reason !== undefined) {
-      if (!validate203(data.reason, {
+      if (!validate215(data.reason, {
         instancePath: instancePath + "/reason",
         parentData: data,
         parentDataProperty: "reason",
         rootData
       })) {
-        vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+        vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
         errors = vErrors.length;
       }
     }
     if (data.message !== undefined) {
-      if (!validate205(data.message, {
+      if (!validate217(data.message, {
         instancePath: instancePath + "/message",
         parentData: data,
         parentDataProperty: "message",
         rootData
       })) {
-        vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
+        vErrors = vErrors === null ? validate217.errors : vErrors.concat(validate217.errors);
         errors = vErrors.length;
       }
     }
     if (data.observedGeneration !== undefined) {
-      if (!validate207(data.observedGeneration, {
+      if (!validate219(data.observedGeneration, {
         instancePath: instancePath + "/observedGeneration",
         parentData: data,
         parentDataProperty: "observedGeneration",
         rootData
       })) {
-        vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
+        vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
         errors = vErrors.length;
       }
     }
     if (data.lastTransitionTime !== undefined) {
-      if (!validate209(data.lastTransitionTime, {
+      if (!validate221(data.lastTransitionTime, {
         instancePath: instancePath + "/lastTransitionTime",
         parentData: data,
         parentDataProperty: "lastTransitionTime",
         rootData
       })) {
-        vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
+        vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
         errors = vErrors.length;
       }
     }
@@ -5960,10 +6325,10 @@ function validate198(data, {
     }
     errors++;
   }
-  validate198.errors = vErrors;
+  validate210.errors = vErrors;
   return errors === 0;
 }
-function validate197(data, {
+function validate209(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -6006,21 +6371,21 @@ function validate197(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate198(data[i0], {
+      if (!validate210(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
+        vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate197.errors = vErrors;
+  validate209.errors = vErrors;
   return errors === 0;
 }
-function validate194(data, {
+function validate206(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -6046,29 +6411,29 @@ function validate194(data, {
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.observedGeneration !== undefined) {
-      if (!validate195(data.observedGeneration, {
+      if (!validate207(data.observedGeneration, {
         instancePath: instancePath + "/observedGeneration",
         parentData: data,
         parentDataProperty: "observedGeneration",
         rootData
       })) {
-        vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+        vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
         errors = vErrors.length;
       }
     }
     if (data.conditions !== undefined) {
-      if (!validate197(data.conditions, {
+      if (!validate209(data.conditions, {
         instancePath: instancePath + "/conditions",
         parentData: data,
         parentDataProperty: "conditions",
         rootData
       })) {
-        vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
+        vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate194.errors = vErrors;
+  validate206.errors = vErrors;
   return errors === 0;
 }
 function validate32(data, {
@@ -6174,13 +6539,13 @@ function validate32(data, {
       }
     }
     if (data.status !== undefined) {
-      if (!validate194(data.status, {
+      if (!validate206(data.status, {
         instancePath: instancePath + "/status",
         parentData: data,
         parentDataProperty: "status",
         rootData
       })) {
-        vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
+        vErrors = vErrors === null ? validate206.errors : vErrors.concat(validate206.errors);
         errors = vErrors.length;
       }
     }

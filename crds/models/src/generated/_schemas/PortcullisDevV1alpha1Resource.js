@@ -14,7 +14,7 @@ const schema8 = {
       "$ref": "a6f0oUEaFqHmymdwnqPORTNOTU7GczWAkwGD0uYU"
     },
     "spec": {
-      "$ref": "f9aPX7WdR4EcYPgcI1i8jDT4oxJ7JUKcdYnqGFxEE"
+      "$ref": "nEjVmqcO0pBKheu7Wke6bP7aiiq6Yv382TOtnUh421A"
     },
     "status": {
       "$ref": "VF5QqZUv7yOxXsZjGNRHmvbJf0058y9c4RDIRqXYopE"
@@ -149,7 +149,7 @@ const schema13 = {
   "required": ["protocol", "endpoint", "listener"],
   "properties": {
     "protocol": {
-      "$ref": "Y93vuAlQPv45VDpvAHDL5a91vNapxC2RPaJxmSSUYM"
+      "$ref": "8ZDTEnYC8cA2zUCkpMCh7rsfYt7AJtTVUCLVEx9xU4U"
     },
     "endpoint": {
       "$ref": "6rrP69DNfSJxRdpgIvrZOQ3MUpVZeHFxLRMKQerpsNA"
@@ -168,12 +168,15 @@ const schema13 = {
     },
     "http": {
       "$ref": "giKIttv1ed2tYNDNnS29YOCbToS8ffnNH8vEi4EFwc"
+    },
+    "mcp": {
+      "$ref": "v8f00QmPa3OWL1746jkoAGAFS1qxzHWmSRNgr0mJA"
     }
   }
 };
 const schema14 = {
   "type": "string",
-  "enum": ["postgres", "http", "kubernetes"]
+  "enum": ["postgres", "http", "kubernetes", "mcp"]
 };
 function validate33(data, {
   instancePath = "",
@@ -199,7 +202,7 @@ function validate33(data, {
     }
     errors++;
   }
-  if (!(data === "postgres" || data === "http" || data === "kubernetes")) {
+  if (!(data === "postgres" || data === "http" || data === "kubernetes" || data === "mcp")) {
     const err1 = {
       instancePath,
       schemaPath: "#/enum",
@@ -1837,6 +1840,391 @@ function validate75(data, {
   validate75.errors = vErrors;
   return errors === 0;
 }
+const schema37 = {
+  "type": "object",
+  "properties": {
+    "toolPins": {
+      "$ref": "KzLv7187mhdM3Lwy1nnnByCAzGoJnayYwR9jxzkrIaA"
+    },
+    "unpinnedTools": {
+      "$ref": "7uTilBSpoyZkpNt09MvPnbFrQvWFKPEGItAax4g"
+    }
+  },
+  "nullable": true
+};
+const schema38 = {
+  "type": "array",
+  "maxItems": 512,
+  "items": {
+    "$ref": "v7escqIVnM96SNnB1DB5ZuRa2xgs3Zoahmw3gi3WJo"
+  },
+  "nullable": true
+};
+const schema39 = {
+  "type": "object",
+  "required": ["name", "fingerprint"],
+  "properties": {
+    "name": {
+      "$ref": "PPE7EsdNeFQnJoAtWCQfRkKwXX2VsqrvamZb9BgRsDU"
+    },
+    "fingerprint": {
+      "$ref": "hlB4xJ7SgsdSc6Jli01ickQauIKxBoHPmBaeI4Ko"
+    }
+  }
+};
+const schema40 = {
+  "type": "string",
+  "minLength": 1,
+  "maxLength": 256
+};
+function validate88(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (typeof data === "string") {
+    if (func2(data) > 256) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/maxLength",
+        keyword: "maxLength",
+        params: {
+          limit: 256
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (func2(data) < 1) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/minLength",
+        keyword: "minLength",
+        params: {
+          limit: 1
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+  } else {
+    const err2 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "string"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err2];
+    } else {
+      vErrors.push(err2);
+    }
+    errors++;
+  }
+  validate88.errors = vErrors;
+  return errors === 0;
+}
+const schema41 = {
+  "type": "string",
+  "pattern": "^sha256:[0-9a-f]{64}$"
+};
+const pattern2 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+function validate90(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (typeof data === "string") {
+    if (!pattern2.test(data)) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/pattern",
+        keyword: "pattern",
+        params: {
+          pattern: "^sha256:[0-9a-f]{64}$"
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+  } else {
+    const err1 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "string"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err1];
+    } else {
+      vErrors.push(err1);
+    }
+    errors++;
+  }
+  validate90.errors = vErrors;
+  return errors === 0;
+}
+function validate87(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.name === undefined) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/required",
+        keyword: "required",
+        params: {
+          missingProperty: "name"
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.fingerprint === undefined) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/required",
+        keyword: "required",
+        params: {
+          missingProperty: "fingerprint"
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.name !== undefined) {
+      if (!validate88(data.name, {
+        instancePath: instancePath + "/name",
+        parentData: data,
+        parentDataProperty: "name",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.fingerprint !== undefined) {
+      if (!validate90(data.fingerprint, {
+        instancePath: instancePath + "/fingerprint",
+        parentData: data,
+        parentDataProperty: "fingerprint",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+        errors = vErrors.length;
+      }
+    }
+  } else {
+    const err2 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "object"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err2];
+    } else {
+      vErrors.push(err2);
+    }
+    errors++;
+  }
+  validate87.errors = vErrors;
+  return errors === 0;
+}
+function validate86(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (!Array.isArray(data) && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "array"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (Array.isArray(data)) {
+    if (data.length > 512) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/maxItems",
+        keyword: "maxItems",
+        params: {
+          limit: 512
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    const len0 = data.length;
+    for (let i0 = 0; i0 < len0; i0++) {
+      if (!validate87(data[i0], {
+        instancePath: instancePath + "/" + i0,
+        parentData: data,
+        parentDataProperty: i0,
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+        errors = vErrors.length;
+      }
+    }
+  }
+  validate86.errors = vErrors;
+  return errors === 0;
+}
+const schema42 = {
+  "type": "string",
+  "enum": ["trustOnFirstUse", "refuse"],
+  "default": "trustOnFirstUse",
+  "nullable": true
+};
+function validate94(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (typeof data !== "string" && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "string"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (!(data === "trustOnFirstUse" || data === "refuse")) {
+    const err1 = {
+      instancePath,
+      schemaPath: "#/enum",
+      keyword: "enum",
+      params: {
+        allowedValues: schema42.enum
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err1];
+    } else {
+      vErrors.push(err1);
+    }
+    errors++;
+  }
+  validate94.errors = vErrors;
+  return errors === 0;
+}
+function validate85(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (!(data && typeof data == "object" && !Array.isArray(data)) && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "object"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.toolPins !== undefined) {
+      if (!validate86(data.toolPins, {
+        instancePath: instancePath + "/toolPins",
+        parentData: data,
+        parentDataProperty: "toolPins",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.unpinnedTools !== undefined) {
+      if (!validate94(data.unpinnedTools, {
+        instancePath: instancePath + "/unpinnedTools",
+        parentData: data,
+        parentDataProperty: "unpinnedTools",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+        errors = vErrors.length;
+      }
+    }
+  }
+  validate85.errors = vErrors;
+  return errors === 0;
+}
 function validate32(data, {
   instancePath = "",
   parentData,
@@ -1971,6 +2359,17 @@ function validate32(data, {
         errors = vErrors.length;
       }
     }
+    if (data.mcp !== undefined) {
+      if (!validate85(data.mcp, {
+        instancePath: instancePath + "/mcp",
+        parentData: data,
+        parentDataProperty: "mcp",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+        errors = vErrors.length;
+      }
+    }
   } else {
     const err3 = {
       instancePath,
@@ -1990,7 +2389,7 @@ function validate32(data, {
   validate32.errors = vErrors;
   return errors === 0;
 }
-const schema37 = {
+const schema43 = {
   "type": "object",
   "properties": {
     "observedGeneration": {
@@ -2002,13 +2401,13 @@ const schema37 = {
   },
   "nullable": true
 };
-const schema38 = {
+const schema44 = {
   "type": "integer",
   "format": "int64",
   "nullable": true
 };
 const formats0 = formats.int64;
-function validate87(data, {
+function validate99(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2050,10 +2449,10 @@ function validate87(data, {
       errors++;
     }
   }
-  validate87.errors = vErrors;
+  validate99.errors = vErrors;
   return errors === 0;
 }
-const schema39 = {
+const schema45 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -2061,7 +2460,7 @@ const schema39 = {
   },
   "nullable": true
 };
-const schema40 = {
+const schema46 = {
   "type": "object",
   "required": ["type", "status", "reason", "message", "lastTransitionTime"],
   "properties": {
@@ -2085,13 +2484,13 @@ const schema40 = {
     }
   }
 };
-const schema41 = {
+const schema47 = {
   "type": "string",
   "maxLength": 316,
   "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
 };
-const pattern2 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
-function validate91(data, {
+const pattern3 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
+function validate103(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2116,7 +2515,7 @@ function validate91(data, {
       }
       errors++;
     }
-    if (!pattern2.test(data)) {
+    if (!pattern3.test(data)) {
       const err1 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -2148,14 +2547,14 @@ function validate91(data, {
     }
     errors++;
   }
-  validate91.errors = vErrors;
+  validate103.errors = vErrors;
   return errors === 0;
 }
-const schema42 = {
+const schema48 = {
   "type": "string",
   "enum": ["True", "False", "Unknown"]
 };
-function validate93(data, {
+function validate105(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2185,7 +2584,7 @@ function validate93(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema42.enum
+        allowedValues: schema48.enum
       }
     };
     if (vErrors === null) {
@@ -2195,17 +2594,17 @@ function validate93(data, {
     }
     errors++;
   }
-  validate93.errors = vErrors;
+  validate105.errors = vErrors;
   return errors === 0;
 }
-const schema43 = {
+const schema49 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 1024,
   "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 };
-const pattern3 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
-function validate95(data, {
+const pattern4 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
+function validate107(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2246,7 +2645,7 @@ function validate95(data, {
       }
       errors++;
     }
-    if (!pattern3.test(data)) {
+    if (!pattern4.test(data)) {
       const err2 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -2278,14 +2677,14 @@ function validate95(data, {
     }
     errors++;
   }
-  validate95.errors = vErrors;
+  validate107.errors = vErrors;
   return errors === 0;
 }
-const schema44 = {
+const schema50 = {
   "type": "string",
   "maxLength": 32768
 };
-function validate97(data, {
+function validate109(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2326,16 +2725,16 @@ function validate97(data, {
     }
     errors++;
   }
-  validate97.errors = vErrors;
+  validate109.errors = vErrors;
   return errors === 0;
 }
-const schema45 = {
+const schema51 = {
   "type": "integer",
   "format": "int64",
   "minimum": 0,
   "nullable": true
 };
-function validate99(data, {
+function validate111(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2394,15 +2793,15 @@ function validate99(data, {
       errors++;
     }
   }
-  validate99.errors = vErrors;
+  validate111.errors = vErrors;
   return errors === 0;
 }
-const schema46 = {
+const schema52 = {
   "type": "string",
   "format": "date-time"
 };
 const formats4 = formats["date-time"];
-function validate101(data, {
+function validate113(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2443,10 +2842,10 @@ function validate101(data, {
     }
     errors++;
   }
-  validate101.errors = vErrors;
+  validate113.errors = vErrors;
   return errors === 0;
 }
-function validate90(data, {
+function validate102(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2536,68 +2935,68 @@ function validate90(data, {
       errors++;
     }
     if (data.type !== undefined) {
-      if (!validate91(data.type, {
+      if (!validate103(data.type, {
         instancePath: instancePath + "/type",
         parentData: data,
         parentDataProperty: "type",
         rootData
       })) {
-        vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+        vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
         errors = vErrors.length;
       }
     }
     if (data.status !== undefined) {
-      if (!validate93(data.status, {
+      if (!validate105(data.status, {
         instancePath: instancePath + "/status",
         parentData: data,
         parentDataProperty: "status",
         rootData
       })) {
-        vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
+        vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
         errors = vErrors.length;
       }
     }
     if (data.reason !== undefined) {
-      if (!validate95(data.reason, {
+      if (!validate107(data.reason, {
         instancePath: instancePath + "/reason",
         parentData: data,
         parentDataProperty: "reason",
         rootData
       })) {
-        vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
+        vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
         errors = vErrors.length;
       }
     }
     if (data.message !== undefined) {
-      if (!validate97(data.message, {
+      if (!validate109(data.message, {
         instancePath: instancePath + "/message",
         parentData: data,
         parentDataProperty: "message",
         rootData
       })) {
-        vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+        vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
         errors = vErrors.length;
       }
     }
     if (data.observedGeneration !== undefined) {
-      if (!validate99(data.observedGeneration, {
+      if (!validate111(data.observedGeneration, {
         instancePath: instancePath + "/observedGeneration",
         parentData: data,
         parentDataProperty: "observedGeneration",
         rootData
       })) {
-        vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+        vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
         errors = vErrors.length;
       }
     }
     if (data.lastTransitionTime !== undefined) {
-      if (!validate101(data.lastTransitionTime, {
+      if (!validate113(data.lastTransitionTime, {
         instancePath: instancePath + "/lastTransitionTime",
         parentData: data,
         parentDataProperty: "lastTransitionTime",
         rootData
       })) {
-        vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
+        vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
         errors = vErrors.length;
       }
     }
@@ -2617,10 +3016,10 @@ function validate90(data, {
     }
     errors++;
   }
-  validate90.errors = vErrors;
+  validate102.errors = vErrors;
   return errors === 0;
 }
-function validate89(data, {
+function validate101(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2663,21 +3062,21 @@ function validate89(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate90(data[i0], {
+      if (!validate102(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+        vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate89.errors = vErrors;
+  validate101.errors = vErrors;
   return errors === 0;
 }
-function validate86(data, {
+function validate98(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2703,29 +3102,29 @@ function validate86(data, {
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.observedGeneration !== undefined) {
-      if (!validate87(data.observedGeneration, {
+      if (!validate99(data.observedGeneration, {
         instancePath: instancePath + "/observedGeneration",
         parentData: data,
         parentDataProperty: "observedGeneration",
         rootData
       })) {
-        vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+        vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
         errors = vErrors.length;
       }
     }
     if (data.conditions !== undefined) {
-      if (!validate89(data.conditions, {
+      if (!validate101(data.conditions, {
         instancePath: instancePath + "/conditions",
         parentData: data,
         parentDataProperty: "conditions",
         rootData
       })) {
-        vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
+        vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate86.errors = vErrors;
+  validate98.errors = vErrors;
   return errors === 0;
 }
 function validate23(data, {
@@ -2831,13 +3230,13 @@ function validate23(data, {
       }
     }
     if (data.status !== undefined) {
-      if (!validate86(data.status, {
+      if (!validate98(data.status, {
         instancePath: instancePath + "/status",
         parentData: data,
         parentDataProperty: "status",
         rootData
       })) {
-        vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+        vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
         errors = vErrors.length;
       }
     }

@@ -186,9 +186,30 @@ export interface IAccessPolicy {
            */
           "namespaces"?: Array<string>;
         };
+        /**
+         * Matches Model Context Protocol messages (JSON-RPC requests and notifications) in both directions: the agent's to its MCP server and the server's to the agent. A tool, resource or prompt pattern also decides whether the tool, resource or prompt appears in the lists the agent is given.
+         */
+        "mcp"?: {
+          /**
+           * JSON-RPC methods, with \* matching any characters, e.g. tools/call, tools/list, resources/read, prompts/get, initialize, notifications/\*, sampling/createMessage, elicitation/create. A rule with tools, resources or prompts and no methods matches tools/call, resources/read or prompts/get.
+           */
+          "methods"?: Array<string>;
+          /**
+           * Tool names of tools/call, with \* as a wildcard, e.g. get_\* or refund_order.
+           */
+          "tools"?: Array<string>;
+          /**
+           * Resource URIs of resources/read and resources/subscribe, with \* as a wildcard, e.g. file:///reports/\*.
+           */
+          "resources"?: Array<string>;
+          /**
+           * Prompt names of prompts/get, with \* as a wildcard.
+           */
+          "prompts"?: Array<string>;
+        };
       };
       /**
-       * Optional CEL expression that must also be true, evaluated over the request's classification (sql, http or kubernetes), the agent's identity and the Resource, e.g. sql.command == "DELETE" && !sql.hasWhere.
+       * Optional CEL expression that must also be true, evaluated over the request's classification (sql, http, kubernetes or mcp), the agent's identity and the Resource, e.g. sql.command == "DELETE" && !sql.hasWhere.
        */
       "when"?: string;
       /**

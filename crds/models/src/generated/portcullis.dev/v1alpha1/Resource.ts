@@ -22,9 +22,9 @@ export interface IResource {
    */
   "spec": {
     /**
-     * Wire protocol of the backend, which selects the gateway that handles it: postgres (the PostgreSQL frontend/backend protocol), http (HTTP/1.1 APIs) or kubernetes (a Kubernetes API server).
+     * Wire protocol of the backend, which selects the gateway that handles it: postgres (the PostgreSQL frontend/backend protocol), http (HTTP/1.1 APIs), kubernetes (a Kubernetes API server) or mcp (a Model Context Protocol server over HTTP: Streamable HTTP or the older HTTP+SSE transport).
      */
-    "protocol": "postgres" | "http" | "kubernetes";
+    "protocol": "postgres" | "http" | "kubernetes" | "mcp";
     /**
      * Where the real backend is and how the gateway connects to it.
      */
@@ -125,7 +125,7 @@ export interface IResource {
       "database"?: string;
     };
     /**
-     * Settings that only apply to http Resources.
+     * Settings of HTTP-borne Resources (http and mcp).
      */
     "http"?: {
       /**
@@ -145,6 +145,28 @@ export interface IResource {
        * The largest request or response body the gateway reads whole: to evaluate a rule over the JSON body, to bind an approval to it, or to mask a response. A larger one is refused (413 for requests, 502 for responses to mask), never passed on unchecked. Bodies nothing needs to read stream through.
        */
       "maxBodyBytes"?: number;
+    };
+    /**
+     * Settings of mcp Resources. Every tool's definition (name, title, description, input and output schema, annotations) is fingerprinted when the gateway first lists it; a tool whose definition later differs from its accepted fingerprint is hidden from lists and its calls are refused, until the new fingerprint is pinned here.
+     */
+    "mcp"?: {
+      /**
+       * Accepted tool definitions, by fingerprint (the gateway's refusals and evidence name a tool's current one). A pinned tool is accepted only with that definition.
+       */
+      "toolPins"?: Array<{
+        /**
+         * The tool's name.
+         */
+        "name": string;
+        /**
+         * sha256 of the tool's definition, as sha256:<64 hex digits>.
+         */
+        "fingerprint": string;
+      }>;
+      /**
+       * What happens to a tool with no pin: trustOnFirstUse (its first definition this gateway sees is accepted) or refuse (hidden and refused until pinned).
+       */
+      "unpinnedTools"?: "trustOnFirstUse" | "refuse";
     };
   };
   /**

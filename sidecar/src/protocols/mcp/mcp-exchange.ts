@@ -1,0 +1,637 @@
+// One HTTP request of an MCP client through the gateway. A POST carries
+// JSON-RPC messages: each request and notification is decided on its own
+// facts (a tool call also needs the tool's definition accepted), held for a
+// reviewer when a rule says so, recorded, and only the allowed ones are
+// forwarded — re-serialised, so the server reads what the policy judged. The
+// server's answer (JSON, or an SSE stream read event by event) has its lists
+// cut to what the policy could allow, its results masked, its own requests to
+// the agent (sampling, elicitation) decided, and each response recorded as the
+// result of its request. A refused request is answered with a JSON-RPC error
+// naming the policy and rule. A GET opens the server's event stream (and, on
+// the older HTTP+SSE transport, announces the endpoint to post to); a DELETE
+// ends the MCP session. Anything the gateway cannot read is refused.
+import { createHash } from "node:crypto";
+import type http from "node:http";
+import { performance } from "node:perf_hooks";
+import { canonicalJson } from "@portcullis/common/canonical-json";
+import type { EvidenceRecord, McpRequestDetails, RequestData, ResultData } from "@portcullis/common/evidence/record";
+import type { McpFacts } from "@portcullis/common/policy/cel";
+import type { Dispatcher } from "undici";
+import { errorMessage } from "../../config/error-message.js";
+import type { BodyMasker } from "../../masking/body-masking.js";
+import { observeRequest, type RequestDecision } from "../../observability/metrics.js";
+import { type Decision, denialMessage } from "../../policy/engine.js";
+import { BufferLease } from "../../runtime/byte-budget.js";
+import type { ExchangeHandler, ExchangeInput } from "../http/exchange.js";
+import { forwardedRequestHeaders, returnedResponseHeaders } from "../http/headers.js";
+import { firstValue, isJson } from "../http/http-dialect.js";
+import { type Refusal, refuseReply } from "../http/responses.js";
+import { BodyTooLarge, BuffersFull, describeUpstreamError, drained, goneSignal, readBody, readLimited } from "../http/streams.js";
+import { type Conversation, type Conversations, MAX_PENDING, type PendingRequest } from "./conversations.js";
+import { APPROVAL_REFUSED, DENIED, errorResponse, idKey, type JsonRpcMessage, parseMessages, WITHHELD } from "./json-rpc.js";
+import { describeMcp, listingFacts, messageFacts } from "./mcp-match.js";
+import { maskParams, type ShapeJudge, shapeResponse } from "./response-shaping.js";
+import { eventData, eventType, serialiseEvent, SseReader } from "./sse.js";
+import type { ToolLedger } from "./tool-ledger.js";
+
+/** What every exchange of one mcp Resource shares beyond the HTTP runtime. */
+export interface McpParts {
+  tools: ToolLedger;
+  conversations: Conversations;
+}
+
+export const mcpExchange =
+  (parts: McpParts): ExchangeHandler<McpFacts> =>
+  (input) =>
+    new McpExchange(input, parts).run();
+
+const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
+const isEventStream = (contentType: string | undefined): boolean => /^text\/event-stream\s*(;|$)/i.test(contentType ?? "");
+const MAX_RECORDED_ARGUMENTS = 16_384;
+const BUSY = "the gateway holds as many bodies in memory as it may (all sessions together), so this one cannot be read now; retry shortly";
+
+type Message<K extends JsonRpcMessage["kind"]> = Extract<JsonRpcMessage, { kind: K }>;
+type Outcome = Pick<ResultData, "masked" | "error" | "mcp"> & { status: number; bytes: number };
+
+class McpExchange {
+  private readonly req: http.IncomingMessage;
+  private readonly res: http.ServerResponse | undefined;
+  private readonly input: ExchangeInput<McpFacts>;
+  private readonly gone: AbortSignal;
+  private readonly method: string;
+  private readonly lease: BufferLease;
+  private readonly labels: { resource: string; protocol: string };
+  private readonly masker: BodyMasker;
+  /** The agent's forwarded requests of this exchange awaiting their responses, by id key. */
+  private readonly pending = new Map<string, PendingRequest>();
+  /** The MCP session this request belongs to (the one the server names once it answers initialize; an SSE stream's once it announces its endpoint). */
+  private conversation: Conversation;
+  /** This exchange's stream is the HTTP+SSE transport's: it announced the endpoint. */
+  private legacyStream = false;
+  /** The HTTP+SSE transport: this POST goes to an endpoint the gateway announced. */
+  private readonly legacy: boolean;
+
+  constructor(
+    input: ExchangeInput<McpFacts>,
+    private readonly parts: McpParts,
+  ) {
+    this.input = input;
+    this.req = input.req;
+    this.res = input.reply.kind === "response" ? input.reply.res : undefined;
+    this.gone = goneSignal(input.reply);
+    this.method = (this.req.method ?? "GET").toUpperCase();
+    this.lease = new BufferLease(input.runtime.services.buffers);
+    this.labels = { resource: input.runtime.resource.name, protocol: "mcp" };
+    this.masker = input.session.rules.masker.body;
+    const user = input.session.identity.username;
+    const endpoint = parts.conversations.find(user, `endpoint ${input.target.target}`);
+    this.legacy = endpoint !== undefined && this.method === "POST";
+    this.conversation = endpoint ?? parts.conversations.get(user, `session ${firstValue(this.req.headers["mcp-session-id"]) ?? ""}`);
+  }
+
+  async run(): Promise<void> {
+    try {
+      await this.exchange();
+    } finally {
+      this.lease.release();
+    }
+  }
+
+  private async exchange(): Promise<void> {
+    if (!this.res) return this.refuseRequest(400, "bad request", "MCP does not upgrade connections: Streamable HTTP and HTTP+SSE are plain requests");
+    if (this.method === "POST") return this.post(this.res);
+    if (this.method === "GET") return this.stream(this.res);
+    if (this.method === "DELETE") return this.stream(this.res);
+    return this.refuseRequest(405, "method not allowed", `MCP clients send POST, GET and DELETE, not ${this.method}`);
+  }
+
+  // ---- the agent's messages ----
+
+  private async post(res: http.ServerResponse): Promise<void> {
+    if (!isJson(firstValue(this.req.headers["content-type"]))) return this.refuseRequest(415, "unsupported media type", "MCP messages are posted as application/json");
+    let body: Buffer;
+    try {
+      body = await readBody(this.req, this.input.runtime.maxBodyBytes, this.lease);
+    } catch (error) {
+      if (error instanceof BuffersFull) return this.refuseRequest(503, "busy", BUSY, { "retry-after": "1" });
+      if (error instanceof BodyTooLarge) return this.refuseRequest(413, "request body too large", `the body is larger than ${this.input.runtime.maxBodyBytes} bytes (${this.input.runtime.maxBodySetting}), so it cannot be checked`);
+      throw error;
+    }
+    const parsed = parseMessages(body);
+    if (!parsed.ok) {
+      await this.recordRequest(body, "(request)", parsed.message);
+      this.count("deny");
+      return sendJson(res, 400, errorResponse(null, parsed.code, `portcullis: ${parsed.message}`));
+    }
+    const refusals: Record<string, unknown>[] = [];
+    const forward: Record<string, unknown>[] = [];
+    for (const message of parsed.messages) {
+      const sent = message.kind === "response" ? await this.agentResponse(message, body) : await this.agentMessage(message, body, refusals);
+      if (sent) forward.push(message.raw);
+    }
+    if (!forward.length) return this.answerLocally(res, refusals, parsed.batch);
+    const forwarded = JSON.stringify(parsed.batch ? forward : forward[0]);
+    const response = await this.upstream("POST", Buffer.from(forwarded, "utf8"));
+    if (!response) return;
+    await this.relayResponse(response, res, refusals, parsed.batch);
+  }
+
+  /** A request or notification of the agent: decided, held, recorded; true when it goes on to the server. */
+  private async agentMessage(message: Message<"request"> | Message<"notification">, body: Buffer, refusals: Record<string, unknown>[]): Promise<boolean> {
+    const facts = messageFacts(message, "client");
+    let decision = typeof facts === "string" ? refused("(request)", facts) : this.decide(facts);
+    if (typeof facts !== "string" && decision.action !== "deny" && facts.method === "tools/call") {
+      const standing = this.parts.tools.standing(facts.tool.name);
+      if (!standing.ok) decision = refused("(tool definition)", standing.reason, decision.policy);
+    }
+    if (message.kind === "notification" && decision.action === "requireApproval") decision = refused("(notification)", "a notification cannot wait for a reviewer: it has no response to hold", decision.policy);
+    if (message.kind === "request" && decision.action !== "deny" && this.pending.size + this.conversation.clientRequests.size >= MAX_PENDING) {
+      decision = refused("(busy)", `the MCP session already has ${MAX_PENDING} requests awaiting responses`, decision.policy);
+    }
+    const record = await this.recordMessage(message, typeof facts === "string" ? undefined : facts, decision, body);
+    if (decision.action === "deny") {
+      this.count("deny");
+      if (message.kind === "request") refusals.push(errorResponse(message.id, DENIED, denialMessage(decision), named(decision)));
+      return false;
+    }
+    if (decision.action === "requireApproval" && message.kind === "request") {
+      const refusal = await this.approve(message, facts as McpFacts, decision, record);
+      if (refusal) {
+        refusals.push(refusal);
+        return false;
+      }
+    } else this.count("allow");
+    if (message.kind === "request") this.pending.set(idKey(message.id), { seq: record.seq, recorder: this.input.session.recorder, method: message.method, started: performance.now() });
+    return true;
+  }
+
+  /** The agent's answer to a server request: passed only when it answers one the gateway passed to it. */
+  private async agentResponse(message: Message<"response">, body: Buffer): Promise<boolean> {
+    const known = this.conversation.serverRequests.delete(idKey(message.id));
+    const decision: Decision = known
+      ? { action: "allow", policy: "", rule: "(response)", message: "it answers a request the server sent through this gateway" }
+      : refused("(response)", "it answers no request the server sent through this gateway");
+    await this.recordMessage(message, undefined, decision, body);
+    this.count(known ? "allow" : "deny");
+    return known;
+  }
+
+  private decide(facts: McpFacts): Decision {
+    const { session, runtime } = this.input;
+    return session.rules.policies.decide({ ok: true, items: [facts] }, session.identity, runtime.resource);
+  }
+
+  /** Holds a request for a reviewer; the JSON-RPC error to answer with when it is not approved. */
+  private async approve(message: Message<"request">, facts: McpFacts, decision: Decision, record: EvidenceRecord): Promise<Record<string, unknown> | undefined> {
+    const subject = facts.tool.name || facts.resource.uri || facts.prompt.name;
+    const args = facts.method === "prompts/get" ? facts.prompt.arguments : facts.tool.arguments;
+    const shown = this.maskedArguments(args);
+    const outcome = await this.input.session.approvals.obtain(
+      {
+        decision,
+        summary: describeMcp(facts),
+        details: `${facts.method} ${subject}\narguments (masked as the policies mask results):\n${shown.text}`,
+        // Bound to the exact call: the method, what it names and its arguments, not the JSON-RPC id.
+        fingerprint: sha256(canonicalJson([facts.method, subject, args])),
+        requestSeq: record.seq,
+      },
+      () => undefined,
+      this.gone,
+    );
+    this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
+    if (outcome.approved) return undefined;
+    return errorResponse(message.id, APPROVAL_REFUSED, outcome.message, { ...named(decision), ...(outcome.name ? { approvalRequest: outcome.name } : {}) });
+  }
+
+  /** Nothing goes to the server: the refusals are the answer (202 when only notifications and answers were refused). */
+  private async answerLocally(res: http.ServerResponse, refusals: Record<string, unknown>[], batch: boolean): Promise<void> {
+    if (!refusals.length) {
+      res.writeHead(202, { "content-length": "0" });
+      res.end();
+      return;
+    }
+    if (this.legacy && this.deliverOnStream(refusals)) {
+      res.writeHead(202, { "content-length": "0" });
+      res.end();
+      return;
+    }
+    sendJson(res, 200, batch ? refusals : (refusals[0] as Record<string, unknown>));
+  }
+
+  /** HTTP+SSE transport: the agent reads answers on its event stream; false when that stream is gone. */
+  private deliverOnStream(messages: Record<string, unknown>[]): boolean {
+    const sink = this.conversation.sink;
+    return sink !== undefined && messages.every((message) => sink(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+  }
+
+  // ---- the server's side ----
+
+  /** The request sent to the server with the Resource's credential; undefined when it could not be reached (answered and recorded). */
+  private async upstream(method: string, body: Buffer | undefined): Promise<Dispatcher.ResponseData | undefined> {
+    const { upstream } = this.input.runtime;
+    const headers: Record<string, string> = { ...forwardedRequestHeaders(this.req.headers, upstream.credential?.name), host: upstream.host };
+    if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
+    // A compressed answer cannot be read, filtered or masked: ask for it plain.
+    headers["accept-encoding"] = "identity";
+    if (body) headers["content-length"] = String(body.length);
+    try {
+      return await upstream.pool.request({ method, path: this.input.target.target, headers, body: body ?? null, signal: this.gone, headersTimeout: 120_000, bodyTimeout: 0 });
+    } catch (error) {
+      const message = `portcullis: the MCP server of Resource "${this.input.runtime.resource.name}" could not be reached: ${describeUpstreamError(error)}`;
+      this.count("error");
+      await this.unanswered({ code: "502", message });
+      this.httpRefusal({ status: 502, error: "bad gateway", message });
+      return undefined;
+    }
+  }
+
+  /** The server's answer to a POST: JSON, an event stream, or an acknowledgement. */
+  private async relayResponse(response: Dispatcher.ResponseData, res: http.ServerResponse, refusals: Record<string, unknown>[], batch: boolean): Promise<void> {
+    const contentType = firstValue(response.headers["content-type"]);
+    this.trackSession(response);
+    if (isEventStream(contentType)) return this.relayStream(response, res, refusals);
+    if (response.statusCode === 202 || response.statusCode === 204) {
+      response.body.dump().catch(() => undefined);
+      // HTTP+SSE: the responses come on the event stream.
+      for (const [key, pending] of this.pending) this.conversation.clientRequests.set(key, pending);
+      this.pending.clear();
+      if (refusals.length && !(this.legacy && this.deliverOnStream(refusals))) return sendJson(res, 200, batch ? refusals : (refusals[0] as Record<string, unknown>));
+      res.writeHead(response.statusCode, returnedResponseHeaders(response.headers));
+      res.end();
+      return;
+    }
+    if (!isJson(contentType)) return this.relayOther(response, res);
+    let body: Buffer;
+    try {
+      body = await readLimited(response.body, this.input.runtime.maxBodyBytes, this.lease);
+    } catch (error) {
+      response.body.destroy();
+      return this.withhold(error instanceof BuffersFull ? BUSY : error instanceof BodyTooLarge ? `it is larger than ${this.input.runtime.maxBodyBytes} bytes (${this.input.runtime.maxBodySetting})` : `it could not be read: ${errorMessage(error)}`);
+    }
+    const parsed = parseMessages(body);
+    if (!parsed.ok) return this.withhold(`it is not JSON-RPC: ${parsed.message}`);
+    const out = [...refusals];
+    for (const message of parsed.messages) {
+      const shown = await this.serverMessage(message, response.statusCode, body.length);
+      if (shown) out.push(shown);
+    }
+    await this.unanswered({ code: String(response.statusCode), message: "the server's response did not answer this request" });
+    const headers = returnedResponseHeaders(response.headers);
+    delete headers["content-length"];
+    sendJson(res, response.statusCode, batch || parsed.batch || out.length > 1 ? out : (out[0] as Record<string, unknown>), headers);
+  }
+
+  /** A GET (the server's event stream) or DELETE (the end of the MCP session): recorded, forwarded, and the stream read event by event. */
+  private async stream(res: http.ServerResponse): Promise<void> {
+    const ending = this.method === "DELETE";
+    const record = await this.recordHttp(ending ? "end the MCP session" : "open the server's event stream");
+    this.count("allow");
+    const started = performance.now();
+    const response = await this.upstream(this.method, undefined);
+    if (!response) return;
+    this.pending.set("(stream)", { seq: record.seq, recorder: this.input.session.recorder, method: "", started });
+    if (ending && response.statusCode < 300) this.parts.conversations.delete(this.input.session.identity.username, `session ${firstValue(this.req.headers["mcp-session-id"]) ?? ""}`);
+    if (isEventStream(firstValue(response.headers["content-type"]))) return this.relayStream(response, res, []);
+    return this.relayOther(response, res);
+  }
+
+  /** A body that is neither JSON-RPC nor a stream (a 405 for a server without a GET stream, an error page): passed on unless masking rules apply. */
+  private async relayOther(response: Dispatcher.ResponseData, res: http.ServerResponse): Promise<void> {
+    const status = response.statusCode;
+    const outcome = (bytes: number): Outcome => ({ status, bytes, masked: {}, ...(status >= 400 ? { error: { code: String(status), message: `the server answered ${status}` } } : {}) });
+    if (this.masker.active) {
+      response.body.dump().catch(() => undefined);
+      const refusal = { status, error: "withheld", message: `portcullis: the MCP server answered ${status} with a body that is not JSON-RPC; masking rules apply, so it is withheld` };
+      this.httpRefusal(refusal);
+      return this.finish(outcome(0));
+    }
+    res.writeHead(status, returnedResponseHeaders(response.headers));
+    let bytes = 0;
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        if (!res.write(chunk)) await drained(res);
+      }
+      res.end();
+    } catch {
+      response.body.destroy();
+      res.destroy();
+    }
+    await this.finish(outcome(bytes));
+  }
+
+  /** An event stream, event by event: messages shaped, the server's requests decided, other events passed as they are. */
+  private async relayStream(response: Dispatcher.ResponseData, res: http.ServerResponse, refusals: Record<string, unknown>[]): Promise<void> {
+    const headers = returnedResponseHeaders(response.headers);
+    delete headers["content-length"];
+    res.writeHead(response.statusCode, headers);
+    let bytes = 0;
+    const write = async (text: string): Promise<void> => {
+      bytes += Buffer.byteLength(text);
+      if (!res.write(text)) await drained(res);
+    };
+    for (const refusal of refusals) await write(`event: message\ndata: ${JSON.stringify(refusal)}\n\n`);
+    const reader = new SseReader(this.input.runtime.maxBodyBytes);
+    const decoder = new TextDecoder("utf-8", { fatal: true });
+    let events = 0;
+    let failure: string | undefined;
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        for (const event of reader.push(decoder.decode(chunk, { stream: true }))) {
+          const text = await this.streamEvent(event, response.statusCode, res);
+          events += 1;
+          if (text !== undefined) await write(text);
+        }
+      }
+      decoder.decode();
+      if (reader.end()) throw new Error("the stream ended inside an event");
+      res.end();
+    } catch (error) {
+      failure = errorMessage(error);
+      response.body.destroy();
+      res.destroy();
+    } finally {
+      if (this.conversation.sink && this.legacyStream) {
+        this.conversation.sink = undefined;
+        this.parts.conversations.delete(this.input.session.identity.username, `endpoint ${this.conversation.endpoint ?? ""}`);
+      }
+    }
+    await this.unanswered({ code: String(response.statusCode), message: `the stream ended before the server answered${failure ? `: ${failure}` : ""}` });
+    const stream = this.pending.get("(stream)");
+    if (stream) {
+      this.pending.delete("(stream)");
+      await this.result(stream, { status: response.statusCode, bytes, masked: {}, mcp: { summary: `${events} events` }, ...(failure ? { error: { code: String(response.statusCode), message: `the stream was cut: ${failure}` } } : {}) });
+    }
+  }
+
+  /** One event as the agent gets it; undefined when nothing of it is passed. */
+  private async streamEvent(event: Parameters<typeof eventData>[0], status: number, res: http.ServerResponse): Promise<string | undefined> {
+    const data = eventData(event);
+    if (data === undefined) return serialiseEvent(event);
+    const type = eventType(event);
+    if (type === "endpoint") return this.announceEndpoint(event, data, res);
+    if (type !== "message") throw new Error(`the server sent an event of type "${type}", which is not MCP`);
+    const parsed = parseMessages(data);
+    if (!parsed.ok) throw new Error(`an event is not JSON-RPC: ${parsed.message}`);
+    const out: Record<string, unknown>[] = [];
+    for (const message of parsed.messages) {
+      const shown = await this.serverMessage(message, status, Buffer.byteLength(data));
+      if (shown) out.push(shown);
+    }
+    // An event with nothing left keeps its id (the agent resumes after it) without data.
+    if (!out.length) return event.fields.some(([name]) => name === "id") ? serialiseEvent({ fields: event.fields.filter(([name]) => name !== "data" && name !== "event") }) : undefined;
+    return serialiseEvent(event, JSON.stringify(parsed.batch ? out : out[0]));
+  }
+
+  /** HTTP+SSE: the endpoint the agent posts to, as a path on this gateway; the conversation is found by it. */
+  private announceEndpoint(event: Parameters<typeof eventData>[0], data: string, res: http.ServerResponse): string {
+    const { origin } = this.input.runtime.upstream;
+    let url: URL;
+    try {
+      url = new URL(data.trim(), `${origin.scheme}://gateway.invalid${this.input.target.path}`);
+    } catch {
+      throw new Error(`the server's endpoint event names no URL: ${data.slice(0, 200)}`);
+    }
+    if (url.host !== "gateway.invalid" && url.hostname !== origin.host.toLowerCase()) throw new Error(`the server's endpoint event points at another host (${url.host})`);
+    const endpoint = `${url.pathname}${url.search}`;
+    const user = this.input.session.identity.username;
+    const conversation = this.parts.conversations.get(user, `endpoint ${endpoint}`);
+    conversation.endpoint = endpoint;
+    conversation.sink = (text) => !res.destroyed && res.write(text);
+    // Answers to the agent's posts arrive on this stream: they are shaped with that conversation's state.
+    this.conversation = conversation;
+    this.legacyStream = true;
+    return serialiseEvent(event, endpoint);
+  }
+
+  /** One message from the server, as the agent gets it; undefined when it is not passed. */
+  private async serverMessage(message: JsonRpcMessage, status: number, bytes: number): Promise<Record<string, unknown> | undefined> {
+    if (message.kind === "response") return this.serverResponse(message, status, bytes);
+    const facts = messageFacts(message, "server");
+    let decision = typeof facts === "string" ? refused("(request)", facts) : this.decide(facts);
+    if (decision.action === "requireApproval") decision = refused("(server request)", "the gateway does not hold a server's request for a reviewer; allow or deny it", decision.policy);
+    await this.recordMessage(message, typeof facts === "string" ? undefined : facts, decision, undefined, "server");
+    this.count(decision.action === "deny" ? "deny" : "allow");
+    if (decision.action === "deny") {
+      if (message.kind === "request") await this.answerServer(errorResponse(message.id, DENIED, denialMessage(decision), named(decision)));
+      return undefined;
+    }
+    const masked = maskParams(message.raw, this.masker);
+    this.countMasked(masked);
+    if (message.kind === "request") {
+      if (this.conversation.serverRequests.size >= MAX_PENDING) {
+        await this.answerServer(errorResponse(message.id, DENIED, `portcullis: the agent already has ${MAX_PENDING} of the server's requests to answer`));
+        return undefined;
+      }
+      this.conversation.serverRequests.add(idKey(message.id));
+    }
+    return message.raw;
+  }
+
+  /** A response to one of the agent's requests: shaped, and recorded as that request's result. */
+  private async serverResponse(message: Message<"response">, status: number, bytes: number): Promise<Record<string, unknown>> {
+    const key = idKey(message.id);
+    const pending = this.pending.get(key) ?? this.conversation.clientRequests.get(key);
+    this.pending.delete(key);
+    this.conversation.clientRequests.delete(key);
+    const shaped = shapeResponse(message.raw, pending?.method ?? "", this.judge());
+    const shown = shaped.withheld ? errorResponse(message.id, WITHHELD, `portcullis: the response is withheld: ${shaped.withheld}`) : shaped.message;
+    this.countMasked(shaped.masked);
+    const error = shaped.withheld ?? (message.raw.error as { message?: unknown } | undefined)?.message;
+    const code = shaped.withheld ? String(WITHHELD) : String((message.raw.error as { code?: unknown } | undefined)?.code ?? "");
+    if (pending) {
+      await this.result(pending, {
+        status,
+        bytes,
+        masked: shaped.masked,
+        mcp: { summary: shaped.summary, ...(shaped.isError ? { isError: true } : {}), ...(shaped.hidden?.length ? { hidden: shaped.hidden } : {}) },
+        ...(error !== undefined ? { error: { code, message: String(error).slice(0, 1024) } } : {}),
+      });
+    }
+    return shown;
+  }
+
+  /** Tells the server that the agent will not answer its request (the policy refused it), as the agent would. */
+  private async answerServer(answer: Record<string, unknown>): Promise<void> {
+    const { upstream } = this.input.runtime;
+    const headers: Record<string, string> = { host: upstream.host, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    for (const name of ["mcp-session-id", "mcp-protocol-version"]) {
+      const value = firstValue(this.req.headers[name]);
+      if (value !== undefined) headers[name] = value;
+    }
+    if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
+    const path = this.conversation.endpoint ?? this.input.target.target;
+    try {
+      const response = await upstream.pool.request({ method: "POST", path, headers, body: JSON.stringify(answer), headersTimeout: 30_000 });
+      await response.body.dump();
+    } catch {
+      // The server then waits out its own timeout; the refusal itself is in the evidence.
+      this.count("error");
+    }
+  }
+
+  private judge(): ShapeJudge {
+    const { session, runtime } = this.input;
+    return {
+      masker: this.masker,
+      tools: this.parts.tools,
+      unlisted: (kind, name) => {
+        const decision = session.rules.policies.decide({ ok: true, items: [listingFacts(kind, name)] }, session.identity, runtime.resource, { possible: true });
+        return decision.action === "deny" ? decision.message : undefined;
+      },
+    };
+  }
+
+  /** The server named the MCP session on its answer to initialize: later requests carry it. */
+  private trackSession(response: Dispatcher.ResponseData): void {
+    const id = firstValue(response.headers["mcp-session-id"]);
+    if (id === undefined || this.legacy) return;
+    const conversation = this.parts.conversations.get(this.input.session.identity.username, `session ${id}`);
+    this.conversation = conversation;
+  }
+
+  // ---- refusals and evidence ----
+
+  /** A request refused before any message in it was read (its method, type, size): recorded and answered. */
+  private async refuseRequest(status: number, error: string, reason: string, headers?: Record<string, string>): Promise<void> {
+    await this.recordRequest(undefined, "(request)", reason);
+    this.count("deny");
+    this.httpRefusal({ status, error, message: `portcullis: ${reason}` }, headers);
+  }
+
+  private httpRefusal(refusal: Refusal, headers?: Record<string, string>): void {
+    refuseReply(this.input.reply, refusal, { close: !this.req.complete, encode: this.input.runtime.encodeRefusal, ...(headers ? { headers } : {}) });
+  }
+
+  /** A 502 in place of a response that cannot be shown as the policy says. */
+  private async withhold(why: string): Promise<void> {
+    const message = `portcullis: the MCP server's response is withheld: ${why}`;
+    this.count("error");
+    await this.unanswered({ code: "502", message });
+    this.httpRefusal({ status: 502, error: "response withheld", message });
+  }
+
+  /** Results for the requests of this exchange no response answered. */
+  private async unanswered(error: { code: string; message: string }): Promise<void> {
+    for (const [key, pending] of this.pending) {
+      if (key === "(stream)") continue;
+      this.pending.delete(key);
+      await this.result(pending, { status: Number(error.code) || 502, bytes: 0, masked: {}, error });
+    }
+  }
+
+  private async finish(outcome: Outcome): Promise<void> {
+    const stream = this.pending.get("(stream)");
+    this.pending.delete("(stream)");
+    if (stream) await this.result(stream, outcome);
+  }
+
+  private httpDetails(body: Buffer | undefined): RequestData["http"] {
+    const { runtime, target } = this.input;
+    const declared = Number(this.req.headers["content-length"] ?? "0");
+    return {
+      method: this.method,
+      target: target.target,
+      host: runtime.upstream.host,
+      bodyBytes: body?.length ?? (Number.isFinite(declared) ? declared : 0),
+      ...(body ? { bodySha256: sha256(body) } : {}),
+    };
+  }
+
+  /** An HTTP request that is not a JSON-RPC message (a stream opened, a session ended, a body refused). */
+  private recordRequest(body: Buffer | undefined, rule: string, reason: string): Promise<EvidenceRecord> {
+    return this.input.session.recorder.append("request", {
+      protocol: "mcp",
+      summary: `${this.method} ${this.input.target.path}`,
+      decision: { action: "deny", rule, reason },
+      http: this.httpDetails(body),
+    });
+  }
+
+  private recordHttp(what: string): Promise<EvidenceRecord> {
+    return this.input.session.recorder.append("request", {
+      protocol: "mcp",
+      summary: `${this.method} ${this.input.target.path} (${what})`,
+      decision: { action: "allow", rule: "(transport)" },
+      http: this.httpDetails(undefined),
+    });
+  }
+
+  private recordMessage(message: JsonRpcMessage, facts: McpFacts | undefined, decision: Decision, body: Buffer | undefined, direction: McpFacts["direction"] = "client"): Promise<EvidenceRecord> {
+    const details: McpRequestDetails = { direction, kind: message.kind };
+    if (message.kind !== "notification") details.id = idKey(message.id);
+    if (message.kind !== "response") details.method = message.method;
+    if (facts?.tool.name) details.tool = facts.tool.name;
+    if (facts?.resource.uri) details.uri = facts.resource.uri;
+    if (facts?.prompt.name) details.prompt = facts.prompt.name;
+    if (facts && (facts.method === "tools/call" || facts.method === "prompts/get")) {
+      const args = facts.method === "tools/call" ? facts.tool.arguments : facts.prompt.arguments;
+      details.arguments = this.maskedArguments(args).text.slice(0, MAX_RECORDED_ARGUMENTS);
+      details.argumentsSha256 = sha256(canonicalJson(args));
+    }
+    if (facts?.tool.name) {
+      const standing = this.parts.tools.standing(facts.tool.name);
+      if (standing.fingerprint) details.toolFingerprint = standing.fingerprint;
+    }
+    const summary = facts ? describeMcp(facts) : message.kind === "response" ? `response ${idKey(message.id)}` : message.method;
+    return this.input.session.recorder.append("request", {
+      protocol: "mcp",
+      summary: direction === "server" ? `server: ${summary}` : summary,
+      decision: {
+        action: decision.action,
+        ...(decision.policy ? { policy: decision.policy } : {}),
+        rule: decision.rule,
+        ...(decision.action === "deny" ? { reason: decision.message } : {}),
+      },
+      ...(direction === "client" ? { http: this.httpDetails(body) } : {}),
+      mcp: details,
+    });
+  }
+
+  /** Arguments as the policies mask results: what a reviewer and the evidence are shown. */
+  private maskedArguments(args: Record<string, unknown>): { text: string } {
+    const document = { value: structuredClone(args) as unknown };
+    if (this.masker.active) this.masker.maskJson(document);
+    return { text: JSON.stringify(document.value) };
+  }
+
+  private async result(pending: PendingRequest, outcome: Outcome): Promise<void> {
+    const durationMs = Math.round((performance.now() - pending.started) * 1000) / 1000;
+    this.input.runtime.services.metrics.requestDuration.observe(this.labels, durationMs / 1000);
+    // The request's own session when it is still open; else this one, naming where the request is.
+    const own = !pending.recorder.ended;
+    const recorder = own ? pending.recorder : this.input.session.recorder;
+    await recorder.append("result", {
+      request: pending.seq,
+      masked: outcome.masked,
+      durationMs,
+      ...(outcome.error ? { error: outcome.error } : {}),
+      http: { status: outcome.status, bytes: outcome.bytes },
+      ...(outcome.mcp ? { mcp: outcome.mcp } : {}),
+      ...(own ? {} : { requestSession: pending.recorder.session }),
+    });
+  }
+
+  private countMasked(counts: Record<string, number>): void {
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+    if (total) this.input.runtime.services.metrics.maskedValues.inc(this.labels, total);
+  }
+
+  private count(decision: RequestDecision): void {
+    observeRequest(this.input.runtime.services.metrics, this.labels, decision);
+  }
+}
+
+function refused(rule: string, message: string, policy = ""): Decision {
+  return { action: "deny", policy, rule, message };
+}
+
+function named(decision: Decision): Record<string, unknown> {
+  return { ...(decision.policy ? { policy: decision.policy } : {}), ...(decision.rule.startsWith("(") ? { reason: decision.rule } : { rule: decision.rule }) };
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string | string[]> = {}): void {
+  const body = Buffer.from(JSON.stringify(value), "utf8");
+  res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": String(body.length) });
+  res.end(body);
+}
