@@ -82,10 +82,12 @@ describe("example manifests", () => {
     expect(stored.trim().split("\n").sort()).toEqual([
       "accesspolicy.portcullis.dev/no-destructive-changes",
       "accesspolicy.portcullis.dev/support-bot-read-only",
+      "accesspolicy.portcullis.dev/support-bot-tools",
       "approvalrequest.portcullis.dev/report-bot-7f9c2",
       "resource.portcullis.dev/billing-api",
       "resource.portcullis.dev/cluster-api",
       "resource.portcullis.dev/orders-db",
+      "resource.portcullis.dev/support-tools",
     ]);
   });
 
@@ -108,6 +110,15 @@ const invalid: [string, KubeObject, string][] = [
   ["http settings on a postgres Resource", variant(PG, "Resource", "mixed", { "http.credentialHeader.name": "X-Key" }), "spec.http may only be set when spec.protocol is http"],
   ["a transparent Resource that would redirect to itself", variant(PG, "Resource", "loop", { "listener.port": 5432 }), "redirected traffic would loop"],
   ["an http Resource with credentials but no header", variant("http-resource.yaml", "Resource", "no-header", { http: undefined }), "must set spec.http.credentialHeader"],
+  ["mcp settings on an http Resource", variant("http-resource.yaml", "Resource", "http-mcp", { mcp: { unpinnedTools: "refuse" } }), "spec.mcp may only be set when spec.protocol is mcp"],
+  ["an mcp Resource with credentials but no header", variant("mcp-resource.yaml", "Resource", "mcp-no-header", { http: undefined }), "an http or mcp Resource with credentials must set spec.http.credentialHeader"],
+  ["a tool pin that is not a sha256", variant("mcp-resource.yaml", "Resource", "bad-pin", { "mcp.toolPins.0.fingerprint": "md5:abc" }), 'spec.mcp.toolPins[0].fingerprint: Invalid value: "md5:abc"'],
+  ["two pins for one tool", variant("mcp-resource.yaml", "Resource", "two-pins", { "mcp.toolPins.1": { name: "refund_order", fingerprint: `sha256:${"0".repeat(64)}` } }), "Duplicate value"],
+  [
+    "an mcp rule naming tools and resources",
+    variant("mcp-tools-policy.yaml", "AccessPolicy", "tools-and-resources", { "rules.1.match.mcp.resources": ["file:///*"] }),
+    "match.mcp names tools, resources or prompts, not more than one of them",
+  ],
   ["a kubernetes Resource without credentials", variant("kubernetes-resource.yaml", "Resource", "no-credentials", { credentials: undefined }), "a kubernetes Resource needs spec.credentials"],
   [
     "a client certificate without its key",
@@ -131,7 +142,7 @@ const invalid: [string, KubeObject, string][] = [
   ["an approval timeout that is not a duration", variant(POLICY, "AccessPolicy", "bad-timeout", { "rules.3.approval.timeout": "soon" }), 'spec.rules[3].approval.timeout: Invalid value: "soon"'],
   ["a window grant without its window", variant(POLICY, "AccessPolicy", "no-window", { "rules.3.approval.grantScope": "window" }), "grantWindow must be set when grantScope is window"],
   ["two rules with the same name", variant(POLICY, "AccessPolicy", "dup-rules", { "rules.1.name": "block-drop-and-truncate" }), 'spec.rules[1]: Duplicate value: {"name":"block-drop-and-truncate"}'],
-  ["a rule matching two protocols", variant(POLICY, "AccessPolicy", "two-protocols", { "rules.0.match.http": { methods: ["GET"] } }), "match must set exactly one of sql, http or kubernetes"],
+  ["a rule matching two protocols", variant(POLICY, "AccessPolicy", "two-protocols", { "rules.0.match.http": { methods: ["GET"] } }), "match must set exactly one of sql, http, kubernetes or mcp"],
   ["an unknown SQL command", variant(POLICY, "AccessPolicy", "bad-command", { "rules.0.match.sql.commands": ["DESTROY"] }), 'Unsupported value: "DESTROY"'],
   ["a policy with no subjects", variant(POLICY, "AccessPolicy", "no-subjects", { subjects: {} }), "subjects must set at least one of podSelector, serviceAccounts or oidc"],
   ["an In selector without values", variant(POLICY, "AccessPolicy", "bad-selector", { "subjects.podSelector": { matchExpressions: [{ key: "app", operator: "In" }] } }), "values must be non-empty for In and NotIn"],

@@ -75,7 +75,7 @@ function mcpRequestLines(data: Data): string[] {
   const fingerprint = text(mcp, "toolFingerprint");
   return [
     `${BODY}${oneLine(text(data, "summary") ?? "?")}`,
-    labelled("message", oneLine(`${text(mcp, "kind") ?? "?"} from the ${text(mcp, "direction") === "server" ? "server" : "agent"}${text(mcp, "id") ? `, id ${text(mcp, "id") ?? ""}` : ""}`)),
+    ...(Object.keys(mcp).length ? [labelled("message", oneLine(`${text(mcp, "kind") ?? "?"} from the ${text(mcp, "direction") === "server" ? "server" : "agent"}${text(mcp, "id") ? `, id ${text(mcp, "id") ?? ""}` : ""}`))] : []),
     ...(args !== undefined ? [labelled("arguments", oneLine(args))] : []),
     ...(fingerprint ? [labelled("tool", oneLine(fingerprint))] : []),
     ...(Object.keys(http).length ? [labelled("http", oneLine(`${text(http, "method") ?? "?"} ${text(http, "target") ?? "?"}`))] : []),

@@ -38,6 +38,19 @@ const kubernetesContext: WhenContext = {
   kubernetes: kubernetesFacts({ verb: "delete", path: "/apis/apps/v1/namespaces/prod/deployments/web", apiGroup: "apps", resource: "deployments" }),
 };
 
+const mcpContext: WhenContext = {
+  identity,
+  resource: { name: "tools", protocol: "mcp" },
+  mcp: {
+    direction: "client",
+    kind: "request",
+    method: "tools/call",
+    tool: { name: "refund_order", arguments: { amount: 5000, order: { id: "A-1" } } },
+    resource: { uri: "" },
+    prompt: { name: "", arguments: {} },
+  },
+};
+
 function compiled(expression: string): (context: WhenContext) => boolean {
   const result = compileWhen(expression);
   if (!result.ok) throw new Error(`expected ${expression} to compile: ${result.message}`);
@@ -60,6 +73,9 @@ describe("compileWhen", () => {
     ['kubernetes.verb == "delete" && kubernetes.namespace == "prod" && kubernetes.subresource == ""', kubernetesContext, true],
     ['kubernetes.apiGroup == "" || kubernetes.name.contains("db")', kubernetesContext, false],
     ['identity.namespace == "agents" && identity.pod.startsWith("report-bot")', kubernetesContext, true],
+    ['mcp.method == "tools/call" && mcp.tool.name == "refund_order" && mcp.tool.arguments.amount > 1000', mcpContext, true],
+    ['mcp.tool.arguments.order.id.startsWith("B-") || mcp.direction == "server"', mcpContext, false],
+    ['has(mcp.tool.arguments.note) || mcp.prompt.name == ""', mcpContext, true],
   ] as const)("%s evaluates to %s", (expression, context, expected) => {
     expect(compiled(expression)(context)).toBe(expected);
   });

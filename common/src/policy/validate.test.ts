@@ -88,6 +88,16 @@ describe("validateAccessPolicy", () => {
       { field: "spec.rules[0].match.kubernetes", message: "matches kubernetes requests, but the policy names only http Resources" },
     ],
     [
+      "an mcp match in a policy naming an http Resource",
+      { resources: ["billing-api"], rules: [{ name: "tools", match: { mcp: { tools: ["drop_*"] } }, action: "deny" }] },
+      { field: "spec.rules[0].match.mcp", message: "matches mcp requests, but the policy names only http Resources" },
+    ],
+    [
+      "an mcp match whose when reads http",
+      { resources: ["tools-not-created-yet"], rules: [{ name: "tools", match: { mcp: { tools: ["refund"] } }, when: "http.body.amount > 5", action: "deny" }] },
+      { field: "spec.rules[0].when", message: "http is only set for http Resources, and this rule applies to mcp requests" },
+    ],
+    [
       "a masking pattern with a backreference",
       { masking: [{ name: "ok", detectors: ["email"] }, { name: "bad", patterns: ["x", String.raw`(a)\1`] }] },
       { field: "spec.masking[1].patterns[1]", message: "RE2 syntax is required" },

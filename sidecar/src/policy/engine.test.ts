@@ -364,3 +364,30 @@ describe("combining statements and policies", () => {
     expect(decide(compilePolicies([reads, broken], RESOURCE), "SELECT 1")).toMatchObject({ action: "deny", policy: "broken" });
   });
 });
+
+describe("deciding what is possible (list filtering)", () => {
+  const possible = (policies: PolicySet<SqlFacts>, sql: string): Decision => {
+    const classified = classifySql(sql);
+    return policies.decide(classifiedStatements(classified), IDENTITY, RESOURCE, { possible: true });
+  };
+  const rules = policy("lists", [
+    { name: "big-deletes", match: { sql: { commands: ["DELETE"] } }, when: "!sql.hasWhere", action: "deny" },
+    { name: "no-drops", match: { sql: { commands: ["DROP"] } }, action: "deny" },
+    { name: "updates", match: { sql: { commands: ["UPDATE"] } }, when: 'identity.namespace == "elsewhere"', action: "allow" },
+    { name: "deletes", match: { sql: { commands: ["DELETE"] } }, action: "allow" },
+  ]);
+
+  it("skips a deny rule whose when may not hold, and takes an allow rule whose when may", () => {
+    const policies = compilePolicies([rules], RESOURCE);
+    expect(possible(policies, "DELETE FROM t")).toMatchObject({ action: "allow", rule: "deletes" });
+    expect(decide(policies, "DELETE FROM t")).toMatchObject({ action: "deny", rule: "big-deletes" });
+    expect(possible(policies, "UPDATE t SET a = 1 WHERE id = 1")).toMatchObject({ action: "allow", rule: "updates" });
+    expect(decide(policies, "UPDATE t SET a = 1 WHERE id = 1")).toMatchObject({ action: "deny", rule: "(default)" });
+  });
+
+  it("still denies what a rule without when denies, and what no rule allows", () => {
+    const policies = compilePolicies([rules], RESOURCE);
+    expect(possible(policies, "DROP TABLE t")).toMatchObject({ action: "deny", rule: "no-drops" });
+    expect(possible(policies, "INSERT INTO t VALUES (1)")).toMatchObject({ action: "deny", rule: "(default)" });
+  });
+});

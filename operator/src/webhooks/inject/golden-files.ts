@@ -1,26 +1,6 @@
-// Golden files for the injector's tests (Istio-style): a test renders its
-// output and compares it with testdata/FILE; with UPDATE_GOLDEN=1 it writes
-// the file instead. Review the diff of a regenerated file like code.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+// The injector's golden files: testdata/ beside this module.
+import { goldenFiles } from "@portcullis/common/golden-files";
 
-export const TESTDATA = fileURLToPath(new URL("./testdata/", import.meta.url));
-const UPDATE = process.env.UPDATE_GOLDEN === "1";
-
-/** Compares `actual` with testdata/`file` (or writes it); `undefined` means the file must not exist. */
-export function expectGolden(file: string, actual: string | undefined): void {
-  const path = join(TESTDATA, file);
-  if (UPDATE) {
-    if (actual === undefined) rmSync(path, { force: true });
-    else writeFileSync(path, actual);
-    return;
-  }
-  if (actual === undefined) {
-    expect({ file, exists: existsSync(path) }).toEqual({ file, exists: false });
-    return;
-  }
-  if (!existsSync(path)) throw new Error(`golden file testdata/${file} is missing; run the tests with UPDATE_GOLDEN=1`);
-  // A difference here: if it is intended, regenerate with UPDATE_GOLDEN=1 and review the diff.
-  expect(actual).toBe(readFileSync(path, "utf8"));
-}
+const golden = goldenFiles(new URL("./testdata/", import.meta.url));
+export const TESTDATA = golden.testdata;
+export const expectGolden = golden.expectGolden;

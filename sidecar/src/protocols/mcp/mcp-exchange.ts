@@ -347,7 +347,8 @@ class McpExchange {
       if (reader.end()) throw new Error("the stream ended inside an event");
       res.end();
     } catch (error) {
-      failure = errorMessage(error);
+      // The agent closing its stream ends it normally; anything else cut it.
+      if (!this.gone.aborted) failure = errorMessage(error);
       response.body.destroy();
       res.destroy();
     } finally {
@@ -360,7 +361,8 @@ class McpExchange {
     const stream = this.pending.get("(stream)");
     if (stream) {
       this.pending.delete("(stream)");
-      await this.result(stream, { status: response.statusCode, bytes, masked: {}, mcp: { summary: `${events} events` }, ...(failure ? { error: { code: String(response.statusCode), message: `the stream was cut: ${failure}` } } : {}) });
+      const closed = this.gone.aborted ? "; the agent closed the stream" : "";
+      await this.result(stream, { status: response.statusCode, bytes, masked: {}, mcp: { summary: `${events} events${closed}` }, ...(failure ? { error: { code: String(response.statusCode), message: `the stream was cut: ${failure}` } } : {}) });
     }
   }
 
