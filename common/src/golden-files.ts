@@ -13,7 +13,7 @@ export interface GoldenFiles {
   /** The testdata folder's path. */
   readonly testdata: string;
   /** Compares `actual` with testdata/`file` (or writes it); `undefined` means the file must not exist. */
-  expectGolden(file: string, actual: string | undefined): void;
+  readonly expectGolden: (file: string, actual: string | undefined) => void;
 }
 
 /** The golden files in `testdata` (a folder URL, e.g. new URL("./testdata/", import.meta.url)). */
@@ -21,7 +21,7 @@ export function goldenFiles(testdata: URL): GoldenFiles {
   const folder = fileURLToPath(testdata);
   return {
     testdata: folder,
-    expectGolden(file, actual) {
+    expectGolden: (file, actual) => {
       const path = join(folder, file);
       if (UPDATE) {
         if (actual === undefined) rmSync(path, { force: true });

@@ -29,12 +29,12 @@ let gateway: SidecarProcess;
 let dir: string;
 let storeDir: string;
 let storeFile: string;
-const ports = { tools: 0, strict: 0 };
+const ports = { tools: 0, json: 0, sse: 0, strict: 0 };
 const clients: Client[] = [];
 
 const LIFECYCLE = { name: "lifecycle", match: { mcp: { methods: ["initialize", "ping", "notifications/*", "*/list", "resources/templates/list", "logging/setLevel"] } }, action: "allow" };
 
-function resource(name: string, port: number, serverPort: number): object {
+function resource(name: string, port: number, serverPort: number, path = "/mcp"): object {
   return {
     apiVersion: "portcullis.dev/v1alpha1",
     kind: "Resource",
@@ -45,6 +45,7 @@ function resource(name: string, port: number, serverPort: number): object {
       listener: { port },
       credentials: { secretRef: { name: "mcp-token" } },
       http: { credentialHeader: { name: "Authorization", valuePrefix: "Bearer " } },
+      mcp: { path },
     },
   };
 }
@@ -54,6 +55,8 @@ function manifests(serverPort: number): object[] {
     { apiVersion: "v1", kind: "Secret", metadata: { name: "mcp-token" }, stringData: { token: SERVER_TOKEN } },
     ...filesystemStoreManifests(storeDir),
     resource("tools", ports.tools, serverPort),
+    resource("tools-json", ports.json, serverPort, "/mcp-json"),
+    resource("tools-sse", ports.sse, serverPort, "/sse"),
     resource("strict-tools", ports.strict, serverPort),
     {
       apiVersion: "portcullis.dev/v1alpha1",
@@ -61,7 +64,7 @@ function manifests(serverPort: number): object[] {
       metadata: { name: "agent-tools" },
       spec: {
         subjects: { serviceAccounts: ["agent"] },
-        resources: ["tools"],
+        resources: ["tools", "tools-json", "tools-sse"],
         rules: [
           LIFECYCLE,
           { name: "no-drops", match: { mcp: { tools: ["drop_*"] } }, action: "deny", message: "agents never drop databases" },
@@ -103,7 +106,7 @@ async function connect(
   const client = new Client({ name: "agent", version: "1.0.0" }, { capabilities: { sampling: {} } });
   const sampled: string[] = [];
   const logs: unknown[] = [];
-  client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+  client.setRequestHandler(CreateMessageRequestSchema, (request) => {
     const content = request.params.messages[0]?.content;
     sampled.push(content && "text" in content ? String(content.text) : "");
     return { role: "assistant", content: { type: "text", text: "forty-two" }, model: "test-model" };
@@ -211,7 +214,7 @@ describe("an MCP client through the gateway (Streamable HTTP)", () => {
   });
 
   it("answers with JSON where the server does", async () => {
-    const { client } = await connect(ports.tools, "/mcp-json");
+    const { client } = await connect(ports.json, "/mcp-json");
     expect(await toolNames(client)).toContain("lookup_customer");
     await expect(client.callTool({ name: "drop_database", arguments: { name: "x" } })).rejects.toThrow(/rule "no-drops"/);
     const result = await client.callTool({ name: "lookup_customer", arguments: { id: 7 } });
@@ -219,29 +222,47 @@ describe("an MCP client through the gateway (Streamable HTTP)", () => {
   });
 
   it("decides each message of a batch and refuses JSON a server could read differently", async () => {
-    const { client, sessionId } = await connect(ports.tools, "/mcp-json");
+    const { client, sessionId } = await connect(ports.json, "/mcp-json");
     await toolNames(client);
     const headers = { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": sessionId() ?? "", "mcp-protocol-version": "2025-06-18" };
     const batch = [
       { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "drop_database", arguments: { name: "orders" } } },
       { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "lookup_customer", arguments: { id: 7 } } },
     ];
-    const response = await fetch(`http://127.0.0.1:${ports.tools}/mcp-json`, { method: "POST", headers, body: JSON.stringify(batch) });
+    const response = await fetch(`http://127.0.0.1:${ports.json}/mcp-json`, { method: "POST", headers, body: JSON.stringify(batch) });
     const answers = (await response.json()) as Array<{ id: number; error?: { message: string }; result?: { structuredContent: { email: string } } }>;
     expect(answers.find((answer) => answer.id === 1)?.error?.message).toMatch(/rule "no-drops"/);
     expect(answers.find((answer) => answer.id === 2)?.result?.structuredContent.email).toBe("***");
     const seen = server.received.length;
     const twice = '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"lookup_customer","name":"drop_database","arguments":{"id":7}}}';
-    const refused = await fetch(`http://127.0.0.1:${ports.tools}/mcp-json`, { method: "POST", headers, body: twice });
+    const refused = await fetch(`http://127.0.0.1:${ports.json}/mcp-json`, { method: "POST", headers, body: twice });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/names the key "name" twice/);
     expect(server.received.length).toBe(seen);
+    const duplicate = [batch[1], { ...batch[1], params: { name: "refund_order", arguments: { order: "A-9", amount: 1 } } }];
+    const answered = (await (await fetch(`http://127.0.0.1:${ports.json}/mcp-json`, { method: "POST", headers, body: JSON.stringify(duplicate) })).json()) as Array<{ error?: { message: string } }>;
+    expect(answered.map((answer) => answer.error?.message ?? "ok").sort()).toEqual(["ok", expect.stringContaining("request id 2 is already awaiting a response")]);
+    const variant = await fetch(`http://127.0.0.1:${ports.json}/mcp-json`, { method: "POST", headers, body: JSON.stringify({ ...batch[0], method: "Tools/Call" }) });
+    expect(((await variant.json()) as { error: { message: string } }).error.message).toMatch(/"Tools\/Call" is not MCP's "tools\/call"/);
+    const utf7 = await fetch(`http://127.0.0.1:${ports.json}/mcp-json`, { method: "POST", headers: { ...headers, "content-type": "application/json; charset=utf-7" }, body: JSON.stringify(batch[1]) });
+    expect(utf7.status).toBe(415);
+    expect(server.received.length).toBe(seen + 1);
+  });
+
+  it("reaches nothing of the server but its MCP endpoint, and reads a resource only by its canonical URI", async () => {
+    const seen = server.received.length;
+    const other = await fetch(`http://127.0.0.1:${ports.tools}/mcp-json`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(other.status).toBe(404);
+    expect(((await other.json()) as { message: string }).message).toContain("the MCP endpoint of Resource \"tools\" is /mcp (spec.mcp.path)");
+    const { client } = await connect(ports.tools);
+    await expect(client.readResource({ uri: "file:///reports/../secrets/keys.txt" })).rejects.toThrow(/not in its canonical form \(a server reads it as file:\/\/\/secrets\/keys.txt\)/);
+    expect(JSON.stringify(server.received.slice(seen))).not.toContain("secrets");
   });
 });
 
 describe("an MCP client on the older HTTP+SSE transport", () => {
   it("lists, calls, masks and refuses the same way", async () => {
-    const { client, sampled } = await connect(ports.tools, "/sse", "sse");
+    const { client, sampled } = await connect(ports.sse, "/sse", "sse");
     expect(await toolNames(client)).not.toContain("drop_database");
     await expect(client.callTool({ name: "drop_database", arguments: { name: "orders" } })).rejects.toThrow(/rule "no-drops"/);
     const result = await client.callTool({ name: "lookup_customer", arguments: { id: 7 } });

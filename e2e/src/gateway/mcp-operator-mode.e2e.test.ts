@@ -94,7 +94,7 @@ async function decide(name: string, phase: "Approved" | "Denied", reason: string
   await fixture.kubectlOk(["patch", "approvalrequest", name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase, reason } })], { kubeconfig: lead });
 }
 
-const refund = (order: string, amount: number, note = "") => client.callTool({ name: "refund_order", arguments: { order, amount, ...(note ? { note } : {}) } });
+const refund = (order: string, amount: number, note = ""): ReturnType<Client["callTool"]> => client.callTool({ name: "refund_order", arguments: { order, amount, ...(note ? { note } : {}) } });
 
 beforeAll(async () => {
   [fixture, server] = await Promise.all([OperatorFixture.start(), startMcpServer()]);

@@ -4,7 +4,7 @@
 // their production dependencies only (`npm ls --omit=dev`). What goes in is
 // decided by the image specs (specs.ts); this is only the copying.
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 /** Compiled files the images leave out: tests, type declarations, source maps. */
@@ -72,6 +72,22 @@ export class RootFs {
     }
   }
 
+  /**
+   * A package of the repository's node_modules and every package it needs at run time, found the way
+   * Node resolves them, placed under `target` in the same layout (for a tool that is not a workspace).
+   */
+  addPackageClosure(repo: string, name: string, target: string): void {
+    const seen = new Set<string>();
+    const visit = (path: string): void => {
+      if (seen.has(path)) return;
+      seen.add(path);
+      copyTree(path, join(this.dir, target, relative(repo, path)), (entry) => entry !== "node_modules");
+      const manifest = JSON.parse(readFileSync(join(path, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+      for (const dependency of Object.keys(manifest.dependencies ?? {})) visit(resolvePackage(path, dependency));
+    };
+    visit(resolvePackage(repo, name));
+  }
+
   private addWorkspace(repo: string, workspace: string): void {
     const target = join(this.dir, "app", workspace);
     if (exists(join(target, "package.json"))) return;
@@ -97,6 +113,15 @@ export class RootFs {
       chmodSync(target, stat.mode & 0o7777);
       for (const library of sharedLibraries(path)) this.copyHost(library);
     }
+  }
+}
+
+/** The folder of package `name` as Node finds it from `from`: the nearest node_modules/<name> up the tree. */
+function resolvePackage(from: string, name: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, "node_modules", name);
+    if (existsSync(join(candidate, "package.json"))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`package ${name} is not installed where ${from} would find it`);
   }
 }
 

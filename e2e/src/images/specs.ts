@@ -9,6 +9,8 @@ export const USERS = { nonroot: 65532, gateway: 1337, agent: 1000 } as const;
 
 export const NODE_PATH = "/usr/local/bin/node";
 const PATH = "PATH=/usr/local/bin:/usr/bin:/usr/sbin";
+/** Where the demo agent's MCP client lives; `mcp-client` on its PATH runs it. */
+const MCP_CLIENT_DIR = "/opt/mcp-client";
 
 export interface ImageSpec {
   /** The image's name without registry or tag, e.g. portcullis-sidecar. */
@@ -88,7 +90,7 @@ export const IMAGES: ImageSpec[] = [
   },
   {
     name: "portcullis-demo-agent",
-    description: "A stand-in agent for tests and make dev: bash, psql, curl, kubectl (and tar, for kubectl cp)",
+    description: "A stand-in agent for tests and make dev: bash, psql, curl, kubectl (and tar, for kubectl cp), and an MCP client (mcp-client URL list|call)",
     entrypoint: ["/usr/bin/sleep", "infinity"],
     user: `${USERS.agent}:${USERS.agent}`,
     env: [PATH, "HOME=/tmp"],
@@ -100,6 +102,17 @@ export const IMAGES: ImageSpec[] = [
           root.addHostFileAs("/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql");
           root.addHostFileAs(context.kubectl, "/usr/local/bin/kubectl");
           root.addAccounts({ agent: USERS.agent });
+        },
+      },
+      {
+        // The official MCP SDK's client, to call MCP tools through the pod's gateway.
+        name: "mcp-client",
+        fill(root, context) {
+          root.addHostFileAs(context.nodeBinary, NODE_PATH);
+          root.addPackageClosure(context.repo, "@modelcontextprotocol/sdk", MCP_CLIENT_DIR);
+          root.addHostFileAs(join(context.repo, "e2e/dist/mcp/agent-client.js"), `${MCP_CLIENT_DIR}/agent-client.js`);
+          root.addFile(`${MCP_CLIENT_DIR}/package.json`, '{ "type": "module" }\n');
+          root.addFile("usr/local/bin/mcp-client", `#!/bin/sh\nexec ${NODE_PATH} ${MCP_CLIENT_DIR}/agent-client.js "$@"\n`, 0o755);
         },
       },
     ],

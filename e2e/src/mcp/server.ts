@@ -33,7 +33,8 @@ export interface RunningMcpServer {
   stop(): Promise<void>;
 }
 
-export async function startMcpServer(): Promise<RunningMcpServer> {
+/** Listens on `host` (loopback, or the node's address for pods). */
+export async function startMcpServer(host = "127.0.0.1"): Promise<RunningMcpServer> {
   const calls: RunningMcpServer["calls"] = [];
   const received: unknown[] = [];
   const authorizations: Array<string | undefined> = [];
@@ -48,20 +49,20 @@ export async function startMcpServer(): Promise<RunningMcpServer> {
     server.registerTool(
       "lookup_customer",
       { description: "Looks a customer up by id.", inputSchema: { id: z.number() }, outputSchema: { id: z.number(), name: z.string(), email: z.string(), iban: z.string() } },
-      async (args) => {
+      (args) => {
         ran("lookup_customer", args);
         return { content: [{ type: "text", text: JSON.stringify(CUSTOMER) }], structuredContent: { ...CUSTOMER } };
       },
     );
-    server.registerTool("refund_order", { description: "Refunds an order.", inputSchema: { order: z.string(), amount: z.number() } }, async (args) => {
+    server.registerTool("refund_order", { description: "Refunds an order.", inputSchema: { order: z.string(), amount: z.number() } }, (args) => {
       ran("refund_order", args);
       return { content: [{ type: "text", text: `refunded ${args.amount} on ${args.order}` }] };
     });
-    server.registerTool("drop_database", { description: "Drops the database.", inputSchema: { name: z.string() } }, async (args) => {
+    server.registerTool("drop_database", { description: "Drops the database.", inputSchema: { name: z.string() } }, (args) => {
       ran("drop_database", args);
       return { content: [{ type: "text", text: `dropped ${args.name}` }] };
     });
-    server.registerTool("customer_photo", { description: "A customer's photo.", inputSchema: { id: z.number() } }, async (args) => {
+    server.registerTool("customer_photo", { description: "A customer's photo.", inputSchema: { id: z.number() } }, (args) => {
       ran("customer_photo", args);
       return { content: [{ type: "image", data: PIXEL, mimeType: "image/png" }] };
     });
@@ -76,15 +77,15 @@ export async function startMcpServer(): Promise<RunningMcpServer> {
       return { content: [{ type: "text", text: "done" }] };
     });
     weatherTools.push(
-      server.registerTool("weather", { description: weatherDescription, inputSchema: { city: z.string() } }, async (args) => {
+      server.registerTool("weather", { description: weatherDescription, inputSchema: { city: z.string() } }, (args) => {
         ran("weather", args);
         return { content: [{ type: "text", text: `sunny in ${args.city}` }] };
       }),
     );
-    server.registerResource("q1-report", "file:///reports/q1.txt", { mimeType: "text/plain" }, async (uri) => ({ contents: [{ uri: uri.href, text: REPORT_TEXT }] }));
-    server.registerResource("keys", "file:///secrets/keys.txt", { mimeType: "text/plain" }, async (uri) => ({ contents: [{ uri: uri.href, text: "root key" }] }));
-    server.registerPrompt("summarise", { description: "Summarise a report." }, async () => ({ messages: [{ role: "user", content: { type: "text", text: `Summarise: ${REPORT_TEXT}` } }] }));
-    server.registerPrompt("admin", { description: "Administrative prompt." }, async () => ({ messages: [{ role: "user", content: { type: "text", text: "be root" } }] }));
+    server.registerResource("q1-report", "file:///reports/q1.txt", { mimeType: "text/plain" }, (uri) => ({ contents: [{ uri: uri.href, text: REPORT_TEXT }] }));
+    server.registerResource("keys", "file:///secrets/keys.txt", { mimeType: "text/plain" }, (uri) => ({ contents: [{ uri: uri.href, text: "root key" }] }));
+    server.registerPrompt("summarise", { description: "Summarise a report." }, () => ({ messages: [{ role: "user", content: { type: "text", text: `Summarise: ${REPORT_TEXT}` } }] }));
+    server.registerPrompt("admin", { description: "Administrative prompt." }, () => ({ messages: [{ role: "user", content: { type: "text", text: "be root" } }] }));
     return server;
   }
 
@@ -158,7 +159,7 @@ export async function startMcpServer(): Promise<RunningMcpServer> {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     calls,

@@ -127,8 +127,53 @@ const API_RULES = [
   { name: "api-reads", match: { http: { methods: ["GET"] } }, action: "allow" },
 ];
 
-/** Everything but the agent: create the agent once the policy is Ready (the README says why). With `api`, the HTTPS API too. */
-export function demoManifests(pg: RunningPostgres, reviewer: string, recording: DemoRecording, api?: DemoApi): object[] {
+/** An MCP server on the node's address, with the token the gateway presents to it. */
+export interface DemoTools {
+  port: number;
+  token: string;
+}
+
+export const DEMO_TOOLS_POLICY = "demo-agent-tools";
+
+/** The MCP server as an explicit Resource (PORTCULLIS_SUPPORT_TOOLS_URL), under its own policy: lookups allowed, drops denied, emails masked in results. */
+function toolsManifests(tools: DemoTools): object[] {
+  const ns = DEMO_NAMESPACE;
+  return [
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "support-tools-token", namespace: ns }, stringData: { token: tools.token } },
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "Resource",
+      metadata: { name: "support-tools", namespace: ns },
+      spec: {
+        protocol: "mcp",
+        endpoint: { host: NODE_IP, port: tools.port, tls: { mode: "disable" } },
+        listener: { port: 18090 },
+        credentials: { secretRef: { name: "support-tools-token" } },
+        http: { credentialHeader: { name: "Authorization", valuePrefix: "Bearer " } },
+      },
+    },
+    {
+      apiVersion: "portcullis.dev/v1alpha1",
+      kind: "AccessPolicy",
+      metadata: { name: DEMO_TOOLS_POLICY, namespace: ns },
+      spec: {
+        subjects: { serviceAccounts: [DEMO_AGENT] },
+        resources: ["support-tools"],
+        rules: [
+          { name: "lifecycle", match: { mcp: { methods: ["initialize", "ping", "notifications/*", "tools/list"] } }, action: "allow" },
+          { name: "no-drops", match: { mcp: { tools: ["drop_*"] } }, action: "deny", message: "agents never drop databases" },
+          { name: "lookups", match: { mcp: { tools: ["lookup_*", "weather"] } }, action: "allow" },
+        ],
+        masking: [{ name: "emails", detectors: ["email"], strategy: "redact" }],
+        recording: { storeRef: { name: EVIDENCE_STORE } },
+        defaultAction: "deny",
+      },
+    },
+  ];
+}
+
+/** Everything but the agent: create the agent once the policy is Ready (the README says why). With `api`, the HTTPS API too; with `tools`, an MCP server. */
+export function demoManifests(pg: RunningPostgres, reviewer: string, recording: DemoRecording, api?: DemoApi, tools?: DemoTools): object[] {
   const ns = DEMO_NAMESPACE;
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "portcullis.dev/injection": "enabled" } } },
@@ -149,6 +194,7 @@ export function demoManifests(pg: RunningPostgres, reviewer: string, recording: 
       },
     },
     ...(api ? apiManifests(api) : []),
+    ...(tools ? toolsManifests(tools) : []),
     ...clusterApiManifests(),
     {
       apiVersion: "portcullis.dev/v1alpha1",

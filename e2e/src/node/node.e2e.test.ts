@@ -6,7 +6,8 @@
 // its gateway into an agent Deployment made from the demo image. Inside the
 // agent container psql talks to the database's real address — intercepted by
 // the iptables rules the injected init container installed, decided by the
-// gateway sidecar, which holds the credential the agent never sees. Last, a
+// gateway sidecar, which holds the credential the agent never sees; its MCP
+// client, curl and kubectl are governed the same way. Last, a
 // `helm upgrade` rolls the operator without failing a pod creation and `helm
 // uninstall` leaves pod creation working. (One file: one node per machine.)
 import { execFileSync, spawn } from "node:child_process";
@@ -27,8 +28,9 @@ import { waitUntil } from "../processes/wait.js";
 import { seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
 import { startS3, type RunningS3 } from "../s3/server.js";
 import { startApi, type RunningApi } from "../http/upstream.js";
+import { type RunningMcpServer, startMcpServer } from "../mcp/server.js";
 import { iptablesRules } from "./host-state.js";
-import { DEMO_AGENT, DEMO_API_HOST, DEMO_NAMESPACE as NS, DEMO_POLICY, demoAgentDeployment, demoManifests, EVIDENCE_STORE } from "./demo.js";
+import { DEMO_AGENT, DEMO_API_HOST, DEMO_NAMESPACE as NS, DEMO_POLICY, DEMO_TOOLS_POLICY, demoAgentDeployment, demoManifests, EVIDENCE_STORE } from "./demo.js";
 import { helm as helmAs, helmInstall, RELEASE, RELEASE_NAMESPACE as RELEASE_NS } from "./helm.js";
 import { imageArchives, imageNamed as image } from "./images.js";
 import { cleanUpLeftovers, NODE_DIR, NODE_IP, POD_CIDR, POD_RANGE, TestNode } from "./node.js";
@@ -41,6 +43,8 @@ let server: RunningPostgres;
 let s3: RunningS3;
 let api: RunningApi;
 const API_TOKEN = "node-billing-token-2c4";
+let mcpServer: RunningMcpServer;
+const TOOLS_TOKEN = "node-tools-token-9e1";
 let signingKey: string;
 let agentPod: string;
 
@@ -167,6 +171,7 @@ describe("Portcullis installed with Helm on a real node", () => {
       s3 = await startS3({ host: NODE_IP });
       await s3.createBucket(BUCKET);
       api = await startApi(NODE_IP);
+      mcpServer = await startMcpServer(NODE_IP);
       signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     } catch (error) {
       await cleanUpLeftovers();
@@ -179,6 +184,7 @@ describe("Portcullis installed with Helm on a real node", () => {
     await server?.stop();
     await s3?.stop();
     await api?.stop();
+    await mcpServer?.stop();
     await controlPlane?.stop();
   }, 120_000);
 
@@ -196,7 +202,7 @@ describe("Portcullis installed with Helm on a real node", () => {
   }, 300_000);
 
   it("injects an agent Deployment's pod: the native sidecar after the iptables init container, from the built images", async () => {
-    await apply(demoManifests(server, "portcullis-admin", { s3, bucket: BUCKET, signingKey }, { port: api.port, caPem: api.caPem, token: API_TOKEN }));
+    await apply(demoManifests(server, "portcullis-admin", { s3, bucket: BUCKET, signingKey }, { port: api.port, caPem: api.caPem, token: API_TOKEN }, { port: mcpServer.port, token: TOOLS_TOKEN }));
     await waitForJsonPath((args) => kubectl(args), ["get", "accesspolicy", DEMO_POLICY, "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True", 60_000);
     await apply([agentDeployment]);
     agentPod = await waitForRunningPod();
@@ -236,6 +242,21 @@ describe("Portcullis installed with Helm on a real node", () => {
     const explicit = await kubectlOk(["exec", "-n", NS, agentPod, "-c", "agent", "--", "sh", "-c", 'curl -sS -X DELETE "$PORTCULLIS_BILLING_API_DIRECT_URL/v1/customers/7"']);
     expect(JSON.parse(explicit)).toMatchObject({ error: "denied", rule: "api-no-deletes" });
     expect(api.received.length).toBe(seen + 1);
+  });
+
+  it("lets the agent's MCP client in the pod list and call tools through its sidecar: a drop refused, a lookup masked, the server's token presented", async () => {
+    const mcp = (args: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+      kubectl(["exec", "-n", NS, agentPod, "-c", "agent", "--", "sh", "-c", `mcp-client "$PORTCULLIS_SUPPORT_TOOLS_URL/mcp" ${args}`]);
+    const listed = await mcp("list");
+    expect(listed.stderr).toBe("");
+    expect(JSON.parse(listed.stdout)).toEqual({ tools: ["lookup_customer", "weather"] });
+    const dropped = await mcp("call drop_database '{\"name\":\"orders\"}'");
+    expect(dropped.code).toBe(3);
+    expect(JSON.parse(dropped.stdout)).toEqual({ error: expect.stringContaining(`denied by AccessPolicy "${DEMO_TOOLS_POLICY}" rule "no-drops": agents never drop databases`) as unknown });
+    const looked = await mcp("call lookup_customer '{\"id\":7}'");
+    expect(JSON.parse(looked.stdout)).toMatchObject({ structuredContent: { id: 7, email: "***" } });
+    expect(mcpServer.calls.map((call) => call.tool)).toEqual(["lookup_customer"]);
+    expect(new Set(mcpServer.authorizations)).toEqual(new Set([`Bearer ${TOOLS_TOKEN}`]));
   });
 
   it("lets kubectl in the pod, without a kubeconfig, read its namespace through the transparent gateway: Secret values masked, other namespaces denied", async () => {

@@ -22,6 +22,14 @@ export class BodyMasker {
     return this.rules.length > 0;
   }
 
+  private scanner: BodyMasker | undefined;
+
+  /** The rules that scan every string (those without JSON paths): for what lies outside the fields a protocol names. */
+  get scanning(): BodyMasker {
+    this.scanner ??= new BodyMasker(this.rules.filter((rule) => !rule.jsonPaths));
+    return this.scanner;
+  }
+
   /** False when a rule names only JSON paths, so a body that is not JSON cannot be masked. */
   get masksText(): boolean {
     return this.rules.every((rule) => rule.finders.length > 0);

@@ -1,11 +1,12 @@
 // What the gateway remembers of one MCP session between HTTP requests: the
+// agent's forwarded requests awaiting responses (which may arrive on another
+// request's stream: the HTTP+SSE transport answers every POST on its event
+// stream, and a resumed Streamable HTTP stream replays answers), and the
 // server's requests it passed to the agent (so only answers to those reach
-// the server), and — on the older HTTP+SSE transport, where a POST is only
-// acknowledged and its response arrives on the event stream — the agent's
-// forwarded requests awaiting that response, the stream's endpoint, and a
-// way to tell the agent of a refusal on that stream. Sessions are keyed by
-// the agent's identity and the Mcp-Session-Id (or the SSE endpoint), so one
-// agent cannot answer or read for another; all of it is bounded.
+// the server). Sessions are keyed by the agent's identity and the session id
+// the server issued, or the endpoint an HTTP+SSE stream announced (owned by
+// the identity whose stream announced it); ids the agent makes up get no
+// state. All of it is bounded.
 import type { SessionRecorder } from "../../evidence/session-recorder.js";
 import { LruCache } from "@portcullis/common/lru";
 
@@ -26,9 +27,9 @@ const MAX_CONVERSATIONS = 10_000;
 export class Conversation {
   /** Server requests (by id key) passed to the agent, awaiting its answer. */
   readonly serverRequests = new Set<string>();
-  /** The agent's requests awaiting a response on the event stream (HTTP+SSE transport). */
+  /** The agent's requests (by id key) forwarded and awaiting a response. */
   readonly clientRequests = new Map<string, PendingRequest>();
-  /** HTTP+SSE transport: the path and query the agent posts to. */
+  /** HTTP+SSE transport: the canonical target the agent posts to. */
   endpoint: string | undefined;
   /** HTTP+SSE transport: writes an event to the agent's open stream; false when it is gone. */
   sink: ((event: string) => boolean) | undefined;
@@ -36,24 +37,44 @@ export class Conversation {
 
 export class Conversations {
   private readonly sessions = new LruCache<string, Conversation>(MAX_CONVERSATIONS);
+  private readonly endpoints = new LruCache<string, { owner: string; conversation: Conversation }>(MAX_CONVERSATIONS);
 
-  /** The conversation of an identity's MCP session (an Mcp-Session-Id, "" for a server without sessions, or an SSE endpoint). */
-  get(identity: string, key: string): Conversation {
-    const id = `${identity}\u0000${key}`;
-    let conversation = this.sessions.get(id);
+  /** An identity's session the server issued `id` for, if the gateway saw it issued or accepted. */
+  session(identity: string, id: string): Conversation | undefined {
+    return this.sessions.get(`${identity}\u0000${id}`);
+  }
+
+  /** The session the server issued (or accepted) `id` for. */
+  open(identity: string, id: string): Conversation {
+    const key = `${identity}\u0000${id}`;
+    let conversation = this.sessions.get(key);
     if (!conversation) {
       conversation = new Conversation();
-      this.sessions.set(id, conversation);
+      this.sessions.set(key, conversation);
     }
     return conversation;
   }
 
-  /** The HTTP+SSE conversation whose endpoint is this target, if any. */
-  find(identity: string, key: string): Conversation | undefined {
-    return this.sessions.get(`${identity}\u0000${key}`);
+  close(identity: string, id: string): void {
+    this.sessions.delete(`${identity}\u0000${id}`);
   }
 
-  delete(identity: string, key: string): void {
-    this.sessions.delete(`${identity}\u0000${key}`);
+  /** The HTTP+SSE session whose endpoint is this canonical target, and whose stream announced it. */
+  endpoint(target: string): { owner: string; conversation: Conversation } | undefined {
+    return this.endpoints.get(target);
+  }
+
+  /** An HTTP+SSE stream announced `target`; undefined when another identity's stream already owns it. */
+  announce(identity: string, target: string): Conversation | undefined {
+    const existing = this.endpoints.get(target);
+    if (existing) return existing.owner === identity ? existing.conversation : undefined;
+    const conversation = new Conversation();
+    conversation.endpoint = target;
+    this.endpoints.set(target, { owner: identity, conversation });
+    return conversation;
+  }
+
+  closeEndpoint(target: string): void {
+    this.endpoints.delete(target);
   }
 }

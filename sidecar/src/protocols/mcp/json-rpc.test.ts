@@ -57,3 +57,23 @@ describe("parseMessages", () => {
     expect(parsed).toMatchObject({ ok: false, message: "the body is not valid UTF-8" });
   });
 });
+
+describe("what the server could read differently", () => {
+  it.each<[string, string, RegExp]>([
+    ["a method in another case", '{"jsonrpc":"2.0","id":1,"method":"Tools/Call","params":{"name":"x"}}', /"Tools\/Call" is not MCP's "tools\/call"/],
+    ["a method with a space", '{"jsonrpc":"2.0","id":1,"method":"tools/call ","params":{"name":"x"}}', /spaces or control characters/],
+    ["a member JSON-RPC does not have", '{"jsonrpc":"2.0","id":1,"method":"ping","extra":1}', /has no member "extra"/],
+    ["a number too large for JSON's doubles", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"limit":-1e400}}}', /too large/],
+    ["nesting deeper than the limit", `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":${"[".repeat(80)}${"]".repeat(80)}}}`, /deeper than 64 levels/],
+  ])("refuses %s", (_case, text, message) => {
+    const parsed = parseMessages(text);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.message).toMatch(message);
+  });
+
+  it("never quotes the refused input in its message", () => {
+    const parsed = parseMessages('{"email": "ada@example.com", oops}');
+    expect(parsed).toMatchObject({ ok: false, message: expect.stringMatching(/^the body is not JSON/) as unknown });
+    expect(JSON.stringify(parsed)).not.toContain("ada@example.com");
+  });
+});

@@ -30,32 +30,52 @@ export const idKey = (id: JsonRpcId | null): string => JSON.stringify(id);
 export function repeatedKey(text: string): string | undefined {
   // One frame per open object or array; in an object, whether the next string is a key.
   const frames: Array<{ keys: Set<string> | undefined; expectingKey: boolean }> = [];
-  let i = 0;
-  while (i < text.length) {
+  for (let i = 0; i < text.length; i += 1) {
     const c = text[i];
     const top = frames[frames.length - 1];
     if (c === '"') {
-      let end = i + 1;
-      while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
-      if (top?.keys && top.expectingKey) {
-        const key = JSON.parse(text.slice(i, end + 1)) as string;
-        if (top.keys.has(key)) return key;
-        top.keys.add(key);
-        top.expectingKey = false;
-      }
-      i = end + 1;
-      continue;
-    }
-    if (c === "{") frames.push({ keys: new Set(), expectingKey: true });
-    else if (c === "[") frames.push({ keys: undefined, expectingKey: false });
+      const end = stringEnd(text, i);
+      const repeated = top?.keys && top.expectingKey ? noteKey(top as { keys: Set<string>; expectingKey: boolean }, JSON.parse(text.slice(i, end + 1)) as string) : undefined;
+      if (repeated !== undefined) return repeated;
+      i = end;
+    } else if (c === "{" || c === "[") frames.push({ keys: c === "{" ? new Set() : undefined, expectingKey: c === "{" });
     else if (c === "}" || c === "]") frames.pop();
     else if (c === "," && top?.keys) top.expectingKey = true;
-    i += 1;
   }
   return undefined;
 }
 
-/** Strict JSON: UTF-8 only, no repeated keys. */
+/** The index of the quote that closes the string opening at `start`. */
+function stringEnd(text: string, start: number): number {
+  let end = start + 1;
+  while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+  return end;
+}
+
+/** Records a key of an object; the key when the object already has it. */
+function noteKey(frame: { keys: Set<string>; expectingKey: boolean }, key: string): string | undefined {
+  if (frame.keys.has(key)) return key;
+  frame.keys.add(key);
+  frame.expectingKey = false;
+  return undefined;
+}
+
+/** JSON nests no deeper than this: serialising, hashing and masking recurse. */
+export const MAX_DEPTH = 64;
+
+/** Why the value cannot be judged as the server will read it: nesting too deep, a number JSON cannot carry. */
+function valueProblem(value: unknown, depth = 0): string | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : "a number is too large to be read the same way by the server";
+  if (value === null || typeof value !== "object") return undefined;
+  if (depth >= MAX_DEPTH) return `the JSON nests deeper than ${MAX_DEPTH} levels`;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    const problem = valueProblem(item, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/** Strict JSON: UTF-8 only, no repeated keys, numbers that stay what they say, bounded nesting. Messages never quote the input. */
 export function parseStrictJson(bytes: Buffer | string): { ok: true; value: unknown } | { ok: false; message: string } {
   let text: string;
   try {
@@ -67,35 +87,64 @@ export function parseStrictJson(bytes: Buffer | string): { ok: true; value: unkn
   try {
     value = JSON.parse(text) as unknown;
   } catch (error) {
-    return { ok: false, message: `the body is not JSON (${error instanceof Error ? error.message : String(error)})` };
+    const position = /position (\d+)/.exec(error instanceof Error ? error.message : "")?.[1];
+    return { ok: false, message: `the body is not JSON${position ? ` (at position ${position})` : ""}` };
   }
   const repeated = repeatedKey(text);
-  if (repeated !== undefined) return { ok: false, message: `an object names the key "${repeated}" twice, which servers read differently` };
-  return { ok: true, value };
+  if (repeated !== undefined) return { ok: false, message: `an object names the key "${repeated.slice(0, 64)}" twice, which servers read differently` };
+  const problem = valueProblem(value);
+  return problem ? { ok: false, message: problem } : { ok: true, value };
+}
+
+/** MCP's methods: one that differs from these only in case or spacing would be read as it by a lenient server, and is refused. */
+const KNOWN_METHODS = [
+  "initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read", "resources/subscribe",
+  "resources/unsubscribe", "prompts/list", "prompts/get", "completion/complete", "logging/setLevel", "sampling/createMessage", "elicitation/create", "roots/list",
+];
+const CANONICAL_METHOD = new Map(KNOWN_METHODS.map((method) => [method.toLowerCase(), method]));
+const MEMBERS = new Set(["jsonrpc", "id", "method", "params", "result", "error"]);
+
+function methodProblem(method: unknown): string | undefined {
+  if (typeof method !== "string" || method === "") return "a JSON-RPC method must be a non-empty string";
+  if (!/^[\x21-\x7e]+$/.test(method)) return "a JSON-RPC method may not hold spaces or control characters";
+  const known = CANONICAL_METHOD.get(method.toLowerCase());
+  return known !== undefined && known !== method ? `"${method}" is not MCP's "${known}": methods are exact` : undefined;
+}
+
+/** Why the object is not a JSON-RPC 2.0 message (as MCP carries it), if so. */
+function envelopeProblem(value: Record<string, unknown>): string | undefined {
+  if (value.jsonrpc !== "2.0") return 'a JSON-RPC message must say "jsonrpc": "2.0"';
+  const unknown = Object.keys(value).find((key) => !MEMBERS.has(key));
+  if (unknown !== undefined) return `a JSON-RPC message has no member "${unknown.slice(0, 64)}"`;
+  const id = value.id;
+  if ("id" in value && id !== null && typeof id !== "string" && !(typeof id === "number" && Number.isFinite(id))) return "a JSON-RPC id must be a string or a number";
+  return undefined;
+}
+
+function requestOrNotification(value: Record<string, unknown>): JsonRpcMessage | string {
+  const problem = methodProblem(value.method);
+  if (problem) return problem;
+  if ("params" in value && !isObject(value.params)) return "MCP's params must be an object";
+  if ("result" in value || "error" in value) return "a message cannot be both a request and a response";
+  const method = value.method as string;
+  const params = value.params as Record<string, unknown> | undefined;
+  if (!("id" in value)) return { kind: "notification", method, params, raw: value };
+  if (value.id === null) return "a request's id must not be null";
+  return { kind: "request", id: value.id as JsonRpcId, method, params, raw: value };
+}
+
+function response(value: Record<string, unknown>): JsonRpcMessage | string {
+  if (!("id" in value)) return "a JSON-RPC message has a method (request, notification) or an id (response)";
+  if ("result" in value === "error" in value) return "a JSON-RPC response has a result or an error, not both and not neither";
+  const error = value.error;
+  if ("error" in value && !(isObject(error) && typeof error.code === "number" && typeof error.message === "string")) return "a JSON-RPC error has a numeric code and a message";
+  return { kind: "response", id: value.id as JsonRpcId | null, raw: value };
 }
 
 /** One message checked against JSON-RPC 2.0; why it is not one otherwise. */
 export function toMessage(value: unknown): JsonRpcMessage | string {
   if (!isObject(value)) return "a JSON-RPC message must be an object";
-  if (value.jsonrpc !== "2.0") return 'a JSON-RPC message must say "jsonrpc": "2.0"';
-  const hasId = "id" in value;
-  const id = value.id;
-  if (hasId && id !== null && typeof id !== "string" && !(typeof id === "number" && Number.isFinite(id))) return "a JSON-RPC id must be a string or a number";
-  if ("method" in value) {
-    if (typeof value.method !== "string" || value.method === "") return "a JSON-RPC method must be a non-empty string";
-    if ("params" in value && !isObject(value.params)) return "MCP's params must be an object";
-    if ("result" in value || "error" in value) return "a message cannot be both a request and a response";
-    const params = value.params as Record<string, unknown> | undefined;
-    if (!hasId) return { kind: "notification", method: value.method, params, raw: value };
-    if (id === null) return "a request's id must not be null";
-    return { kind: "request", id: id as JsonRpcId, method: value.method, params, raw: value };
-  }
-  if (!hasId) return "a JSON-RPC message has a method (request, notification) or an id (response)";
-  if (("result" in value) === ("error" in value)) return "a JSON-RPC response has a result or an error, not both and not neither";
-  if ("error" in value && !(isObject(value.error) && typeof value.error.code === "number" && typeof value.error.message === "string")) {
-    return "a JSON-RPC error has a numeric code and a message";
-  }
-  return { kind: "response", id: id as JsonRpcId | null, raw: value };
+  return envelopeProblem(value) ?? ("method" in value ? requestOrNotification(value) : response(value));
 }
 
 /** A body or an SSE event's data: one message or a non-empty batch, each checked. */

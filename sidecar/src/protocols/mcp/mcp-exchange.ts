@@ -24,20 +24,23 @@ import { type Decision, denialMessage } from "../../policy/engine.js";
 import { BufferLease } from "../../runtime/byte-budget.js";
 import type { ExchangeHandler, ExchangeInput } from "../http/exchange.js";
 import { forwardedRequestHeaders, returnedResponseHeaders } from "../http/headers.js";
-import { firstValue, isJson } from "../http/http-dialect.js";
+import { firstValue, isJson, nonUtf8 } from "../http/http-dialect.js";
+import { canonicalTarget } from "../http/request-target.js";
 import { type Refusal, refuseReply } from "../http/responses.js";
 import { BodyTooLarge, BuffersFull, describeUpstreamError, drained, goneSignal, readBody, readLimited } from "../http/streams.js";
-import { type Conversation, type Conversations, MAX_PENDING, type PendingRequest } from "./conversations.js";
+import { Conversation, type Conversations, MAX_PENDING, type PendingRequest } from "./conversations.js";
 import { APPROVAL_REFUSED, DENIED, errorResponse, idKey, type JsonRpcMessage, parseMessages, WITHHELD } from "./json-rpc.js";
 import { describeMcp, listingFacts, messageFacts } from "./mcp-match.js";
-import { maskParams, type ShapeJudge, shapeResponse } from "./response-shaping.js";
-import { eventData, eventType, serialiseEvent, SseReader } from "./sse.js";
+import { maskParams, type ShapedResponse, type ShapeJudge, shapeResponse } from "./response-shaping.js";
+import { eventData, eventType, serialiseEvent, type SseEvent, SseReader } from "./sse.js";
 import type { ToolLedger } from "./tool-ledger.js";
 
 /** What every exchange of one mcp Resource shares beyond the HTTP runtime. */
 export interface McpParts {
   tools: ToolLedger;
   conversations: Conversations;
+  /** The server's MCP endpoint (spec.mcp.path): Streamable HTTP's, or the HTTP+SSE stream's. */
+  path: string;
 }
 
 export const mcpExchange =
@@ -64,10 +67,12 @@ class McpExchange {
   private readonly masker: BodyMasker;
   /** The agent's forwarded requests of this exchange awaiting their responses, by id key. */
   private readonly pending = new Map<string, PendingRequest>();
-  /** The MCP session this request belongs to (the one the server names once it answers initialize; an SSE stream's once it announces its endpoint). */
+  /** The MCP session this request belongs to: the one the server issued its Mcp-Session-Id for, an HTTP+SSE endpoint's, or (none known yet) one of its own. */
   private conversation: Conversation;
-  /** This exchange's stream is the HTTP+SSE transport's: it announced the endpoint. */
-  private legacyStream = false;
+  /** This exchange's stream is the HTTP+SSE transport's: it announced this endpoint. */
+  private announced: string | undefined;
+  /** The POST goes to an HTTP+SSE endpoint another identity's stream announced. */
+  private readonly foreignEndpoint: boolean;
   /** The HTTP+SSE transport: this POST goes to an endpoint the gateway announced. */
   private readonly legacy: boolean;
 
@@ -84,9 +89,12 @@ class McpExchange {
     this.labels = { resource: input.runtime.resource.name, protocol: "mcp" };
     this.masker = input.session.rules.masker.body;
     const user = input.session.identity.username;
-    const endpoint = parts.conversations.find(user, `endpoint ${input.target.target}`);
-    this.legacy = endpoint !== undefined && this.method === "POST";
-    this.conversation = endpoint ?? parts.conversations.get(user, `session ${firstValue(this.req.headers["mcp-session-id"]) ?? ""}`);
+    const endpoint = this.method === "POST" ? parts.conversations.endpoint(input.target.target) : undefined;
+    this.foreignEndpoint = endpoint !== undefined && endpoint.owner !== user;
+    this.legacy = endpoint !== undefined && !this.foreignEndpoint;
+    const sessionId = firstValue(this.req.headers["mcp-session-id"]);
+    const known = sessionId === undefined ? undefined : parts.conversations.session(user, sessionId);
+    this.conversation = (this.legacy ? endpoint?.conversation : known) ?? new Conversation();
   }
 
   async run(): Promise<void> {
@@ -99,16 +107,20 @@ class McpExchange {
 
   private async exchange(): Promise<void> {
     if (!this.res) return this.refuseRequest(400, "bad request", "MCP does not upgrade connections: Streamable HTTP and HTTP+SSE are plain requests");
+    if (this.foreignEndpoint) return this.refuseRequest(403, "denied", "this HTTP+SSE endpoint belongs to another agent's stream");
+    if (!this.legacy && this.input.target.path !== this.parts.path) {
+      return this.refuseRequest(404, "not found", `the MCP endpoint of Resource "${this.input.runtime.resource.name}" is ${this.parts.path} (spec.mcp.path); nothing else of its server is reachable`);
+    }
     if (this.method === "POST") return this.post(this.res);
-    if (this.method === "GET") return this.stream(this.res);
-    if (this.method === "DELETE") return this.stream(this.res);
+    if (this.method === "GET" || this.method === "DELETE") return this.stream(this.res);
     return this.refuseRequest(405, "method not allowed", `MCP clients send POST, GET and DELETE, not ${this.method}`);
   }
 
   // ---- the agent's messages ----
 
   private async post(res: http.ServerResponse): Promise<void> {
-    if (!isJson(firstValue(this.req.headers["content-type"]))) return this.refuseRequest(415, "unsupported media type", "MCP messages are posted as application/json");
+    const contentType = firstValue(this.req.headers["content-type"]);
+    if (!isJson(contentType) || nonUtf8(contentType)) return this.refuseRequest(415, "unsupported media type", "MCP messages are posted as application/json in UTF-8");
     let body: Buffer;
     try {
       body = await readBody(this.req, this.input.runtime.maxBodyBytes, this.lease);
@@ -129,7 +141,12 @@ class McpExchange {
       const sent = message.kind === "response" ? await this.agentResponse(message, body) : await this.agentMessage(message, body, refusals);
       if (sent) forward.push(message.raw);
     }
-    if (!forward.length) return this.answerLocally(res, refusals, parsed.batch);
+    if (!forward.length) {
+      this.answerLocally(res, refusals, parsed.batch);
+      return;
+    }
+    // Registered before the server can answer: on HTTP+SSE, the answer may come on the stream before the POST's 202.
+    for (const [key, pending] of this.pending) this.conversation.clientRequests.set(key, pending);
     const forwarded = JSON.stringify(parsed.batch ? forward : forward[0]);
     const response = await this.upstream("POST", Buffer.from(forwarded, "utf8"));
     if (!response) return;
@@ -139,30 +156,33 @@ class McpExchange {
   /** A request or notification of the agent: decided, held, recorded; true when it goes on to the server. */
   private async agentMessage(message: Message<"request"> | Message<"notification">, body: Buffer, refusals: Record<string, unknown>[]): Promise<boolean> {
     const facts = messageFacts(message, "client");
-    let decision = typeof facts === "string" ? refused("(request)", facts) : this.decide(facts);
-    if (typeof facts !== "string" && decision.action !== "deny" && facts.method === "tools/call") {
-      const standing = this.parts.tools.standing(facts.tool.name);
-      if (!standing.ok) decision = refused("(tool definition)", standing.reason, decision.policy);
-    }
-    if (message.kind === "notification" && decision.action === "requireApproval") decision = refused("(notification)", "a notification cannot wait for a reviewer: it has no response to hold", decision.policy);
-    if (message.kind === "request" && decision.action !== "deny" && this.pending.size + this.conversation.clientRequests.size >= MAX_PENDING) {
-      decision = refused("(busy)", `the MCP session already has ${MAX_PENDING} requests awaiting responses`, decision.policy);
-    }
+    const decision = typeof facts === "string" ? refused("(request)", facts) : this.decideAgentMessage(message, facts);
     const record = await this.recordMessage(message, typeof facts === "string" ? undefined : facts, decision, body);
-    if (decision.action === "deny") {
-      this.count("deny");
-      if (message.kind === "request") refusals.push(errorResponse(message.id, DENIED, denialMessage(decision), named(decision)));
+    const refusal = decision.action === "deny" ? errorResponse(message.kind === "request" ? message.id : null, DENIED, denialMessage(decision), named(decision)) : undefined;
+    if (refusal) this.count("deny");
+    else if (decision.action === "allow") this.count("allow");
+    const stopped = refusal ?? (decision.action === "requireApproval" && message.kind === "request" ? await this.approve(message, facts as McpFacts, decision, record) : undefined);
+    if (stopped) {
+      if (message.kind === "request") refusals.push(stopped);
       return false;
     }
-    if (decision.action === "requireApproval" && message.kind === "request") {
-      const refusal = await this.approve(message, facts as McpFacts, decision, record);
-      if (refusal) {
-        refusals.push(refusal);
-        return false;
-      }
-    } else this.count("allow");
     if (message.kind === "request") this.pending.set(idKey(message.id), { seq: record.seq, recorder: this.input.session.recorder, method: message.method, started: performance.now() });
     return true;
+  }
+
+  /** The policies' decision, then what the protocol adds: a tool's definition accepted, a request id not already waiting, room to wait. */
+  private decideAgentMessage(message: Message<"request"> | Message<"notification">, facts: McpFacts): Decision {
+    const decision = this.decide(facts);
+    if (decision.action === "deny") return decision;
+    const standing = facts.method === "tools/call" ? this.parts.tools.standing(facts.tool.name) : undefined;
+    if (standing && !standing.ok) return refused("(tool definition)", standing.reason, decision.policy);
+    if (message.kind === "notification") {
+      return decision.action === "requireApproval" ? refused("(notification)", "a notification cannot wait for a reviewer: it has no response to hold", decision.policy) : decision;
+    }
+    const key = idKey(message.id);
+    if (this.pending.has(key) || this.conversation.clientRequests.has(key)) return refused("(request)", `request id ${key} is already awaiting a response; ids must be unique in a session`, decision.policy);
+    if (this.pending.size + this.conversation.clientRequests.size >= MAX_PENDING) return refused("(busy)", `the MCP session already has ${MAX_PENDING} requests awaiting responses`, decision.policy);
+    return decision;
   }
 
   /** The agent's answer to a server request: passed only when it answers one the gateway passed to it. */
@@ -191,20 +211,23 @@ class McpExchange {
         decision,
         summary: describeMcp(facts),
         details: `${facts.method} ${subject}\narguments (masked as the policies mask results):\n${shown.text}`,
-        // Bound to the exact call: the method, what it names and its arguments, not the JSON-RPC id.
-        fingerprint: sha256(canonicalJson([facts.method, subject, args])),
+        // Bound to the exact call: the method and every parameter the server reads (not the JSON-RPC id, nor _meta's progress token).
+        fingerprint: sha256(canonicalJson([facts.method, { ...message.params, _meta: undefined }])),
         requestSeq: record.seq,
       },
       () => undefined,
       this.gone,
     );
     this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
-    if (outcome.approved) return undefined;
-    return errorResponse(message.id, APPROVAL_REFUSED, outcome.message, { ...named(decision), ...(outcome.name ? { approvalRequest: outcome.name } : {}) });
+    // The tool may have changed while the call waited: what was approved is the call of the tool as it was.
+    const standing = facts.method === "tools/call" ? this.parts.tools.standing(facts.tool.name) : { ok: true as const };
+    if (outcome.approved && standing.ok) return undefined;
+    const why = outcome.approved && !standing.ok ? `portcullis: the call was approved, but ${standing.reason}` : outcome.message;
+    return errorResponse(message.id, APPROVAL_REFUSED, why, { ...named(decision), ...(outcome.name ? { approvalRequest: outcome.name } : {}) });
   }
 
   /** Nothing goes to the server: the refusals are the answer (202 when only notifications and answers were refused). */
-  private async answerLocally(res: http.ServerResponse, refusals: Record<string, unknown>[], batch: boolean): Promise<void> {
+  private answerLocally(res: http.ServerResponse, refusals: Record<string, unknown>[], batch: boolean): void {
     if (!refusals.length) {
       res.writeHead(202, { "content-length": "0" });
       res.end();
@@ -215,7 +238,7 @@ class McpExchange {
       res.end();
       return;
     }
-    sendJson(res, 200, batch ? refusals : (refusals[0] as Record<string, unknown>));
+    sendJson(res, 200, batch ? refusals : (refusals[0]));
   }
 
   /** HTTP+SSE transport: the agent reads answers on its event stream; false when that stream is gone. */
@@ -251,13 +274,7 @@ class McpExchange {
     this.trackSession(response);
     if (isEventStream(contentType)) return this.relayStream(response, res, refusals);
     if (response.statusCode === 202 || response.statusCode === 204) {
-      response.body.dump().catch(() => undefined);
-      // HTTP+SSE: the responses come on the event stream.
-      for (const [key, pending] of this.pending) this.conversation.clientRequests.set(key, pending);
-      this.pending.clear();
-      if (refusals.length && !(this.legacy && this.deliverOnStream(refusals))) return sendJson(res, 200, batch ? refusals : (refusals[0] as Record<string, unknown>));
-      res.writeHead(response.statusCode, returnedResponseHeaders(response.headers));
-      res.end();
+      this.acknowledged(response, res, refusals, batch);
       return;
     }
     if (!isJson(contentType)) return this.relayOther(response, res);
@@ -278,7 +295,24 @@ class McpExchange {
     await this.unanswered({ code: String(response.statusCode), message: "the server's response did not answer this request" });
     const headers = returnedResponseHeaders(response.headers);
     delete headers["content-length"];
-    sendJson(res, response.statusCode, batch || parsed.batch || out.length > 1 ? out : (out[0] as Record<string, unknown>), headers);
+    if (!out.length) {
+      res.writeHead(202, { ...headers, "content-length": "0" });
+      res.end();
+      return;
+    }
+    sendJson(res, response.statusCode, batch || parsed.batch || out.length > 1 ? out : (out[0]), headers);
+  }
+
+  /** A POST acknowledged without a body: on HTTP+SSE its answers come on the stream, where the gateway already expects them. */
+  private acknowledged(response: Dispatcher.ResponseData, res: http.ServerResponse, refusals: Record<string, unknown>[], batch: boolean): void {
+    response.body.dump().catch(() => undefined);
+    this.pending.clear();
+    if (refusals.length && !(this.legacy && this.deliverOnStream(refusals))) {
+      sendJson(res, 200, batch ? refusals : (refusals[0]));
+      return;
+    }
+    res.writeHead(response.statusCode, returnedResponseHeaders(response.headers));
+    res.end();
   }
 
   /** A GET (the server's event stream) or DELETE (the end of the MCP session): recorded, forwarded, and the stream read event by event. */
@@ -289,20 +323,28 @@ class McpExchange {
     const started = performance.now();
     const response = await this.upstream(this.method, undefined);
     if (!response) return;
-    this.pending.set("(stream)", { seq: record.seq, recorder: this.input.session.recorder, method: "", started });
-    if (ending && response.statusCode < 300) this.parts.conversations.delete(this.input.session.identity.username, `session ${firstValue(this.req.headers["mcp-session-id"]) ?? ""}`);
+    this.pending.set(STREAM, { seq: record.seq, recorder: this.input.session.recorder, method: "", started });
+    const sessionId = firstValue(this.req.headers["mcp-session-id"]);
+    if (ending && response.statusCode < 300 && sessionId !== undefined) this.parts.conversations.close(this.input.session.identity.username, sessionId);
     if (isEventStream(firstValue(response.headers["content-type"]))) return this.relayStream(response, res, []);
     return this.relayOther(response, res);
   }
 
-  /** A body that is neither JSON-RPC nor a stream (a 405 for a server without a GET stream, an error page): passed on unless masking rules apply. */
+  /**
+   * A body that is neither JSON-RPC nor an event stream. A success with one could carry what the gateway
+   * cannot read (a stream under another type): withheld. An error (a 405 for a server without a GET stream)
+   * passes with its status; its body only where no masking rule applies.
+   */
   private async relayOther(response: Dispatcher.ResponseData, res: http.ServerResponse): Promise<void> {
     const status = response.statusCode;
     const outcome = (bytes: number): Outcome => ({ status, bytes, masked: {}, ...(status >= 400 ? { error: { code: String(status), message: `the server answered ${status}` } } : {}) });
+    if (status < 300 && !(this.method === "DELETE" && status === 200)) {
+      response.body.dump().catch(() => undefined);
+      return this.withhold(`the server answered ${status} with ${firstValue(response.headers["content-type"]) ?? "no Content-Type"}, which is neither JSON-RPC nor an event stream`);
+    }
     if (this.masker.active) {
       response.body.dump().catch(() => undefined);
-      const refusal = { status, error: "withheld", message: `portcullis: the MCP server answered ${status} with a body that is not JSON-RPC; masking rules apply, so it is withheld` };
-      this.httpRefusal(refusal);
+      this.httpRefusal({ status, error: "withheld", message: `portcullis: the MCP server answered ${status} with a body that is not JSON-RPC; masking rules apply, so it is withheld` });
       return this.finish(outcome(0));
     }
     res.writeHead(status, returnedResponseHeaders(response.headers));
@@ -352,27 +394,20 @@ class McpExchange {
       response.body.destroy();
       res.destroy();
     } finally {
-      if (this.conversation.sink && this.legacyStream) {
-        this.conversation.sink = undefined;
-        this.parts.conversations.delete(this.input.session.identity.username, `endpoint ${this.conversation.endpoint ?? ""}`);
-      }
+      if (this.announced !== undefined) this.parts.conversations.closeEndpoint(this.announced);
     }
     await this.unanswered({ code: String(response.statusCode), message: `the stream ended before the server answered${failure ? `: ${failure}` : ""}` });
-    const stream = this.pending.get("(stream)");
-    if (stream) {
-      this.pending.delete("(stream)");
-      const closed = this.gone.aborted ? "; the agent closed the stream" : "";
-      await this.result(stream, { status: response.statusCode, bytes, masked: {}, mcp: { summary: `${events} events${closed}` }, ...(failure ? { error: { code: String(response.statusCode), message: `the stream was cut: ${failure}` } } : {}) });
-    }
+    const closed = this.gone.aborted ? "; the agent closed the stream" : "";
+    await this.finish({ status: response.statusCode, bytes, masked: {}, mcp: { summary: `${events} events${closed}` }, ...(failure ? { error: { code: String(response.statusCode), message: `the stream was cut: ${failure}` } } : {}) });
   }
 
   /** One event as the agent gets it; undefined when nothing of it is passed. */
-  private async streamEvent(event: Parameters<typeof eventData>[0], status: number, res: http.ServerResponse): Promise<string | undefined> {
+  private async streamEvent(event: SseEvent, status: number, res: http.ServerResponse): Promise<string | undefined> {
     const data = eventData(event);
     if (data === undefined) return serialiseEvent(event);
     const type = eventType(event);
     if (type === "endpoint") return this.announceEndpoint(event, data, res);
-    if (type !== "message") throw new Error(`the server sent an event of type "${type}", which is not MCP`);
+    if (type !== "message") throw new Error(`the server sent an event of type "${type.slice(0, 64)}", which is not MCP`);
     const parsed = parseMessages(data);
     if (!parsed.ok) throw new Error(`an event is not JSON-RPC: ${parsed.message}`);
     const out: Record<string, unknown>[] = [];
@@ -385,25 +420,27 @@ class McpExchange {
     return serialiseEvent(event, JSON.stringify(parsed.batch ? out : out[0]));
   }
 
-  /** HTTP+SSE: the endpoint the agent posts to, as a path on this gateway; the conversation is found by it. */
-  private announceEndpoint(event: Parameters<typeof eventData>[0], data: string, res: http.ServerResponse): string {
+  /** HTTP+SSE: the endpoint the agent posts to, as a canonical path on this gateway, owned by this agent; the answers to its posts come on this stream. */
+  private announceEndpoint(event: SseEvent, data: string, res: http.ServerResponse): string {
+    if (this.announced !== undefined) throw new Error("the server announced a second endpoint on one stream");
     const { origin } = this.input.runtime.upstream;
     let url: URL;
     try {
       url = new URL(data.trim(), `${origin.scheme}://gateway.invalid${this.input.target.path}`);
     } catch {
-      throw new Error(`the server's endpoint event names no URL: ${data.slice(0, 200)}`);
+      throw new Error("the server's endpoint event names no URL");
     }
-    if (url.host !== "gateway.invalid" && url.hostname !== origin.host.toLowerCase()) throw new Error(`the server's endpoint event points at another host (${url.host})`);
-    const endpoint = `${url.pathname}${url.search}`;
-    const user = this.input.session.identity.username;
-    const conversation = this.parts.conversations.get(user, `endpoint ${endpoint}`);
-    conversation.endpoint = endpoint;
+    if (url.host !== "gateway.invalid" && (url.hostname !== origin.host.toLowerCase() || Number(url.port || (url.protocol === "https:" ? 443 : 80)) !== origin.port)) {
+      throw new Error("the server's endpoint event points at another server");
+    }
+    const target = canonicalTarget(`${url.pathname}${url.search}`, "POST");
+    if (!target.ok) throw new Error(`the server's endpoint cannot be read one way only: ${target.message}`);
+    const conversation = this.parts.conversations.announce(this.input.session.identity.username, target.target);
+    if (!conversation) throw new Error("the server announced an endpoint another agent's stream owns");
     conversation.sink = (text) => !res.destroyed && res.write(text);
-    // Answers to the agent's posts arrive on this stream: they are shaped with that conversation's state.
     this.conversation = conversation;
-    this.legacyStream = true;
-    return serialiseEvent(event, endpoint);
+    this.announced = target.target;
+    return serialiseEvent(event, target.target);
   }
 
   /** One message from the server, as the agent gets it; undefined when it is not passed. */
@@ -412,45 +449,35 @@ class McpExchange {
     const facts = messageFacts(message, "server");
     let decision = typeof facts === "string" ? refused("(request)", facts) : this.decide(facts);
     if (decision.action === "requireApproval") decision = refused("(server request)", "the gateway does not hold a server's request for a reviewer; allow or deny it", decision.policy);
+    if (message.kind === "request" && decision.action === "allow" && this.conversation.serverRequests.size >= MAX_PENDING) {
+      decision = refused("(busy)", `the agent already has ${MAX_PENDING} of the server's requests to answer`, decision.policy);
+    }
     await this.recordMessage(message, typeof facts === "string" ? undefined : facts, decision, undefined, "server");
     this.count(decision.action === "deny" ? "deny" : "allow");
     if (decision.action === "deny") {
       if (message.kind === "request") await this.answerServer(errorResponse(message.id, DENIED, denialMessage(decision), named(decision)));
       return undefined;
     }
-    const masked = maskParams(message.raw, this.masker);
-    this.countMasked(masked);
-    if (message.kind === "request") {
-      if (this.conversation.serverRequests.size >= MAX_PENDING) {
-        await this.answerServer(errorResponse(message.id, DENIED, `portcullis: the agent already has ${MAX_PENDING} of the server's requests to answer`));
-        return undefined;
-      }
-      this.conversation.serverRequests.add(idKey(message.id));
-    }
+    this.countMasked(maskParams(message.raw, this.masker));
+    if (message.kind === "request") this.conversation.serverRequests.add(idKey(message.id));
     return message.raw;
   }
 
-  /** A response to one of the agent's requests: shaped, and recorded as that request's result. */
-  private async serverResponse(message: Message<"response">, status: number, bytes: number): Promise<Record<string, unknown>> {
+  /** A response to one of the agent's requests: shaped, and recorded as that request's result; one that answers none the gateway forwarded is dropped. */
+  private async serverResponse(message: Message<"response">, status: number, bytes: number): Promise<Record<string, unknown> | undefined> {
     const key = idKey(message.id);
     const pending = this.pending.get(key) ?? this.conversation.clientRequests.get(key);
     this.pending.delete(key);
     this.conversation.clientRequests.delete(key);
-    const shaped = shapeResponse(message.raw, pending?.method ?? "", this.judge());
-    const shown = shaped.withheld ? errorResponse(message.id, WITHHELD, `portcullis: the response is withheld: ${shaped.withheld}`) : shaped.message;
-    this.countMasked(shaped.masked);
-    const error = shaped.withheld ?? (message.raw.error as { message?: unknown } | undefined)?.message;
-    const code = shaped.withheld ? String(WITHHELD) : String((message.raw.error as { code?: unknown } | undefined)?.code ?? "");
-    if (pending) {
-      await this.result(pending, {
-        status,
-        bytes,
-        masked: shaped.masked,
-        mcp: { summary: shaped.summary, ...(shaped.isError ? { isError: true } : {}), ...(shaped.hidden?.length ? { hidden: shaped.hidden } : {}) },
-        ...(error !== undefined ? { error: { code, message: String(error).slice(0, 1024) } } : {}),
-      });
+    if (!pending) {
+      await this.recordMessage(message, undefined, refused("(response)", "it answers no request the agent sent through this gateway, so it cannot be shaped as the policy says"), undefined, "server");
+      this.count("deny");
+      return undefined;
     }
-    return shown;
+    const shaped = shapeResponse(message.raw, pending.method, this.judge());
+    this.countMasked(shaped.masked);
+    await this.result(pending, { status, bytes, masked: shaped.masked, mcp: mcpResult(shaped), ...responseError(message.raw, shaped.withheld) });
+    return shaped.withheld ? errorResponse(message.id, WITHHELD, `portcullis: the response is withheld: ${shaped.withheld}`) : shaped.message;
   }
 
   /** Tells the server that the agent will not answer its request (the policy refused it), as the agent would. */
@@ -484,11 +511,14 @@ class McpExchange {
     };
   }
 
-  /** The server named the MCP session on its answer to initialize: later requests carry it. */
+  /** The server issued a session id (answering initialize), or accepted the one the agent sent: later requests find this session's state by it. */
   private trackSession(response: Dispatcher.ResponseData): void {
-    const id = firstValue(response.headers["mcp-session-id"]);
-    if (id === undefined || this.legacy) return;
-    const conversation = this.parts.conversations.get(this.input.session.identity.username, `session ${id}`);
+    if (this.legacy) return;
+    const id = firstValue(response.headers["mcp-session-id"]) ?? (response.statusCode < 300 ? firstValue(this.req.headers["mcp-session-id"]) : undefined);
+    if (id === undefined) return;
+    const conversation = this.parts.conversations.open(this.input.session.identity.username, id);
+    if (conversation === this.conversation) return;
+    for (const [key, pending] of this.conversation.clientRequests) conversation.clientRequests.set(key, pending);
     this.conversation = conversation;
   }
 
@@ -516,15 +546,17 @@ class McpExchange {
   /** Results for the requests of this exchange no response answered. */
   private async unanswered(error: { code: string; message: string }): Promise<void> {
     for (const [key, pending] of this.pending) {
-      if (key === "(stream)") continue;
+      if (key === STREAM) continue;
       this.pending.delete(key);
+      this.conversation.clientRequests.delete(key);
       await this.result(pending, { status: Number(error.code) || 502, bytes: 0, masked: {}, error });
     }
   }
 
+  /** The result of the GET or DELETE itself. */
   private async finish(outcome: Outcome): Promise<void> {
-    const stream = this.pending.get("(stream)");
-    this.pending.delete("(stream)");
+    const stream = this.pending.get(STREAM);
+    this.pending.delete(STREAM);
     if (stream) await this.result(stream, outcome);
   }
 
@@ -560,21 +592,7 @@ class McpExchange {
   }
 
   private recordMessage(message: JsonRpcMessage, facts: McpFacts | undefined, decision: Decision, body: Buffer | undefined, direction: McpFacts["direction"] = "client"): Promise<EvidenceRecord> {
-    const details: McpRequestDetails = { direction, kind: message.kind };
-    if (message.kind !== "notification") details.id = idKey(message.id);
-    if (message.kind !== "response") details.method = message.method;
-    if (facts?.tool.name) details.tool = facts.tool.name;
-    if (facts?.resource.uri) details.uri = facts.resource.uri;
-    if (facts?.prompt.name) details.prompt = facts.prompt.name;
-    if (facts && (facts.method === "tools/call" || facts.method === "prompts/get")) {
-      const args = facts.method === "tools/call" ? facts.tool.arguments : facts.prompt.arguments;
-      details.arguments = this.maskedArguments(args).text.slice(0, MAX_RECORDED_ARGUMENTS);
-      details.argumentsSha256 = sha256(canonicalJson(args));
-    }
-    if (facts?.tool.name) {
-      const standing = this.parts.tools.standing(facts.tool.name);
-      if (standing.fingerprint) details.toolFingerprint = standing.fingerprint;
-    }
+    const details: McpRequestDetails = { ...envelopeDetails(message, direction), ...(facts ? this.factDetails(facts) : {}) };
     const summary = facts ? describeMcp(facts) : message.kind === "response" ? `response ${idKey(message.id)}` : message.method;
     return this.input.session.recorder.append("request", {
       protocol: "mcp",
@@ -588,6 +606,22 @@ class McpExchange {
       ...(direction === "client" ? { http: this.httpDetails(body) } : {}),
       mcp: details,
     });
+  }
+
+  /** What the evidence says of a message's facts: the tool, resource or prompt, the arguments as masked, the tool's fingerprint. */
+  private factDetails(facts: McpFacts): Partial<McpRequestDetails> {
+    const details: Partial<McpRequestDetails> = {};
+    if (facts.tool.name) details.tool = facts.tool.name;
+    if (facts.resource.uri) details.uri = facts.resource.uri;
+    if (facts.prompt.name) details.prompt = facts.prompt.name;
+    if (facts.method === "tools/call" || facts.method === "prompts/get") {
+      const args = facts.method === "tools/call" ? facts.tool.arguments : facts.prompt.arguments;
+      details.arguments = this.maskedArguments(args).text.slice(0, MAX_RECORDED_ARGUMENTS);
+      details.argumentsSha256 = sha256(canonicalJson(args));
+    }
+    const fingerprint = facts.tool.name ? this.parts.tools.standing(facts.tool.name).fingerprint : undefined;
+    if (fingerprint) details.toolFingerprint = fingerprint;
+    return details;
   }
 
   /** Arguments as the policies mask results: what a reviewer and the evidence are shown. */
@@ -622,6 +656,30 @@ class McpExchange {
   private count(decision: RequestDecision): void {
     observeRequest(this.input.runtime.services.metrics, this.labels, decision);
   }
+}
+
+/** What the evidence says of any message: who sent it, its kind, id and method. */
+function envelopeDetails(message: JsonRpcMessage, direction: McpFacts["direction"]): McpRequestDetails {
+  return {
+    direction,
+    kind: message.kind,
+    ...(message.kind !== "notification" ? { id: idKey(message.id) } : {}),
+    ...(message.kind !== "response" ? { method: message.method } : {}),
+  };
+}
+
+/** The key of a GET's or DELETE's own result among the pending requests (no JSON-RPC id is this). */
+const STREAM = "(stream)";
+
+function mcpResult(shaped: ShapedResponse): NonNullable<ResultData["mcp"]> {
+  return { summary: shaped.summary, ...(shaped.isError ? { isError: true } : {}), ...(shaped.hidden?.length ? { hidden: shaped.hidden } : {}) };
+}
+
+/** A response's error for its result record: the server's JSON-RPC error, or why the gateway withheld the response. */
+function responseError(raw: Record<string, unknown>, withheld: string | undefined): Pick<ResultData, "error"> {
+  if (withheld !== undefined) return { error: { code: String(WITHHELD), message: withheld.slice(0, 1024) } };
+  const error = raw.error as { code: number; message: string } | undefined;
+  return error ? { error: { code: String(error.code), message: error.message.slice(0, 1024) } } : {};
 }
 
 function refused(rule: string, message: string, policy = ""): Decision {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@jest/globals";
 import type { McpFacts } from "@portcullis/common/policy/cel";
 import type { PolicyRule } from "../../policy/protocol-matcher.js";
-import { listingFacts, MCP_MATCHER, messageFacts } from "./mcp-match.js";
+import type { JsonRpcMessage } from "./json-rpc.js";
+import { listingFacts, MCP_MATCHER, messageFacts, uriProblem } from "./mcp-match.js";
 
 const call = (name: string, args: Record<string, unknown> = {}): McpFacts => ({ ...listingFacts("tools", name), tool: { name, arguments: args } });
 const matches = (match: PolicyRule["match"], action: PolicyRule["action"], facts: McpFacts): boolean => MCP_MATCHER.compile(match, action)(facts);
-const request = (method: string, params?: Record<string, unknown>) => ({ kind: "request" as const, id: 1, method, params, raw: {} });
+const request = (method: string, params?: Record<string, unknown>): Extract<JsonRpcMessage, { kind: "request" }> => ({ kind: "request", id: 1, method, params, raw: {} });
 
 describe("MCP_MATCHER", () => {
   it("reads tools without methods as calling them, and matches names with globs", () => {
@@ -52,5 +53,22 @@ describe("messageFacts", () => {
     ["prompts/get", { name: "" }, /needs params.name/],
   ])("refuses %s with %j", (method, params, message) => {
     expect(messageFacts(request(method, params), "client")).toMatch(message);
+  });
+});
+
+describe("uriProblem", () => {
+  it.each<[string, RegExp | undefined]>([
+    ["file:///reports/q1.txt", undefined],
+    ["db://table/orders", undefined],
+    ["report-7", undefined],
+    ["file:///reports/../secrets/keys.txt", /reads it as file:\/\/\/secrets\/keys.txt/],
+    ["file:///reports/%2e%2e/secrets", /reads it as file:\/\/\/secrets/],
+    ["file:///reports\\..\\secrets", /canonical form/],
+    ["HTTPS://Example.com/a", /reads it as https:\/\/example.com\/a/],
+    ["report 7", /spaces or control characters/],
+  ])("%s", (uri, problem) => {
+    const found = uriProblem(uri);
+    if (problem === undefined) expect(found).toBeUndefined();
+    else expect(found).toMatch(problem);
   });
 });

@@ -67,9 +67,25 @@ export function messageFacts(message: Extract<JsonRpcMessage, { method: string }
   }
   if (IMPLIED_METHODS.resources.includes(message.method)) {
     if (typeof params.uri !== "string" || params.uri === "") return `${message.method} needs params.uri, a string`;
-    return { ...facts, resource: { uri: params.uri } };
+    const problem = uriProblem(params.uri);
+    return problem ?? { ...facts, resource: { uri: params.uri } };
   }
   return facts;
+}
+
+/**
+ * Why a resource URI could be read as another one by the server, if so: servers parse it as a URL, which
+ * resolves dot segments, decodes and re-encodes, and reads backslashes as slashes — a rule must see that
+ * form, so a URI that is not already in it is refused. A URI that is no URL is an opaque name, read as is.
+ */
+export function uriProblem(uri: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    return [...uri].some((character) => character <= " " || character === "\u007f") ? "a resource URI may not hold spaces or control characters" : undefined;
+  }
+  return parsed.href === uri ? undefined : `the resource URI is not in its canonical form (a server reads it as ${parsed.href.slice(0, 512)}); send that`;
 }
 
 /** The facts a list entry is judged on: could the agent call this tool, read this resource, get this prompt. */

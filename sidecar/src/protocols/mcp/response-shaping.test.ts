@@ -4,13 +4,14 @@
 import { describe, expect, it } from "@jest/globals";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { goldenFiles } from "@portcullis/common/golden-files";
+import type { BodyMasker } from "../../masking/body-masking.js";
 import { compileMasking } from "../../masking/index.js";
 import { maskParams, type ShapeJudge, shapeResponse } from "./response-shaping.js";
 import { ToolLedger, toolFingerprint } from "./tool-ledger.js";
 
-const { expectGolden } = goldenFiles(new URL("./testdata/", import.meta.url));
+const golden = goldenFiles(new URL("./testdata/", import.meta.url));
 
-function masker(masking: NonNullable<BrokeredPolicy["spec"]["masking"]>) {
+function masker(masking: NonNullable<BrokeredPolicy["spec"]["masking"]>): BodyMasker {
   return compileMasking([{ name: "p", spec: { subjects: {}, resources: ["tools"], masking } }], "tools").body;
 }
 
@@ -44,6 +45,8 @@ const CASES: Array<[string, string, Record<string, unknown>, ShapeJudge]> = [
   ["a resource's text", "resources/read", respond({ contents: [{ uri: "file:///a", text: "mail grace@example.com" }] }), judge()],
   ["a prompt's messages", "prompts/get", respond({ description: "for ada@example.com", messages: [{ role: "user", content: { type: "text", text: "ask ada@example.com" } }] }), judge()],
   ["an error's message and data", "tools/call", { jsonrpc: "2.0", id: 1, error: { code: -32000, message: "no user ada@example.com", data: { email: "ada@example.com" } } }, judge()],
+  ["what MCP does not name as a payload is scanned too", "tools/call", respond({ content: [{ type: "text", text: "ok", _meta: { owner: "ada@example.com" } }], _meta: { by: "ada@example.com" } }), judge()],
+  ["a list's descriptions are scanned", "tools/list", respond({ tools: [{ name: "lookup", description: "Ask ada@example.com", inputSchema: {} }] }), judge()],
   ["any other result as one document", "completion/complete", respond({ completion: { values: ["ada@example.com"] } }), judge()],
 ];
 
@@ -53,7 +56,7 @@ describe("shapeResponse", () => {
       const result = shapeResponse(structuredClone(message), method, judged);
       return { name, method, ...result };
     });
-    expectGolden("shaping.golden.json", `${JSON.stringify(shaped, null, 2)}\n`);
+    golden.expectGolden("shaping.golden.json", `${JSON.stringify(shaped, null, 2)}\n`);
   });
 
   it("hides a tool whose definition changed since the gateway first listed it", () => {

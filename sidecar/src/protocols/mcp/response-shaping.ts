@@ -153,6 +153,11 @@ function filterList(method: string, result: Record<string, unknown>, judge: Shap
   return { summary: `listed ${kept.length} of ${entries.length} ${noun}${hidden.length ? `; hidden: ${hidden.join(", ")}` : ""}`, hidden };
 }
 
+/** Every string of the result the fields above did not cover (names, titles, URIs, _meta, annotations), scanned by the rules that scan. */
+function scanRest(message: Record<string, unknown>, masker: BodyMasker, counts: Counts): void {
+  if (masker.active) maskValue(message, "result", masker.scanning, counts);
+}
+
 /** The response to a request of `method`, shaped for the agent. */
 export function shapeResponse(message: Record<string, unknown>, method: string, judge: ShapeJudge): ShapedResponse {
   const masked: Counts = {};
@@ -169,9 +174,12 @@ export function shapeResponse(message: Record<string, unknown>, method: string, 
     if (!isObject(result)) return { message, masked, summary: "a result that is not an object" };
     if (method in LISTS) {
       const { summary, hidden } = filterList(method, result, judge);
+      scanRest(message, judge.masker, masked);
       return { message, masked, summary, hidden };
     }
-    const summary = judge.masker.active ? maskResult(method, result, judge.masker, masked) : method === "tools/call" ? `${result.isError === true ? "tool error: " : ""}${contentSummary(result.content)}` : method;
+    if (!judge.masker.active) return { message, masked, summary: method === "tools/call" ? `${result.isError === true ? "tool error: " : ""}${contentSummary(result.content)}` : method };
+    const summary = maskResult(method, result, judge.masker, masked);
+    scanRest(message, judge.masker, masked);
     return { message, masked, summary, ...(result.isError === true ? { isError: true } : {}) };
   } catch (error) {
     if (error instanceof Withheld) return { message, masked, summary: "withheld", withheld: `masking rules apply and ${error.message}` };

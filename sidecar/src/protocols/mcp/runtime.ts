@@ -9,9 +9,12 @@ import type { RuntimeServices } from "../../runtime/registry.js";
 import { jsonRefusal } from "../http/responses.js";
 import { backendNames, credentialFor, DEFAULT_MAX_BODY_BYTES, type HttpResourceRuntime, httpBackedRuntime } from "../http/runtime.js";
 import { Conversations } from "./conversations.js";
-import { mcpExchange } from "./mcp-exchange.js";
+import { type McpParts, mcpExchange } from "./mcp-exchange.js";
 import { MCP_MATCHER } from "./mcp-match.js";
 import { ToolLedger, type ToolPolicy } from "./tool-ledger.js";
+
+/** Where Streamable HTTP servers usually answer; spec.mcp.path says otherwise. */
+const DEFAULT_MCP_PATH = "/mcp";
 
 function toolPolicy(spec: NonNullable<BrokeredResource["spec"]>): ToolPolicy {
   return {
@@ -24,13 +27,14 @@ function toolPolicy(spec: NonNullable<BrokeredResource["spec"]>): ToolPolicy {
 export class McpResourceState {
   private readonly byResource = new Map<string, { tools: ToolLedger; conversations: Conversations }>();
 
-  for(resource: string, policy: ToolPolicy): { tools: ToolLedger; conversations: Conversations } {
+  for(resource: string, spec: NonNullable<BrokeredResource["spec"]>): McpParts {
+    const policy = toolPolicy(spec);
     let state = this.byResource.get(resource);
     if (!state) {
       state = { tools: new ToolLedger(policy), conversations: new Conversations() };
       this.byResource.set(resource, state);
     } else state.tools.update(policy);
-    return state;
+    return { ...state, path: spec.mcp?.path ?? DEFAULT_MCP_PATH };
   }
 }
 
@@ -39,7 +43,7 @@ export function mcpRuntime(state: McpResourceState) {
     httpBackedRuntime(bundle, resource, services, (spec) => ({
       protocol: "mcp",
       matcher: MCP_MATCHER,
-      exchange: mcpExchange(state.for(resource.name, toolPolicy(spec))),
+      exchange: mcpExchange(state.for(resource.name, spec)),
       encodeRefusal: jsonRefusal,
       credential: credentialFor(resource),
       maxBodyBytes: spec.http?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

@@ -14,7 +14,7 @@ const schema8 = {
       "$ref": "a6f0oUEaFqHmymdwnqPORTNOTU7GczWAkwGD0uYU"
     },
     "spec": {
-      "$ref": "nEjVmqcO0pBKheu7Wke6bP7aiiq6Yv382TOtnUh421A"
+      "$ref": "5OtOuhyhlqnKDnLW6qY5LTLgyjWM6KoDe1W7Vg4tfnc"
     },
     "status": {
       "$ref": "VF5QqZUv7yOxXsZjGNRHmvbJf0058y9c4RDIRqXYopE"
@@ -170,7 +170,7 @@ const schema13 = {
       "$ref": "giKIttv1ed2tYNDNnS29YOCbToS8ffnNH8vEi4EFwc"
     },
     "mcp": {
-      "$ref": "v8f00QmPa3OWL1746jkoAGAFS1qxzHWmSRNgr0mJA"
+      "$ref": "VsstGxhrXIyH6ZYeL9z3KfK2sDScKWHStZgCgWlF1g"
     }
   }
 };
@@ -1843,6 +1843,9 @@ function validate75(data, {
 const schema37 = {
   "type": "object",
   "properties": {
+    "path": {
+      "$ref": "vr70uSQevaKRTfj0kVhlPNmY7qppwGGc2ZjhrNGy8"
+    },
     "toolPins": {
       "$ref": "KzLv7187mhdM3Lwy1nnnByCAzGoJnayYwR9jxzkrIaA"
     },
@@ -1853,6 +1856,75 @@ const schema37 = {
   "nullable": true
 };
 const schema38 = {
+  "type": "string",
+  "pattern": "^/[^?#]*$",
+  "maxLength": 1024,
+  "default": "/mcp",
+  "nullable": true
+};
+const pattern2 = new RegExp("^/[^?#]*$", "u");
+function validate86(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (typeof data !== "string" && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "string"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (typeof data === "string") {
+    if (func2(data) > 1024) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/maxLength",
+        keyword: "maxLength",
+        params: {
+          limit: 1024
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (!pattern2.test(data)) {
+      const err2 = {
+        instancePath,
+        schemaPath: "#/pattern",
+        keyword: "pattern",
+        params: {
+          pattern: "^/[^?#]*$"
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+  }
+  validate86.errors = vErrors;
+  return errors === 0;
+}
+const schema39 = {
   "type": "array",
   "maxItems": 512,
   "items": {
@@ -1860,7 +1932,7 @@ const schema38 = {
   },
   "nullable": true
 };
-const schema39 = {
+const schema40 = {
   "type": "object",
   "required": ["name", "fingerprint"],
   "properties": {
@@ -1872,12 +1944,12 @@ const schema39 = {
     }
   }
 };
-const schema40 = {
+const schema41 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 256
 };
-function validate88(data, {
+function validate90(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -1934,15 +2006,15 @@ function validate88(data, {
     }
     errors++;
   }
-  validate88.errors = vErrors;
+  validate90.errors = vErrors;
   return errors === 0;
 }
-const schema41 = {
+const schema42 = {
   "type": "string",
   "pattern": "^sha256:[0-9a-f]{64}$"
 };
-const pattern2 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-function validate90(data, {
+const pattern3 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+function validate92(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -1951,7 +2023,7 @@ function validate90(data, {
   let vErrors = null;
   let errors = 0;
   if (typeof data === "string") {
-    if (!pattern2.test(data)) {
+    if (!pattern3.test(data)) {
       const err0 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -1983,10 +2055,10 @@ function validate90(data, {
     }
     errors++;
   }
-  validate90.errors = vErrors;
+  validate92.errors = vErrors;
   return errors === 0;
 }
-function validate87(data, {
+function validate89(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2028,24 +2100,24 @@ function validate87(data, {
       errors++;
     }
     if (data.name !== undefined) {
-      if (!validate88(data.name, {
+      if (!validate90(data.name, {
         instancePath: instancePath + "/name",
         parentData: data,
         parentDataProperty: "name",
         rootData
       })) {
-        vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+        vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
         errors = vErrors.length;
       }
     }
     if (data.fingerprint !== undefined) {
-      if (!validate90(data.fingerprint, {
+      if (!validate92(data.fingerprint, {
         instancePath: instancePath + "/fingerprint",
         parentData: data,
         parentDataProperty: "fingerprint",
         rootData
       })) {
-        vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+        vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
         errors = vErrors.length;
       }
     }
@@ -2065,10 +2137,10 @@ function validate87(data, {
     }
     errors++;
   }
-  validate87.errors = vErrors;
+  validate89.errors = vErrors;
   return errors === 0;
 }
-function validate86(data, {
+function validate88(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2111,27 +2183,27 @@ function validate86(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate87(data[i0], {
+      if (!validate89(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+        vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate86.errors = vErrors;
+  validate88.errors = vErrors;
   return errors === 0;
 }
-const schema42 = {
+const schema43 = {
   "type": "string",
   "enum": ["trustOnFirstUse", "refuse"],
   "default": "trustOnFirstUse",
   "nullable": true
 };
-function validate94(data, {
+function validate96(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2161,7 +2233,7 @@ function validate94(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema42.enum
+        allowedValues: schema43.enum
       }
     };
     if (vErrors === null) {
@@ -2171,7 +2243,7 @@ function validate94(data, {
     }
     errors++;
   }
-  validate94.errors = vErrors;
+  validate96.errors = vErrors;
   return errors === 0;
 }
 function validate85(data, {
@@ -2199,25 +2271,36 @@ function validate85(data, {
     errors++;
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
-    if (data.toolPins !== undefined) {
-      if (!validate86(data.toolPins, {
-        instancePath: instancePath + "/toolPins",
+    if (data.path !== undefined) {
+      if (!validate86(data.path, {
+        instancePath: instancePath + "/path",
         parentData: data,
-        parentDataProperty: "toolPins",
+        parentDataProperty: "path",
         rootData
       })) {
         vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
         errors = vErrors.length;
       }
     }
+    if (data.toolPins !== undefined) {
+      if (!validate88(data.toolPins, {
+        instancePath: instancePath + "/toolPins",
+        parentData: data,
+        parentDataProperty: "toolPins",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.unpinnedTools !== undefined) {
-      if (!validate94(data.unpinnedTools, {
+      if (!validate96(data.unpinnedTools, {
         instancePath: instancePath + "/unpinnedTools",
         parentData: data,
         parentDataProperty: "unpinnedTools",
         rootData
       })) {
-        vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+        vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
         errors = vErrors.length;
       }
     }
@@ -2389,7 +2472,7 @@ function validate32(data, {
   validate32.errors = vErrors;
   return errors === 0;
 }
-const schema43 = {
+const schema44 = {
   "type": "object",
   "properties": {
     "observedGeneration": {
@@ -2401,13 +2484,13 @@ const schema43 = {
   },
   "nullable": true
 };
-const schema44 = {
+const schema45 = {
   "type": "integer",
   "format": "int64",
   "nullable": true
 };
 const formats0 = formats.int64;
-function validate99(data, {
+function validate101(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2449,10 +2532,10 @@ function validate99(data, {
       errors++;
     }
   }
-  validate99.errors = vErrors;
+  validate101.errors = vErrors;
   return errors === 0;
 }
-const schema45 = {
+const schema46 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -2460,7 +2543,7 @@ const schema45 = {
   },
   "nullable": true
 };
-const schema46 = {
+const schema47 = {
   "type": "object",
   "required": ["type", "status", "reason", "message", "lastTransitionTime"],
   "properties": {
@@ -2484,13 +2567,13 @@ const schema46 = {
     }
   }
 };
-const schema47 = {
+const schema48 = {
   "type": "string",
   "maxLength": 316,
   "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
 };
-const pattern3 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
-function validate103(data, {
+const pattern4 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
+function validate105(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2515,7 +2598,7 @@ function validate103(data, {
       }
       errors++;
     }
-    if (!pattern3.test(data)) {
+    if (!pattern4.test(data)) {
       const err1 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -2547,14 +2630,14 @@ function validate103(data, {
     }
     errors++;
   }
-  validate103.errors = vErrors;
+  validate105.errors = vErrors;
   return errors === 0;
 }
-const schema48 = {
+const schema49 = {
   "type": "string",
   "enum": ["True", "False", "Unknown"]
 };
-function validate105(data, {
+function validate107(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2584,7 +2667,7 @@ function validate105(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema48.enum
+        allowedValues: schema49.enum
       }
     };
     if (vErrors === null) {
@@ -2594,17 +2677,17 @@ function validate105(data, {
     }
     errors++;
   }
-  validate105.errors = vErrors;
+  validate107.errors = vErrors;
   return errors === 0;
 }
-const schema49 = {
+const schema50 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 1024,
   "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 };
-const pattern4 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
-function validate107(data, {
+const pattern5 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
+function validate109(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2645,7 +2728,7 @@ function validate107(data, {
       }
       errors++;
     }
-    if (!pattern4.test(data)) {
+    if (!pattern5.test(data)) {
       const err2 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -2677,14 +2760,14 @@ function validate107(data, {
     }
     errors++;
   }
-  validate107.errors = vErrors;
+  validate109.errors = vErrors;
   return errors === 0;
 }
-const schema50 = {
+const schema51 = {
   "type": "string",
   "maxLength": 32768
 };
-function validate109(data, {
+function validate111(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2725,16 +2808,16 @@ function validate109(data, {
     }
     errors++;
   }
-  validate109.errors = vErrors;
+  validate111.errors = vErrors;
   return errors === 0;
 }
-const schema51 = {
+const schema52 = {
   "type": "integer",
   "format": "int64",
   "minimum": 0,
   "nullable": true
 };
-function validate111(data, {
+function validate113(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2793,15 +2876,15 @@ function validate111(data, {
       errors++;
     }
   }
-  validate111.errors = vErrors;
+  validate113.errors = vErrors;
   return errors === 0;
 }
-const schema52 = {
+const schema53 = {
   "type": "string",
   "format": "date-time"
 };
 const formats4 = formats["date-time"];
-function validate113(data, {
+function validate115(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2842,10 +2925,10 @@ function validate113(data, {
     }
     errors++;
   }
-  validate113.errors = vErrors;
+  validate115.errors = vErrors;
   return errors === 0;
 }
-function validate102(data, {
+function validate104(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2935,68 +3018,68 @@ function validate102(data, {
       errors++;
     }
     if (data.type !== undefined) {
-      if (!validate103(data.type, {
+      if (!validate105(data.type, {
         instancePath: instancePath + "/type",
         parentData: data,
         parentDataProperty: "type",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.status !== undefined) {
-      if (!validate105(data.status, {
-        instancePath: instancePath + "/status",
-        parentData: data,
-        parentDataProperty: "status",
         rootData
       })) {
         vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
         errors = vErrors.length;
       }
     }
-    if (data.reason !== undefined) {
-      if (!validate107(data.reason, {
-        instancePath: instancePath + "/reason",
+    if (data.status !== undefined) {
+      if (!validate107(data.status, {
+        instancePath: instancePath + "/status",
         parentData: data,
-        parentDataProperty: "reason",
+        parentDataProperty: "status",
         rootData
       })) {
         vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
         errors = vErrors.length;
       }
     }
-    if (data.message !== undefined) {
-      if (!validate109(data.message, {
-        instancePath: instancePath + "/message",
+    if (data.reason !== undefined) {
+      if (!validate109(data.reason, {
+        instancePath: instancePath + "/reason",
         parentData: data,
-        parentDataProperty: "message",
+        parentDataProperty: "reason",
         rootData
       })) {
         vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
         errors = vErrors.length;
       }
     }
-    if (data.observedGeneration !== undefined) {
-      if (!validate111(data.observedGeneration, {
-        instancePath: instancePath + "/observedGeneration",
+    if (data.message !== undefined) {
+      if (!validate111(data.message, {
+        instancePath: instancePath + "/message",
         parentData: data,
-        parentDataProperty: "observedGeneration",
+        parentDataProperty: "message",
         rootData
       })) {
         vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
         errors = vErrors.length;
       }
     }
+    if (data.observedGeneration !== undefined) {
+      if (!validate113(data.observedGeneration, {
+        instancePath: instancePath + "/observedGeneration",
+        parentData: data,
+        parentDataProperty: "observedGeneration",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.lastTransitionTime !== undefined) {
-      if (!validate113(data.lastTransitionTime, {
+      if (!validate115(data.lastTransitionTime, {
         instancePath: instancePath + "/lastTransitionTime",
         parentData: data,
         parentDataProperty: "lastTransitionTime",
         rootData
       })) {
-        vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+        vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
         errors = vErrors.length;
       }
     }
@@ -3016,10 +3099,10 @@ function validate102(data, {
     }
     errors++;
   }
-  validate102.errors = vErrors;
+  validate104.errors = vErrors;
   return errors === 0;
 }
-function validate101(data, {
+function validate103(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3062,21 +3145,21 @@ function validate101(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate102(data[i0], {
+      if (!validate104(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+        vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate101.errors = vErrors;
+  validate103.errors = vErrors;
   return errors === 0;
 }
-function validate98(data, {
+function validate100(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3102,29 +3185,29 @@ function validate98(data, {
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.observedGeneration !== undefined) {
-      if (!validate99(data.observedGeneration, {
+      if (!validate101(data.observedGeneration, {
         instancePath: instancePath + "/observedGeneration",
         parentData: data,
         parentDataProperty: "observedGeneration",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.conditions !== undefined) {
-      if (!validate101(data.conditions, {
-        instancePath: instancePath + "/conditions",
-        parentData: data,
-        parentDataProperty: "conditions",
         rootData
       })) {
         vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
         errors = vErrors.length;
       }
     }
+    if (data.conditions !== undefined) {
+      if (!validate103(data.conditions, {
+        instancePath: instancePath + "/conditions",
+        parentData: data,
+        parentDataProperty: "conditions",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
+        errors = vErrors.length;
+      }
+    }
   }
-  validate98.errors = vErrors;
+  validate100.errors = vErrors;
   return errors === 0;
 }
 function validate23(data, {
@@ -3230,13 +3313,13 @@ function validate23(data, {
       }
     }
     if (data.status !== undefined) {
-      if (!validate98(data.status, {
+      if (!validate100(data.status, {
         instancePath: instancePath + "/status",
         parentData: data,
         parentDataProperty: "status",
         rootData
       })) {
-        vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+        vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
         errors = vErrors.length;
       }
     }

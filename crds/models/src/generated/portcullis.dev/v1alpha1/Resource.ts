@@ -151,6 +151,10 @@ export interface IResource {
      */
     "mcp"?: {
       /**
+       * The server's MCP endpoint: the Streamable HTTP path, or the event stream of the older HTTP+SSE transport (e.g. /sse; the endpoint it announces is reachable too). Nothing else of the server is reachable through the gateway.
+       */
+      "path"?: string;
+      /**
        * Accepted tool definitions, by fingerprint (the gateway's refusals and evidence name a tool's current one). A pinned tool is accepted only with that definition.
        */
       "toolPins"?: Array<{
