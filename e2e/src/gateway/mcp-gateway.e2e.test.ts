@@ -319,3 +319,21 @@ describe("the evidence", () => {
     expect(verified.stdout).toMatch(/^verified: \d+ records/);
   }, 60_000);
 });
+
+describe("bodies held in memory, all sessions together", () => {
+  it("refuses a message past --max-buffered-bytes with 503 and says why; the server never sees it", async () => {
+    await gateway.stop();
+    gateway = await startSidecar({ manifests: manifests(server.port), extraArgs: ["--max-buffered-bytes", "64"] });
+    const seen = server.received.length;
+    const initialize = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "agent", version: "1.0.0" } } };
+    const response = await fetch(`http://127.0.0.1:${ports.tools}/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify(initialize),
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect(((await response.json()) as { message: string }).message).toContain("holds as many bodies in memory as it may");
+    expect(server.received.length).toBe(seen);
+  });
+});

@@ -18,3 +18,18 @@ describe("BufferBudget", () => {
     expect(budget.inUse).toBe(0);
   });
 });
+
+describe("BufferLease.resize", () => {
+  it("holds exactly what a stream keeps, taking and giving back the difference", () => {
+    const budget = new BufferBudget(100);
+    const lease = new BufferLease(budget);
+    expect(lease.resize(60)).toBe(true);
+    expect(budget.inUse).toBe(60);
+    expect(lease.resize(20)).toBe(true);
+    expect(budget.inUse).toBe(20);
+    expect(lease.resize(120)).toBe(false);
+    expect(budget.inUse).toBe(20);
+    lease.release();
+    expect(budget.inUse).toBe(0);
+  });
+});

@@ -38,6 +38,14 @@ export class BufferLease {
     return true;
   }
 
+  /** Holds exactly `bytes` from now on (what a stream keeps of an event as it grows and is sent on); false when the budget cannot hold that many. */
+  resize(bytes: number): boolean {
+    if (bytes > this.held) return this.take(bytes - this.held);
+    this.budget.give(this.held - bytes);
+    this.held = bytes;
+    return true;
+  }
+
   release(): void {
     this.budget.give(this.held);
     this.held = 0;

@@ -375,6 +375,8 @@ class McpExchange {
     for (const refusal of refusals) await write(`event: message\ndata: ${JSON.stringify(refusal)}\n\n`);
     const reader = new SseReader(this.input.runtime.maxBodyBytes);
     const decoder = new TextDecoder("utf-8", { fatal: true });
+    // What the stream holds of an event not complete yet counts against the pod's budget, as bodies do.
+    const held = new BufferLease(this.input.runtime.services.buffers);
     let events = 0;
     let failure: string | undefined;
     try {
@@ -384,6 +386,7 @@ class McpExchange {
           events += 1;
           if (text !== undefined) await write(text);
         }
+        if (!held.resize(reader.buffered)) throw new Error(BUSY);
       }
       decoder.decode();
       if (reader.end()) throw new Error("the stream ended inside an event");
@@ -394,6 +397,7 @@ class McpExchange {
       response.body.destroy();
       res.destroy();
     } finally {
+      held.release();
       if (this.announced !== undefined) this.parts.conversations.closeEndpoint(this.announced);
     }
     await this.unanswered({ code: String(response.statusCode), message: `the stream ended before the server answered${failure ? `: ${failure}` : ""}` });

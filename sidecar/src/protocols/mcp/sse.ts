@@ -65,6 +65,11 @@ export class SseReader {
     return events;
   }
 
+  /** The characters held of an event not complete yet. */
+  get buffered(): number {
+    return this.size + this.pending.length;
+  }
+
   /** The stream ended: an event without its blank line is incomplete and not dispatched (as browsers do). */
   end(): boolean {
     return this.fields.length > 0 || this.pending.length > 0;
