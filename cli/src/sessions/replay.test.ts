@@ -105,6 +105,40 @@ describe("WebSocket message records", () => {
   });
 });
 
+describe("MCP records", () => {
+  it("shows a tool call with its masked arguments and the tool's fingerprint, and what its response was", () => {
+    const base = { v: 1 as const, session: "S", time: "2026-11-25T10:00:00.000Z", prev: "", hash: "" };
+    const call = renderRecord({
+      ...base,
+      seq: 7,
+      type: "request",
+      data: {
+        protocol: "mcp",
+        summary: "tools/call refund_order",
+        decision: { action: "deny", policy: "tools", rule: "big-refunds", reason: "too much" },
+        http: { method: "POST", target: "/mcp", host: "tools:443", bodyBytes: 90 },
+        mcp: { direction: "client", kind: "request", id: "4", method: "tools/call", tool: "refund_order", arguments: '{"amount":5000,"note":"***"}', toolFingerprint: "sha256:ab" },
+      },
+    });
+    expect(call).toBe(
+      [
+        "2026-11-25T10:00:00.000Z  #7  request (mcp)",
+        "    tools/call refund_order",
+        "    message    request from the agent, id 4",
+        '    arguments  {"amount":5000,"note":"***"}',
+        "    tool       sha256:ab",
+        "    http       POST /mcp",
+        "    decision   deny (tools/big-refunds): too much",
+        "",
+      ].join("\n"),
+    );
+    const listed = renderRecord({ ...base, seq: 8, type: "result", data: { request: 6, masked: {}, durationMs: 3, http: { status: 200, bytes: 900 }, mcp: { summary: "listed 2 of 3 tools; hidden: drop_database" }, requestSession: "OTHER" } });
+    expect(listed).toBe(
+      "2026-11-25T10:00:00.000Z  #8  result of #6\n    returned   status 200, 900 bytes, 3 ms\n    response   listed 2 of 3 tools; hidden: drop_database\n    of         the request in session OTHER\n",
+    );
+  });
+});
+
 describe("records of earlier gateways", () => {
   it("renders a statement record, its result and the session-end's statement count", () => {
     const base = { v: 1 as const, session: "S", time: "2026-11-25T10:00:00.000Z", prev: "", hash: "" };
