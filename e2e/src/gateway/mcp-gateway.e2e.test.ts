@@ -254,6 +254,14 @@ describe("an MCP client through the gateway (Streamable HTTP)", () => {
     const other = await fetch(`http://127.0.0.1:${ports.tools}/mcp-json`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(other.status).toBe(404);
     expect(((await other.json()) as { message: string }).message).toContain("the MCP endpoint of Resource \"tools\" is /mcp (spec.mcp.path)");
+    // The server's own refusal of a request it cannot place (no session) passes, with its status.
+    const sessionless = await fetch(`http://127.0.0.1:${ports.tools}/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(sessionless.status).toBe(400);
+    expect(await sessionless.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { message: expect.stringContaining("Server not initialized") as unknown } });
     const { client } = await connect(ports.tools);
     await expect(client.readResource({ uri: "file:///reports/../secrets/keys.txt" })).rejects.toThrow(/not in its canonical form \(a server reads it as file:\/\/\/secrets\/keys.txt\)/);
     expect(JSON.stringify(server.received.slice(seen))).not.toContain("secrets");

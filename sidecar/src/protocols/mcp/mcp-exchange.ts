@@ -256,7 +256,11 @@ class McpExchange {
     if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
     // A compressed answer cannot be read, filtered or masked: ask for it plain.
     headers["accept-encoding"] = "identity";
-    if (body) headers["content-length"] = String(body.length);
+    if (body) {
+      // The body is the messages as the gateway read them, serialised again: UTF-8 JSON, said so plainly.
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(body.length);
+    }
     try {
       return await upstream.pool.request({ method, path: this.input.target.target, headers, body: body ?? null, signal: this.gone, headersTimeout: 120_000, bodyTimeout: 0 });
     } catch (error) {
@@ -278,13 +282,8 @@ class McpExchange {
       return;
     }
     if (!isJson(contentType)) return this.relayOther(response, res);
-    let body: Buffer;
-    try {
-      body = await readLimited(response.body, this.input.runtime.maxBodyBytes, this.lease);
-    } catch (error) {
-      response.body.destroy();
-      return this.withhold(error instanceof BuffersFull ? BUSY : error instanceof BodyTooLarge ? `it is larger than ${this.input.runtime.maxBodyBytes} bytes (${this.input.runtime.maxBodySetting})` : `it could not be read: ${errorMessage(error)}`);
-    }
+    const body = await this.readResponse(response);
+    if (typeof body === "string") return this.withhold(body);
     const parsed = parseMessages(body);
     if (!parsed.ok) return this.withhold(`it is not JSON-RPC: ${parsed.message}`);
     const out = [...refusals];
@@ -296,11 +295,22 @@ class McpExchange {
     const headers = returnedResponseHeaders(response.headers);
     delete headers["content-length"];
     if (!out.length) {
-      res.writeHead(202, { ...headers, "content-length": "0" });
+      res.writeHead(response.statusCode < 300 ? 202 : response.statusCode, { ...headers, "content-length": "0" });
       res.end();
       return;
     }
-    sendJson(res, response.statusCode, batch || parsed.batch || out.length > 1 ? out : (out[0]), headers);
+    sendJson(res, response.statusCode, batch || parsed.batch || out.length > 1 ? out : out[0], headers);
+  }
+
+  /** A JSON answer, whole (within the limit and the pod's budget), or why it cannot be read. */
+  private async readResponse(response: Dispatcher.ResponseData): Promise<Buffer | string> {
+    try {
+      return await readLimited(response.body, this.input.runtime.maxBodyBytes, this.lease);
+    } catch (error) {
+      response.body.destroy();
+      if (error instanceof BuffersFull) return BUSY;
+      return error instanceof BodyTooLarge ? `it is larger than ${this.input.runtime.maxBodyBytes} bytes (${this.input.runtime.maxBodySetting})` : `it could not be read: ${errorMessage(error)}`;
+    }
   }
 
   /** A POST acknowledged without a body: on HTTP+SSE its answers come on the stream, where the gateway already expects them. */
@@ -473,6 +483,10 @@ class McpExchange {
     const pending = this.pending.get(key) ?? this.conversation.clientRequests.get(key);
     this.pending.delete(key);
     this.conversation.clientRequests.delete(key);
+    if (message.id === null && message.raw.error !== undefined) {
+      // The server could not read a request's id (a malformed or unexpected message): its error passes, masked; the requests it leaves unanswered are recorded so.
+      return shapeResponse(message.raw, "", this.judge()).message;
+    }
     if (!pending) {
       await this.recordMessage(message, undefined, refused("(response)", "it answers no request the agent sent through this gateway, so it cannot be shaped as the policy says"), undefined, "server");
       this.count("deny");
