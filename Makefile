@@ -114,7 +114,7 @@ clean:
 # FUZZ_SECONDS; prints the executions, their rate and the edges reached, and
 # keeps any crashing input (see e2e/src/fuzz/run.ts).
 FUZZ_SECONDS ?= 30
-.PHONY: fuzz bench bench-http bench-kubernetes
+.PHONY: fuzz bench bench-http bench-kubernetes bench-mcp
 fuzz: build system-deps
 	node e2e/dist/fuzz/run.js $(FUZZ_SECONDS)
 
@@ -138,3 +138,10 @@ bench-http: build system-deps
 # BENCH_KUBECTL_RUNS and BENCH_LIST_RUNS tune it.
 bench-kubernetes: build tools
 	node e2e/dist/bench/kubernetes-gateway.bench.js
+
+# The MCP gateway against the same MCP server in one run, with the official
+# SDK's client: tools/list and tools/call direct, through the gateway with
+# allow rules, and through it masking emails. Reported, not asserted;
+# BENCH_ROUNDS and BENCH_RUNS tune it.
+bench-mcp: build
+	node e2e/dist/bench/mcp-gateway.bench.js

@@ -10,11 +10,10 @@
 // naming the policy and rule. A GET opens the server's event stream (and, on
 // the older HTTP+SSE transport, announces the endpoint to post to); a DELETE
 // ends the MCP session. Anything the gateway cannot read is refused.
-import { createHash } from "node:crypto";
 import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import { canonicalJson } from "@portcullis/common/canonical-json";
-import type { EvidenceRecord, McpRequestDetails, RequestData, ResultData } from "@portcullis/common/evidence/record";
+import type { EvidenceRecord } from "@portcullis/common/evidence/record";
 import type { McpFacts } from "@portcullis/common/policy/cel";
 import type { Dispatcher } from "undici";
 import { errorMessage } from "../../config/error-message.js";
@@ -30,8 +29,9 @@ import { type Refusal, refuseReply } from "../http/responses.js";
 import { BodyTooLarge, BuffersFull, describeUpstreamError, drained, goneSignal, readBody, readLimited } from "../http/streams.js";
 import { Conversation, type Conversations, MAX_PENDING, type PendingRequest } from "./conversations.js";
 import { APPROVAL_REFUSED, DENIED, errorResponse, idKey, type JsonRpcMessage, parseMessages, WITHHELD } from "./json-rpc.js";
+import { McpEvidence, mcpResult, type Outcome, responseError, sha256 } from "./mcp-evidence.js";
 import { describeMcp, listingFacts, messageFacts } from "./mcp-match.js";
-import { maskParams, type ShapedResponse, type ShapeJudge, shapeResponse } from "./response-shaping.js";
+import { maskParams, type ShapeJudge, shapeResponse } from "./response-shaping.js";
 import { eventData, eventType, serialiseEvent, type SseEvent, SseReader } from "./sse.js";
 import type { ToolLedger } from "./tool-ledger.js";
 
@@ -48,13 +48,10 @@ export const mcpExchange =
   (input) =>
     new McpExchange(input, parts).run();
 
-const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 const isEventStream = (contentType: string | undefined): boolean => /^text\/event-stream\s*(;|$)/i.test(contentType ?? "");
-const MAX_RECORDED_ARGUMENTS = 16_384;
 const BUSY = "the gateway holds as many bodies in memory as it may (all sessions together), so this one cannot be read now; retry shortly";
 
 type Message<K extends JsonRpcMessage["kind"]> = Extract<JsonRpcMessage, { kind: K }>;
-type Outcome = Pick<ResultData, "masked" | "error" | "mcp"> & { status: number; bytes: number };
 
 class McpExchange {
   private readonly req: http.IncomingMessage;
@@ -65,6 +62,7 @@ class McpExchange {
   private readonly lease: BufferLease;
   private readonly labels: { resource: string; protocol: string };
   private readonly masker: BodyMasker;
+  private readonly evidence: McpEvidence;
   /** The agent's forwarded requests of this exchange awaiting their responses, by id key. */
   private readonly pending = new Map<string, PendingRequest>();
   /** The MCP session this request belongs to: the one the server issued its Mcp-Session-Id for, an HTTP+SSE endpoint's, or (none known yet) one of its own. */
@@ -88,6 +86,7 @@ class McpExchange {
     this.lease = new BufferLease(input.runtime.services.buffers);
     this.labels = { resource: input.runtime.resource.name, protocol: "mcp" };
     this.masker = input.session.rules.masker.body;
+    this.evidence = new McpEvidence(input, this.method, parts.tools, this.masker, this.labels);
     const user = input.session.identity.username;
     const endpoint = this.method === "POST" ? parts.conversations.endpoint(input.target.target) : undefined;
     this.foreignEndpoint = endpoint !== undefined && endpoint.owner !== user;
@@ -131,7 +130,7 @@ class McpExchange {
     }
     const parsed = parseMessages(body);
     if (!parsed.ok) {
-      await this.recordRequest(body, "(request)", parsed.message);
+      await this.evidence.refused(body, "(request)", parsed.message);
       this.count("deny");
       return sendJson(res, 400, errorResponse(null, parsed.code, `portcullis: ${parsed.message}`));
     }
@@ -157,7 +156,7 @@ class McpExchange {
   private async agentMessage(message: Message<"request"> | Message<"notification">, body: Buffer, refusals: Record<string, unknown>[]): Promise<boolean> {
     const facts = messageFacts(message, "client");
     const decision = typeof facts === "string" ? refused("(request)", facts) : this.decideAgentMessage(message, facts);
-    const record = await this.recordMessage(message, typeof facts === "string" ? undefined : facts, decision, body);
+    const record = await this.evidence.message(message, typeof facts === "string" ? undefined : facts, decision, body);
     const refusal = decision.action === "deny" ? errorResponse(message.kind === "request" ? message.id : null, DENIED, denialMessage(decision), named(decision)) : undefined;
     if (refusal) this.count("deny");
     else if (decision.action === "allow") this.count("allow");
@@ -191,7 +190,7 @@ class McpExchange {
     const decision: Decision = known
       ? { action: "allow", policy: "", rule: "(response)", message: "it answers a request the server sent through this gateway" }
       : refused("(response)", "it answers no request the server sent through this gateway");
-    await this.recordMessage(message, undefined, decision, body);
+    await this.evidence.message(message, undefined, decision, body);
     this.count(known ? "allow" : "deny");
     return known;
   }
@@ -205,7 +204,7 @@ class McpExchange {
   private async approve(message: Message<"request">, facts: McpFacts, decision: Decision, record: EvidenceRecord): Promise<Record<string, unknown> | undefined> {
     const subject = facts.tool.name || facts.resource.uri || facts.prompt.name;
     const args = facts.method === "prompts/get" ? facts.prompt.arguments : facts.tool.arguments;
-    const shown = this.maskedArguments(args);
+    const shown = this.evidence.maskedArguments(args);
     const outcome = await this.input.session.approvals.obtain(
       {
         decision,
@@ -328,7 +327,7 @@ class McpExchange {
   /** A GET (the server's event stream) or DELETE (the end of the MCP session): recorded, forwarded, and the stream read event by event. */
   private async stream(res: http.ServerResponse): Promise<void> {
     const ending = this.method === "DELETE";
-    const record = await this.recordHttp(ending ? "end the MCP session" : "open the server's event stream");
+    const record = await this.evidence.transport(ending ? "end the MCP session" : "open the server's event stream");
     this.count("allow");
     const started = performance.now();
     const response = await this.upstream(this.method, undefined);
@@ -466,7 +465,7 @@ class McpExchange {
     if (message.kind === "request" && decision.action === "allow" && this.conversation.serverRequests.size >= MAX_PENDING) {
       decision = refused("(busy)", `the agent already has ${MAX_PENDING} of the server's requests to answer`, decision.policy);
     }
-    await this.recordMessage(message, typeof facts === "string" ? undefined : facts, decision, undefined, "server");
+    await this.evidence.message(message, typeof facts === "string" ? undefined : facts, decision, undefined, "server");
     this.count(decision.action === "deny" ? "deny" : "allow");
     if (decision.action === "deny") {
       if (message.kind === "request") await this.answerServer(errorResponse(message.id, DENIED, denialMessage(decision), named(decision)));
@@ -488,13 +487,13 @@ class McpExchange {
       return shapeResponse(message.raw, "", this.judge()).message;
     }
     if (!pending) {
-      await this.recordMessage(message, undefined, refused("(response)", "it answers no request the agent sent through this gateway, so it cannot be shaped as the policy says"), undefined, "server");
+      await this.evidence.message(message, undefined, refused("(response)", "it answers no request the agent sent through this gateway, so it cannot be shaped as the policy says"), undefined, "server");
       this.count("deny");
       return undefined;
     }
     const shaped = shapeResponse(message.raw, pending.method, this.judge());
     this.countMasked(shaped.masked);
-    await this.result(pending, { status, bytes, masked: shaped.masked, mcp: mcpResult(shaped), ...responseError(message.raw, shaped.withheld) });
+    await this.evidence.result(pending, { status, bytes, masked: shaped.masked, mcp: mcpResult(shaped), ...responseError(message.raw, shaped.withheld) });
     return shaped.withheld ? errorResponse(message.id, WITHHELD, `portcullis: the response is withheld: ${shaped.withheld}`) : shaped.message;
   }
 
@@ -544,7 +543,7 @@ class McpExchange {
 
   /** A request refused before any message in it was read (its method, type, size): recorded and answered. */
   private async refuseRequest(status: number, error: string, reason: string, headers?: Record<string, string>): Promise<void> {
-    await this.recordRequest(undefined, "(request)", reason);
+    await this.evidence.refused(undefined, "(request)", reason);
     this.count("deny");
     this.httpRefusal({ status, error, message: `portcullis: ${reason}` }, headers);
   }
@@ -567,7 +566,7 @@ class McpExchange {
       if (key === STREAM) continue;
       this.pending.delete(key);
       this.conversation.clientRequests.delete(key);
-      await this.result(pending, { status: Number(error.code) || 502, bytes: 0, masked: {}, error });
+      await this.evidence.result(pending, { status: Number(error.code) || 502, bytes: 0, masked: {}, error });
     }
   }
 
@@ -575,95 +574,7 @@ class McpExchange {
   private async finish(outcome: Outcome): Promise<void> {
     const stream = this.pending.get(STREAM);
     this.pending.delete(STREAM);
-    if (stream) await this.result(stream, outcome);
-  }
-
-  private httpDetails(body: Buffer | undefined): RequestData["http"] {
-    const { runtime, target } = this.input;
-    const declared = Number(this.req.headers["content-length"] ?? "0");
-    return {
-      method: this.method,
-      target: target.target,
-      host: runtime.upstream.host,
-      bodyBytes: body?.length ?? (Number.isFinite(declared) ? declared : 0),
-      ...(body ? { bodySha256: sha256(body) } : {}),
-    };
-  }
-
-  /** An HTTP request that is not a JSON-RPC message (a stream opened, a session ended, a body refused). */
-  private recordRequest(body: Buffer | undefined, rule: string, reason: string): Promise<EvidenceRecord> {
-    return this.input.session.recorder.append("request", {
-      protocol: "mcp",
-      summary: `${this.method} ${this.input.target.path}`,
-      decision: { action: "deny", rule, reason },
-      http: this.httpDetails(body),
-    });
-  }
-
-  private recordHttp(what: string): Promise<EvidenceRecord> {
-    return this.input.session.recorder.append("request", {
-      protocol: "mcp",
-      summary: `${this.method} ${this.input.target.path} (${what})`,
-      decision: { action: "allow", rule: "(transport)" },
-      http: this.httpDetails(undefined),
-    });
-  }
-
-  private recordMessage(message: JsonRpcMessage, facts: McpFacts | undefined, decision: Decision, body: Buffer | undefined, direction: McpFacts["direction"] = "client"): Promise<EvidenceRecord> {
-    const details: McpRequestDetails = { ...envelopeDetails(message, direction), ...(facts ? this.factDetails(facts) : {}) };
-    const summary = facts ? describeMcp(facts) : message.kind === "response" ? `response ${idKey(message.id)}` : message.method;
-    return this.input.session.recorder.append("request", {
-      protocol: "mcp",
-      summary: direction === "server" ? `server: ${summary}` : summary,
-      decision: {
-        action: decision.action,
-        ...(decision.policy ? { policy: decision.policy } : {}),
-        rule: decision.rule,
-        ...(decision.action === "deny" ? { reason: decision.message } : {}),
-      },
-      ...(direction === "client" ? { http: this.httpDetails(body) } : {}),
-      mcp: details,
-    });
-  }
-
-  /** What the evidence says of a message's facts: the tool, resource or prompt, the arguments as masked, the tool's fingerprint. */
-  private factDetails(facts: McpFacts): Partial<McpRequestDetails> {
-    const details: Partial<McpRequestDetails> = {};
-    if (facts.tool.name) details.tool = facts.tool.name;
-    if (facts.resource.uri) details.uri = facts.resource.uri;
-    if (facts.prompt.name) details.prompt = facts.prompt.name;
-    if (facts.method === "tools/call" || facts.method === "prompts/get") {
-      const args = facts.method === "tools/call" ? facts.tool.arguments : facts.prompt.arguments;
-      details.arguments = this.maskedArguments(args).text.slice(0, MAX_RECORDED_ARGUMENTS);
-      details.argumentsSha256 = sha256(canonicalJson(args));
-    }
-    const fingerprint = facts.tool.name ? this.parts.tools.standing(facts.tool.name).fingerprint : undefined;
-    if (fingerprint) details.toolFingerprint = fingerprint;
-    return details;
-  }
-
-  /** Arguments as the policies mask results: what a reviewer and the evidence are shown. */
-  private maskedArguments(args: Record<string, unknown>): { text: string } {
-    const document = { value: structuredClone(args) as unknown };
-    if (this.masker.active) this.masker.maskJson(document);
-    return { text: JSON.stringify(document.value) };
-  }
-
-  private async result(pending: PendingRequest, outcome: Outcome): Promise<void> {
-    const durationMs = Math.round((performance.now() - pending.started) * 1000) / 1000;
-    this.input.runtime.services.metrics.requestDuration.observe(this.labels, durationMs / 1000);
-    // The request's own session when it is still open; else this one, naming where the request is.
-    const own = !pending.recorder.ended;
-    const recorder = own ? pending.recorder : this.input.session.recorder;
-    await recorder.append("result", {
-      request: pending.seq,
-      masked: outcome.masked,
-      durationMs,
-      ...(outcome.error ? { error: outcome.error } : {}),
-      http: { status: outcome.status, bytes: outcome.bytes },
-      ...(outcome.mcp ? { mcp: outcome.mcp } : {}),
-      ...(own ? {} : { requestSession: pending.recorder.session }),
-    });
+    if (stream) await this.evidence.result(stream, outcome);
   }
 
   private countMasked(counts: Record<string, number>): void {
@@ -676,29 +587,8 @@ class McpExchange {
   }
 }
 
-/** What the evidence says of any message: who sent it, its kind, id and method. */
-function envelopeDetails(message: JsonRpcMessage, direction: McpFacts["direction"]): McpRequestDetails {
-  return {
-    direction,
-    kind: message.kind,
-    ...(message.kind !== "notification" ? { id: idKey(message.id) } : {}),
-    ...(message.kind !== "response" ? { method: message.method } : {}),
-  };
-}
-
 /** The key of a GET's or DELETE's own result among the pending requests (no JSON-RPC id is this). */
 const STREAM = "(stream)";
-
-function mcpResult(shaped: ShapedResponse): NonNullable<ResultData["mcp"]> {
-  return { summary: shaped.summary, ...(shaped.isError ? { isError: true } : {}), ...(shaped.hidden?.length ? { hidden: shaped.hidden } : {}) };
-}
-
-/** A response's error for its result record: the server's JSON-RPC error, or why the gateway withheld the response. */
-function responseError(raw: Record<string, unknown>, withheld: string | undefined): Pick<ResultData, "error"> {
-  if (withheld !== undefined) return { error: { code: String(WITHHELD), message: withheld.slice(0, 1024) } };
-  const error = raw.error as { code: number; message: string } | undefined;
-  return error ? { error: { code: String(error.code), message: error.message.slice(0, 1024) } } : {};
-}
 
 function refused(rule: string, message: string, policy = ""): Decision {
   return { action: "deny", policy, rule, message };
