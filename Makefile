@@ -27,6 +27,7 @@ node_modules/.portcullis-installed: $(WORKSPACE_MANIFESTS)
 
 build: deps
 	tsc -b
+	chmod +x cli/dist/main.js
 
 generate: deps
 	node crds/models/scripts/generate-models.mjs

@@ -28,7 +28,7 @@ describe("command-line mistakes", () => {
     [["approvals", "deny", "a", "b"], 'error: unexpected argument "b"', "Usage: portcullis approvals deny NAME"],
     [["sessions", "list"], "error: name the store with either --store-configmap NAME or --store-file FILE", "Usage: portcullis sessions list"],
     [["sessions", "list", "--store-file", "s.yaml", "--store-configmap", "evidence"], "error: name the store with either --store-configmap NAME or --store-file FILE", "Usage: portcullis sessions list"],
-    [["sessions", "list", "--store-file", "s.yaml", "-n", "agents"], "error: -n/--store-namespace goes with --store-configmap, not --store-file", "Usage: portcullis sessions list"],
+    [["sessions", "list", "--store-file", "s.yaml", "--store-namespace", "agents"], "error: --store-namespace goes with --store-configmap, not --store-file", "Usage: portcullis sessions list"],
     [["sessions", "list", "--store-file", "s.yaml", "--since", "yesterday"], 'error: --since takes a duration (30m, 1h, 2d) or an RFC 3339 time, not "yesterday"', "Usage: portcullis sessions list"],
     [["sessions", "list", "--progress"], "error: unknown option --progress", "Usage: portcullis sessions list"],
     [["sessions", "replay", "--store-file", "s.yaml"], "error: missing ID", "Usage: portcullis sessions replay ID"],

@@ -12,12 +12,13 @@ import type { FetchedChunk } from "./verifier.js";
 /** The store options plus the scope a session is looked up in. */
 export const SESSION_OPTIONS = {
   ...STORE_OPTIONS,
-  namespace: { type: "string" },
+  namespace: { type: "string", short: "n" },
   pod: { type: "string" },
   output: { type: "string", short: "o" },
 } as const;
 
-export const SCOPE_OPTIONS_USAGE = `      --namespace NS          only sessions of agents in namespace NS
+export const SCOPE_OPTIONS_USAGE = `  -n, --namespace NS          only sessions of agents in namespace NS (with --store-configmap, also
+                              where the ConfigMap is, unless --store-namespace says otherwise)
       --pod POD               only sessions of agent pod POD
 `;
 

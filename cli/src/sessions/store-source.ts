@@ -13,14 +13,14 @@ import { parseStoreSettings, type StoreSettings } from "./store-settings.js";
 export const STORE_OPTIONS = {
   "store-configmap": { type: "string" },
   "store-file": { type: "string" },
-  "store-namespace": { type: "string", short: "n" },
+  "store-namespace": { type: "string" },
   kubeconfig: { type: "string" },
 } as const;
 
 export const STORE_OPTIONS_USAGE = `The store (one of):
       --store-configmap NAME  the evidence-store ConfigMap (an AccessPolicy's spec.recording.storeRef),
                               read with its credentialsSecret from the cluster
-  -n, --store-namespace NS    the ConfigMap's namespace (default: the kubeconfig context's)
+      --store-namespace NS    the ConfigMap's namespace (default: -n/--namespace's, then the kubeconfig context's)
       --kubeconfig FILE       the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
       --store-file FILE       a YAML file with the ConfigMap's data keys (or the ConfigMap itself),
                               plus accessKeyId and secretAccessKey for s3
@@ -30,6 +30,8 @@ export interface StoreSourceValues {
   "store-configmap"?: string;
   "store-file"?: string;
   "store-namespace"?: string;
+  /** The agents' namespace (-n): where the ConfigMap is looked for unless --store-namespace says otherwise. */
+  namespace?: string;
   kubeconfig?: string;
 }
 
@@ -88,8 +90,8 @@ export function loadStoreSettings(values: StoreSourceValues, usage: string): Pro
   const file = values["store-file"];
   if ((configMap === undefined) === (file === undefined)) throw new UsageError("name the store with either --store-configmap NAME or --store-file FILE", usage);
   if (file !== undefined) {
-    if (values["store-namespace"] !== undefined) throw new UsageError("-n/--store-namespace goes with --store-configmap, not --store-file", usage);
+    if (values["store-namespace"] !== undefined) throw new UsageError("--store-namespace goes with --store-configmap, not --store-file", usage);
     return settingsFromFile(file);
   }
-  return settingsFromConfigMap(configMap ?? "", values["store-namespace"], values.kubeconfig);
+  return settingsFromConfigMap(configMap ?? "", values["store-namespace"] ?? values.namespace, values.kubeconfig);
 }

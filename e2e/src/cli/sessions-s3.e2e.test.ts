@@ -77,7 +77,7 @@ describe("portcullis sessions on S3", () => {
   });
 
   it("lists it from the ConfigMap and its credentials Secret in the cluster", async () => {
-    const result = await portcullis(["sessions", "list", "--store-configmap", "evidence-store", "-n", NS, "--pod", "bot-0", "-o", "json"], { KUBECONFIG: controlPlane().state.adminKubeconfig });
+    const result = await portcullis(["sessions", "list", "--store-configmap", "evidence-store", "--store-namespace", NS, "--pod", "bot-0", "-o", "json"], { KUBECONFIG: controlPlane().state.adminKubeconfig });
     expect(result.stderr).toBe("");
     expect((JSON.parse(result.stdout) as { sessions: Array<{ session: string }> }).sessions.map((s) => s.session)).toEqual([session]);
   });

@@ -31,12 +31,12 @@ afterAll(async () => {
 
 describe("portcullis sessions --store-configmap", () => {
   it("reads a filesystem store's settings from the ConfigMap", async () => {
-    const result = await portcullis(["sessions", "list", "--store-configmap", "local-evidence", "-n", NS, "--kubeconfig", admin]);
+    const result = await portcullis(["sessions", "list", "--store-configmap", "local-evidence", "--store-namespace", NS, "--kubeconfig", admin]);
     expect(result).toEqual({ code: 0, stdout: "", stderr: `No sessions found in ${storeDir}.\n` });
   });
 
   it("names the ConfigMap and the key when the settings are wrong", async () => {
-    const result = await portcullis(["sessions", "list", "--store-configmap", "broken-evidence", "-n", NS, "--kubeconfig", admin]);
+    const result = await portcullis(["sessions", "list", "--store-configmap", "broken-evidence", "--store-namespace", NS, "--kubeconfig", admin]);
     expect(result).toEqual({ code: 1, stdout: "", stderr: `error: ConfigMap ${NS}/broken-evidence: type must be s3 or filesystem, got "ftp"\n` });
   });
 
@@ -47,13 +47,13 @@ describe("portcullis sessions --store-configmap", () => {
   });
 
   it("says which ConfigMap it could not read", async () => {
-    const result = await portcullis(["sessions", "list", "--store-configmap", "missing", "-n", NS, "--kubeconfig", admin]);
+    const result = await portcullis(["sessions", "list", "--store-configmap", "missing", "--store-namespace", NS, "--kubeconfig", admin]);
     expect(result).toEqual({ code: 1, stdout: "", stderr: `error: cannot read ConfigMap ${NS}/missing: configmaps "missing" not found\n` });
   });
 
   it("reports an unreachable S3 endpoint as one line", async () => {
     await kubectlOk(["create", "secret", "generic", "s3-credentials", "-n", NS, "--from-literal=accessKeyId=AK", "--from-literal=secretAccessKey=SK"]);
-    const result = await portcullis(["sessions", "list", "--store-configmap", "s3-evidence", "-n", NS, "--kubeconfig", admin]);
+    const result = await portcullis(["sessions", "list", "--store-configmap", "s3-evidence", "--store-namespace", NS, "--kubeconfig", admin]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error: cannot list s3:\/\/evidence\/: .*ECONNREFUSED.*\n$/);
   });
