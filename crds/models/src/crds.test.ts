@@ -4,7 +4,7 @@
 // satisfy the schemas.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { AccessPolicy, ApprovalRequest, CRD_DIR, EXAMPLES_DIR, Resource, readManifests, yamlFilesIn } from "./index.js";
+import { AccessPolicy, ApprovalRequest, CRD_DIR, EXAMPLES_DIR, REFERENCE_DIR, Resource, readManifests, yamlFilesIn } from "./index.js";
 
 interface Schema {
   description?: string;
@@ -62,9 +62,9 @@ describe("generated models", () => {
   });
 });
 
-describe("example manifests", () => {
+describe("example and reference manifests", () => {
   const models = { Resource, AccessPolicy, ApprovalRequest };
-  const examples = yamlFilesIn(EXAMPLES_DIR).flatMap((file) =>
+  const examples = [...yamlFilesIn(EXAMPLES_DIR), ...yamlFilesIn(REFERENCE_DIR)].flatMap((file) =>
     readManifests(file)
       .filter((object) => object.apiVersion === "portcullis.dev/v1alpha1")
       .map((object) => [`${file.split("/").pop()}: ${object.kind}/${object.metadata.name}`, object] as const),

@@ -6,8 +6,10 @@ import { parseAllDocuments } from "yaml";
 
 /** crds/: the CRD YAML (the source of truth), applied with `kubectl apply -f crds/`. */
 export const CRD_DIR = fileURLToPath(new URL("../../", import.meta.url));
-/** crds/examples/: manifests users copy; also used by the tests and the README. */
+/** crds/examples/: manifests users apply as a set (`kubectl apply -n agents -f crds/examples/`); also used by the tests and the README. */
 export const EXAMPLES_DIR = join(CRD_DIR, "examples");
+/** crds/reference/: what the operator creates (an ApprovalRequest), shown for reviewers; never applied by users. */
+export const REFERENCE_DIR = join(CRD_DIR, "reference");
 
 export interface KubeObject {
   apiVersion: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ApprovalRequest, EXAMPLES_DIR } from "@portcullis/crds";
+import { ApprovalRequest, REFERENCE_DIR } from "@portcullis/crds";
 import { parse } from "yaml";
 import type { ApprovalAsk, ApprovalContext } from "./approval-service.js";
 import { approvalRequestBody } from "./kubeconfig-approvals.js";
@@ -41,7 +41,7 @@ describe("approvalRequestBody", () => {
   });
 
   it("carries the same spec as the documented example and satisfies the CRD schema", () => {
-    const example = parse(readFileSync(join(EXAMPLES_DIR, "approvalrequest.yaml"), "utf8")) as { spec: Record<string, unknown> };
+    const example = parse(readFileSync(join(REFERENCE_DIR, "approvalrequest.yaml"), "utf8")) as { spec: Record<string, unknown> };
     // Who asked, from which pod and until when differ by nature; everything else comes from the ask and the rule.
     const shared = (spec: object): object => Object.fromEntries(Object.entries(spec).filter(([key]) => !["requester", "pod", "expiresAt"].includes(key)));
     expect(shared(body.spec)).toEqual(shared(example.spec));

@@ -8,10 +8,9 @@ import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { bundleFromManifests } from "./manifests.js";
 
 const identity = { username: "u", uid: "", groups: [], namespace: "default", serviceAccount: "", podName: "p", podUid: "1" };
-const configMaps = ["orders-db-ca", "evidence-store"].map((name) => `---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  ca.crt: x\n`).join("");
-const text = [readFileSync(join(EXAMPLES_DIR, "postgres-resource.yaml"), "utf8"), readFileSync(join(EXAMPLES_DIR, "no-destructive-changes-policy.yaml"), "utf8")].join("\n---\n");
+const text = ["postgres-resource.yaml", "evidence-store.yaml", "no-destructive-changes-policy.yaml"].map((file) => readFileSync(join(EXAMPLES_DIR, file), "utf8")).join("\n---\n");
 /** A real bundle, as the broker would serialise it. */
-const bundle = JSON.parse(JSON.stringify(bundleFromManifests(`${text}\n${configMaps}`, "t.yaml", identity))) as ConfigBundle;
+const bundle = JSON.parse(JSON.stringify(bundleFromManifests(text, "t.yaml", identity))) as ConfigBundle;
 
 /** A copy of the bundle with one change; Object.assign lets the change break the types, as a bad answer would. */
 const withChange = (change: (copy: ConfigBundle) => void): unknown => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
-import { EXAMPLES_DIR, type IAccessPolicy, type IResource } from "@portcullis/crds";
+import { EXAMPLES_DIR, type IAccessPolicy, type IResource, readManifests } from "@portcullis/crds";
 import { effectiveConfig } from "@portcullis/common/config/bundle";
 import { ConfigError, bundleFromManifests, bundleProblems, defaultStandaloneIdentity, loadManifestsFile, type StandaloneIdentity } from "./manifests.js";
 
@@ -21,56 +21,29 @@ const CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
 const example = (file: string): string => readFileSync(join(EXAMPLES_DIR, file), "utf8");
 
-/** What the examples reference and do not ship: the http and kubernetes tokens, the CA bundles and the evidence store. */
+/** What the examples reference and the cluster provides: the API server's CA in every namespace. */
 const SUPPORTING_OBJECTS = `
-apiVersion: v1
-kind: Secret
-metadata:
-  name: billing-api-token
-data:
-  token: ${b64("billing-token")}
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: cluster-api-token
-stringData:
-  token: cluster-token
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: orders-db-ca
-data:
-  ca.crt: |
-${CA_PEM.trimEnd()
-  .split("\n")
-  .map((line) => `    ${line}`)
-  .join("\n")}
----
 apiVersion: v1
 kind: ConfigMap
 metadata:
   name: kube-root-ca.crt
 binaryData:
   ca.crt: ${b64(CA_PEM)}
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: evidence-store
-data:
-  type: filesystem
-  path: /var/lib/portcullis/evidence
 `;
 
-const POSTGRES_AND_POLICY = [example("postgres-resource.yaml"), example("no-destructive-changes-policy.yaml"), SUPPORTING_OBJECTS].join("\n---\n");
+/** The stand-in CA the postgres example ships. */
+const EXAMPLE_CA = readManifests(join(EXAMPLES_DIR, "postgres-resource.yaml")).find((object) => object.kind === "ConfigMap")?.data as Record<string, string> | undefined;
+
+const POSTGRES_AND_POLICY = [example("postgres-resource.yaml"), example("evidence-store.yaml"), example("no-destructive-changes-policy.yaml")].join("\n---\n");
 const ALL_EXAMPLES = [
   example("postgres-resource.yaml"),
   example("http-resource.yaml"),
   example("kubernetes-resource.yaml"),
+  example("mcp-resource.yaml"),
+  example("evidence-store.yaml"),
   example("no-destructive-changes-policy.yaml"),
   example("api-readonly-policy.yaml"),
+  example("mcp-tools-policy.yaml"),
   SUPPORTING_OBJECTS,
 ].join("\n---\n");
 
@@ -82,13 +55,15 @@ describe("bundleFromManifests: the repository's examples", () => {
     expect(bundle.policies.map((policy) => [policy.name, policy.error])).toEqual([
       ["no-destructive-changes", undefined],
       ["support-bot-read-only", undefined],
+      ["support-bot-tools", undefined],
     ]);
     expect(bundle.resources.map(({ name, credentials, caBundle, error }) => ({ name, credentials, caBundle, error }))).toEqual([
-      { name: "billing-api", credentials: { token: "billing-token" }, caBundle: undefined, error: undefined },
-      { name: "cluster-api", credentials: { token: "cluster-token" }, caBundle: CA_PEM, error: undefined },
-      { name: "orders-db", credentials: { username: "report_bot", password: "change-me" }, caBundle: CA_PEM, error: undefined },
+      { name: "billing-api", credentials: { token: "replace-with-the-api-token" }, caBundle: undefined, error: undefined },
+      { name: "cluster-api", credentials: { token: "replace-with-a-service-account-token" }, caBundle: CA_PEM, error: undefined },
+      { name: "orders-db", credentials: { username: "report_bot", password: "change-me" }, caBundle: EXAMPLE_CA?.["ca.crt"], error: undefined },
+      { name: "support-tools", credentials: { token: "replace-with-the-mcp-server-token" }, caBundle: undefined, error: undefined },
     ]);
-    expect(bundle.policies[0]?.recording).toEqual({ store: { type: "filesystem", path: "/var/lib/portcullis/evidence" } });
+    expect(bundle.policies[0]?.recording).toMatchObject({ store: { type: "s3", bucket: "portcullis-evidence", prefix: "sessions" } });
     expect(bundleProblems(bundle)).toEqual([]);
     expect(bundle.revision).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
@@ -145,10 +120,15 @@ describe("bundleFromManifests: the repository's examples", () => {
       },
     };
     const pod: V1Pod = { metadata: { name: "laptop", namespace: "default", labels: { app: "report-bot" } }, spec: { serviceAccountName: "report-bot", containers: [] } };
-    const secrets = new Map<string, V1Secret>([["orders-db-credentials", { data: { username: b64("report_bot"), password: b64("change-me") } }]]);
+    const store = readManifests(join(EXAMPLES_DIR, "evidence-store.yaml"));
+    const storeSecret = store.find((object) => object.kind === "Secret")?.stringData as Record<string, string>;
+    const secrets = new Map<string, V1Secret>([
+      ["orders-db-credentials", { data: { username: b64("report_bot"), password: b64("change-me") } }],
+      ["evidence-credentials", { data: Object.fromEntries(Object.entries(storeSecret).map(([key, value]) => [key, b64(value)])) }],
+    ]);
     const configMaps = new Map<string, V1ConfigMap>([
-      ["orders-db-ca", { data: { "ca.crt": CA_PEM } }],
-      ["evidence-store", { data: { type: "filesystem", path: "/var/lib/portcullis/evidence" } }],
+      ["orders-db-ca", { data: EXAMPLE_CA ?? {} }],
+      ["evidence-store", { data: store.find((object) => object.kind === "ConfigMap")?.data as Record<string, string> }],
     ]);
     const fromBroker = effectiveConfig({ ...identity, uid: "" }, { pod, policies: [policy], resources: [resource], secrets, configMaps });
     expect(bundleFromManifests(POSTGRES_AND_POLICY, "pg.yaml", identity)).toEqual(fromBroker);
