@@ -14,7 +14,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 CONTROLPLANE := node e2e/dist/controlplane/cli.js
 WORKSPACE_MANIFESTS := package.json package-lock.json $(wildcard */package.json */*/package.json)
 
-.PHONY: all deps build generate lint test test-unit test-e2e tools system-deps images controlplane-up controlplane-down dev dev-down clean
+.PHONY: all deps build generate lint test test-unit test-e2e tools system-deps dev-deps try-deps images controlplane-up controlplane-down dev dev-down try clean
 
 all: build
 
@@ -48,25 +48,31 @@ tools: build
 # Python requests as a client, wrk for make bench-http) and the test node's
 # container runtime (containerd, runc, the CNI plugins).
 SYSTEM_PACKAGES := postgresql-15 postgresql-client-15 python3-psycopg2 iptables iproute2 g++ curl nginx-light python3-requests wrk containerd runc containernetworking-plugins
+# What `make dev` uses: the demo database and psql, what the images copy from
+# the host (curl, iptables) and the node's runtime. What `make try` uses: the
+# database and psql.
+DEV_PACKAGES := postgresql-15 postgresql-client-15 iptables iproute2 curl containerd runc containernetworking-plugins
+TRY_PACKAGES := postgresql-15 postgresql-client-15
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 CREATECLUSTER_CONF := /etc/postgresql-common/createcluster.conf
 
-# Asks dpkg only, so a warm machine pays a few milliseconds; apt-get runs (with
-# one `apt-get update`) only when a package is missing. The tests start their
-# own PostgreSQL in a temporary directory, so the package's default cluster is
-# not wanted: postgresql-common goes in first and create_main_cluster is turned
-# off before postgresql-15's install script would create and start it.
-system-deps:
-	@command -v dpkg-query >/dev/null || { echo "system-deps needs Debian or Ubuntu (dpkg and apt-get); install by other means: $(SYSTEM_PACKAGES)" >&2; exit 1; }
+# Installs the Debian packages $(1) that are missing. Asks dpkg only, so a
+# warm machine pays a few milliseconds; apt-get runs (with one `apt-get
+# update`) only when a package is missing. The tests start their own
+# PostgreSQL in a temporary directory, so the package's default cluster is
+# not wanted: postgresql-common goes in first and create_main_cluster is
+# turned off before postgresql-15's install script would create and start it.
+define apt-ensure
+	@command -v dpkg-query >/dev/null || { echo "this needs Debian or Ubuntu (dpkg and apt-get); install by other means: $(1)" >&2; exit 1; }
 	@missing=""; \
-	for package in $(SYSTEM_PACKAGES); do \
+	for package in $(1); do \
 	  [ "$$(dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$package"; \
 	done; \
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" != 0 ]; then \
 	  echo "missing system packages:$$missing. As root, run:" >&2; \
 	  echo "  apt-get update && $(APT_INSTALL)$$missing" >&2; \
-	  echo "(or: sudo make system-deps)" >&2; \
+	  echo "(or: sudo make $@)" >&2; \
 	  exit 1; \
 	fi; \
 	echo "installing system packages:$$missing"; \
@@ -77,6 +83,16 @@ system-deps:
 	    echo "create_main_cluster = false  # portcullis: the tests start their own servers" >>$(CREATECLUSTER_CONF); \
 	fi; \
 	$(APT_INSTALL)$$missing
+endef
+
+system-deps:
+	$(call apt-ensure,$(SYSTEM_PACKAGES))
+
+dev-deps:
+	$(call apt-ensure,$(DEV_PACKAGES))
+
+try-deps:
+	$(call apt-ensure,$(TRY_PACKAGES))
 
 test-unit: build
 	$(JEST) --selectProjects unit
@@ -86,8 +102,9 @@ test-e2e: build tools system-deps images
 
 # The images as OCI archives in out/images (no registry, no container engine):
 # operator, sidecar, CLI and init, plus the demo agent and the pause image the
-# test node runs. Prints each image's digest and size.
-images: build tools system-deps
+# test node runs (they copy psql, curl and iptables from the host: dev-deps).
+# Prints each image's digest and size.
+images: build tools dev-deps
 	node e2e/dist/images/cli.js
 
 test: lint test-unit test-e2e fuzz
@@ -100,8 +117,15 @@ controlplane-down: build
 
 # A local cluster with a real node, Portcullis installed by Helm, a demo
 # database and agent, and the commands to try; Ctrl-C stops it all.
-dev: build tools system-deps images
+dev: build tools dev-deps images
 	@node e2e/dist/node/dev.js up
+
+# Five minutes with Portcullis and no cluster to install: a throwaway
+# PostgreSQL with sample data, the gateway in standalone mode with a policy,
+# an API server for the approvals, the psql line and what to try; Ctrl-C
+# stops it all.
+try: build tools try-deps
+	@node e2e/dist/try/try.js
 
 # Stops a `make dev` left running (or puts back what a killed one left).
 dev-down: build
