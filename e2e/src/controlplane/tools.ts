@@ -112,14 +112,18 @@ export function locateTools(): ToolPaths {
 
 /** Builds every missing binary with `go build`; each lands atomically, so an interrupted build leaves nothing half-written. */
 export function buildTools(log: (line: string) => void = console.log): ToolPaths {
-  for (const binary of planned()) {
-    if (existsSync(binary.path)) continue;
+  const missing = planned().filter((binary) => !existsSync(binary.path));
+  if (missing.length) log(`building ${missing.length} binaries with Go into the tool cache; the first time takes about 12 minutes on two cores, later runs reuse them`);
+  const started = Date.now();
+  for (const [index, binary] of missing.entries()) {
     const moduleDir = join(E2E_DIR, binary.tool.moduleDir);
     mkdirSync(join(binary.path, ".."), { recursive: true });
     const partial = `${binary.path}.partial-${process.pid}`;
-    log(`building ${binary.path} from ${binary.pkg} (the first build takes minutes)`);
+    const step = Date.now();
+    log(`[${index + 1}/${missing.length}] building ${binary.name} from ${binary.pkg}…`);
     execFileSync("go", ["build", "-buildvcs=false", "-o", partial, binary.pkg], { cwd: moduleDir, stdio: "inherit" });
     renameSync(partial, binary.path);
+    log(`[${index + 1}/${missing.length}] ${binary.name} built in ${Math.round((Date.now() - step) / 1000)} s (${Math.round((Date.now() - started) / 1000)} s so far): ${binary.path}`);
   }
   return locateTools();
 }
