@@ -4,7 +4,8 @@
 // key to trust — one the user gives with --public-key, or else the key the
 // manifest itself carries, which proves integrity but not authorship — and a
 // fingerprint to tell keys apart.
-import { createHash, createPublicKey, type KeyObject } from "node:crypto";
+import { sha256Digest } from "@portcullis/common/digest";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { verifyManifestSignature, type EvidenceManifest } from "@portcullis/common/evidence/manifest";
 import { CliError, errorText } from "../errors.js";
 
@@ -12,7 +13,7 @@ export { parseManifest, type EvidenceManifest, type ManifestChunk } from "@portc
 
 /** sha256 of the key's DER SubjectPublicKeyInfo: `openssl pkey -pubin -outform DER | sha256sum` gives the same hex. */
 export function keyFingerprint(key: KeyObject): string {
-  return `sha256:${createHash("sha256").update(key.export({ type: "spki", format: "der" })).digest("hex")}`;
+  return sha256Digest(key.export({ type: "spki", format: "der" }));
 }
 
 /** A public key from PEM (a private key's PEM gives its public half); CliError unless it is Ed25519. */

@@ -4,7 +4,7 @@
 // evidence store settings. Something missing (a Secret, a key, a ConfigMap)
 // marks only the entry that needs it with an error — the sidecar refuses
 // traffic for that entry and keeps serving the rest.
-import { createHash } from "node:crypto";
+import { sha256Digest } from "../digest.js";
 import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
 import { canonicalJson } from "../canonical-json.js";
@@ -261,6 +261,6 @@ export function bundleFor(identity: ConfigBundle["identity"], selected: readonly
     .sort(byName);
   const { username, uid, groups, namespace, serviceAccount, podName, podUid } = identity;
   const content = { identity: { username, uid, groups, namespace, serviceAccount, podName, podUid }, policies, resources };
-  const revision = `sha256:${createHash("sha256").update(canonicalJson(content)).digest("hex")}`;
+  const revision = sha256Digest(canonicalJson(content));
   return { revision, ...content };
 }

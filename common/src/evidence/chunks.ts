@@ -8,6 +8,7 @@
 // are uploaded as they are: corruption is evidence too, and verification then
 // names the seq where the chain breaks. Their manifest entry is positional:
 // the n-th line of the chunk counts as seq firstSeq+n-1.
+import { sha256Digest } from "../digest.js";
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
@@ -52,7 +53,7 @@ export interface ChunkLines {
 export function lineHead(line: string): { head: string; type: EvidenceType | undefined } {
   const record = parseRecordLine(line);
   if (typeof record !== "string") return { head: record.hash, type: record.type };
-  return { head: `sha256:${createHash("sha256").update(line).digest("hex")}`, type: undefined };
+  return { head: sha256Digest(line), type: undefined };
 }
 
 /** The manifest facts of complete lines (text ending in "\n") that continue the chain at `start`. */

@@ -77,7 +77,7 @@
 //
 // A session starts with exactly one session-start (seq 1) and, once complete,
 // ends with exactly one session-end; nothing follows a session-end.
-import { createHash } from "node:crypto";
+import { sha256Digest } from "../digest.js";
 import { canonicalJson } from "../canonical-json.js";
 import type { IdentityFacts } from "../policy/cel.js";
 
@@ -263,7 +263,7 @@ export interface EvidenceRecord {
 
 export type UnsealedRecord = Omit<EvidenceRecord, "hash">;
 
-const hashOf = (canonical: string): string => `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
+const hashOf = sha256Digest;
 
 export function recordHash(unsealed: UnsealedRecord): string {
   return hashOf(canonicalJson(unsealed));

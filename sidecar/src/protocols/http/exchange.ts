@@ -6,7 +6,7 @@
 // watch) line by line. What differs between http and kubernetes — facts,
 // refusal encoding, upgrades, masking — is the runtime's dialect. Every way this can fail is a refusal with a status and a reason, and
 // everything after the session started is recorded.
-import { createHash } from "node:crypto";
+import { sha256Digest } from "@portcullis/common/digest";
 import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/record";
@@ -16,7 +16,7 @@ import { observeRequest, type RequestDecision } from "../../observability/metric
 import type { Decision } from "../../policy/engine.js";
 import { denialMessage } from "../../policy/engine.js";
 import { BufferLease } from "../../runtime/byte-budget.js";
-import { forwardedRequestHeaders, returnedResponseHeaders } from "./headers.js";
+import { backendHeaders, forwardedRequestHeaders, returnedResponseHeaders } from "./headers.js";
 import type { DialectRequest, DialectSession, HttpDialect, ResponseMasking } from "./dialect.js";
 import { firstValue } from "./http-dialect.js";
 import { type Refusal, type RefusalOptions, type Reply, refuseReply } from "./responses.js";
@@ -26,7 +26,6 @@ import type { CanonicalTarget } from "./request-target.js";
 import type { HttpResourceRuntime } from "./runtime.js";
 import type { HttpSession } from "./session.js";
 
-const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 const BUSY = "the gateway holds as many bodies in memory as it may (all sessions together), so this one cannot be read now; retry shortly";
 
 /** What the listener hands a protocol for one request: it answers it, recording everything, and resolves when done (rejects when evidence cannot be written). */
@@ -188,8 +187,8 @@ export class Exchange<F> {
 
   private async approve(held: Held<F>): Promise<boolean> {
     const body = held.body ?? Buffer.alloc(0);
-    const bodyHash = sha256(body);
-    const fingerprint = sha256(JSON.stringify([this.method, this.target.target, bodyHash]));
+    const bodyHash = sha256Digest(body);
+    const fingerprint = sha256Digest(JSON.stringify([this.method, this.target.target, bodyHash]));
     const shown = body.length ? `\n\n${body.toString("utf8").slice(0, 16_384)}` : "";
     const outcome = await this.session.approvals.obtain(
       {
@@ -216,9 +215,7 @@ export class Exchange<F> {
   }
 
   private upstreamHeaders(held: Held<F>, bodyLength: number | undefined, masking: boolean): Record<string, string> {
-    const { upstream } = this.runtime;
-    const headers: Record<string, string> = { ...this.request.headers, host: upstream.host };
-    if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
+    const headers = backendHeaders(this.runtime.upstream, this.request.headers);
     if (masking) {
       // A compressed body cannot be masked, and a range of one could cut a value out of its field or split it: ask for it whole and plain.
       headers["accept-encoding"] = "identity";
@@ -378,7 +375,7 @@ export class Exchange<F> {
         target: this.target.target,
         host: this.runtime.upstream.host,
         bodyBytes: body?.length ?? (Number.isFinite(declared) ? declared : 0),
-        ...(body !== undefined ? { bodySha256: sha256(body) } : {}),
+        ...(body !== undefined ? { bodySha256: sha256Digest(body) } : {}),
       },
       ...(held.facts !== undefined ? this.dialect.details?.(held.facts) : {}),
     };

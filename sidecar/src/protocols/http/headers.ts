@@ -4,6 +4,7 @@
 // credential header) never leave the gateway; hop-by-hop headers stay on
 // their hop; Host is the backend's.
 import type http from "node:http";
+import type { UpstreamSettings } from "./runtime.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authenticate", "expect"]);
 const AGENT_CREDENTIALS = new Set(["authorization", "proxy-authorization"]);
@@ -51,4 +52,9 @@ export function returnedResponseHeaders(headers: Record<string, string | string[
 export function bearerToken(headers: http.IncomingHttpHeaders): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? "");
   return match?.[1];
+}
+
+/** What the backend gets: `headers`, the Host it expects, and the Resource's credential in its header. */
+export function backendHeaders(upstream: UpstreamSettings, headers: Record<string, string>): Record<string, string> {
+  return { ...headers, host: upstream.host, ...(upstream.credential ? { [upstream.credential.name]: upstream.credential.value } : {}) };
 }

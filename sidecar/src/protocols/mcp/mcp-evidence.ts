@@ -5,7 +5,7 @@
 // carries no message (a stream opened, a body refused), and a result per
 // response — in the session of the request it answers while that session is
 // open, else in this one, naming where the request is.
-import { createHash } from "node:crypto";
+import { sha256Digest } from "@portcullis/common/digest";
 import { performance } from "node:perf_hooks";
 import { canonicalJson } from "@portcullis/common/canonical-json";
 import type { EvidenceRecord, McpRequestDetails, RequestData, ResultData } from "@portcullis/common/evidence/record";
@@ -19,7 +19,6 @@ import { describeMcp } from "./mcp-match.js";
 import type { ShapedResponse } from "./response-shaping.js";
 import type { ToolLedger } from "./tool-ledger.js";
 
-export const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 const MAX_RECORDED_ARGUMENTS = 16_384;
 
 /** What came of a forwarded request (or a stream), for its result record. */
@@ -42,7 +41,7 @@ export class McpEvidence {
       target: target.target,
       host: runtime.upstream.host,
       bodyBytes: body?.length ?? (Number.isFinite(declared) ? declared : 0),
-      ...(body ? { bodySha256: sha256(body) } : {}),
+      ...(body ? { bodySha256: sha256Digest(body) } : {}),
     };
   }
 
@@ -93,7 +92,7 @@ export class McpEvidence {
     if (facts.method === "tools/call" || facts.method === "prompts/get") {
       const args = facts.method === "tools/call" ? facts.tool.arguments : facts.prompt.arguments;
       details.arguments = this.maskedArguments(args).text.slice(0, MAX_RECORDED_ARGUMENTS);
-      details.argumentsSha256 = sha256(canonicalJson(args));
+      details.argumentsSha256 = sha256Digest(canonicalJson(args));
     }
     const fingerprint = facts.tool.name ? this.tools.standing(facts.tool.name).fingerprint : undefined;
     if (fingerprint) details.toolFingerprint = fingerprint;

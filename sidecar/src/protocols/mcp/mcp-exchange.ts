@@ -10,6 +10,7 @@
 // naming the policy and rule. A GET opens the server's event stream (and, on
 // the older HTTP+SSE transport, announces the endpoint to post to); a DELETE
 // ends the MCP session. Anything the gateway cannot read is refused.
+import { sha256Digest } from "@portcullis/common/digest";
 import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import { canonicalJson } from "@portcullis/common/canonical-json";
@@ -22,17 +23,17 @@ import { observeRequest, type RequestDecision } from "../../observability/metric
 import { type Decision, denialMessage } from "../../policy/engine.js";
 import { BufferLease } from "../../runtime/byte-budget.js";
 import type { ExchangeHandler, ExchangeInput } from "../http/exchange.js";
-import { forwardedRequestHeaders, returnedResponseHeaders } from "../http/headers.js";
+import { backendHeaders, forwardedRequestHeaders, returnedResponseHeaders } from "../http/headers.js";
 import { firstValue, isJson, nonUtf8 } from "../http/http-dialect.js";
 import { canonicalTarget } from "../http/request-target.js";
 import { type Refusal, refuseReply } from "../http/responses.js";
 import { BodyTooLarge, BuffersFull, describeUpstreamError, drained, goneSignal, readBody, readLimited } from "../http/streams.js";
 import { Conversation, type Conversations, MAX_PENDING, type PendingRequest } from "./conversations.js";
 import { APPROVAL_REFUSED, DENIED, errorResponse, idKey, type JsonRpcMessage, parseMessages, WITHHELD } from "./json-rpc.js";
-import { McpEvidence, mcpResult, type Outcome, responseError, sha256 } from "./mcp-evidence.js";
+import { McpEvidence, mcpResult, type Outcome, responseError } from "./mcp-evidence.js";
 import { describeMcp, listingFacts, messageFacts } from "./mcp-match.js";
 import { maskParams, type ShapeJudge, shapeResponse } from "./response-shaping.js";
-import { eventData, eventType, serialiseEvent, type SseEvent, SseReader } from "./sse.js";
+import { eventData, eventType, messageEvent, serialiseEvent, type SseEvent, SseReader } from "./sse.js";
 import type { ToolLedger } from "./tool-ledger.js";
 
 /** What every exchange of one mcp Resource shares beyond the HTTP runtime. */
@@ -211,7 +212,7 @@ class McpExchange {
         summary: describeMcp(facts),
         details: `${facts.method} ${subject}\narguments (masked as the policies mask results):\n${shown.text}`,
         // Bound to the exact call: the method and every parameter the server reads (not the JSON-RPC id, nor _meta's progress token).
-        fingerprint: sha256(canonicalJson([facts.method, { ...message.params, _meta: undefined }])),
+        fingerprint: sha256Digest(canonicalJson([facts.method, { ...message.params, _meta: undefined }])),
         requestSeq: record.seq,
       },
       () => undefined,
@@ -227,23 +228,25 @@ class McpExchange {
 
   /** Nothing goes to the server: the refusals are the answer (202 when only notifications and answers were refused). */
   private answerLocally(res: http.ServerResponse, refusals: Record<string, unknown>[], batch: boolean): void {
-    if (!refusals.length) {
-      res.writeHead(202, { "content-length": "0" });
-      res.end();
-      return;
-    }
-    if (this.legacy && this.deliverOnStream(refusals)) {
-      res.writeHead(202, { "content-length": "0" });
-      res.end();
-      return;
-    }
-    sendJson(res, 200, batch ? refusals : (refusals[0]));
+    if (this.answerRefusals(res, refusals, batch)) return;
+    res.writeHead(202, { "content-length": "0" });
+    res.end();
+  }
+
+  /**
+   * The refusals of a POST whose answer has no body of the server's: sent as this response (true), or on
+   * HTTP+SSE put on the agent's event stream, where it reads answers (false, as when there are none).
+   */
+  private answerRefusals(res: http.ServerResponse, refusals: Record<string, unknown>[], batch: boolean): boolean {
+    if (!refusals.length || (this.legacy && this.deliverOnStream(refusals))) return false;
+    sendJson(res, 200, batch ? refusals : refusals[0]);
+    return true;
   }
 
   /** HTTP+SSE transport: the agent reads answers on its event stream; false when that stream is gone. */
   private deliverOnStream(messages: Record<string, unknown>[]): boolean {
     const sink = this.conversation.sink;
-    return sink !== undefined && messages.every((message) => sink(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+    return sink !== undefined && messages.every((message) => sink(messageEvent(message)));
   }
 
   // ---- the server's side ----
@@ -251,8 +254,7 @@ class McpExchange {
   /** The request sent to the server with the Resource's credential; undefined when it could not be reached (answered and recorded). */
   private async upstream(method: string, body: Buffer | undefined): Promise<Dispatcher.ResponseData | undefined> {
     const { upstream } = this.input.runtime;
-    const headers: Record<string, string> = { ...forwardedRequestHeaders(this.req.headers, upstream.credential?.name), host: upstream.host };
-    if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
+    const headers = backendHeaders(upstream, forwardedRequestHeaders(this.req.headers, upstream.credential?.name));
     // A compressed answer cannot be read, filtered or masked: ask for it plain.
     headers["accept-encoding"] = "identity";
     if (body) {
@@ -316,10 +318,7 @@ class McpExchange {
   private acknowledged(response: Dispatcher.ResponseData, res: http.ServerResponse, refusals: Record<string, unknown>[], batch: boolean): void {
     response.body.dump().catch(() => undefined);
     this.pending.clear();
-    if (refusals.length && !(this.legacy && this.deliverOnStream(refusals))) {
-      sendJson(res, 200, batch ? refusals : (refusals[0]));
-      return;
-    }
+    if (this.answerRefusals(res, refusals, batch)) return;
     res.writeHead(response.statusCode, returnedResponseHeaders(response.headers));
     res.end();
   }
@@ -381,7 +380,7 @@ class McpExchange {
       bytes += Buffer.byteLength(text);
       if (!res.write(text)) await drained(res);
     };
-    for (const refusal of refusals) await write(`event: message\ndata: ${JSON.stringify(refusal)}\n\n`);
+    for (const refusal of refusals) await write(messageEvent(refusal));
     const reader = new SseReader(this.input.runtime.maxBodyBytes);
     const decoder = new TextDecoder("utf-8", { fatal: true });
     // What the stream holds of an event not complete yet counts against the pod's budget, as bodies do.
@@ -500,12 +499,11 @@ class McpExchange {
   /** Tells the server that the agent will not answer its request (the policy refused it), as the agent would. */
   private async answerServer(answer: Record<string, unknown>): Promise<void> {
     const { upstream } = this.input.runtime;
-    const headers: Record<string, string> = { host: upstream.host, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const headers = backendHeaders(upstream, { "content-type": "application/json", accept: "application/json, text/event-stream" });
     for (const name of ["mcp-session-id", "mcp-protocol-version"]) {
       const value = firstValue(this.req.headers[name]);
       if (value !== undefined) headers[name] = value;
     }
-    if (upstream.credential) headers[upstream.credential.name] = upstream.credential.value;
     const path = this.conversation.endpoint ?? this.input.target.target;
     try {
       const response = await upstream.pool.request({ method: "POST", path, headers, body: JSON.stringify(answer), headersTimeout: 30_000 });

@@ -35,6 +35,11 @@ export function serialiseEvent(event: SseEvent, data?: string): string {
   return `${out}\n`;
 }
 
+/** One JSON-RPC message as an MCP "message" event. */
+export function messageEvent(message: unknown): string {
+  return serialiseEvent({ fields: [["event", "message"], ["data", JSON.stringify(message)]] });
+}
+
 export class SseReader {
   private pending = "";
   private fields: Array<[string, string]> = [];

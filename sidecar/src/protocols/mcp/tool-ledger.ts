@@ -6,7 +6,7 @@
 // tool whose current definition differs is "changed": hidden from lists and
 // refused when called, until its new fingerprint is pinned. A tool never seen
 // in a list cannot be checked, so it cannot be called.
-import { createHash } from "node:crypto";
+import { sha256Digest } from "@portcullis/common/digest";
 import { canonicalJson } from "@portcullis/common/canonical-json";
 
 export interface ToolPolicy {
@@ -25,7 +25,7 @@ const DEFINITION_FIELDS = ["name", "title", "description", "inputSchema", "outpu
 export function toolFingerprint(tool: Record<string, unknown>): string {
   const definition: Record<string, unknown> = {};
   for (const field of DEFINITION_FIELDS) if (tool[field] !== undefined) definition[field] = tool[field];
-  return `sha256:${createHash("sha256").update(canonicalJson(definition)).digest("hex")}`;
+  return sha256Digest(canonicalJson(definition));
 }
 
 /** The most tools one Resource's ledger remembers; a server listing more has the excess refused. */

@@ -2,7 +2,7 @@
 // the statement text and, in the extended protocol, the values bound to it, so
 // approving `DELETE … WHERE id = $1` for id 5 grants nothing for another id
 // (as with literals).
-import { createHash } from "node:crypto";
+import { sha256Digest } from "@portcullis/common/digest";
 import type { HeldRequest } from "../../approvals/approval-flow.js";
 import { parameterIdentity, renderParameters } from "./parameters.js";
 import type { StatementCheck } from "./ports.js";
@@ -11,7 +11,7 @@ import type { Classification } from "./sql/classify.js";
 export function statementApproval(check: StatementCheck, classification: Classification): Pick<HeldRequest, "summary" | "details" | "fingerprint"> {
   const textFingerprint = classification.ok ? classification.fingerprint : "";
   const fingerprint = check.parameters?.length
-    ? `sha256:${createHash("sha256").update(JSON.stringify([textFingerprint, parameterIdentity(check.parameters)])).digest("hex")}`
+    ? sha256Digest(JSON.stringify([textFingerprint, parameterIdentity(check.parameters)]))
     : textFingerprint;
   const values = check.parameters?.length ? `\n-- with ${renderParameters(check.parameters).join(", ")}` : "";
   return { summary: classification.ok ? classification.summary : "", details: `${check.text}${values}`, fingerprint };

@@ -4,7 +4,7 @@
 // It runs on every query, so each distinct text is parsed once and the
 // result is kept in a bounded cache. Anything it cannot understand comes
 // back as { ok: false } and the caller refuses the query.
-import { createHash } from "node:crypto";
+import { sha256Digest } from "@portcullis/common/digest";
 import { LruCache } from "@portcullis/common/lru";
 import type { SqlFacts } from "@portcullis/common/policy/cel";
 import { loadParser, normalize, parseStatements, parserMessage, parserReady } from "./parser.js";
@@ -73,7 +73,7 @@ function classifyUncached(text: string, reading: SqlReading): Classification {
 
 /** Binds an approval to exactly the text that was approved. */
 function fingerprintOf(text: string): string {
-  return `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
+  return sha256Digest(text);
 }
 
 /** One line for a reviewer: the text with its literals replaced, and the tables it writes. */
