@@ -132,6 +132,9 @@ function decideItem<F>(policy: Extract<CompiledPolicy<F>, { broken: false }>, ma
   return { action: policy.defaultAction, policy: policy.name, rule: "(default)", message: `no rule matches ${matcher.describe(facts)}, and ${outcome}`, index };
 }
 
+/** The rule a denial names when the request could not be classified. */
+export const PARSE_ERROR_RULE = "(parse error)";
+
 /** Ties keep the earlier decision, so the earliest item names the reason. */
 function mostRestrictive(decisions: readonly Decision[]): Decision | undefined {
   return decisions.reduce<Decision | undefined>((best, next) => (!best || RESTRICTIVENESS[next.action] > RESTRICTIVENESS[best.action] ? next : best), undefined);
@@ -149,7 +152,7 @@ class CompiledPolicySet<F> implements PolicySet<F> {
       return { action: "deny", policy: "", rule: "(no policy)", message: `no AccessPolicy names the Resource "${this.resourceName}", so nothing may be done on it` };
     }
     if (!request.ok) {
-      return { action: "deny", policy: "", rule: "(parse error)", message: `the ${this.matcher.noun} cannot be classified: ${request.error}` };
+      return { action: "deny", policy: "", rule: PARSE_ERROR_RULE, message: `the ${this.matcher.noun} cannot be classified: ${request.error}` };
     }
     const decisions: Decision[] = this.policies.flatMap((policy) =>
       policy.broken ? [{ action: "deny" as const, policy: policy.name, rule: policy.rule, message: policy.message }] : [],

@@ -24,6 +24,8 @@ export interface ErrorFields {
   message: string;
   detail?: string;
   hint?: string;
+  /** Where in the query text the error is: 1-based, in characters (psql draws its LINE 1: … ^ from it). */
+  position?: number;
 }
 
 /** A protocol message: its type byte, its length, its body (either direction uses this framing). */
@@ -49,6 +51,7 @@ function fields(type: "E" | "N", error: ErrorFields): Buffer {
   add("M", error.message);
   add("D", error.detail);
   add("H", error.hint);
+  add("P", error.position === undefined ? undefined : String(error.position));
   parts.push(Buffer.from([0]));
   return message(type, Buffer.concat(parts));
 }

@@ -9,8 +9,8 @@ import type { EvidenceRecord, RequestData } from "@portcullis/common/evidence/re
 import type { SessionRecorder } from "../../evidence/session-recorder.js";
 import { type GatewayMetrics, observeRequest, type RequestDecision } from "../../observability/metrics.js";
 import { classifySql, type Classification, classifiedStatements } from "./sql/classify.js";
-import { type Decision, denialMessage, type PolicySet } from "../../policy/engine.js";
-import { SQLSTATE } from "./backend.js";
+import { type Decision, denialMessage, PARSE_ERROR_RULE, type PolicySet } from "../../policy/engine.js";
+import { type ErrorFields, SQLSTATE } from "./backend.js";
 import { renderParameters } from "./parameters.js";
 import { statementApproval } from "./approval-binding.js";
 import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "./ports.js";
@@ -47,6 +47,16 @@ const MASKING_REFUSALS: ReadonlyArray<[(statement: SqlFacts) => boolean, string]
   [(s) => s.dangerous.includes("client-encoding"), "changing client_encoding is refused on this Resource because masking rules apply to it and read values as UTF-8"],
 ];
 
+/**
+ * What the client is told. A text PostgreSQL's parser rejects is refused as the server would refuse it —
+ * its SQLSTATE (42601 for a syntax error), message and position — so psql draws its LINE 1: … ^ and drivers
+ * act on it as usual; every other refusal is 42501 with the policy's reason.
+ */
+function refusalError({ classification, decision }: Checked): ErrorFields {
+  if (decision.rule === PARSE_ERROR_RULE && !classification.ok && classification.parserError) return classification.parserError;
+  return { code: SQLSTATE.insufficientPrivilege, message: denialMessage(decision) };
+}
+
 export class PostgresGuard implements SessionGuard {
   /** Evidence seq of the statement record, by the id handed to the protocol layer. */
   private readonly statementSeqs = new Map<string, number>();
@@ -57,7 +67,7 @@ export class PostgresGuard implements SessionGuard {
   async check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
     const checked = statements.map((check) => this.decide(check));
     const denied = checked.find((entry) => entry.decision.action === "deny");
-    if (denied) return this.refuse(checked, denied.decision);
+    if (denied) return this.refuse(checked, denied);
     // A held statement is recorded once, as requireApproval; its approval records and its result refer to that record.
     const held = new Map<Checked, EvidenceRecord>();
     for (const entry of checked) {
@@ -108,10 +118,10 @@ export class PostgresGuard implements SessionGuard {
     return { check, classification, decision: refused ? { action: "deny", policy: decision.policy, rule: "(masking)", message: refused[1] } : decision };
   }
 
-  private async refuse(checked: readonly Checked[], decision: Decision): Promise<Verdict> {
+  private async refuse(checked: readonly Checked[], denied: Checked): Promise<Verdict> {
     for (const entry of checked) await this.record(entry, entry.decision.action === "deny" ? "deny" : "notRun");
     this.count("deny");
-    return { ok: false, error: { code: SQLSTATE.insufficientPrivilege, message: denialMessage(decision) } };
+    return { ok: false, error: refusalError(denied) };
   }
 
   private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun"): Promise<EvidenceRecord> {

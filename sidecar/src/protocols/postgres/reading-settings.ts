@@ -9,11 +9,13 @@
 // unknown, and texts are accepted only if they read the same either way.
 import type { SqlReading } from "./ports.js";
 
-const TRACKED = new Set(["standard_conforming_strings", "client_encoding"]);
+const TRACKED = new Set(["standard_conforming_strings", "client_encoding", "server_version"]);
 
 export class ReadingSettings {
   private standardConformingStrings: boolean | undefined;
   private clientEncoding: string | undefined;
+  /** From server_version, e.g. "15.18 (Debian 15.18-0+deb12u1)"; it never changes in a session. */
+  private serverMajor: number | undefined;
   /** Something that can run code went to the server after its last ReadyForQuery with nothing outstanding. */
   private running = false;
 
@@ -25,7 +27,8 @@ export class ReadingSettings {
   /** A ParameterStatus from the server. */
   reported(name: string, value: string): void {
     if (!TRACKED.has(name)) return;
-    if (name === "client_encoding") this.clientEncoding = value.toUpperCase();
+    if (name === "server_version") this.serverMajor = Number.parseInt(value, 10) || undefined;
+    else if (name === "client_encoding") this.clientEncoding = value.toUpperCase();
     // The server reports "on" or "off"; anything else leaves the setting unknown.
     else this.standardConformingStrings = value === "on" ? true : value === "off" ? false : undefined;
   }
@@ -42,7 +45,7 @@ export class ReadingSettings {
 
   /** How the server reads a text sent now (or, with `afterRunning`, after code this batch runs first). */
   current(afterRunning = false): SqlReading {
-    if (this.running || afterRunning) return {};
-    return { standardConformingStrings: this.standardConformingStrings, clientEncoding: this.clientEncoding };
+    if (this.running || afterRunning) return { serverMajor: this.serverMajor };
+    return { standardConformingStrings: this.standardConformingStrings, clientEncoding: this.clientEncoding, serverMajor: this.serverMajor };
   }
 }

@@ -8,6 +8,7 @@ const libpgQuery = await import("libpg-query");
 const parseSync = jest.fn(libpgQuery.parseSync);
 jest.unstable_mockModule("libpg-query", () => ({ ...libpgQuery, parseSync }));
 const { classifySql, initClassifier, MAX_STATEMENT_BYTES } = await import("./classify.js");
+const { withStandInTypes } = await import("./plpgsql.js");
 
 beforeAll(async () => {
   await initClassifier();
@@ -305,6 +306,24 @@ describe("classifySql: code inside statements", () => {
     expect(statement.command).toBe("CREATE");
     expect(statement.tablesWritten).toEqual(["orders"]);
     expect(statement.hasWhere).toBe(false);
+  });
+
+  it.each([
+    ["CREATE FUNCTION f(id orders.id%TYPE) RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM orders WHERE orders.id = id; END $$"],
+    ['CREATE FUNCTION f(id public."Orders".id%type, n int) RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM orders; END $$'],
+    ["CREATE FUNCTION f(n int) RETURNS orders.total%TYPE LANGUAGE plpgsql AS $$ BEGIN DELETE FROM orders; RETURN 1; END $$"],
+    ["CREATE FUNCTION f(n int) RETURNS SETOF orders.id%TYPE LANGUAGE plpgsql AS $$ BEGIN DELETE FROM orders; RETURN NEXT 1; END $$"],
+    ["CREATE FUNCTION f(n int) RETURNS TABLE (id orders.id%TYPE, total int) LANGUAGE plpgsql AS $$ BEGIN DELETE FROM orders; END $$"],
+    ["CREATE FUNCTION f() RETURNS SETOF orders LANGUAGE plpgsql AS $$ DECLARE o orders%ROWTYPE; t orders.total%TYPE; BEGIN DELETE FROM orders; RETURN QUERY SELECT * FROM orders; END $$"],
+  ])("reads the body of a function whose signature refers to a column's type (%%TYPE): %s", (sql) => {
+    const statement = only(sql);
+    expect(statement.command).toBe("CREATE");
+    expect(statement.tablesWritten).toEqual(["orders"]);
+  });
+
+  it("replaces only the signature's %TYPE references for the PL/pgSQL parser, never text inside the body", () => {
+    const sql = "CREATE FUNCTION f(a s.t.c%TYPE) RETURNS t.c%TYPE LANGUAGE plpgsql AS $$ DECLARE v t.c%TYPE; BEGIN RETURN v; END $$";
+    expect(withStandInTypes(sql)).toBe("CREATE FUNCTION f(a text) RETURNS text LANGUAGE plpgsql AS $$ DECLARE v t.c%TYPE; BEGIN RETURN v; END $$");
   });
 
   it("COPY of a data-modifying query is the modification it runs", () => {

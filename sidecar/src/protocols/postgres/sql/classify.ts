@@ -7,14 +7,25 @@
 import { sha256Digest } from "@portcullis/common/digest";
 import { LruCache } from "@portcullis/common/lru";
 import type { SqlFacts } from "@portcullis/common/policy/cel";
-import { loadParser, normalize, parseStatements, parserMessage, parserReady } from "./parser.js";
+import { loadParser, normalize, type ParsedStatement, parseStatements, parserMessage, parserErrorOf, parserReady } from "./parser.js";
 import { isStandardReading, readingKey, type SqlReading, STANDARD_READING, textAsServerReads } from "./sql-reading.js";
+import { keywordsUnknownTo, quoteUnknownKeyword } from "./older-grammars.js";
 import { statementFacts } from "./statement-facts.js";
 import type { Classified } from "../../../policy/protocol-matcher.js";
 
 export type Classification =
   | { ok: true; statements: SqlFacts[]; fingerprint: string; summary: string }
-  | { ok: false; error: string };
+  | { ok: false; error: string; parserError?: RejectedText };
+
+/** The server's parser would reject the text too: the client is told so, as the server would tell it. */
+export interface RejectedText {
+  code: string;
+  message: string;
+  hint?: string;
+  detail?: string;
+  /** PostgreSQL's position: 1-based, in characters of the text the client sent. */
+  position?: number;
+}
 
 const CACHE_ENTRIES = 5000;
 /**
@@ -47,11 +58,43 @@ export function classifySql(text: string, reading: SqlReading = STANDARD_READING
   if (!parserReady()) return { ok: false, error: "the SQL classifier is not initialised (initClassifier() was not awaited)" };
   // Texts never hold NUL (the protocol ends them there), so the reading's key cannot run into the text.
   const key = isStandardReading(reading) ? text : `${readingKey(reading)}\u0000${text}`;
-  const cached = cache.get(key);
-  if (cached) return cached;
-  const classification = classifyUncached(text, reading);
-  if (text.length <= MAX_CACHED_LENGTH) cache.set(key, classification);
-  return classification;
+  let classification = cache.get(key);
+  if (!classification) {
+    classification = classifyUncached(text, reading);
+    if (text.length <= MAX_CACHED_LENGTH) cache.set(key, classification);
+  }
+  if (classification.ok || !classification.parserError || reading.standardConformingStrings !== true) return classification;
+  return withOlderKeywords(text, reading, classification);
+}
+
+// Each rewrite quotes one word; a text naming more new keywords than this is refused.
+const MAX_QUOTED_WORDS = 16;
+
+/**
+ * A text the parser rejects where the server's older grammar may not (older-grammars.ts): the words the
+ * server reads as identifiers are quoted one by one, as long as the parser stops at one. The result is the
+ * classification of the quoted text, or the parser's last error placed in the text as sent.
+ */
+function withOlderKeywords(text: string, reading: SqlReading, rejected: Classification & { ok: false }): Classification {
+  const unknown = keywordsUnknownTo(reading.serverMajor);
+  let current = text;
+  let failure = rejected;
+  const quotedAt: number[] = [];
+  for (let round = 0; round < MAX_QUOTED_WORDS && failure.parserError?.position !== undefined; round++) {
+    const offset = failure.parserError.position - 1;
+    const quoted = quoteUnknownKeyword(current, offset, unknown);
+    if (quoted === undefined) break;
+    quotedAt.push(offset);
+    current = quoted;
+    const next = classifyUncached(current, reading);
+    if (next.ok) return next;
+    failure = next;
+  }
+  const last = failure.parserError;
+  const at = last?.position;
+  if (failure === rejected || !last || at === undefined) return failure;
+  // Each quoted word added two characters the client's text does not have.
+  return { ...failure, parserError: { ...last, position: at - 2 * quotedAt.filter((offset) => offset < at - 1).length } };
 }
 
 function classifyUncached(text: string, reading: SqlReading): Classification {
@@ -59,16 +102,42 @@ function classifyUncached(text: string, reading: SqlReading): Classification {
   if (bytes > MAX_STATEMENT_BYTES) {
     return { ok: false, error: `the statement is ${bytes} bytes; the gateway classifies statements of up to ${MAX_STATEMENT_BYTES} bytes, so send it in smaller parts` };
   }
+  let read = text;
+  let parsed: ParsedStatement[];
   try {
-    const read = textAsServerReads(text, reading);
-    const facts = parseStatements(read).map(statementFacts);
+    read = textAsServerReads(text, reading);
+    parsed = parseStatements(read);
+  } catch (error) {
+    // Only the text's own parser errors are the server's too; code inside it (a function body) is judged below.
+    const rejected = parserErrorOf(error);
+    if (!rejected) return { ok: false, error: parserMessage(error) };
+    const { offset, ...reported } = rejected;
+    return { ok: false, error: reported.message, parserError: { ...reported, ...(offset === undefined ? {} : { position: offsetInSent(text, read, offset) + 1 }) } };
+  }
+  try {
+    const facts = parsed.map(statementFacts);
     const statements = facts.map((statement) => ({ ...statement, statementCount: facts.length }));
     // Bound to the text as the server reads it: the same bytes read under another setting are another request.
     return { ok: true, statements, fingerprint: fingerprintOf(read), summary: summarize(read, statements) };
   } catch (error) {
-    // Parser errors, code that cannot be inspected, and trees too deep to walk all refuse the query.
+    // Code that cannot be inspected, and trees too deep to walk, refuse the query.
     return { ok: false, error: parserMessage(error) };
   }
+}
+
+/**
+ * A character offset of the text as read, in the text as sent. They differ only where the reading put an
+ * E before a literal's quote (sql-reading.ts), so walking both and skipping the added characters aligns them.
+ */
+function offsetInSent(sent: string, read: string, offset: number): number {
+  if (sent === read) return offset;
+  const sentChars = [...sent];
+  const readChars = [...read];
+  let at = 0;
+  for (let index = 0; index < offset && index < readChars.length; index++) {
+    if (readChars[index] === sentChars[at]) at++;
+  }
+  return at;
 }
 
 /** Binds an approval to exactly the text that was approved. */

@@ -94,6 +94,62 @@ export function normalize(sql: string): string {
   return normalizeSync(sql);
 }
 
+/** An error of PostgreSQL's parser, as the server reports it. */
+export interface ParserError {
+  /** The SQLSTATE the server gives it: 42601 (syntax error) for most. */
+  code: string;
+  message: string;
+  /** 0-based, in characters of the parsed text; PostgreSQL's position field is this plus one. */
+  offset?: number;
+  hint?: string;
+  detail?: string;
+}
+
+/**
+ * The SQLSTATEs of the parser's errors that are not syntax errors (gram.y, scan.l and parser.c raise
+ * these; every other error they raise is 42601), by message.
+ */
+const NOT_SYNTAX_ERRORS: ReadonlyArray<[RegExp, string]> = [
+  [/not yet implemented$|is no longer (supported|required)$|^CREATE SCHEMA IF NOT EXISTS cannot include schema elements$|^current database cannot be changed$/, "0A000"],
+  [/^a column list with .* is only supported for ON DELETE actions$|^CREATE OR REPLACE CONSTRAINT TRIGGER is not supported$|^aggregates cannot have output arguments$/, "0A000"],
+  [/^WITH CHECK OPTION not supported on recursive views$|^an ordered-set aggregate with a VARIADIC direct argument|^unsafe use of string constant with Unicode escapes$/, "0A000"],
+  [/^column number must be in range from 1 to \d+$|^precision for type float must be/, "22023"],
+  [/^(modulus|remainder) for hash partition provided more than once$/, "42710"],
+  [/^frame (start|end|starting from)/, "42P20"],
+  [/^role name ".*" is reserved$|cannot be used as a role name here$/, "42939"],
+];
+
+/**
+ * The hints and details PostgreSQL adds to its parser's errors (libpg-query reports the message only), by
+ * message; the Unicode escape hint depends on the kind of literal, told apart by the function that raised it.
+ */
+const PARSER_ERROR_NOTES: ReadonlyArray<[RegExp, Pick<ParserError, "hint" | "detail">, string?]> = [
+  [/^UNENCRYPTED PASSWORD is no longer supported$/, { hint: "Remove UNENCRYPTED to store the password in encrypted form instead." }],
+  [/^unrecognized row security option ".*"$/, { hint: "Only PERMISSIVE or RESTRICTIVE policies are supported currently." }],
+  [/^RECHECK is no longer required$/, { hint: "Update your data type." }],
+  [/^missing argument$/, { hint: "Use NONE to denote the missing argument of a unary operator." }],
+  [/^LIMIT #,# syntax is not supported$/, { hint: "Use separate LIMIT and OFFSET clauses." }],
+  [/^VALUES in FROM must have an alias$/, { hint: "For example, FROM (VALUES ...) [AS] foo." }],
+  [/^subquery in FROM must have an alias$/, { hint: "For example, FROM (SELECT ...) [AS] foo." }],
+  [/^invalid publication object list$/, { detail: "One of TABLE or TABLES IN SCHEMA must be specified before a standalone table or schema name." }],
+  [/^invalid Unicode escape$/, { hint: "Unicode escapes must be \\XXXX or \\+XXXXXX." }, "str_udeescape"],
+  [/^invalid Unicode escape$/, { hint: "Unicode escapes must be \\uXXXX or \\UXXXXXXXX." }],
+];
+
+/**
+ * The error as the server's parser would report it, when PostgreSQL's parser (its scanner and grammar)
+ * raised it: the server's raw parser rejects the same text the same way, before anything runs. Errors
+ * of the gateway's own making have no parser details and are not claimed here.
+ */
+export function parserErrorOf(error: unknown): ParserError | undefined {
+  const details = (error as { sqlDetails?: { message?: unknown; cursorPosition?: unknown; functionName?: unknown } } | null)?.sqlDetails;
+  if (typeof details?.message !== "string") return undefined;
+  const { message, cursorPosition, functionName } = details as { message: string; cursorPosition?: unknown; functionName?: unknown };
+  const code = NOT_SYNTAX_ERRORS.find(([pattern]) => pattern.test(message))?.[1] ?? "42601";
+  const notes = PARSER_ERROR_NOTES.find(([pattern, , raisedBy]) => pattern.test(message) && (raisedBy === undefined || raisedBy === functionName))?.[1];
+  return { code, message, ...(typeof cursorPosition === "number" && cursorPosition >= 0 ? { offset: cursorPosition } : {}), ...notes };
+}
+
 /** The parser's own words for what went wrong. */
 export function parserMessage(error: unknown): string {
   if (error instanceof Error) return error.message;

@@ -4,7 +4,10 @@
 // at run time is reported as dynamic SQL, which no classifier can see through.
 import { Buffer } from "node:buffer";
 import { isObject, type Fields } from "./parse-tree.js";
-import { ClassificationError, parsePlpgsql, parserMessage, scanTokens } from "./parser.js";
+import { ClassificationError, parsePlpgsql, parserMessage, type ScannedToken, scanTokens } from "./parser.js";
+
+/** PostgreSQL's PL/pgSQL parser rejected the code (the server would reject it too). */
+export class PlpgsqlParseError extends ClassificationError {}
 
 export interface PlpgsqlBody {
   /** Complete SQL statements to classify, one per statement or expression in the body. */
@@ -23,13 +26,54 @@ const DYNAMIC_STATEMENTS = new Set(["PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dyn
 export function plpgsqlBody(statementText: string): PlpgsqlBody {
   let tree: unknown;
   try {
-    tree = parsePlpgsql(statementText);
+    tree = parsePlpgsql(withStandInTypes(statementText));
   } catch (error) {
-    throw new ClassificationError(`the PL/pgSQL code cannot be parsed: ${parserMessage(error)}`);
+    throw new PlpgsqlParseError(`the PL/pgSQL code cannot be parsed: ${parserMessage(error)}`);
   }
   const body: PlpgsqlBody = { statements: [], dynamicSql: false };
   collect(tree, body);
   return body;
+}
+
+/** A name token of a type reference: an identifier, a quoted identifier or a keyword used as a name. */
+const NAME_TOKEN = /^(?:[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*|"(?:[^"]|"")+")$/;
+/** What a `tbl.col%TYPE` in the signature becomes for the PL/pgSQL parser; any scalar type serves. */
+const STAND_IN_TYPE = "text";
+
+/**
+ * The statement with each `name%TYPE` of its signature (arguments, RETURNS, RETURNS TABLE columns)
+ * replaced by a stand-in type. The PL/pgSQL parser would look the column's type up in the catalog,
+ * which it does not have ("Not implemented"); the type does not change which SQL the body runs. The
+ * body is one string token, so a %TYPE inside it (a declaration, which the parser reads itself) is
+ * never touched. The rewritten text is only parsed, never sent.
+ */
+export function withStandInTypes(statementText: string): string {
+  const tokens = scanTokens(statementText);
+  const cuts = tokens.flatMap((token, index) => {
+    const typeWord = tokens[index + 1];
+    if (token.text !== "%" || typeWord?.text.toUpperCase() !== "TYPE") return [];
+    const first = typeNameStart(tokens, index);
+    return first === undefined ? [] : [[first.start, typeWord.end] as const];
+  });
+  if (cuts.length === 0) return statementText;
+  const bytes = Buffer.from(statementText, "utf8");
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const [start, end] of cuts) {
+    parts.push(bytes.subarray(at, start), Buffer.from(STAND_IN_TYPE));
+    at = end;
+  }
+  parts.push(bytes.subarray(at));
+  return Buffer.concat(parts).toString("utf8");
+}
+
+/** The first token of the dotted name before the `%` at `percent` (tbl.col, schema.tbl.col), if there is one. */
+function typeNameStart(tokens: readonly ScannedToken[], percent: number): ScannedToken | undefined {
+  const isName = (index: number): boolean => NAME_TOKEN.test(tokens[index]?.text ?? "");
+  let first = percent - 1;
+  if (!isName(first)) return undefined;
+  while (first >= 2 && tokens[first - 1]?.text === "." && isName(first - 2)) first -= 2;
+  return tokens[first];
 }
 
 function collect(value: unknown, body: PlpgsqlBody): void {

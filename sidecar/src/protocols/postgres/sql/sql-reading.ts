@@ -23,6 +23,8 @@ import { ClassificationError, scanTokens } from "./parser.js";
 export interface SqlReading {
   standardConformingStrings?: boolean | undefined;
   clientEncoding?: string | undefined;
+  /** The server's major version (older grammars know fewer keywords: older-grammars.ts). */
+  serverMajor?: number | undefined;
 }
 
 /** What the gateway's parser assumes: PostgreSQL's defaults since 9.1, and the gateway's own client_encoding. */

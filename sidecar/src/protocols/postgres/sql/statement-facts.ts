@@ -8,7 +8,7 @@ import type { SqlFacts } from "@portcullis/common/policy/cel";
 import { functionDangers } from "./dangerous-functions.js";
 import { ClassificationError, parseStatements, parserMessage, type ParsedStatement } from "./parser.js";
 import { plpgsqlBody } from "./plpgsql.js";
-import { dependsOnStandardStrings } from "./sql-reading.js";
+import { ifParsable, settingOffReading, withCode } from "./code-readings.js";
 import { walkStatement, type Modification, type WalkResult } from "./sql-walk.js";
 import { isObject, unwrap, type NodeBody } from "./parse-tree.js";
 import { statementKind } from "./statement-kind.js";
@@ -143,38 +143,47 @@ function doBlockFacts(body: NodeBody<"DoStmt">, text: string, depth: number): St
   const language = (stringValue(option(body.args, "language")) ?? "plpgsql").toLowerCase();
   // Code in another language could do anything, and nothing here can read it.
   if (language !== "plpgsql") throw new ClassificationError(`a DO block in language ${language} cannot be inspected`);
-  checkCodeReading(stringValue(option(body.args, "as")));
-  return plpgsqlFacts(text, depth);
+  return plpgsqlFacts(text, stringValue(option(body.args, "as")), depth);
 }
 
-/**
- * A body is read by the server when it runs, under the standard_conforming_strings then in force (the
- * function's own SET clause, or the session's at each call), which no one can know now: the gateway reads
- * it with the setting on, so a body that would read differently with it off is refused.
- */
-function checkCodeReading(source: string | undefined): void {
-  if (source !== undefined && dependsOnStandardStrings(source)) {
-    throw new ClassificationError("the code has a backslash in a '…' literal, which reads differently depending on standard_conforming_strings when it runs; write the literal as E'…'");
+/** The code of a DO or CREATE FUNCTION statement: its AS string. */
+function codeOf({ node }: ParsedStatement): string | undefined {
+  const [kind, body] = unwrap(node);
+  if (!isObject(body)) return undefined;
+  if (kind === "DoStmt") return stringValue(option((body as NodeBody<"DoStmt">).args, "as"));
+  if (kind === "CreateFunctionStmt") return functionSource(body);
+  return undefined;
+}
+
+function functionSource(body: NodeBody<"CreateFunctionStmt">): string | undefined {
+  const definition = option(body.options, "as");
+  return isObject(definition) && isObject(definition.List) && Array.isArray(definition.List.items) ? stringValue(definition.List.items[0]) : undefined;
+}
+
+/** PL/pgSQL code, under each reading the server may give it (code-readings.ts). */
+function plpgsqlFacts(text: string, source: string | undefined, depth: number): StatementFacts[] {
+  const otherCode = source === undefined ? undefined : settingOffReading(source);
+  const readings = [plpgsqlBody(text)];
+  if (otherCode !== undefined) {
+    const other = ifParsable(() => plpgsqlBody(withCode(text, otherCode, codeOf)));
+    if (other) readings.push(other);
   }
-}
-
-function plpgsqlFacts(text: string, depth: number): StatementFacts[] {
-  const code = plpgsqlBody(text);
-  const facts = code.statements.flatMap((sql) => embeddedFacts(sql, depth));
-  return code.dynamicSql ? [...facts, { ...emptyFacts(), dangerous: ["dynamic-sql"] }] : facts;
+  return readings.flatMap((code) => {
+    const facts = code.statements.flatMap((sql) => embeddedFacts(sql, depth));
+    return code.dynamicSql ? [...facts, { ...emptyFacts(), dangerous: ["dynamic-sql"] }] : facts;
+  });
 }
 
 function functionBodyFacts(body: NodeBody<"CreateFunctionStmt">, text: string, depth: number): StatementFacts[] {
   // Without LANGUAGE only a SQL-standard body (BEGIN ATOMIC / RETURN) is valid; the walk covers that one.
   const language = (stringValue(option(body.options, "language")) ?? "sql").toLowerCase();
-  const definition = option(body.options, "as");
-  const source = isObject(definition) && isObject(definition.List) && Array.isArray(definition.List.items) ? stringValue(definition.List.items[0]) : undefined;
-  if (language === "plpgsql" || language === "sql") checkCodeReading(source);
-  if (language === "plpgsql") return plpgsqlFacts(text, depth);
+  const source = functionSource(body);
+  if (language === "plpgsql") return plpgsqlFacts(text, source, depth);
   if (language === "sql" && source !== undefined) return embeddedFacts(source, depth);
   return [];
 }
 
+/** SQL inside code, under each reading the server may give it (code-readings.ts). */
 function embeddedFacts(sql: string, depth: number): StatementFacts[] {
   let statements: ParsedStatement[];
   try {
@@ -182,7 +191,9 @@ function embeddedFacts(sql: string, depth: number): StatementFacts[] {
   } catch (error) {
     throw new ClassificationError(`the SQL inside the statement's code cannot be parsed: ${parserMessage(error)}`);
   }
-  return statements.map((statement) => factsOf(statement.node, statement.text, depth + 1));
+  const otherSql = settingOffReading(sql);
+  const other = otherSql === undefined ? undefined : ifParsable(() => parseStatements(otherSql));
+  return [...statements, ...(other ?? [])].map((statement) => factsOf(statement.node, statement.text, depth + 1));
 }
 
 function emptyFacts(): StatementFacts {
