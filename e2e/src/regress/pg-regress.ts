@@ -29,6 +29,7 @@ export interface SuiteTarget {
 }
 
 // input/ and output/ are gone since PostgreSQL 15; older suites still have them.
+export const RUN_DIR_PREFIX = "portcullis-regress-";
 const SUITE_PARTS = ["sql", "expected", "data", "input", "output", "parallel_schedule", "resultmap"];
 const MODULES = ["regress.so", "refint.so", "autoinc.so"];
 
@@ -55,7 +56,7 @@ function chownTree(path: string, uid: number, gid: number): void {
 
 /** A fresh copy of the suite the server's account can read and write (server-side COPY uses these paths). */
 function runDirectory(suite: RegressSuite, label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `portcullis-regress-${label}-`));
+  const dir = mkdtempSync(join(tmpdir(), `${RUN_DIR_PREFIX}${label}-`));
   for (const part of SUITE_PARTS.filter((name) => existsSync(join(suite.suiteDir, name)))) cpSync(join(suite.suiteDir, part), join(dir, part), { recursive: true });
   for (const module of MODULES) cpSync(join(suite.modulesDir, module), join(dir, module));
   // The server writes COPY … TO files into results/, beside pg_regress's own output.

@@ -36,7 +36,7 @@ async function installedVersion(pkg: string): Promise<string> {
  * `deb-src`. A private apt state keeps the machine's own package lists untouched.
  */
 export function sourceIndexes(debianSources: string): string {
-  const stanzas = debianSources.split(/\n\s*\n/).filter((stanza) => /^Types:.*\bdeb\b/m.test(stanza));
+  const stanzas = debianSources.split(/\n\s*\n/).filter((stanza) => /^Types:(?:.*\s)?deb(?:\s|$)/m.test(stanza));
   if (stanzas.length === 0) throw new Error(`${DEBIAN_SOURCES} names no Debian archive to fetch source packages from`);
   return `${stanzas.map((stanza) => stanza.replace(/^Types:.*$/m, "Types: deb-src").trim()).join("\n\n")}\n`;
 }

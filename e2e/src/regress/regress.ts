@@ -5,12 +5,13 @@
 // reason; an unexplained difference fails the run. Not part of `make test`
 // (it takes a few minutes and fetches the PostgreSQL sources once).
 import { basename, dirname, join } from "node:path";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { startPostgres } from "../postgres/server.js";
 import { startSidecar } from "../gateway/sidecar-process.js";
 import { freePort } from "../controlplane/processes.js";
 import { regressSuite } from "./postgres-sources.js";
-import { runSuite, type SuiteRun } from "./pg-regress.js";
+import { RUN_DIR_PREFIX, runSuite, type SuiteRun } from "./pg-regress.js";
 import { EXPLAINED } from "./explained-differences.js";
 
 function passed(run: SuiteRun): string[] {
@@ -23,7 +24,13 @@ function report(label: string, run: SuiteRun): void {
   console.log(`${label.padEnd(20)} ${passed(run).length}/${total} passed   (${join(run.outputDir, "regression.diffs")})`);
 }
 
+/** The run directories of earlier runs (kept until the next run, for their diffs). */
+function removeEarlierRuns(): void {
+  for (const name of readdirSync(tmpdir())) if (name.startsWith(RUN_DIR_PREFIX)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+}
+
 async function main(): Promise<void> {
+  removeEarlierRuns();
   const pg = await startPostgres({ tls: false });
   try {
     const major = Number(basename(dirname(pg.binDir)));

@@ -84,10 +84,12 @@ function withOlderKeywords(text: string, reading: SqlReading, rejected: Classifi
     const offset = failure.parserError.position - 1;
     const quoted = quoteUnknownKeyword(current, offset, unknown);
     if (quoted === undefined) break;
+    const next = classifyUncached(quoted, reading);
+    if (next.ok) return next;
+    // The parser stops at the quoted word again: the word was not what it stumbled on.
+    if (next.parserError?.position === failure.parserError.position) break;
     quotedAt.push(offset);
     current = quoted;
-    const next = classifyUncached(current, reading);
-    if (next.ok) return next;
     failure = next;
   }
   const last = failure.parserError;

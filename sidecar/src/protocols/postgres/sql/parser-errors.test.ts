@@ -32,6 +32,12 @@ describe("the parser's errors, as the server reports them", () => {
     expect(rejected("SELECT 'a\\'' FROM WHERE", reading)).toMatchObject({ code: "42601", position: 19 });
   });
 
+  it("refuses a U&'…' literal while standard_conforming_strings is off, as the server does", () => {
+    const reading = { standardConformingStrings: false, clientEncoding: "UTF8" };
+    expect(rejected("SELECT 'é', U&'d\\0061t'", reading)).toMatchObject({ code: "0A000", message: "unsafe use of string constant with Unicode escapes", position: 13 });
+    expect(rejected("SELECT U&'d!0061t' UESCAPE '!'", reading)).toMatchObject({ code: "0A000", position: 8 });
+  });
+
   it("does not claim the errors of code inside a statement, whose positions are not the statement's", () => {
     expect(rejected("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELEC 1'")).toBeUndefined();
   });
@@ -57,6 +63,11 @@ describe("servers older than the parser (older-grammars.ts)", () => {
 
   it.each([[16], [18], [undefined]])("refuses it as a syntax error for a server %s, where the word is a keyword or the version is unknown", (serverMajor) => {
     expect(rejected("CREATE TABLE accounts (system_user text)", on(serverMajor))).toMatchObject({ code: "42601", message: 'syntax error at or near "system_user"', position: 24 });
+  });
+
+  it("reports the parser's own error when quoting the word does not help (MERGE's UPDATE names no table)", () => {
+    const text = "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE target SET x = 0";
+    expect(rejected(text, on(15))).toMatchObject({ message: 'syntax error at or near "target"', position: 62 });
   });
 
   it("leaves a text the scanner cannot read as the parser's error", () => {

@@ -105,6 +105,13 @@ export interface ParserError {
   detail?: string;
 }
 
+/** The server's parser would reject the text, as the gateway found without its parser's help. */
+export class ServerParserError extends ClassificationError {
+  constructor(readonly rejection: ParserError) {
+    super(rejection.message);
+  }
+}
+
 /**
  * The SQLSTATEs of the parser's errors that are not syntax errors (gram.y, scan.l and parser.c raise
  * these; every other error they raise is 42601), by message.
@@ -142,6 +149,7 @@ const PARSER_ERROR_NOTES: ReadonlyArray<[RegExp, Pick<ParserError, "hint" | "det
  * of the gateway's own making have no parser details and are not claimed here.
  */
 export function parserErrorOf(error: unknown): ParserError | undefined {
+  if (error instanceof ServerParserError) return error.rejection;
   const details = (error as { sqlDetails?: { message?: unknown; cursorPosition?: unknown; functionName?: unknown } } | null)?.sqlDetails;
   if (typeof details?.message !== "string") return undefined;
   const { message, cursorPosition, functionName } = details as { message: string; cursorPosition?: unknown; functionName?: unknown };

@@ -17,7 +17,7 @@
 // - client_encoding other than UTF8, or unknown: only ASCII text passes. ASCII
 //   bytes are ASCII characters in every encoding PostgreSQL accepts from
 //   clients, so such text reads the same everywhere; anything else is refused.
-import { ClassificationError, scanTokens } from "./parser.js";
+import { ClassificationError, scanTokens, ServerParserError } from "./parser.js";
 
 /** The settings a text is read under; undefined: not known (something that ran since may have changed it). */
 export interface SqlReading {
@@ -48,6 +48,7 @@ const isPlainLiteral = (token: { text: string }): boolean => token.text.startsWi
  */
 export function textAsServerReads(text: string, reading: SqlReading): string {
   checkEncoding(text, reading.clientEncoding);
+  if (reading.standardConformingStrings === false) refuseUnicodeLiterals(text);
   if (reading.standardConformingStrings === true || !text.includes("\\")) return text;
   if (reading.standardConformingStrings === undefined) {
     if (dependsOnStandardStrings(text)) {
@@ -58,6 +59,19 @@ export function textAsServerReads(text: string, reading: SqlReading): string {
     return text;
   }
   return withEscapeLiterals(text);
+}
+
+/** With standard_conforming_strings off the server rejects every U&'…' literal; so does the gateway, in its words. */
+function refuseUnicodeLiterals(text: string): void {
+  if (!/[uU]&/.test(text)) return;
+  const literal = scanTokens(text).find((token) => /^[uU]&'/.test(token.text));
+  if (!literal) return;
+  throw new ServerParserError({
+    code: "0A000",
+    message: "unsafe use of string constant with Unicode escapes",
+    detail: "String constants with Unicode escapes cannot be used when standard_conforming_strings is off.",
+    offset: [...Buffer.from(text, "utf8").subarray(0, literal.start).toString("utf8")].length,
+  });
 }
 
 /** Whether the text reads differently with standard_conforming_strings on and off: a '…' literal holds a backslash. */
