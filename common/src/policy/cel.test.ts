@@ -15,6 +15,8 @@ const sqlContext: WhenContext = {
   resource: { name: "orders-db", protocol: "postgres" },
   sql: {
     command: "DELETE",
+    commands: ["DELETE"],
+    subcommands: [],
     tables: ["public.orders"],
     tablesRead: [],
     tablesWritten: ["public.orders"],

@@ -21,7 +21,12 @@ export const PROTOCOL_VARIABLE: Readonly<Record<WhenProtocol, "sql" | "http" | "
 
 /** A PostgreSQL statement as the gateway classified it. */
 export interface SqlFacts {
+  /** The statement's own command (for a statement that runs a data-modifying part, the strictest such part). */
   command: string;
+  /** Every command the statement runs or stores to run: its own, its data-modifying parts, MERGE's actions, and those of code inside it (DO blocks, function bodies, rule actions, trigger functions). */
+  commands: string[];
+  /** ALTER TABLE's subcommands in words, e.g. DROP COLUMN, ADD COLUMN, DROP CONSTRAINT. */
+  subcommands: string[];
   tables: string[];
   tablesRead: string[];
   tablesWritten: string[];
@@ -148,6 +153,8 @@ const CACHE_SIZE = 1000;
 
 const SQL_SCHEMA: ObjectSchema = {
   command: "string",
+  commands: "list<string>",
+  subcommands: "list<string>",
   tables: "list<string>",
   tablesRead: "list<string>",
   tablesWritten: "list<string>",

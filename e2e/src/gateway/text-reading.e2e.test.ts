@@ -66,11 +66,7 @@ beforeAll(async () => {
         spec: {
           subjects: { serviceAccounts: ["agent"] },
           resources: ["app-db", "masked-db"],
-          rules: [
-            { name: "block-destructive", match: { sql: { commands: ["DROP", "DELETE", "UPDATE", "TRUNCATE"] } }, action: "deny" },
-            // Code (a DO block, a function) is judged by what it runs: writing victim from inside it is refused too.
-            { name: "keep-victim", match: { sql: { commands: ["WRITE"], tables: ["victim"] } }, action: "deny" },
-          ],
+          rules: [{ name: "block-destructive", match: { sql: { commands: ["DROP", "DELETE", "UPDATE", "TRUNCATE"] } }, action: "deny" }],
           defaultAction: "allow",
         },
       },
@@ -181,13 +177,13 @@ describe("standard_conforming_strings off: the gateway reads backslashes as the 
   it.each([
     ["a DO block run with the setting off", "SET standard_conforming_strings = off", "DO $$ BEGIN PERFORM 'a\\', ' ; DROP TABLE victim; -- '; END $$"],
     ["a function whose own SET clause turns it off", "SELECT 1", "CREATE FUNCTION hidden() RETURNS void LANGUAGE sql SET standard_conforming_strings = off AS $$ SELECT 'a\\', ' ; DROP TABLE victim; -- '; $$"],
-  ])("judges %s by what its code runs under either setting: the DROP the setting off reveals is refused", async (_, before, code) => {
+  ])("refuses %s when its code reads differently with the setting off", async (_, before, code) => {
     await expectAllowed([query(before)]);
-    expect(errors(await client.exchange([query(code)]))).toEqual([expect.stringMatching(/^42501 portcullis: denied by AccessPolicy "no-destructive-changes" rule "keep-victim"/)]);
+    expect(errors(await client.exchange([query(code)]))).toEqual([expect.stringMatching(/ends elsewhere when standard_conforming_strings is off/)]);
     expect(await victimRows()).toBe(VICTIM_ROWS);
   });
 
-  it("lets code with a backslash literal that writes nothing it may not (a regular expression) through, and it runs", async () => {
+  it("lets code whose backslash literal ends in the same place either way (a regular expression) through, and it runs", async () => {
     await expectAllowed([query("CREATE OR REPLACE FUNCTION digits_masked(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN regexp_replace(t, '\\d+', 'N', 'g'); END $$")]);
     const answer = await client.exchange([query("SELECT digits_masked('order 1234')")]);
     expect(errors(answer)).toEqual([]);

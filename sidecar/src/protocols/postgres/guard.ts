@@ -15,6 +15,7 @@ import { renderParameters } from "./parameters.js";
 import { statementApproval } from "./approval-binding.js";
 import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "./ports.js";
 import type { ApprovalGate } from "../../approvals/approval-flow.js";
+import { SqlPreparedStatements } from "./sql-prepared.js";
 
 export interface GuardOptions {
   resource: ResourceFacts;
@@ -30,6 +31,8 @@ export interface GuardOptions {
 interface Checked {
   check: StatementCheck;
   classification: Classification;
+  /** The statements as judged: an EXECUTE of a known prepared statement as the statement it runs. */
+  judged: SqlFacts[];
   decision: Decision;
 }
 
@@ -60,6 +63,9 @@ function refusalError({ classification, decision }: Checked): ErrorFields {
 export class PostgresGuard implements SessionGuard {
   /** Evidence seq of the statement record, by the id handed to the protocol layer. */
   private readonly statementSeqs = new Map<string, number>();
+  private readonly sqlPrepared = new SqlPreparedStatements();
+  /** PREPAREs on their way to the server, by statement id: remembered once it ran them. */
+  private readonly preparing = new Map<string, { name: string; facts: SqlFacts }>();
   private fatal: (error: unknown) => void = () => undefined;
 
   constructor(private readonly options: GuardOptions) {}
@@ -82,12 +88,15 @@ export class PostgresGuard implements SessionGuard {
     for (const entry of checked) {
       const record = held.get(entry) ?? (await this.record(entry, "allow"));
       if (entry.decision.action === "allow") this.count("allow");
-      ids.push(this.remember(record));
+      ids.push(...this.sent(entry, this.remember(record)));
     }
     return { ok: true, ids };
   }
 
   result(id: string, outcome: StatementOutcome): void {
+    const preparing = this.preparing.get(id);
+    this.preparing.delete(id);
+    if (preparing && !outcome.error) this.sqlPrepared.remember(preparing.name, preparing.facts);
     const statement = this.statementSeqs.get(id);
     this.statementSeqs.delete(id);
     if (statement === undefined) return;
@@ -111,11 +120,25 @@ export class PostgresGuard implements SessionGuard {
   private decide(check: StatementCheck): Checked {
     const { policies, identity, resource, maskingActive } = this.options;
     const classification = classifySql(check.text, check.reading);
-    if (check.refusal !== undefined) return { check, classification, decision: { action: "deny", policy: "", rule: "(protocol)", message: check.refusal } };
-    const decision = policies.decide(classifiedStatements(classification), identity, resource);
-    if (decision.action === "deny" || !maskingActive || !classification.ok) return { check, classification, decision };
-    const refused = MASKING_REFUSALS.find(([applies]) => classification.statements.some(applies));
-    return { check, classification, decision: refused ? { action: "deny", policy: decision.policy, rule: "(masking)", message: refused[1] } : decision };
+    const judged = classification.ok ? this.sqlPrepared.judged(classification.statements, classification.preparedUses) : [];
+    if (check.refusal !== undefined) return { check, classification, judged, decision: { action: "deny", policy: "", rule: "(protocol)", message: check.refusal } };
+    const decision = policies.decide(classification.ok ? { ok: true, items: judged } : classifiedStatements(classification), identity, resource);
+    if (decision.action === "deny" || !maskingActive || !classification.ok) return { check, classification, judged, decision };
+    const refused = MASKING_REFUSALS.find(([applies]) => judged.some(applies));
+    return { check, classification, judged, decision: refused ? { action: "deny", policy: decision.policy, rule: "(masking)", message: refused[1] } : decision };
+  }
+
+  /** A statement goes to the server under `id`: what it deallocates is forgotten, what it prepares awaits its result. */
+  private sent(entry: Checked, id: string): string[] {
+    if (!entry.classification.ok) return [id];
+    const { preparedUses, statements } = entry.classification;
+    this.sqlPrepared.sending(preparedUses);
+    preparedUses.forEach((use, index) => {
+      const facts = statements[index];
+      // One evidence id per query: a PREPARE in a query of several statements is remembered with it.
+      if (use && "prepares" in use && facts) this.preparing.set(id, { name: use.prepares, facts });
+    });
+    return [id];
   }
 
   private async refuse(checked: readonly Checked[], denied: Checked): Promise<Verdict> {
@@ -137,8 +160,8 @@ export class PostgresGuard implements SessionGuard {
           ? {
               summary,
               fingerprint: classification.fingerprint,
-              commands: classification.statements.map((s) => s.command),
-              tables: [...new Set(classification.statements.flatMap((s) => s.tables))],
+              commands: entry.judged.map((s) => s.command),
+              tables: [...new Set(entry.judged.flatMap((s) => s.tables))],
             }
           : { summary, fingerprint: "", commands: [], tables: [] },
       },

@@ -14,7 +14,7 @@ const schema14 = {
       "$ref": "a6f0oUEaFqHmymdwnqPORTNOTU7GczWAkwGD0uYU"
     },
     "spec": {
-      "$ref": "30em5ocA7tsik5jj1DNo0zuC9QTzdiimlnCzyPdwhU"
+      "$ref": "jz1pigjV5RIcTs3ccwAzW8dAgiuzmjtHhD0c25B1M"
     },
     "status": {
       "$ref": "VF5QqZUv7yOxXsZjGNRHmvbJf0058y9c4RDIRqXYopE"
@@ -155,7 +155,7 @@ const schema19 = {
       "$ref": "7S6nX3KvKgDhKONcrs5BosxsNoxrWDeWNKfPNm9S0g"
     },
     "rules": {
-      "$ref": "HfcTTJImp5bJW6V2UPT70sRFZu6EgaMwGwOoaS4"
+      "$ref": "7tH0lJJv926kCtXcJMVw6opNWzYMYQjbggGUQyYOUK0"
     },
     "masking": {
       "$ref": "gSkK1ecWoNlk2e1rgwLSEjmTr8vX9zD5UjQ4QMrQ"
@@ -1558,7 +1558,7 @@ const schema38 = {
   "type": "array",
   "maxItems": 128,
   "items": {
-    "$ref": "q80OlnTq2BYhTXTzLRGerIzZpO3X9qLmqli6jqQ2xc"
+    "$ref": "tevzFjWHJtNpgABk1KENITbV084wauXAckn3ZILFuA"
   },
   "nullable": true
 };
@@ -1570,7 +1570,7 @@ const schema39 = {
       "$ref": "E2F2O4XODIPqgsaGOSRnwVnLwRMyj5NBztUOa2YM"
     },
     "match": {
-      "$ref": "lMK8XAJ7ONoG6BMbAbiQklmKlScNJFlvjG1HhX64IY"
+      "$ref": "QzDd4HLrXOof3jZaTTJ5mvCODf1GT66eRTkY3NHVzE"
     },
     "when": {
       "$ref": "bRPqZa5sUWx3MAwrRQ12LHoz3pI1cDwhTWzxI1I8s"
@@ -1673,7 +1673,7 @@ const schema40 = {
   "type": "object",
   "properties": {
     "sql": {
-      "$ref": "LJ4wNOXCFg6MBNydcYw8CWTaP9V1wy3oo8D4RKNXGug"
+      "$ref": "bL4E1r3PAw2q5oPGX96Flswtz81N3BLT1Xvrr1TDEk"
     },
     "http": {
       "$ref": "AqalquUgnSOdhgXGBrT6aYP22yr06yyA5bKHgccqBw"
@@ -1695,6 +1695,9 @@ const schema41 = {
     },
     "objectTypes": {
       "$ref": "mwAdQDNmYQAUmf122ASpJwSDiSHAnjryPbl3Fquao"
+    },
+    "subcommands": {
+      "$ref": "DGxpMwiQyIoKkEatPZFl37mu6LLPB8zv8DfuCVU"
     },
     "tables": {
       "$ref": "jg2wEdjUU82zp6SuHwOuGEA3cx7rXl3z9OdPcAyQ6o"
@@ -1945,6 +1948,137 @@ function validate91(data, {
   validate91.errors = vErrors;
   return errors === 0;
 }
+const schema46 = {
+  "type": "array",
+  "maxItems": 64,
+  "items": {
+    "$ref": "pk5eZxMff111UJ8npEgEa9AYdX5pKAm1ctWOZksg"
+  },
+  "nullable": true
+};
+const schema47 = {
+  "type": "string",
+  "pattern": "^[A-Z]+( [A-Z]+)*$",
+  "maxLength": 64
+};
+const pattern5 = new RegExp("^[A-Z]+( [A-Z]+)*$", "u");
+function validate96(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (typeof data === "string") {
+    if (func2(data) > 64) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/maxLength",
+        keyword: "maxLength",
+        params: {
+          limit: 64
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (!pattern5.test(data)) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/pattern",
+        keyword: "pattern",
+        params: {
+          pattern: "^[A-Z]+( [A-Z]+)*$"
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+  } else {
+    const err2 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "string"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err2];
+    } else {
+      vErrors.push(err2);
+    }
+    errors++;
+  }
+  validate96.errors = vErrors;
+  return errors === 0;
+}
+function validate95(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (!Array.isArray(data) && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "array"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (Array.isArray(data)) {
+    if (data.length > 64) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/maxItems",
+        keyword: "maxItems",
+        params: {
+          limit: 64
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    const len0 = data.length;
+    for (let i0 = 0; i0 < len0; i0++) {
+      if (!validate96(data[i0], {
+        instancePath: instancePath + "/" + i0,
+        parentData: data,
+        parentDataProperty: i0,
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+        errors = vErrors.length;
+      }
+    }
+  }
+  validate95.errors = vErrors;
+  return errors === 0;
+}
 const schema12 = {
   "type": "array",
   "maxItems": 64,
@@ -2057,6 +2191,17 @@ function validate86(data, {
         errors = vErrors.length;
       }
     }
+    if (data.subcommands !== undefined) {
+      if (!validate95(data.subcommands, {
+        instancePath: instancePath + "/subcommands",
+        parentData: data,
+        parentDataProperty: "subcommands",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.tables !== undefined) {
       if (!validate29(data.tables, {
         instancePath: instancePath + "/tables",
@@ -2072,7 +2217,7 @@ function validate86(data, {
   validate86.errors = vErrors;
   return errors === 0;
 }
-const schema46 = {
+const schema48 = {
   "type": "object",
   "properties": {
     "methods": {
@@ -2093,7 +2238,7 @@ const schema46 = {
   },
   "nullable": true
 };
-const schema47 = {
+const schema49 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -2101,11 +2246,11 @@ const schema47 = {
   },
   "nullable": true
 };
-const schema48 = {
+const schema50 = {
   "type": "string",
   "enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 };
-function validate99(data, {
+function validate103(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2135,7 +2280,7 @@ function validate99(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema48.enum
+        allowedValues: schema50.enum
       }
     };
     if (vErrors === null) {
@@ -2145,10 +2290,10 @@ function validate99(data, {
     }
     errors++;
   }
-  validate99.errors = vErrors;
+  validate103.errors = vErrors;
   return errors === 0;
 }
-function validate98(data, {
+function validate102(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2191,21 +2336,21 @@ function validate98(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate99(data[i0], {
+      if (!validate103(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+        vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate98.errors = vErrors;
+  validate102.errors = vErrors;
   return errors === 0;
 }
-const schema49 = {
+const schema51 = {
   "type": "array",
   "maxItems": 64,
   "items": {
@@ -2279,7 +2424,7 @@ function validate28(data, {
   validate28.errors = vErrors;
   return errors === 0;
 }
-function validate102(data, {
+function validate106(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2333,7 +2478,7 @@ function validate102(data, {
       }
     }
   }
-  validate102.errors = vErrors;
+  validate106.errors = vErrors;
   return errors === 0;
 }
 const schema10 = {
@@ -2401,7 +2546,7 @@ function validate26(data, {
   validate26.errors = vErrors;
   return errors === 0;
 }
-const schema50 = {
+const schema52 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -2409,7 +2554,7 @@ const schema50 = {
   },
   "nullable": true
 };
-const schema51 = {
+const schema53 = {
   "type": "object",
   "required": ["name"],
   "properties": {
@@ -2421,13 +2566,13 @@ const schema51 = {
     }
   }
 };
-const schema52 = {
+const schema54 = {
   "type": "string",
   "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
   "maxLength": 128
 };
-const pattern5 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
-function validate108(data, {
+const pattern6 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "u");
+function validate112(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2452,7 +2597,7 @@ function validate108(data, {
       }
       errors++;
     }
-    if (!pattern5.test(data)) {
+    if (!pattern6.test(data)) {
       const err1 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -2484,7 +2629,7 @@ function validate108(data, {
     }
     errors++;
   }
-  validate108.errors = vErrors;
+  validate112.errors = vErrors;
   return errors === 0;
 }
 const schema9 = {
@@ -2552,7 +2697,7 @@ function validate24(data, {
   validate24.errors = vErrors;
   return errors === 0;
 }
-function validate107(data, {
+function validate111(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2578,13 +2723,13 @@ function validate107(data, {
       errors++;
     }
     if (data.name !== undefined) {
-      if (!validate108(data.name, {
+      if (!validate112(data.name, {
         instancePath: instancePath + "/name",
         parentData: data,
         parentDataProperty: "name",
         rootData
       })) {
-        vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+        vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
         errors = vErrors.length;
       }
     }
@@ -2615,10 +2760,10 @@ function validate107(data, {
     }
     errors++;
   }
-  validate107.errors = vErrors;
+  validate111.errors = vErrors;
   return errors === 0;
 }
-function validate106(data, {
+function validate110(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2661,21 +2806,21 @@ function validate106(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate107(data[i0], {
+      if (!validate111(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+        vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate106.errors = vErrors;
+  validate110.errors = vErrors;
   return errors === 0;
 }
-const schema53 = {
+const schema55 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -2683,7 +2828,7 @@ const schema53 = {
   },
   "nullable": true
 };
-const schema54 = {
+const schema56 = {
   "type": "object",
   "required": ["name"],
   "properties": {
@@ -2695,7 +2840,7 @@ const schema54 = {
     }
   }
 };
-function validate114(data, {
+function validate118(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2758,10 +2903,10 @@ function validate114(data, {
     }
     errors++;
   }
-  validate114.errors = vErrors;
+  validate118.errors = vErrors;
   return errors === 0;
 }
-function validate113(data, {
+function validate117(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2804,21 +2949,21 @@ function validate113(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate114(data[i0], {
+      if (!validate118(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
+        vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate113.errors = vErrors;
+  validate117.errors = vErrors;
   return errors === 0;
 }
-function validate97(data, {
+function validate101(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2844,24 +2989,24 @@ function validate97(data, {
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.methods !== undefined) {
-      if (!validate98(data.methods, {
+      if (!validate102(data.methods, {
         instancePath: instancePath + "/methods",
         parentData: data,
         parentDataProperty: "methods",
         rootData
       })) {
-        vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+        vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
         errors = vErrors.length;
       }
     }
     if (data.paths !== undefined) {
-      if (!validate102(data.paths, {
+      if (!validate106(data.paths, {
         instancePath: instancePath + "/paths",
         parentData: data,
         parentDataProperty: "paths",
         rootData
       })) {
-        vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+        vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
         errors = vErrors.length;
       }
     }
@@ -2877,32 +3022,32 @@ function validate97(data, {
       }
     }
     if (data.headers !== undefined) {
-      if (!validate106(data.headers, {
+      if (!validate110(data.headers, {
         instancePath: instancePath + "/headers",
         parentData: data,
         parentDataProperty: "headers",
         rootData
       })) {
-        vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
+        vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
         errors = vErrors.length;
       }
     }
     if (data.query !== undefined) {
-      if (!validate113(data.query, {
+      if (!validate117(data.query, {
         instancePath: instancePath + "/query",
         parentData: data,
         parentDataProperty: "query",
         rootData
       })) {
-        vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+        vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate97.errors = vErrors;
+  validate101.errors = vErrors;
   return errors === 0;
 }
-const schema55 = {
+const schema57 = {
   "type": "object",
   "properties": {
     "verbs": {
@@ -2926,7 +3071,7 @@ const schema55 = {
   },
   "nullable": true
 };
-const schema56 = {
+const schema58 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -2934,11 +3079,11 @@ const schema56 = {
   },
   "nullable": true
 };
-const schema57 = {
+const schema59 = {
   "type": "string",
   "enum": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "exec", "attach", "portforward", "proxy", "head", "post", "put"]
 };
-function validate122(data, {
+function validate126(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -2968,7 +3113,7 @@ function validate122(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema57.enum
+        allowedValues: schema59.enum
       }
     };
     if (vErrors === null) {
@@ -2978,10 +3123,10 @@ function validate122(data, {
     }
     errors++;
   }
-  validate122.errors = vErrors;
+  validate126.errors = vErrors;
   return errors === 0;
 }
-function validate121(data, {
+function validate125(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3024,21 +3169,21 @@ function validate121(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate122(data[i0], {
+      if (!validate126(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
+        vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate121.errors = vErrors;
+  validate125.errors = vErrors;
   return errors === 0;
 }
-const schema58 = {
+const schema60 = {
   "type": "array",
   "maxItems": 32,
   "items": {
@@ -3046,7 +3191,7 @@ const schema58 = {
   },
   "nullable": true
 };
-function validate126(data, {
+function validate130(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3100,10 +3245,10 @@ function validate126(data, {
       }
     }
   }
-  validate126.errors = vErrors;
+  validate130.errors = vErrors;
   return errors === 0;
 }
-const schema59 = {
+const schema61 = {
   "type": "array",
   "maxItems": 32,
   "items": {
@@ -3111,11 +3256,11 @@ const schema59 = {
   },
   "nullable": true
 };
-const schema60 = {
+const schema62 = {
   "type": "string",
   "maxLength": 253
 };
-function validate130(data, {
+function validate134(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3156,10 +3301,10 @@ function validate130(data, {
     }
     errors++;
   }
-  validate130.errors = vErrors;
+  validate134.errors = vErrors;
   return errors === 0;
 }
-function validate129(data, {
+function validate133(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3202,21 +3347,21 @@ function validate129(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate130(data[i0], {
+      if (!validate134(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
+        vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate129.errors = vErrors;
+  validate133.errors = vErrors;
   return errors === 0;
 }
-const schema61 = {
+const schema63 = {
   "type": "array",
   "maxItems": 32,
   "items": {
@@ -3224,12 +3369,12 @@ const schema61 = {
   },
   "nullable": true
 };
-const schema62 = {
+const schema64 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 63
 };
-function validate135(data, {
+function validate139(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3286,10 +3431,10 @@ function validate135(data, {
     }
     errors++;
   }
-  validate135.errors = vErrors;
+  validate139.errors = vErrors;
   return errors === 0;
 }
-function validate134(data, {
+function validate138(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3332,21 +3477,21 @@ function validate134(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate135(data[i0], {
+      if (!validate139(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
+        vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate134.errors = vErrors;
+  validate138.errors = vErrors;
   return errors === 0;
 }
-function validate120(data, {
+function validate124(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3372,13 +3517,13 @@ function validate120(data, {
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.verbs !== undefined) {
-      if (!validate121(data.verbs, {
+      if (!validate125(data.verbs, {
         instancePath: instancePath + "/verbs",
         parentData: data,
         parentDataProperty: "verbs",
         rootData
       })) {
-        vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+        vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
         errors = vErrors.length;
       }
     }
@@ -3394,24 +3539,24 @@ function validate120(data, {
       }
     }
     if (data.paths !== undefined) {
-      if (!validate126(data.paths, {
+      if (!validate130(data.paths, {
         instancePath: instancePath + "/paths",
         parentData: data,
         parentDataProperty: "paths",
         rootData
       })) {
-        vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
+        vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
         errors = vErrors.length;
       }
     }
     if (data.apiGroups !== undefined) {
-      if (!validate129(data.apiGroups, {
+      if (!validate133(data.apiGroups, {
         instancePath: instancePath + "/apiGroups",
         parentData: data,
         parentDataProperty: "apiGroups",
         rootData
       })) {
-        vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
+        vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
         errors = vErrors.length;
       }
     }
@@ -3427,21 +3572,21 @@ function validate120(data, {
       }
     }
     if (data.namespaces !== undefined) {
-      if (!validate134(data.namespaces, {
+      if (!validate138(data.namespaces, {
         instancePath: instancePath + "/namespaces",
         parentData: data,
         parentDataProperty: "namespaces",
         rootData
       })) {
-        vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
+        vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate120.errors = vErrors;
+  validate124.errors = vErrors;
   return errors === 0;
 }
-const schema63 = {
+const schema65 = {
   "type": "object",
   "properties": {
     "methods": {
@@ -3459,7 +3604,7 @@ const schema63 = {
   },
   "nullable": true
 };
-const schema64 = {
+const schema66 = {
   "type": "array",
   "maxItems": 32,
   "items": {
@@ -3467,12 +3612,12 @@ const schema64 = {
   },
   "nullable": true
 };
-const schema65 = {
+const schema67 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 128
 };
-function validate141(data, {
+function validate145(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3529,10 +3674,10 @@ function validate141(data, {
     }
     errors++;
   }
-  validate141.errors = vErrors;
+  validate145.errors = vErrors;
   return errors === 0;
 }
-function validate140(data, {
+function validate144(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3575,21 +3720,21 @@ function validate140(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate141(data[i0], {
+      if (!validate145(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+        vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate140.errors = vErrors;
+  validate144.errors = vErrors;
   return errors === 0;
 }
-const schema66 = {
+const schema68 = {
   "type": "array",
   "maxItems": 64,
   "items": {
@@ -3597,12 +3742,12 @@ const schema66 = {
   },
   "nullable": true
 };
-const schema67 = {
+const schema69 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 2048
 };
-function validate146(data, {
+function validate150(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3659,10 +3804,10 @@ function validate146(data, {
     }
     errors++;
   }
-  validate146.errors = vErrors;
+  validate150.errors = vErrors;
   return errors === 0;
 }
-function validate145(data, {
+function validate149(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3705,21 +3850,21 @@ function validate145(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate146(data[i0], {
+      if (!validate150(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
+        vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate145.errors = vErrors;
+  validate149.errors = vErrors;
   return errors === 0;
 }
-function validate139(data, {
+function validate143(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3745,13 +3890,13 @@ function validate139(data, {
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.methods !== undefined) {
-      if (!validate140(data.methods, {
+      if (!validate144(data.methods, {
         instancePath: instancePath + "/methods",
         parentData: data,
         parentDataProperty: "methods",
         rootData
       })) {
-        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+        vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
         errors = vErrors.length;
       }
     }
@@ -3767,13 +3912,13 @@ function validate139(data, {
       }
     }
     if (data.resources !== undefined) {
-      if (!validate145(data.resources, {
+      if (!validate149(data.resources, {
         instancePath: instancePath + "/resources",
         parentData: data,
         parentDataProperty: "resources",
         rootData
       })) {
-        vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+        vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
         errors = vErrors.length;
       }
     }
@@ -3789,7 +3934,7 @@ function validate139(data, {
       }
     }
   }
-  validate139.errors = vErrors;
+  validate143.errors = vErrors;
   return errors === 0;
 }
 function validate85(data, {
@@ -3829,35 +3974,35 @@ function validate85(data, {
       }
     }
     if (data.http !== undefined) {
-      if (!validate97(data.http, {
+      if (!validate101(data.http, {
         instancePath: instancePath + "/http",
         parentData: data,
         parentDataProperty: "http",
         rootData
       })) {
-        vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+        vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
         errors = vErrors.length;
       }
     }
     if (data.kubernetes !== undefined) {
-      if (!validate120(data.kubernetes, {
+      if (!validate124(data.kubernetes, {
         instancePath: instancePath + "/kubernetes",
         parentData: data,
         parentDataProperty: "kubernetes",
         rootData
       })) {
-        vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
+        vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
         errors = vErrors.length;
       }
     }
     if (data.mcp !== undefined) {
-      if (!validate139(data.mcp, {
+      if (!validate143(data.mcp, {
         instancePath: instancePath + "/mcp",
         parentData: data,
         parentDataProperty: "mcp",
         rootData
       })) {
-        vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+        vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
         errors = vErrors.length;
       }
     }
@@ -3865,13 +4010,13 @@ function validate85(data, {
   validate85.errors = vErrors;
   return errors === 0;
 }
-const schema68 = {
+const schema70 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 4096,
   "nullable": true
 };
-function validate152(data, {
+function validate156(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3929,14 +4074,14 @@ function validate152(data, {
       errors++;
     }
   }
-  validate152.errors = vErrors;
+  validate156.errors = vErrors;
   return errors === 0;
 }
-const schema69 = {
+const schema71 = {
   "type": "string",
   "enum": ["allow", "deny", "requireApproval"]
 };
-function validate154(data, {
+function validate158(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -3966,7 +4111,7 @@ function validate154(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema69.enum
+        allowedValues: schema71.enum
       }
     };
     if (vErrors === null) {
@@ -3976,15 +4121,15 @@ function validate154(data, {
     }
     errors++;
   }
-  validate154.errors = vErrors;
+  validate158.errors = vErrors;
   return errors === 0;
 }
-const schema70 = {
+const schema72 = {
   "type": "string",
   "maxLength": 1024,
   "nullable": true
 };
-function validate156(data, {
+function validate160(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4026,10 +4171,10 @@ function validate156(data, {
       errors++;
     }
   }
-  validate156.errors = vErrors;
+  validate160.errors = vErrors;
   return errors === 0;
 }
-const schema71 = {
+const schema73 = {
   "type": "object",
   "required": ["reviewers", "timeout"],
   "properties": {
@@ -4048,7 +4193,7 @@ const schema71 = {
   },
   "nullable": true
 };
-const schema72 = {
+const schema74 = {
   "type": "object",
   "properties": {
     "users": {
@@ -4059,7 +4204,7 @@ const schema72 = {
     }
   }
 };
-function validate159(data, {
+function validate163(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4106,16 +4251,16 @@ function validate159(data, {
     }
     errors++;
   }
-  validate159.errors = vErrors;
+  validate163.errors = vErrors;
   return errors === 0;
 }
-const schema73 = {
+const schema75 = {
   "type": "string",
   "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$",
   "maxLength": 32
 };
-const pattern6 = new RegExp("^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$", "u");
-function validate163(data, {
+const pattern7 = new RegExp("^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$", "u");
+function validate167(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4140,7 +4285,7 @@ function validate163(data, {
       }
       errors++;
     }
-    if (!pattern6.test(data)) {
+    if (!pattern7.test(data)) {
       const err1 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -4172,16 +4317,16 @@ function validate163(data, {
     }
     errors++;
   }
-  validate163.errors = vErrors;
+  validate167.errors = vErrors;
   return errors === 0;
 }
-const schema74 = {
+const schema76 = {
   "type": "string",
   "enum": ["once", "session", "window"],
   "default": "once",
   "nullable": true
 };
-function validate165(data, {
+function validate169(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4211,7 +4356,7 @@ function validate165(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema74.enum
+        allowedValues: schema76.enum
       }
     };
     if (vErrors === null) {
@@ -4221,16 +4366,16 @@ function validate165(data, {
     }
     errors++;
   }
-  validate165.errors = vErrors;
+  validate169.errors = vErrors;
   return errors === 0;
 }
-const schema75 = {
+const schema77 = {
   "type": "string",
   "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$",
   "maxLength": 32,
   "nullable": true
 };
-function validate167(data, {
+function validate171(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4271,7 +4416,7 @@ function validate167(data, {
       }
       errors++;
     }
-    if (!pattern6.test(data)) {
+    if (!pattern7.test(data)) {
       const err2 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -4288,10 +4433,10 @@ function validate167(data, {
       errors++;
     }
   }
-  validate167.errors = vErrors;
+  validate171.errors = vErrors;
   return errors === 0;
 }
-function validate158(data, {
+function validate162(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4349,51 +4494,51 @@ function validate158(data, {
       errors++;
     }
     if (data.reviewers !== undefined) {
-      if (!validate159(data.reviewers, {
+      if (!validate163(data.reviewers, {
         instancePath: instancePath + "/reviewers",
         parentData: data,
         parentDataProperty: "reviewers",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.timeout !== undefined) {
-      if (!validate163(data.timeout, {
-        instancePath: instancePath + "/timeout",
-        parentData: data,
-        parentDataProperty: "timeout",
         rootData
       })) {
         vErrors = vErrors === null ? validate163.errors : vErrors.concat(validate163.errors);
         errors = vErrors.length;
       }
     }
-    if (data.grantScope !== undefined) {
-      if (!validate165(data.grantScope, {
-        instancePath: instancePath + "/grantScope",
+    if (data.timeout !== undefined) {
+      if (!validate167(data.timeout, {
+        instancePath: instancePath + "/timeout",
         parentData: data,
-        parentDataProperty: "grantScope",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.grantWindow !== undefined) {
-      if (!validate167(data.grantWindow, {
-        instancePath: instancePath + "/grantWindow",
-        parentData: data,
-        parentDataProperty: "grantWindow",
+        parentDataProperty: "timeout",
         rootData
       })) {
         vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
         errors = vErrors.length;
       }
     }
+    if (data.grantScope !== undefined) {
+      if (!validate169(data.grantScope, {
+        instancePath: instancePath + "/grantScope",
+        parentData: data,
+        parentDataProperty: "grantScope",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate169.errors : vErrors.concat(validate169.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.grantWindow !== undefined) {
+      if (!validate171(data.grantWindow, {
+        instancePath: instancePath + "/grantWindow",
+        parentData: data,
+        parentDataProperty: "grantWindow",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
+        errors = vErrors.length;
+      }
+    }
   }
-  validate158.errors = vErrors;
+  validate162.errors = vErrors;
   return errors === 0;
 }
 function validate83(data, {
@@ -4460,46 +4605,46 @@ function validate83(data, {
       }
     }
     if (data.when !== undefined) {
-      if (!validate152(data.when, {
+      if (!validate156(data.when, {
         instancePath: instancePath + "/when",
         parentData: data,
         parentDataProperty: "when",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.action !== undefined) {
-      if (!validate154(data.action, {
-        instancePath: instancePath + "/action",
-        parentData: data,
-        parentDataProperty: "action",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.message !== undefined) {
-      if (!validate156(data.message, {
-        instancePath: instancePath + "/message",
-        parentData: data,
-        parentDataProperty: "message",
         rootData
       })) {
         vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
         errors = vErrors.length;
       }
     }
+    if (data.action !== undefined) {
+      if (!validate158(data.action, {
+        instancePath: instancePath + "/action",
+        parentData: data,
+        parentDataProperty: "action",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.message !== undefined) {
+      if (!validate160(data.message, {
+        instancePath: instancePath + "/message",
+        parentData: data,
+        parentDataProperty: "message",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.approval !== undefined) {
-      if (!validate158(data.approval, {
+      if (!validate162(data.approval, {
         instancePath: instancePath + "/approval",
         parentData: data,
         parentDataProperty: "approval",
         rootData
       })) {
-        vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+        vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
         errors = vErrors.length;
       }
     }
@@ -4579,7 +4724,7 @@ function validate82(data, {
   validate82.errors = vErrors;
   return errors === 0;
 }
-const schema76 = {
+const schema78 = {
   "type": "array",
   "maxItems": 64,
   "items": {
@@ -4587,7 +4732,7 @@ const schema76 = {
   },
   "nullable": true
 };
-const schema77 = {
+const schema79 = {
   "type": "object",
   "required": ["name"],
   "properties": {
@@ -4617,7 +4762,7 @@ const schema77 = {
     }
   }
 };
-const schema78 = {
+const schema80 = {
   "type": "array",
   "maxItems": 64,
   "items": {
@@ -4625,13 +4770,13 @@ const schema78 = {
   },
   "nullable": true
 };
-const schema79 = {
+const schema81 = {
   "type": "string",
   "pattern": "^\\$",
   "maxLength": 512
 };
-const pattern8 = new RegExp("^\\$", "u");
-function validate177(data, {
+const pattern9 = new RegExp("^\\$", "u");
+function validate181(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4656,7 +4801,7 @@ function validate177(data, {
       }
       errors++;
     }
-    if (!pattern8.test(data)) {
+    if (!pattern9.test(data)) {
       const err1 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -4688,10 +4833,10 @@ function validate177(data, {
     }
     errors++;
   }
-  validate177.errors = vErrors;
+  validate181.errors = vErrors;
   return errors === 0;
 }
-function validate176(data, {
+function validate180(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4734,21 +4879,21 @@ function validate176(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate177(data[i0], {
+      if (!validate181(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
+        vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate176.errors = vErrors;
+  validate180.errors = vErrors;
   return errors === 0;
 }
-const schema80 = {
+const schema82 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -4756,11 +4901,11 @@ const schema80 = {
   },
   "nullable": true
 };
-const schema81 = {
+const schema83 = {
   "type": "string",
   "enum": ["email", "phone", "creditCard", "iban", "usSSN", "ipAddress", "jwt", "apiKey"]
 };
-function validate181(data, {
+function validate185(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -4790,143 +4935,13 @@ function validate181(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema81.enum
+        allowedValues: schema83.enum
       }
     };
     if (vErrors === null) {
       vErrors = [err1];
     } else {
       vErrors.push(err1);
-    }
-    errors++;
-  }
-  validate181.errors = vErrors;
-  return errors === 0;
-}
-function validate180(data, {
-  instancePath = "",
-  parentData,
-  parentDataProperty,
-  rootData = data
-} = {}) {
-  let vErrors = null;
-  let errors = 0;
-  if (!Array.isArray(data) && data !== null) {
-    const err0 = {
-      instancePath,
-      schemaPath: "#/type",
-      keyword: "type",
-      params: {
-        type: "array"
-      }
-    };
-    if (vErrors === null) {
-      vErrors = [err0];
-    } else {
-      vErrors.push(err0);
-    }
-    errors++;
-  }
-  if (Array.isArray(data)) {
-    if (data.length > 16) {
-      const err1 = {
-        instancePath,
-        schemaPath: "#/maxItems",
-        keyword: "maxItems",
-        params: {
-          limit: 16
-        }
-      };
-      if (vErrors === null) {
-        vErrors = [err1];
-      } else {
-        vErrors.push(err1);
-      }
-      errors++;
-    }
-    const len0 = data.length;
-    for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate181(data[i0], {
-        instancePath: instancePath + "/" + i0,
-        parentData: data,
-        parentDataProperty: i0,
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
-        errors = vErrors.length;
-      }
-    }
-  }
-  validate180.errors = vErrors;
-  return errors === 0;
-}
-const schema82 = {
-  "type": "array",
-  "maxItems": 16,
-  "items": {
-    "$ref": "JwNHRhhPLlWu3IFsRYPxeIQpN4D6j3GOLBx1U6ulpA0"
-  },
-  "nullable": true
-};
-const schema83 = {
-  "type": "string",
-  "minLength": 1,
-  "maxLength": 1024
-};
-function validate185(data, {
-  instancePath = "",
-  parentData,
-  parentDataProperty,
-  rootData = data
-} = {}) {
-  let vErrors = null;
-  let errors = 0;
-  if (typeof data === "string") {
-    if (func2(data) > 1024) {
-      const err0 = {
-        instancePath,
-        schemaPath: "#/maxLength",
-        keyword: "maxLength",
-        params: {
-          limit: 1024
-        }
-      };
-      if (vErrors === null) {
-        vErrors = [err0];
-      } else {
-        vErrors.push(err0);
-      }
-      errors++;
-    }
-    if (func2(data) < 1) {
-      const err1 = {
-        instancePath,
-        schemaPath: "#/minLength",
-        keyword: "minLength",
-        params: {
-          limit: 1
-        }
-      };
-      if (vErrors === null) {
-        vErrors = [err1];
-      } else {
-        vErrors.push(err1);
-      }
-      errors++;
-    }
-  } else {
-    const err2 = {
-      instancePath,
-      schemaPath: "#/type",
-      keyword: "type",
-      params: {
-        type: "string"
-      }
-    };
-    if (vErrors === null) {
-      vErrors = [err2];
-    } else {
-      vErrors.push(err2);
     }
     errors++;
   }
@@ -4991,12 +5006,142 @@ function validate184(data, {
   return errors === 0;
 }
 const schema84 = {
+  "type": "array",
+  "maxItems": 16,
+  "items": {
+    "$ref": "JwNHRhhPLlWu3IFsRYPxeIQpN4D6j3GOLBx1U6ulpA0"
+  },
+  "nullable": true
+};
+const schema85 = {
+  "type": "string",
+  "minLength": 1,
+  "maxLength": 1024
+};
+function validate189(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (typeof data === "string") {
+    if (func2(data) > 1024) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/maxLength",
+        keyword: "maxLength",
+        params: {
+          limit: 1024
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (func2(data) < 1) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/minLength",
+        keyword: "minLength",
+        params: {
+          limit: 1
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+  } else {
+    const err2 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "string"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err2];
+    } else {
+      vErrors.push(err2);
+    }
+    errors++;
+  }
+  validate189.errors = vErrors;
+  return errors === 0;
+}
+function validate188(data, {
+  instancePath = "",
+  parentData,
+  parentDataProperty,
+  rootData = data
+} = {}) {
+  let vErrors = null;
+  let errors = 0;
+  if (!Array.isArray(data) && data !== null) {
+    const err0 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: {
+        type: "array"
+      }
+    };
+    if (vErrors === null) {
+      vErrors = [err0];
+    } else {
+      vErrors.push(err0);
+    }
+    errors++;
+  }
+  if (Array.isArray(data)) {
+    if (data.length > 16) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/maxItems",
+        keyword: "maxItems",
+        params: {
+          limit: 16
+        }
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    const len0 = data.length;
+    for (let i0 = 0; i0 < len0; i0++) {
+      if (!validate189(data[i0], {
+        instancePath: instancePath + "/" + i0,
+        parentData: data,
+        parentDataProperty: i0,
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate189.errors : vErrors.concat(validate189.errors);
+        errors = vErrors.length;
+      }
+    }
+  }
+  validate188.errors = vErrors;
+  return errors === 0;
+}
+const schema86 = {
   "type": "string",
   "enum": ["redact", "partial", "hash", "null"],
   "default": "redact",
   "nullable": true
 };
-function validate188(data, {
+function validate192(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5026,7 +5171,7 @@ function validate188(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema84.enum
+        allowedValues: schema86.enum
       }
     };
     if (vErrors === null) {
@@ -5036,16 +5181,16 @@ function validate188(data, {
     }
     errors++;
   }
-  validate188.errors = vErrors;
+  validate192.errors = vErrors;
   return errors === 0;
 }
-const schema85 = {
+const schema87 = {
   "type": "integer",
   "minimum": 1,
   "maximum": 16,
   "nullable": true
 };
-function validate190(data, {
+function validate194(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5105,10 +5250,10 @@ function validate190(data, {
       errors++;
     }
   }
-  validate190.errors = vErrors;
+  validate194.errors = vErrors;
   return errors === 0;
 }
-const schema86 = {
+const schema88 = {
   "type": "object",
   "required": ["name", "key"],
   "properties": {
@@ -5121,7 +5266,7 @@ const schema86 = {
   },
   "nullable": true
 };
-function validate192(data, {
+function validate196(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5201,10 +5346,10 @@ function validate192(data, {
       }
     }
   }
-  validate192.errors = vErrors;
+  validate196.errors = vErrors;
   return errors === 0;
 }
-function validate173(data, {
+function validate177(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5252,68 +5397,68 @@ function validate173(data, {
       }
     }
     if (data.jsonPaths !== undefined) {
-      if (!validate176(data.jsonPaths, {
+      if (!validate180(data.jsonPaths, {
         instancePath: instancePath + "/jsonPaths",
         parentData: data,
         parentDataProperty: "jsonPaths",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.detectors !== undefined) {
-      if (!validate180(data.detectors, {
-        instancePath: instancePath + "/detectors",
-        parentData: data,
-        parentDataProperty: "detectors",
         rootData
       })) {
         vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
         errors = vErrors.length;
       }
     }
-    if (data.patterns !== undefined) {
-      if (!validate184(data.patterns, {
-        instancePath: instancePath + "/patterns",
+    if (data.detectors !== undefined) {
+      if (!validate184(data.detectors, {
+        instancePath: instancePath + "/detectors",
         parentData: data,
-        parentDataProperty: "patterns",
+        parentDataProperty: "detectors",
         rootData
       })) {
         vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
         errors = vErrors.length;
       }
     }
-    if (data.strategy !== undefined) {
-      if (!validate188(data.strategy, {
-        instancePath: instancePath + "/strategy",
+    if (data.patterns !== undefined) {
+      if (!validate188(data.patterns, {
+        instancePath: instancePath + "/patterns",
         parentData: data,
-        parentDataProperty: "strategy",
+        parentDataProperty: "patterns",
         rootData
       })) {
         vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
         errors = vErrors.length;
       }
     }
+    if (data.strategy !== undefined) {
+      if (!validate192(data.strategy, {
+        instancePath: instancePath + "/strategy",
+        parentData: data,
+        parentDataProperty: "strategy",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.keepLast !== undefined) {
-      if (!validate190(data.keepLast, {
+      if (!validate194(data.keepLast, {
         instancePath: instancePath + "/keepLast",
         parentData: data,
         parentDataProperty: "keepLast",
         rootData
       })) {
-        vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+        vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
         errors = vErrors.length;
       }
     }
     if (data.hashKeyRef !== undefined) {
-      if (!validate192(data.hashKeyRef, {
+      if (!validate196(data.hashKeyRef, {
         instancePath: instancePath + "/hashKeyRef",
         parentData: data,
         parentDataProperty: "hashKeyRef",
         rootData
       })) {
-        vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+        vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
         errors = vErrors.length;
       }
     }
@@ -5333,10 +5478,10 @@ function validate173(data, {
     }
     errors++;
   }
-  validate173.errors = vErrors;
+  validate177.errors = vErrors;
   return errors === 0;
 }
-function validate172(data, {
+function validate176(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5379,21 +5524,21 @@ function validate172(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate173(data[i0], {
+      if (!validate177(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+        vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate172.errors = vErrors;
+  validate176.errors = vErrors;
   return errors === 0;
 }
-const schema87 = {
+const schema89 = {
   "type": "object",
   "required": ["storeRef"],
   "properties": {
@@ -5403,7 +5548,7 @@ const schema87 = {
   },
   "nullable": true
 };
-const schema88 = {
+const schema90 = {
   "type": "object",
   "required": ["name"],
   "properties": {
@@ -5412,7 +5557,7 @@ const schema88 = {
     }
   }
 };
-function validate199(data, {
+function validate203(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5464,10 +5609,10 @@ function validate199(data, {
     }
     errors++;
   }
-  validate199.errors = vErrors;
+  validate203.errors = vErrors;
   return errors === 0;
 }
-function validate198(data, {
+function validate202(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5509,27 +5654,27 @@ function validate198(data, {
       errors++;
     }
     if (data.storeRef !== undefined) {
-      if (!validate199(data.storeRef, {
+      if (!validate203(data.storeRef, {
         instancePath: instancePath + "/storeRef",
         parentData: data,
         parentDataProperty: "storeRef",
         rootData
       })) {
-        vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
+        vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate198.errors = vErrors;
+  validate202.errors = vErrors;
   return errors === 0;
 }
-const schema89 = {
+const schema91 = {
   "type": "string",
   "enum": ["allow", "deny"],
   "default": "deny",
   "nullable": true
 };
-function validate203(data, {
+function validate207(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5559,7 +5704,7 @@ function validate203(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema89.enum
+        allowedValues: schema91.enum
       }
     };
     if (vErrors === null) {
@@ -5569,7 +5714,7 @@ function validate203(data, {
     }
     errors++;
   }
-  validate203.errors = vErrors;
+  validate207.errors = vErrors;
   return errors === 0;
 }
 function validate41(data, {
@@ -5647,35 +5792,35 @@ function validate41(data, {
       }
     }
     if (data.masking !== undefined) {
-      if (!validate172(data.masking, {
+      if (!validate176(data.masking, {
         instancePath: instancePath + "/masking",
         parentData: data,
         parentDataProperty: "masking",
         rootData
       })) {
-        vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+        vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
         errors = vErrors.length;
       }
     }
     if (data.recording !== undefined) {
-      if (!validate198(data.recording, {
+      if (!validate202(data.recording, {
         instancePath: instancePath + "/recording",
         parentData: data,
         parentDataProperty: "recording",
         rootData
       })) {
-        vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
+        vErrors = vErrors === null ? validate202.errors : vErrors.concat(validate202.errors);
         errors = vErrors.length;
       }
     }
     if (data.defaultAction !== undefined) {
-      if (!validate203(data.defaultAction, {
+      if (!validate207(data.defaultAction, {
         instancePath: instancePath + "/defaultAction",
         parentData: data,
         parentDataProperty: "defaultAction",
         rootData
       })) {
-        vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+        vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
         errors = vErrors.length;
       }
     }
@@ -5698,7 +5843,7 @@ function validate41(data, {
   validate41.errors = vErrors;
   return errors === 0;
 }
-const schema90 = {
+const schema92 = {
   "type": "object",
   "properties": {
     "observedGeneration": {
@@ -5710,13 +5855,13 @@ const schema90 = {
   },
   "nullable": true
 };
-const schema91 = {
+const schema93 = {
   "type": "integer",
   "format": "int64",
   "nullable": true
 };
 const formats0 = formats.int64;
-function validate207(data, {
+function validate211(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5758,10 +5903,10 @@ function validate207(data, {
       errors++;
     }
   }
-  validate207.errors = vErrors;
+  validate211.errors = vErrors;
   return errors === 0;
 }
-const schema92 = {
+const schema94 = {
   "type": "array",
   "maxItems": 16,
   "items": {
@@ -5769,7 +5914,7 @@ const schema92 = {
   },
   "nullable": true
 };
-const schema93 = {
+const schema95 = {
   "type": "object",
   "required": ["type", "status", "reason", "message", "lastTransitionTime"],
   "properties": {
@@ -5793,13 +5938,13 @@ const schema93 = {
     }
   }
 };
-const schema94 = {
+const schema96 = {
   "type": "string",
   "maxLength": 316,
   "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
 };
-const pattern9 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
-function validate211(data, {
+const pattern10 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
+function validate215(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5824,7 +5969,7 @@ function validate211(data, {
       }
       errors++;
     }
-    if (!pattern9.test(data)) {
+    if (!pattern10.test(data)) {
       const err1 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -5856,14 +6001,14 @@ function validate211(data, {
     }
     errors++;
   }
-  validate211.errors = vErrors;
+  validate215.errors = vErrors;
   return errors === 0;
 }
-const schema95 = {
+const schema97 = {
   "type": "string",
   "enum": ["True", "False", "Unknown"]
 };
-function validate213(data, {
+function validate217(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5893,7 +6038,7 @@ function validate213(data, {
       schemaPath: "#/enum",
       keyword: "enum",
       params: {
-        allowedValues: schema95.enum
+        allowedValues: schema97.enum
       }
     };
     if (vErrors === null) {
@@ -5903,17 +6048,17 @@ function validate213(data, {
     }
     errors++;
   }
-  validate213.errors = vErrors;
+  validate217.errors = vErrors;
   return errors === 0;
 }
-const schema96 = {
+const schema98 = {
   "type": "string",
   "minLength": 1,
   "maxLength": 1024,
   "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 };
-const pattern10 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
-function validate215(data, {
+const pattern11 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
+function validate219(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -5954,7 +6099,7 @@ function validate215(data, {
       }
       errors++;
     }
-    if (!pattern10.test(data)) {
+    if (!pattern11.test(data)) {
       const err2 = {
         instancePath,
         schemaPath: "#/pattern",
@@ -5986,14 +6131,14 @@ function validate215(data, {
     }
     errors++;
   }
-  validate215.errors = vErrors;
+  validate219.errors = vErrors;
   return errors === 0;
 }
-const schema97 = {
+const schema99 = {
   "type": "string",
   "maxLength": 32768
 };
-function validate217(data, {
+function validate221(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -6034,16 +6179,16 @@ function validate217(data, {
     }
     errors++;
   }
-  validate217.errors = vErrors;
+  validate221.errors = vErrors;
   return errors === 0;
 }
-const schema98 = {
+const schema100 = {
   "type": "integer",
   "format": "int64",
   "minimum": 0,
   "nullable": true
 };
-function validate219(data, {
+function validate223(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -6102,15 +6247,15 @@ function validate219(data, {
       errors++;
     }
   }
-  validate219.errors = vErrors;
+  validate223.errors = vErrors;
   return errors === 0;
 }
-const schema99 = {
+const schema101 = {
   "type": "string",
   "format": "date-time"
 };
 const formats4 = formats["date-time"];
-function validate221(data, {
+function validate225(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -6151,10 +6296,10 @@ function validate221(data, {
     }
     errors++;
   }
-  validate221.errors = vErrors;
+  validate225.errors = vErrors;
   return errors === 0;
 }
-function validate210(data, {
+function validate214(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -6244,68 +6389,68 @@ function validate210(data, {
       errors++;
     }
     if (data.type !== undefined) {
-      if (!validate211(data.type, {
+      if (!validate215(data.type, {
         instancePath: instancePath + "/type",
         parentData: data,
         parentDataProperty: "type",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.status !== undefined) {
-      if (!validate213(data.status, {
-        instancePath: instancePath + "/status",
-        parentData: data,
-        parentDataProperty: "status",
-        rootData
-      })) {
-        vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
-        errors = vErrors.length;
-      }
-    }
-    if (data.reason !== undefined) {
-      if (!validate215(data.reason, {
-        instancePath: instancePath + "/reason",
-        parentData: data,
-        parentDataProperty: "reason",
         rootData
       })) {
         vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
         errors = vErrors.length;
       }
     }
-    if (data.message !== undefined) {
-      if (!validate217(data.message, {
-        instancePath: instancePath + "/message",
+    if (data.status !== undefined) {
+      if (!validate217(data.status, {
+        instancePath: instancePath + "/status",
         parentData: data,
-        parentDataProperty: "message",
+        parentDataProperty: "status",
         rootData
       })) {
         vErrors = vErrors === null ? validate217.errors : vErrors.concat(validate217.errors);
         errors = vErrors.length;
       }
     }
-    if (data.observedGeneration !== undefined) {
-      if (!validate219(data.observedGeneration, {
-        instancePath: instancePath + "/observedGeneration",
+    if (data.reason !== undefined) {
+      if (!validate219(data.reason, {
+        instancePath: instancePath + "/reason",
         parentData: data,
-        parentDataProperty: "observedGeneration",
+        parentDataProperty: "reason",
         rootData
       })) {
         vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
         errors = vErrors.length;
       }
     }
+    if (data.message !== undefined) {
+      if (!validate221(data.message, {
+        instancePath: instancePath + "/message",
+        parentData: data,
+        parentDataProperty: "message",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.observedGeneration !== undefined) {
+      if (!validate223(data.observedGeneration, {
+        instancePath: instancePath + "/observedGeneration",
+        parentData: data,
+        parentDataProperty: "observedGeneration",
+        rootData
+      })) {
+        vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.lastTransitionTime !== undefined) {
-      if (!validate221(data.lastTransitionTime, {
+      if (!validate225(data.lastTransitionTime, {
         instancePath: instancePath + "/lastTransitionTime",
         parentData: data,
         parentDataProperty: "lastTransitionTime",
         rootData
       })) {
-        vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
+        vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
         errors = vErrors.length;
       }
     }
@@ -6325,10 +6470,10 @@ function validate210(data, {
     }
     errors++;
   }
-  validate210.errors = vErrors;
+  validate214.errors = vErrors;
   return errors === 0;
 }
-function validate209(data, {
+function validate213(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -6371,21 +6516,21 @@ function validate209(data, {
     }
     const len0 = data.length;
     for (let i0 = 0; i0 < len0; i0++) {
-      if (!validate210(data[i0], {
+      if (!validate214(data[i0], {
         instancePath: instancePath + "/" + i0,
         parentData: data,
         parentDataProperty: i0,
         rootData
       })) {
-        vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
+        vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate209.errors = vErrors;
+  validate213.errors = vErrors;
   return errors === 0;
 }
-function validate206(data, {
+function validate210(data, {
   instancePath = "",
   parentData,
   parentDataProperty,
@@ -6411,29 +6556,29 @@ function validate206(data, {
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.observedGeneration !== undefined) {
-      if (!validate207(data.observedGeneration, {
+      if (!validate211(data.observedGeneration, {
         instancePath: instancePath + "/observedGeneration",
         parentData: data,
         parentDataProperty: "observedGeneration",
         rootData
       })) {
-        vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
+        vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
         errors = vErrors.length;
       }
     }
     if (data.conditions !== undefined) {
-      if (!validate209(data.conditions, {
+      if (!validate213(data.conditions, {
         instancePath: instancePath + "/conditions",
         parentData: data,
         parentDataProperty: "conditions",
         rootData
       })) {
-        vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
+        vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
         errors = vErrors.length;
       }
     }
   }
-  validate206.errors = vErrors;
+  validate210.errors = vErrors;
   return errors === 0;
 }
 function validate32(data, {
@@ -6539,13 +6684,13 @@ function validate32(data, {
       }
     }
     if (data.status !== undefined) {
-      if (!validate206(data.status, {
+      if (!validate210(data.status, {
         instancePath: instancePath + "/status",
         parentData: data,
         parentDataProperty: "status",
         rootData
       })) {
-        vErrors = vErrors === null ? validate206.errors : vErrors.concat(validate206.errors);
+        vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
         errors = vErrors.length;
       }
     }

@@ -35,7 +35,9 @@ describe("classifySql: the command and object type of every statement kind", () 
     ["INSERT INTO orders VALUES (1)", "INSERT", ""],
     ["UPDATE orders SET total = 0 WHERE id = 1", "UPDATE", ""],
     ["DELETE FROM orders WHERE id = 1", "DELETE", ""],
-    ["MERGE INTO orders o USING staging s ON o.id = s.id WHEN MATCHED THEN DELETE", "MERGE", ""],
+    // MERGE is the strictest of its actions.
+    ["MERGE INTO orders o USING staging s ON o.id = s.id WHEN MATCHED THEN DELETE", "DELETE", ""],
+    ["MERGE INTO orders o USING staging s ON o.id = s.id WHEN MATCHED THEN DO NOTHING", "MERGE", ""],
     ["COPY orders FROM STDIN", "COPY", ""],
     ["COPY orders TO STDOUT", "COPY", ""],
     ["CREATE TABLE t (id int)", "CREATE", "TABLE"],
@@ -179,7 +181,8 @@ describe("classifySql: WHERE clauses", () => {
   it.each<[string, boolean]>([
     ["DELETE FROM orders", false],
     ["DELETE FROM orders WHERE id = 1", true],
-    ["DELETE FROM orders WHERE true", true],
+    // A WHERE that filters nothing is no WHERE (rule-semantics.test.ts has the rest).
+    ["DELETE FROM orders WHERE true", false],
     ["UPDATE orders SET total = 0", false],
     ["UPDATE orders SET total = 0 WHERE id = 1", true],
     ["UPDATE orders SET total = 0 WHERE CURRENT OF c", true],

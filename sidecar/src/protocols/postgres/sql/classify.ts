@@ -9,12 +9,20 @@ import { LruCache } from "@portcullis/common/lru";
 import type { SqlFacts } from "@portcullis/common/policy/cel";
 import { loadParser, normalize, type ParsedStatement, parseStatements, parserMessage, parserErrorOf, parserReady } from "./parser.js";
 import { isStandardReading, readingKey, type SqlReading, STANDARD_READING, textAsServerReads } from "./sql-reading.js";
-import { keywordsUnknownTo, quoteUnknownKeyword } from "./older-grammars.js";
+import { keywordsUnknownTo, mentionsAny, type QuotedText, quoteUnknownKeywords } from "./older-grammars.js";
+import { type PreparedUse, preparedUseOf } from "./prepared-uses.js";
 import { statementFacts } from "./statement-facts.js";
 import type { Classified } from "../../../policy/protocol-matcher.js";
 
 export type Classification =
-  | { ok: true; statements: SqlFacts[]; fingerprint: string; summary: string }
+  | {
+      ok: true;
+      statements: SqlFacts[];
+      fingerprint: string;
+      summary: string;
+      /** Per statement, what it does to the session's SQL prepared statements (PREPARE, EXECUTE, DEALLOCATE). */
+      preparedUses: Array<PreparedUse | undefined>;
+    }
   | { ok: false; error: string; parserError?: RejectedText };
 
 /** The server's parser would reject the text too: the client is told so, as the server would tell it. */
@@ -39,6 +47,7 @@ const MAX_CACHED_LENGTH = 8192;
 const MAX_SUMMARY_LENGTH = 200;
 
 const cache = new LruCache<string, Classification>(CACHE_ENTRIES);
+const NO_WORDS: ReadonlySet<string> = new Set();
 
 /** Loads the parser; await it once before the first classifySql. Safe to call again. */
 export async function initClassifier(): Promise<void> {
@@ -56,47 +65,39 @@ export function classifiedStatements(classification: Classification): Classified
 
 export function classifySql(text: string, reading: SqlReading = STANDARD_READING): Classification {
   if (!parserReady()) return { ok: false, error: "the SQL classifier is not initialised (initClassifier() was not awaited)" };
+  // Only where the gateway scans as the server does (standard strings): see older-grammars.ts.
+  const olderKeywords = reading.standardConformingStrings === true ? keywordsUnknownTo(reading.serverMajor) : NO_WORDS;
+  const forOlderServer = mentionsAny(text, olderKeywords);
   // Texts never hold NUL (the protocol ends them there), so the reading's key cannot run into the text.
-  const key = isStandardReading(reading) ? text : `${readingKey(reading)}\u0000${text}`;
-  let classification = cache.get(key);
-  if (!classification) {
-    classification = classifyUncached(text, reading);
-    if (text.length <= MAX_CACHED_LENGTH) cache.set(key, classification);
-  }
-  if (classification.ok || !classification.parserError || reading.standardConformingStrings !== true) return classification;
-  return withOlderKeywords(text, reading, classification);
+  const key = isStandardReading(reading) && !forOlderServer ? text : `${readingKey(reading)}/${forOlderServer ? reading.serverMajor : ""}\u0000${text}`;
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const classification = forOlderServer ? classifyForOlderServer(text, reading, olderKeywords) : classifyUncached(text, reading);
+  if (text.length <= MAX_CACHED_LENGTH) cache.set(key, classification);
+  return classification;
 }
 
-// Each rewrite quotes one word; a text naming more new keywords than this is refused.
-const MAX_QUOTED_WORDS = 16;
-
 /**
- * A text the parser rejects where the server's older grammar may not (older-grammars.ts): the words the
- * server reads as identifiers are quoted one by one, as long as the parser stops at one. The result is the
- * classification of the quoted text, or the parser's last error placed in the text as sent.
+ * A text for a server older than the parser that names a word the server does not know as a keyword
+ * (older-grammars.ts): classified with those words as the identifiers the server reads.
  */
-function withOlderKeywords(text: string, reading: SqlReading, rejected: Classification & { ok: false }): Classification {
-  const unknown = keywordsUnknownTo(reading.serverMajor);
-  let current = text;
-  let failure = rejected;
-  const quotedAt: number[] = [];
-  for (let round = 0; round < MAX_QUOTED_WORDS && failure.parserError?.position !== undefined; round++) {
-    const offset = failure.parserError.position - 1;
-    const quoted = quoteUnknownKeyword(current, offset, unknown);
-    if (quoted === undefined) break;
-    const next = classifyUncached(quoted, reading);
-    if (next.ok) return next;
-    // The parser stops at the quoted word again: the word was not what it stumbled on.
-    if (next.parserError?.position === failure.parserError.position) break;
-    quotedAt.push(offset);
-    current = quoted;
-    failure = next;
+function classifyForOlderServer(text: string, reading: SqlReading, unknown: ReadonlySet<string>): Classification {
+  let quoted: QuotedText;
+  try {
+    quoted = quoteUnknownKeywords(text, unknown);
+  } catch (error) {
+    return { ok: false, error: parserMessage(error) };
   }
-  const last = failure.parserError;
-  const at = last?.position;
-  if (failure === rejected || !last || at === undefined) return failure;
-  // Each quoted word added two characters the client's text does not have.
-  return { ...failure, parserError: { ...last, position: at - 2 * quotedAt.filter((offset) => offset < at - 1).length } };
+  if (quoted.quotedAt.length === 0) return classifyUncached(text, reading);
+  const classification = classifyUncached(quoted.text, reading);
+  const rejected = classification.ok ? undefined : classification.parserError;
+  if (classification.ok || rejected?.position === undefined) return classification;
+  // Positions in the client's text: each quoted word added two characters; an error at a quoted word is
+  // reported as the parser reports the word unquoted.
+  const offset = rejected.position - 1;
+  const before = quoted.quotedAt.filter((at, index) => at + 2 * index < offset).length;
+  if (quoted.quotedAt.some((at, index) => at + 2 * index === offset)) return classifyUncached(text, reading);
+  return { ...classification, parserError: { ...rejected, position: rejected.position - 2 * before } };
 }
 
 function classifyUncached(text: string, reading: SqlReading): Classification {
@@ -120,7 +121,7 @@ function classifyUncached(text: string, reading: SqlReading): Classification {
     const facts = parsed.map(statementFacts);
     const statements = facts.map((statement) => ({ ...statement, statementCount: facts.length }));
     // Bound to the text as the server reads it: the same bytes read under another setting are another request.
-    return { ok: true, statements, fingerprint: fingerprintOf(read), summary: summarize(read, statements) };
+    return { ok: true, statements, fingerprint: fingerprintOf(read), summary: summarize(read, statements), preparedUses: parsed.map(preparedUseOf) };
   } catch (error) {
     // Code that cannot be inspected, and trees too deep to walk, refuse the query.
     return { ok: false, error: parserMessage(error) };

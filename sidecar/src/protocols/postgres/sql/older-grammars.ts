@@ -1,13 +1,16 @@
 // The gateway parses with PostgreSQL 18's grammar; servers may be older. A
 // word that became a keyword after the server's version (system_user in 16,
-// json_table in 17, …) is an ordinary identifier to that server, so text
-// naming a column `system_user` is valid there and a syntax error here. Such a
-// text is not refused for that reason alone: where the parser stops at a word
-// the server's version does not know as a keyword at all, that word is read
-// as the quoted identifier the server reads ("system_user": for a word that is
-// no keyword, the server's scanner gives the same identifier token either
-// way), and the text is classified again. Words that are keywords in both
-// versions are never rewritten: their reading can depend on the grammar.
+// json_table in 17, …) is an ordinary name to that server: `CREATE TABLE t
+// (system_user text)` is valid there and a syntax error here, and `SELECT
+// system_user FROM t` reads a column there and calls a function here. So for
+// an older server every such word is read as the server reads it: the text is
+// classified with each one written as the quoted identifier the server's
+// scanner makes of it ("system_user": for a word that is no keyword at all, the
+// unquoted and the quoted spelling give the same identifier token). The text
+// forwarded is the client's. Words that are keywords in both versions are
+// never rewritten: their reading can depend on the grammar. A quote that would
+// join the word to a neighbour ("users"system_user, U&system_user) refuses the
+// text instead.
 //
 // PG18_ONLY_KEYWORDS lists, per server major version, the keywords of
 // PostgreSQL 18 that version's scanner does not have; they were read from the
@@ -16,7 +19,7 @@
 // version without its own list uses the next newer one, which knows at least
 // as many keywords, so it rewrites no more than it should.
 import { Buffer } from "node:buffer";
-import { type ScannedToken, scanTokens } from "./parser.js";
+import { ClassificationError, type ScannedToken, scanTokens } from "./parser.js";
 
 /** The major version of the gateway's parser. */
 export const PARSER_MAJOR = 18;
@@ -43,22 +46,58 @@ export function keywordsUnknownTo(serverMajor: number | undefined): ReadonlySet<
   return PG18_ONLY_KEYWORDS.find(([major]) => serverMajor <= major)?.[1] ?? new Set();
 }
 
+/** Whether the text may hold one of the words (a quick test before scanning). */
+export function mentionsAny(text: string, words: ReadonlySet<string>): boolean {
+  if (words.size === 0) return false;
+  const lower = text.toLowerCase();
+  for (const word of words) if (lower.includes(word)) return true;
+  return false;
+}
+
+/** The text with the words rewritten, and the character offsets (in the text as sent) of the words quoted. */
+export interface QuotedText {
+  text: string;
+  quotedAt: number[];
+}
+
 /**
- * The text with the word at a character offset quoted as the identifier the server reads, when that word is a
- * keyword the server does not know; undefined otherwise.
+ * The text with every word the server does not know as a keyword written as the quoted identifier it reads;
+ * the text itself when it has none. Throws ClassificationError when a quote would join a word to a neighbour.
  */
-export function quoteUnknownKeyword(text: string, offset: number, unknown: ReadonlySet<string>): string | undefined {
-  if (unknown.size === 0) return undefined;
-  const bytes = Buffer.from(text, "utf8");
-  const byteOffset = Buffer.byteLength([...text].slice(0, offset).join(""), "utf8");
+export function quoteUnknownKeywords(text: string, unknown: ReadonlySet<string>): QuotedText {
   let tokens: ScannedToken[];
   try {
     tokens = scanTokens(text);
   } catch {
-    // A text the scanner cannot read (an unterminated literal) has no word to quote.
-    return undefined;
+    // A text the scanner cannot read is the parser's to reject, with its own message and position.
+    return { text, quotedAt: [] };
   }
-  const token = tokens.find((candidate) => candidate.start === byteOffset);
-  if (!token || !/^[A-Za-z_]+$/.test(token.text) || !unknown.has(token.text.toLowerCase())) return undefined;
-  return Buffer.concat([bytes.subarray(0, token.start), Buffer.from(`"${token.text.toLowerCase()}"`), bytes.subarray(token.end)]).toString("utf8");
+  const bytes = Buffer.from(text, "utf8");
+  const words = tokens.flatMap((token, index) => (/^[A-Za-z_]+$/.test(token.text) && unknown.has(token.text.toLowerCase()) ? [index] : []));
+  if (words.length === 0) return { text, quotedAt: [] };
+  const identifiers = new Map(words.map((index) => [index, `"${(tokens[index] as ScannedToken).text.toLowerCase()}"`]));
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const [index, identifier] of identifiers) {
+    const token = tokens[index] as ScannedToken;
+    parts.push(bytes.subarray(at, token.start), Buffer.from(identifier));
+    at = token.end;
+  }
+  parts.push(bytes.subarray(at));
+  const quoted = Buffer.concat(parts).toString("utf8");
+  let requoted: ScannedToken[] = [];
+  try {
+    requoted = scanTokens(quoted);
+  } catch {
+    // Compared below as different.
+  }
+  const same = requoted.length === tokens.length && requoted.every((token, index) => token.text === (identifiers.get(index) ?? tokens[index]?.text));
+  if (!same) {
+    const word = (tokens[words[0] as number] as ScannedToken).text;
+    throw new ClassificationError(
+      `"${word}" is a keyword of the gateway's parser (PostgreSQL ${PARSER_MAJOR}) and a name to this server, and it touches a quoted name or U&; separate them with a space`,
+    );
+  }
+  const quotedAt = words.map((index) => [...bytes.subarray(0, (tokens[index] as ScannedToken).start).toString("utf8")].length);
+  return { text: quoted, quotedAt };
 }

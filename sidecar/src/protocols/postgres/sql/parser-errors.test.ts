@@ -57,9 +57,24 @@ describe("servers older than the parser (older-grammars.ts)", () => {
   });
 
   it("judges the statement the quoted words belong to, so a policy still sees a DELETE", () => {
-    const classification = classifySql("DELETE FROM accounts WHERE system_user = 'x'", on(15));
+    const classification = classifySql("DELETE FROM accounts WHERE json_table = 'x'", on(16));
     expect(classification.ok && classification.statements[0]).toMatchObject({ command: "DELETE", hasWhere: true });
   });
+
+  it("reads a word the parser would take for a function as the column an older server reads", () => {
+    // PostgreSQL 18 reads system_user as the SYSTEM_USER function, which filters nothing; 15 reads a column.
+    expect(classifySql("DELETE FROM accounts WHERE system_user = 'x'", on(15))).toMatchObject({ ok: true, statements: [{ hasWhere: true }] });
+    expect(classifySql("DELETE FROM accounts WHERE system_user = 'x'", on(16))).toMatchObject({ ok: true, statements: [{ hasWhere: false }] });
+  });
+
+  it.each([['DELETE FROM "users"system_user'], ["DELETE FROM system_user\"x\""], ["SELECT U&system_user FROM t"]])(
+    "refuses %s, where a quote would join the word to its neighbour",
+    (text) => {
+      const classification = classifySql(text, on(15));
+      expect(classification.ok).toBe(false);
+      expect(!classification.ok && classification.error).toMatch(/touches a quoted name or U&/);
+    },
+  );
 
   it.each([[16], [18], [undefined]])("refuses it as a syntax error for a server %s, where the word is a keyword or the version is unknown", (serverMajor) => {
     expect(rejected("CREATE TABLE accounts (system_user text)", on(serverMajor))).toMatchObject({ code: "42601", message: 'syntax error at or near "system_user"', position: 24 });

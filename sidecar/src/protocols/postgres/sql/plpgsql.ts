@@ -6,9 +6,6 @@ import { Buffer } from "node:buffer";
 import { isObject, type Fields } from "./parse-tree.js";
 import { ClassificationError, parsePlpgsql, parserMessage, type ScannedToken, scanTokens } from "./parser.js";
 
-/** PostgreSQL's PL/pgSQL parser rejected the code (the server would reject it too). */
-export class PlpgsqlParseError extends ClassificationError {}
-
 export interface PlpgsqlBody {
   /** Complete SQL statements to classify, one per statement or expression in the body. */
   statements: string[];
@@ -28,7 +25,7 @@ export function plpgsqlBody(statementText: string): PlpgsqlBody {
   try {
     tree = parsePlpgsql(withStandInTypes(statementText));
   } catch (error) {
-    throw new PlpgsqlParseError(`the PL/pgSQL code cannot be parsed: ${parserMessage(error)}`);
+    throw new ClassificationError(`the PL/pgSQL code cannot be parsed: ${parserMessage(error)}`);
   }
   const body: PlpgsqlBody = { statements: [], dynamicSql: false };
   collect(tree, body);

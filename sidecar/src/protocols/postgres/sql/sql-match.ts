@@ -24,10 +24,16 @@ export function isWrite(facts: SqlFacts): boolean {
   return WRITE_COMMANDS.has(facts.command) || facts.tablesWritten.length > 0 || isDangerous(facts);
 }
 
-function commandMatches(command: string, facts: SqlFacts): boolean {
-  if (command === "DDL") return DDL_COMMANDS.has(facts.command);
+/**
+ * A deny or requireApproval rule matches any command the statement runs or stores (sql.commands: a DO
+ * block that drops, a rule that deletes, a MERGE that deletes); an allow rule matches the statement's
+ * own command, and WRITE covers what code inside it does.
+ */
+function commandMatches(command: string, facts: SqlFacts, broad: boolean): boolean {
   if (command === "WRITE") return isWrite(facts);
-  return command === facts.command;
+  const candidates = broad ? facts.commands : [facts.command];
+  if (command === "DDL") return candidates.some((candidate) => DDL_COMMANDS.has(candidate));
+  return candidates.includes(command);
 }
 
 interface TablePattern {
@@ -74,14 +80,21 @@ export function compileSqlMatch(match: Rule["match"], action: RuleAction): SqlMa
   const broad = action !== "allow";
   const commands = sql.commands;
   const objectTypes = sql.objectTypes?.map((type) => type.toUpperCase());
+  const subcommands = sql.subcommands;
   const tables = sql.tables?.map(compileTablePattern);
   const matchesTable = (table: string): boolean => (tables ?? []).some((pattern) => tableMatches(pattern, table, broad));
   return (facts) => {
     if (commands) {
-      const allowed = broad || !isDangerous(facts) ? commands.some((command) => commandMatches(command, facts)) : commands.includes("WRITE");
+      const allowed = broad || !isDangerous(facts) ? commands.some((command) => commandMatches(command, facts, broad)) : commands.includes("WRITE");
       if (!allowed) return false;
     }
     if (objectTypes && !objectTypes.includes(facts.objectType)) return false;
+    if (subcommands) {
+      // A deny needs one subcommand to match; an allow must name every one the statement has.
+      const named = (subcommand: string): boolean => subcommands.includes(subcommand);
+      const covered = broad ? facts.subcommands.some(named) : facts.subcommands.length > 0 && facts.subcommands.every(named);
+      if (!covered) return false;
+    }
     if (tables) {
       // A deny needs one table to match; an allow must cover every table the statement touches.
       const covered = broad ? facts.tables.some(matchesTable) : facts.tables.length > 0 && facts.tables.every(matchesTable);

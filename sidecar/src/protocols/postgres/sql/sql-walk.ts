@@ -7,9 +7,10 @@
 import type { Node } from "libpg-query";
 import { isObject, unwrap, type Fields, type NodeKind } from "./parse-tree.js";
 
-/** An INSERT, UPDATE, DELETE or MERGE that runs as part of the statement. */
+/** An INSERT, UPDATE, DELETE (or a MERGE without actions) that runs as part of the statement. */
 export interface Modification {
   command: "INSERT" | "UPDATE" | "DELETE" | "MERGE";
+  /** For UPDATE and DELETE: a condition that can tell rows apart bounds it (a constant-true WHERE does not). */
   hasWhere: boolean;
 }
 
@@ -18,6 +19,10 @@ export interface WalkResult {
   tablesWritten: string[];
   functions: string[];
   modifications: Modification[];
+  /** The data modifications of code the statement stores for later (a rule's actions, a SQL-standard function body). */
+  storedModifications: Modification[];
+  /** ALTER TABLE's subcommands in words, e.g. DROP COLUMN, ADD CONSTRAINT (PostgreSQL's AT_DropColumn, AT_AddConstraint). */
+  subcommands: string[];
   /** Tags for what the tree hides inside: data-modifying-cte, execute-prepared. */
   dangerous: string[];
 }
@@ -30,6 +35,8 @@ const MODIFYING: Partial<Record<NodeKind, Modification["command"]>> = {
   DeleteStmt: "DELETE",
   MergeStmt: "MERGE",
 };
+// MERGE's actions, by the command each performs.
+const MERGE_ACTIONS: Readonly<Record<string, Modification["command"]>> = { CMD_INSERT: "INSERT", CMD_UPDATE: "UPDATE", CMD_DELETE: "DELETE" };
 
 // Fields (as paths) whose relations the statement creates, changes or fills.
 const WRITE_TARGETS: Partial<Record<NodeKind, string[]>> = {
@@ -76,11 +83,86 @@ function stringItems(list: unknown): string[] {
   return items.flatMap((item: unknown) => (isObject(item) && isObject(item.String) && typeof item.String.sval === "string" ? [item.String.sval] : []));
 }
 
+/** AT_DropColumn as DROP COLUMN: PostgreSQL's name for an ALTER TABLE subcommand, in words. */
+function subcommandWords(subtype: string): string {
+  return subtype
+    .replace(/^AT_/, "")
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .toUpperCase();
+}
+
+/** The target's names a condition can refer to its rows by: its alias, or its name (and schema.name). */
+function targetNames(relation: unknown): Set<string> {
+  if (!isObject(relation)) return new Set();
+  const alias = isObject(relation.alias) && typeof relation.alias.aliasname === "string" ? relation.alias.aliasname : undefined;
+  if (alias !== undefined) return new Set([alias]);
+  return new Set([relation.relname, relation.schemaname].filter((name): name is string => typeof name === "string"));
+}
+
+function hasWhere(kind: NodeKind, body: Fields): boolean {
+  return (kind === "UpdateStmt" || kind === "DeleteStmt") && filtersRows(body.whereClause, targetNames(body.relation));
+}
+
+/**
+ * Whether a condition can tell rows apart, so it bounds an UPDATE or DELETE. One that refers to no row
+ * (WHERE true, WHERE 1 = 1, WHERE EXISTS (SELECT 1)) holds for every row or for none, and an OR holds for
+ * every row when any of its branches can; WHERE CURRENT OF is one row. A column inside a subquery counts
+ * only when it names the target (t.id): an unqualified one may be the subquery's own.
+ */
+export function filtersRows(condition: unknown, target: ReadonlySet<string>): boolean {
+  if (!isObject(condition)) return false;
+  const [kind, body] = unwrap(condition as Node);
+  if (kind === "CurrentOfExpr") return true;
+  if (kind === "BoolExpr" && isObject(body) && Array.isArray(body.args)) {
+    if (body.boolop === "OR_EXPR") return body.args.every((arg: unknown) => filtersRows(arg, target));
+    if (body.boolop === "AND_EXPR") return body.args.some((arg: unknown) => filtersRows(arg, target));
+  }
+  return refersToRow(condition, target, false);
+}
+
+function refersToRow(value: unknown, target: ReadonlySet<string>, inSubquery: boolean): boolean {
+  if (Array.isArray(value)) return value.some((item) => refersToRow(item, target, inSubquery));
+  if (!isObject(value)) return false;
+  return Object.entries(value).some(([key, field]) => {
+    if (key === "ColumnRef") return isObject(field) && (!inSubquery || namesTarget(field, target));
+    if (key === "CurrentOfExpr") return true;
+    // x IN (SELECT …): x is the statement's; the subquery's columns may be its own.
+    if (key === "SubLink") return isObject(field) && (refersToRow(field.testexpr, target, inSubquery) || refersToRow(field.subselect, target, true));
+    return refersToRow(field, target, inSubquery);
+  });
+}
+
+/** A qualified column reference whose qualifier is the target (t.id). */
+function namesTarget(columnRef: Fields, target: ReadonlySet<string>): boolean {
+  const fields = Array.isArray(columnRef.fields) ? columnRef.fields : [];
+  const first = stringItems({ List: { items: fields } })[0];
+  return fields.length > 1 && first !== undefined && target.has(first);
+}
+
+/**
+ * MERGE as the INSERT, UPDATE and DELETE its actions perform. An action on matched rows is bounded by the
+ * join condition or its own; one on target rows the source does not match (BY SOURCE) only by its own.
+ */
+function mergeModifications(body: Fields): Modification[] {
+  const target = targetNames(body.relation);
+  const clauses = Array.isArray(body.mergeWhenClauses) ? body.mergeWhenClauses : [];
+  const actions = clauses.flatMap((clause: unknown): Modification[] => {
+    const when = isObject(clause) && isObject(clause.MergeWhenClause) ? clause.MergeWhenClause : undefined;
+    const command = when && typeof when.commandType === "string" ? MERGE_ACTIONS[when.commandType] : undefined;
+    if (!when || !command) return [];
+    const joined = when.matchKind === "MERGE_WHEN_MATCHED" && filtersRows(body.joinCondition, target);
+    return [{ command, hasWhere: command === "INSERT" || joined || filtersRows(when.condition, target) }];
+  });
+  return actions.length > 0 ? actions : [{ command: "MERGE", hasWhere: false }];
+}
+
 class Walker {
   readonly read = new Set<string>();
   readonly written = new Set<string>();
   readonly functions = new Set<string>();
   readonly modifications: Modification[] = [];
+  readonly storedModifications: Modification[] = [];
+  readonly subcommands = new Set<string>();
   readonly dangerous = new Set<string>();
   private storedCode = 0;
 
@@ -126,14 +208,18 @@ class Walker {
       case "DropStmt":
         this.dropped(body);
         break;
+      case "AlterTableCmd":
+        if (typeof body.subtype === "string") this.subcommands.add(subcommandWords(body.subtype));
+        break;
     }
     this.visitStatement(kind, body, scope);
   }
 
   /** Records what the node writes and modifies, then walks the rest of it. */
   private visitStatement(kind: NodeKind, body: Fields, scope: Scope): void {
-    const modifying = MODIFYING[kind];
-    if (modifying && this.storedCode === 0) this.modifications.push({ command: modifying, hasWhere: this.hasWhere(kind, body) });
+    const modifications = kind === "MergeStmt" ? mergeModifications(body) : MODIFYING[kind] ? [{ command: MODIFYING[kind], hasWhere: hasWhere(kind, body) }] : [];
+    if (this.storedCode === 0) this.modifications.push(...modifications);
+    else this.storedModifications.push(...modifications);
     // COPY FROM fills its table; COPY TO only reads it.
     const target = kind === "CopyStmt" ? (body.is_from === true ? ["relation"] : []) : (WRITE_TARGETS[kind] ?? []);
     this.writeTarget(body, target);
@@ -141,10 +227,6 @@ class Walker {
     if (stored) this.storedCode++;
     this.visitFields(body, scope, target);
     if (stored) this.storedCode--;
-  }
-
-  private hasWhere(kind: NodeKind, body: Fields): boolean {
-    return (kind === "UpdateStmt" || kind === "DeleteStmt") && body.whereClause !== undefined;
   }
 
   private call(body: Fields, scope: Scope): void {
@@ -219,6 +301,8 @@ export function walkStatement(node: Node): WalkResult {
     tablesWritten: written,
     functions: [...walker.functions],
     modifications: walker.modifications,
+    storedModifications: walker.storedModifications,
+    subcommands: [...walker.subcommands],
     dangerous: [...walker.dangerous],
   };
 }

@@ -8,7 +8,7 @@ import type { SqlFacts } from "@portcullis/common/policy/cel";
 import { functionDangers } from "./dangerous-functions.js";
 import { ClassificationError, parseStatements, parserMessage, type ParsedStatement } from "./parser.js";
 import { plpgsqlBody } from "./plpgsql.js";
-import { ifParsable, settingOffReading, withCode } from "./code-readings.js";
+import { checkCodeReading } from "./code-readings.js";
 import { walkStatement, type Modification, type WalkResult } from "./sql-walk.js";
 import { isObject, unwrap, type NodeBody } from "./parse-tree.js";
 import { statementKind } from "./statement-kind.js";
@@ -55,7 +55,9 @@ function plainFacts(node: Node, text: string, depth: number): StatementFacts {
   const walk = walkStatement(node);
   let facts: StatementFacts = {
     command: base.command,
+    commands: union([base.command], [...walk.modifications, ...walk.storedModifications].map((modification) => modification.command)),
     objectType: base.objectType,
+    subcommands: walk.subcommands,
     tables: [],
     tablesRead: walk.tablesRead,
     tablesWritten: walk.tablesWritten,
@@ -65,9 +67,20 @@ function plainFacts(node: Node, text: string, depth: number): StatementFacts {
   };
   facts = applyModifications(facts, walk);
   const [kind, body] = unwrap(node);
-  if (kind === "DoStmt") facts = merge(facts, doBlockFacts(body as NodeBody<"DoStmt">, text, depth));
-  if (kind === "CreateFunctionStmt") facts = merge(facts, functionBodyFacts(body as NodeBody<"CreateFunctionStmt">, text, depth));
-  return finish(facts);
+  const code = kind === "DoStmt" ? doBlockFacts(body as NodeBody<"DoStmt">, text, depth) : kind === "CreateFunctionStmt" ? functionBodyFacts(body as NodeBody<"CreateFunctionStmt">, text, depth) : [];
+  facts = merge(facts, code);
+  return finish(withCodeBounds(facts, [...walk.storedModifications, ...code.map((part) => ({ command: part.command, hasWhere: part.hasWhere }))]));
+}
+
+/**
+ * A statement that runs or stores code (a DO block, a function, a rule) is bounded when every UPDATE and
+ * DELETE of that code is: `DO $$ … DELETE FROM t WHERE id = 1 … $$` has a WHERE, `DO $$ … DELETE FROM t … $$` none.
+ */
+function withCodeBounds(facts: StatementFacts, code: ReadonlyArray<{ command: string; hasWhere: boolean }>): StatementFacts {
+  const bounded = code.filter((part) => part.command === "UPDATE" || part.command === "DELETE");
+  if (bounded.length === 0) return facts;
+  const own = facts.command === "UPDATE" || facts.command === "DELETE" ? facts.hasWhere : true;
+  return { ...facts, hasWhere: own && bounded.every((part) => part.hasWhere) };
 }
 
 function finish(facts: StatementFacts): StatementFacts {
@@ -88,11 +101,12 @@ function withTags(facts: StatementFacts, tags: string[]): StatementFacts {
   return { ...facts, dangerous: union(facts.dangerous, tags) };
 }
 
-/** Adds what code inside the statement reads, writes and calls; the statement keeps its own command. */
+/** Adds what code inside the statement runs, reads, writes and calls; the statement keeps its own command. */
 function merge(facts: StatementFacts, inner: readonly StatementFacts[]): StatementFacts {
   return inner.reduce(
     (merged, part) => ({
       ...merged,
+      commands: union(merged.commands, part.commands),
       tablesRead: union(merged.tablesRead, part.tablesRead),
       tablesWritten: union(merged.tablesWritten, part.tablesWritten),
       functions: union(merged.functions, part.functions),
@@ -107,7 +121,8 @@ function explainFacts(body: NodeBody<"ExplainStmt">, text: string, depth: number
   // EXPLAIN ANALYZE runs the statement, so it is whatever the statement is.
   if (analyzes(body.options ?? []) && inner.command !== "SELECT") return withTags(inner, ["explain-analyze"]);
   const tablesRead = union(inner.tablesRead, inner.tablesWritten);
-  return { ...inner, command: "EXPLAIN", objectType: "", tables: tablesRead, tablesRead, tablesWritten: [], hasWhere: false };
+  // Without ANALYZE nothing of the statement runs.
+  return { ...inner, command: "EXPLAIN", commands: ["EXPLAIN"], objectType: "", subcommands: [], tables: tablesRead, tablesRead, tablesWritten: [], hasWhere: false };
 }
 
 /** Whether an EXPLAIN option list turns ANALYZE on; only an explicit false/off/0 turns it off. */
@@ -146,32 +161,17 @@ function doBlockFacts(body: NodeBody<"DoStmt">, text: string, depth: number): St
   return plpgsqlFacts(text, stringValue(option(body.args, "as")), depth);
 }
 
-/** The code of a DO or CREATE FUNCTION statement: its AS string. */
-function codeOf({ node }: ParsedStatement): string | undefined {
-  const [kind, body] = unwrap(node);
-  if (!isObject(body)) return undefined;
-  if (kind === "DoStmt") return stringValue(option((body as NodeBody<"DoStmt">).args, "as"));
-  if (kind === "CreateFunctionStmt") return functionSource(body);
-  return undefined;
-}
-
 function functionSource(body: NodeBody<"CreateFunctionStmt">): string | undefined {
   const definition = option(body.options, "as");
   return isObject(definition) && isObject(definition.List) && Array.isArray(definition.List.items) ? stringValue(definition.List.items[0]) : undefined;
 }
 
-/** PL/pgSQL code, under each reading the server may give it (code-readings.ts). */
+/** PL/pgSQL code: every statement and expression in it, classified. */
 function plpgsqlFacts(text: string, source: string | undefined, depth: number): StatementFacts[] {
-  const otherCode = source === undefined ? undefined : settingOffReading(source);
-  const readings = [plpgsqlBody(text)];
-  if (otherCode !== undefined) {
-    const other = ifParsable(() => plpgsqlBody(withCode(text, otherCode, codeOf)));
-    if (other) readings.push(other);
-  }
-  return readings.flatMap((code) => {
-    const facts = code.statements.flatMap((sql) => embeddedFacts(sql, depth));
-    return code.dynamicSql ? [...facts, { ...emptyFacts(), dangerous: ["dynamic-sql"] }] : facts;
-  });
+  checkCodeReading(source);
+  const code = plpgsqlBody(text);
+  const facts = code.statements.flatMap((sql) => embeddedFacts(sql, depth));
+  return code.dynamicSql ? [...facts, { ...emptyFacts(), dangerous: ["dynamic-sql"] }] : facts;
 }
 
 function functionBodyFacts(body: NodeBody<"CreateFunctionStmt">, text: string, depth: number): StatementFacts[] {
@@ -179,11 +179,13 @@ function functionBodyFacts(body: NodeBody<"CreateFunctionStmt">, text: string, d
   const language = (stringValue(option(body.options, "language")) ?? "sql").toLowerCase();
   const source = functionSource(body);
   if (language === "plpgsql") return plpgsqlFacts(text, source, depth);
-  if (language === "sql" && source !== undefined) return embeddedFacts(source, depth);
+  if (language === "sql" && source !== undefined) {
+    checkCodeReading(source);
+    return embeddedFacts(source, depth);
+  }
   return [];
 }
 
-/** SQL inside code, under each reading the server may give it (code-readings.ts). */
 function embeddedFacts(sql: string, depth: number): StatementFacts[] {
   let statements: ParsedStatement[];
   try {
@@ -191,11 +193,9 @@ function embeddedFacts(sql: string, depth: number): StatementFacts[] {
   } catch (error) {
     throw new ClassificationError(`the SQL inside the statement's code cannot be parsed: ${parserMessage(error)}`);
   }
-  const otherSql = settingOffReading(sql);
-  const other = otherSql === undefined ? undefined : ifParsable(() => parseStatements(otherSql));
-  return [...statements, ...(other ?? [])].map((statement) => factsOf(statement.node, statement.text, depth + 1));
+  return statements.map((statement) => factsOf(statement.node, statement.text, depth + 1));
 }
 
 function emptyFacts(): StatementFacts {
-  return { command: "", objectType: "", tables: [], tablesRead: [], tablesWritten: [], hasWhere: false, functions: [], dangerous: [] };
+  return { command: "", commands: [], objectType: "", subcommands: [], tables: [], tablesRead: [], tablesWritten: [], hasWhere: false, functions: [], dangerous: [] };
 }

@@ -110,6 +110,10 @@ export interface IAccessPolicy {
            */
           "objectTypes"?: Array<string>;
           /**
+           * For ALTER TABLE (and ALTER INDEX, VIEW, SEQUENCE, FOREIGN TABLE), its subcommands in words: PostgreSQL's AT_DropColumn is DROP COLUMN, AT_AddConstraint ADD CONSTRAINT, AT_AlterColumnType ALTER COLUMN TYPE, AT_DisableRowSecurity DISABLE ROW SECURITY. A deny or requireApproval rule matches a statement with any of them; an allow rule must name every subcommand the statement has.
+           */
+          "subcommands"?: Array<string>;
+          /**
            * Tables read or written, as schema.table or table, with \* as a wildcard, e.g. public.users or billing.\*.
            */
           "tables"?: Array<string>;
