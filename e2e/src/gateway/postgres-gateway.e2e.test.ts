@@ -149,7 +149,6 @@ describe("the PostgreSQL gateway with real clients", () => {
     ["an unbounded UPDATE", "UPDATE orders SET status = 'gone'"],
     ["TRUNCATE", "TRUNCATE orders"],
     ["COPY FROM PROGRAM", "COPY orders FROM PROGRAM 'id'"],
-    ["an unparseable statement", "DROP TABLE orders WHERE"],
     ["a prepared DELETE (extended protocol)", { name: "wipe", text: "DELETE FROM orders" }],
     ["a parameterised unbounded UPDATE", { name: "", text: "UPDATE orders SET status = $1", values: ["x"] }],
     ["a client_encoding change spelled with a Unicode escape", `SET U&"client\\005fencoding" TO 'LATIN1'`],
@@ -167,6 +166,17 @@ describe("the PostgreSQL gateway with real clients", () => {
       expect(error?.code).toBe("42501");
       expect(error?.message).toMatch(/^portcullis: /);
       // The session goes on after a denial.
+      expect((await client.query("SELECT count(*)::int AS n FROM orders")).rows).toEqual([{ n: 50 }]);
+    });
+  });
+
+  it("refuses an unparseable statement as the server would (42601 with its position), and runs nothing", async () => {
+    await withClient(async (client) => {
+      const error = await client.query("DROP TABLE orders WHERE").then(
+        () => undefined,
+        (failure: unknown) => failure as { code: string; message: string; position: string },
+      );
+      expect(error).toMatchObject({ code: "42601", message: 'syntax error at or near "WHERE"', position: "19" });
       expect((await client.query("SELECT count(*)::int AS n FROM orders")).rows).toEqual([{ n: 50 }]);
     });
   });

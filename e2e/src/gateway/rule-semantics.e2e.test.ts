@@ -140,6 +140,39 @@ describe("code a statement stores or runs counts with its commands", () => {
   });
 });
 
+describe("a trigger is judged with what its function runs", () => {
+  beforeAll(async () => {
+    // Functions an administrator created earlier, outside the gateway.
+    const created = await server.psql([
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      `CREATE OR REPLACE FUNCTION public.forget_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM audit; RETURN NEW; END $$;
+       CREATE OR REPLACE FUNCTION public.stamp_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'stamped'; RETURN NEW; END $$;`,
+    ]);
+    expect(created.stderr).toBe("");
+  });
+
+  const triggers = async (): Promise<string> => (await server.psql(["-At", "-c", "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal"])).stdout.trim();
+
+  it("a trigger whose function empties audit is refused as the unbounded DELETE it stores", async () => {
+    const result = await psql("shop-db", "CREATE TRIGGER forget AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION forget_audit()");
+    expect(result.stderr).toMatch(deniedBy("no-unbounded-changes"));
+    expect(await triggers()).toBe("");
+  });
+
+  it("one whose function only sets the new row's column, and one of the server's own, are created", async () => {
+    expect((await psql("shop-db", "CREATE TRIGGER stamp BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION public.stamp_note()")).stderr).toBe("");
+    expect((await psql("shop-db", "CREATE TRIGGER same BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()")).stderr).toBe("");
+    expect(await triggers()).toBe("same,stamp");
+  });
+
+  it("one whose function the gateway cannot find is refused", async () => {
+    const result = await psql("shop-db", "CREATE TRIGGER ghost AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION no_such_function()");
+    expect(result.stderr).toMatch(/portcullis: denied: the trigger runs no_such_function\(\), which the gateway cannot find in the catalog/);
+  });
+});
+
 describe("ALTER TABLE's subcommands", () => {
   it("ADD COLUMN is allowed, DROP COLUMN and DROP CONSTRAINT are refused", async () => {
     expect((await psql("shop-db", "ALTER TABLE orders ADD COLUMN shipped boolean")).stderr).toBe("");

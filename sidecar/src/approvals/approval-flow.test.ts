@@ -19,7 +19,7 @@ const policy: BrokeredPolicy = {
 const held = (text: string, values?: string[]): HeldRequest => ({
   ...statementApproval(
     values ? { text, reading: {}, protocol: "extended", parameters: values.map((value) => ({ format: 0, value: Buffer.from(value) })) } : { text, reading: {}, protocol: "simple" },
-    { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text, preparedUses: [] },
+    { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text, preparedUses: [], triggerFunctions: [] },
   ),
   decision: { action: "requireApproval", policy: "writes", rule: "need-approval", message: "", approval: { reviewers: { users: [], groups: ["dba"] }, timeoutMs: 60_000, grantScope: "session" } },
   requestSeq: 2,

@@ -1,11 +1,14 @@
-// Names of the tables and columns behind a result, for masking rules written
-// as table.column. RowDescription carries only the table's OID and the
-// column's number, so the gateway asks the server on a connection of its own
-// (one per Resource, opened on first need, queries one at a time) and caches
-// the answer: OIDs are stable for the life of a table.
+// What the gateway asks the server's catalog, on a connection of its own (one
+// per database, opened on first need, queries one at a time): the names of the
+// tables and columns behind a result, for masking rules written as
+// table.column (RowDescription carries only the table's OID and the column's
+// number; the answer is cached, OIDs are stable for the life of a table), and
+// the code of the function a CREATE TRIGGER names (never cached: a function
+// can be replaced).
 import { serialize } from "pg-protocol";
 import { splitDataRow } from "./backend.js";
 import { BackendDecoder } from "./backend.js";
+import type { FunctionSource } from "./sql/trigger-functions.js";
 import { connectUpstream, type UpstreamConnection, type UpstreamTarget, UpstreamError } from "./upstream.js";
 
 export interface ColumnName {
@@ -29,6 +32,22 @@ export class TableCatalog {
     const missing = [...new Set(tableOids.filter((oid) => oid > 0 && !this.tables.has(oid)))];
     if (missing.length) await this.serialized(() => this.load(missing));
     return (tableOid, column) => this.tables.get(tableOid)?.get(column);
+  }
+
+  /**
+   * The definition (CREATE FUNCTION, as pg_get_functiondef writes it) of every function the server could resolve the name to: in its schema, or in any schema when
+   * unqualified (the session's search path is not the catalog connection's). Trigger functions take no
+   * declared arguments.
+   */
+  async functionSources(named: { schema?: string; name: string }): Promise<FunctionSource[]> {
+    // The names come from the client's text: written as hex, they cannot end the literal whatever the settings.
+    const text = (value: string): string => `convert_from(decode('${Buffer.from(value, "utf8").toString("hex")}', 'hex'), 'UTF8')`;
+    const sql =
+      "SELECT n.nspname, l.lanname, pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace " +
+      `JOIN pg_catalog.pg_language l ON l.oid = p.prolang WHERE p.proname = ${text(named.name)} AND p.pronargs = 0` +
+      (named.schema === undefined ? "" : ` AND n.nspname = ${text(named.schema)}`);
+    const rows = await this.serialized(() => this.query(sql));
+    return rows.map(([schema, language, definition]) => ({ schema: schema ?? "", language: language ?? "", definition: definition ?? "" }));
   }
 
   close(): void {
@@ -84,7 +103,7 @@ export class TableCatalog {
         splitter.push(chunk);
         for (let frame = splitter.next(); frame; frame = splitter.next()) {
           if (frame.type === "D") rows.push(splitDataRow(frame.body).map((value) => value?.toString("utf8")));
-          else if (frame.type === "E") failure = new UpstreamError(`looking up table names failed: ${(this.decoder.decode(frame.raw) as unknown as { message: string }).message}`);
+          else if (frame.type === "E") failure = new UpstreamError(`the catalog query failed: ${(this.decoder.decode(frame.raw) as unknown as { message: string }).message}`);
           else if (frame.type === "Z") {
             done();
             return failure ? reject(failure) : resolve(rows);

@@ -15,7 +15,10 @@ import { renderParameters } from "./parameters.js";
 import { statementApproval } from "./approval-binding.js";
 import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "./ports.js";
 import type { ApprovalGate } from "../../approvals/approval-flow.js";
+import { errorMessage } from "../../config/error-message.js";
 import { SqlPreparedStatements } from "./sql-prepared.js";
+import { type FunctionSource, functionCode, withTriggerCode } from "./sql/trigger-functions.js";
+import type { TriggerFunction } from "./sql/trigger-function-name.js";
 
 export interface GuardOptions {
   resource: ResourceFacts;
@@ -26,7 +29,12 @@ export interface GuardOptions {
   /** Masking applies to this Resource: COPY … TO, whose rows it cannot mask, is refused. */
   maskingActive: boolean;
   metrics: GatewayMetrics;
+  /** Where the code of the function a CREATE TRIGGER names is looked up. */
+  functions: { functionSources(named: TriggerFunction): Promise<FunctionSource[]> };
 }
+
+/** Per statement of a check, what the function its CREATE TRIGGER names runs, or why that cannot be known. */
+type TriggerCode = Array<{ code: SqlFacts[] } | { refusal: string } | undefined>;
 
 interface Checked {
   check: StatementCheck;
@@ -71,7 +79,8 @@ export class PostgresGuard implements SessionGuard {
   constructor(private readonly options: GuardOptions) {}
 
   async check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
-    const checked = statements.map((check) => this.decide(check));
+    const triggers = await Promise.all(statements.map((check) => this.triggerCode(check)));
+    const checked = statements.map((check, index) => this.decide(check, triggers[index] ?? []));
     const denied = checked.find((entry) => entry.decision.action === "deny");
     if (denied) return this.refuse(checked, denied);
     // A held statement is recorded once, as requireApproval; its approval records and its result refer to that record.
@@ -117,11 +126,33 @@ export class PostgresGuard implements SessionGuard {
     await this.options.recorder.end({ reason });
   }
 
-  private decide(check: StatementCheck): Checked {
+  /** The code of the functions the check's CREATE TRIGGER statements name, from the catalog. */
+  private async triggerCode(check: StatementCheck): Promise<TriggerCode> {
+    const classification = classifySql(check.text, check.reading);
+    if (!classification.ok || classification.triggerFunctions.every((named) => named === undefined)) return [];
+    return Promise.all(
+      classification.triggerFunctions.map(async (named) => {
+        if (!named) return undefined;
+        try {
+          return functionCode(named, await this.options.functions.functionSources(named));
+        } catch (error) {
+          return { refusal: `the code of the function the trigger runs could not be looked up: ${errorMessage(error)}` };
+        }
+      }),
+    );
+  }
+
+  private decide(check: StatementCheck, triggers: TriggerCode): Checked {
     const { policies, identity, resource, maskingActive } = this.options;
     const classification = classifySql(check.text, check.reading);
-    const judged = classification.ok ? this.sqlPrepared.judged(classification.statements, classification.preparedUses) : [];
+    const prepared = classification.ok ? this.sqlPrepared.judged(classification.statements, classification.preparedUses) : [];
+    const judged = prepared.map((facts, index) => {
+      const trigger = triggers[index];
+      return trigger && "code" in trigger ? withTriggerCode(facts, trigger.code) : facts;
+    });
     if (check.refusal !== undefined) return { check, classification, judged, decision: { action: "deny", policy: "", rule: "(protocol)", message: check.refusal } };
+    const unreadable = triggers.find((trigger) => trigger !== undefined && "refusal" in trigger);
+    if (unreadable && "refusal" in unreadable) return { check, classification, judged, decision: { action: "deny", policy: "", rule: "(trigger)", message: unreadable.refusal } };
     const decision = policies.decide(classification.ok ? { ok: true, items: judged } : classifiedStatements(classification), identity, resource);
     if (decision.action === "deny" || !maskingActive || !classification.ok) return { check, classification, judged, decision };
     const refused = MASKING_REFUSALS.find(([applies]) => judged.some(applies));

@@ -111,6 +111,7 @@ async function openSession(bundle: ConfigBundle, resource: ResourceFacts, client
     approvals,
     maskingActive: masker.active,
     metrics: services.metrics,
+    functions: catalog,
   });
   return { guard, masking: new CatalogResultMasking(masker, catalog), sessionId };
 }

@@ -12,6 +12,7 @@ import { isStandardReading, readingKey, type SqlReading, STANDARD_READING, textA
 import { keywordsUnknownTo, mentionsAny, type QuotedText, quoteUnknownKeywords } from "./older-grammars.js";
 import { type PreparedUse, preparedUseOf } from "./prepared-uses.js";
 import { statementFacts } from "./statement-facts.js";
+import { type TriggerFunction, triggerFunctionOf } from "./trigger-function-name.js";
 import type { Classified } from "../../../policy/protocol-matcher.js";
 
 export type Classification =
@@ -22,6 +23,8 @@ export type Classification =
       summary: string;
       /** Per statement, what it does to the session's SQL prepared statements (PREPARE, EXECUTE, DEALLOCATE). */
       preparedUses: Array<PreparedUse | undefined>;
+      /** Per statement, the function a CREATE TRIGGER makes the server run (its code is in the catalog). */
+      triggerFunctions: Array<TriggerFunction | undefined>;
     }
   | { ok: false; error: string; parserError?: RejectedText };
 
@@ -121,7 +124,7 @@ function classifyUncached(text: string, reading: SqlReading): Classification {
     const facts = parsed.map(statementFacts);
     const statements = facts.map((statement) => ({ ...statement, statementCount: facts.length }));
     // Bound to the text as the server reads it: the same bytes read under another setting are another request.
-    return { ok: true, statements, fingerprint: fingerprintOf(read), summary: summarize(read, statements), preparedUses: parsed.map(preparedUseOf) };
+    return { ok: true, statements, fingerprint: fingerprintOf(read), summary: summarize(read, statements), preparedUses: parsed.map(preparedUseOf), triggerFunctions: parsed.map(triggerFunctionOf) };
   } catch (error) {
     // Code that cannot be inspected, and trees too deep to walk, refuse the query.
     return { ok: false, error: parserMessage(error) };
