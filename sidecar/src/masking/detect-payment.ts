@@ -3,7 +3,7 @@
 // Luhn one time in ten, a random IBAN-shaped string mod 97 one time in 97.
 import { isDigit } from "./characters.js";
 import { ibanChecksumValid, luhnValid } from "./checksums.js";
-import { digitGroups, endsToken, hasAtLeast, startsToken, type Detector } from "./detector.js";
+import { digitGroups, endsToken, hasAtLeast, numberCameBefore, numberGoesOn, startsToken, type Detector } from "./detector.js";
 import type { Span } from "./re2-search.js";
 
 const CARD_DIGITS = { min: 13, max: 19 };
@@ -17,7 +17,7 @@ export const creditCard: Detector = {
 
 /** The longest run of the candidate's groups, from its start, that ends a token and is a Luhn-valid card number. */
 function acceptCard(text: string, start: number, end: number): Span | undefined {
-  if (!startsToken(text, start)) return undefined;
+  if (!startsToken(text, start) || continuesGroupsOfFour(text, start)) return undefined;
   const groups = digitGroups(text, start, end);
   for (let count = groups.length; count >= 1; count--) {
     const stop = groups[count - 1]?.end ?? start;
@@ -26,9 +26,21 @@ function acceptCard(text: string, start: number, end: number): Span | undefined 
       .map((group) => text.slice(group.start, group.end))
       .join("");
     if (digits.length < CARD_DIGITS.min) break;
-    if (digits.length <= CARD_DIGITS.max && endsToken(text, stop) && luhnValid(digits)) return { start, end: stop };
+    // Not the first groups of a longer number (4111 1111 1111 1111 2222).
+    if (digits.length <= CARD_DIGITS.max && endsToken(text, stop) && !numberGoesOn(text, stop) && luhnValid(digits)) return { start, end: stop };
   }
   return undefined;
+}
+
+/**
+ * A card after a number in groups of four is the end of one longer number (1234 5678 4111 1111 1111 1111);
+ * after a shorter one it is a card after a reference (ref 12 4111 1111 1111 1111).
+ */
+function continuesGroupsOfFour(text: string, start: number): boolean {
+  if (!numberCameBefore(text, start)) return false;
+  let digits = 0;
+  for (let i = start - 2; i >= 0 && isDigit(text.charCodeAt(i)); i--) digits += 1;
+  return digits === 4;
 }
 
 const IBAN_LENGTH = { min: 15, max: 34 };

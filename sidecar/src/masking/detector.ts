@@ -33,6 +33,19 @@ export function endsToken(text: string, i: number, joiners = "-."): boolean {
   return !(joiners.includes(text.charAt(i)) && i + 1 < text.length && isAlphanumeric(text.charCodeAt(i + 1)));
 }
 
+/**
+ * True when a number written in groups (4111 1111 1111 1112) goes on at position `i`: a space and then a
+ * digit. A detector must not claim the first groups of a longer number.
+ */
+export function numberGoesOn(text: string, i: number): boolean {
+  return text.charAt(i) === " " && isDigit(text.charCodeAt(i + 1));
+}
+
+/** True when a number written in groups came before position `i`: a digit and then a space. */
+export function numberCameBefore(text: string, i: number): boolean {
+  return i >= 2 && text.charAt(i - 1) === " " && isDigit(text.charCodeAt(i - 2));
+}
+
 /** True when `text` holds at least `wanted` characters that pass `test`; stops counting as soon as it does. */
 export function hasAtLeast(text: string, wanted: number, test: (code: number) => boolean): boolean {
   let found = 0;
