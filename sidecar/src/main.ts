@@ -52,6 +52,8 @@ PORTCULLIS_SPOOL_DIR and PORTCULLIS_METRICS_PORT, which the injector sets.
                           for a reviewer or mask them; past it a request gets 503 (default 67108864)
   --listen-host ADDR      address of the listeners (default 127.0.0.1)
   --metrics-port N        /healthz, /readyz, /metrics (default $PORTCULLIS_METRICS_PORT or 9090; 0 = any)
+  --metrics-host ADDR     address of that server (default $PORTCULLIS_METRICS_HOST or 0.0.0.0,
+                          which the kubelet's probes reach; 127.0.0.1 keeps it on the machine)
   --tls-cert FILE         offer TLS to clients with this certificate (PEM) ...
   --tls-key FILE          ... and key
   --trust-dir DIR         write the pod CA's certificate (pod-ca.crt, and with the system's
@@ -77,6 +79,7 @@ interface Options {
   maxBufferedBytes: number;
   listenHost: string;
   metricsPort: number;
+  metricsHost: string;
   tls?: { cert: string; key: string };
   trustDir?: string;
   logLevel: string;
@@ -97,6 +100,7 @@ const FLAGS = {
   "max-buffered-bytes": { type: "string" },
   "listen-host": { type: "string" },
   "metrics-port": { type: "string" },
+  "metrics-host": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "trust-dir": { type: "string" },
@@ -144,6 +148,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     maxBufferedBytes: integer(flags["max-buffered-bytes"] ?? "67108864", "--max-buffered-bytes", 1, Number.MAX_SAFE_INTEGER),
     listenHost: flags["listen-host"] ?? "127.0.0.1",
     metricsPort: integer(flags["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
+    metricsHost: flags["metrics-host"] ?? env.PORTCULLIS_METRICS_HOST ?? "0.0.0.0",
     ...agentTlsOptions(flags, env),
     logLevel: flags["log-level"] ?? "info",
     shutdownGraceSeconds: integer(flags["shutdown-grace"] ?? "20", "--shutdown-grace", 0, 3600),
@@ -217,7 +222,7 @@ async function run(options: Options): Promise<void> {
   };
   await applyBundle(bundle);
   uploader.start();
-  const health = await startHealthServer({ port: options.metricsPort, host: "0.0.0.0", metrics, ready: () => gateway.configured });
+  const health = await startHealthServer({ port: options.metricsPort, host: options.metricsHost, metrics, ready: () => gateway.configured });
   log.info("gateway ready", { mode: options.manifests ? "standalone" : "operator", approvals: source.approvals.kind, listeners: gateway.ports(), metricsPort: health.port });
   const stopping = new AbortController();
   let applying = Promise.resolve();

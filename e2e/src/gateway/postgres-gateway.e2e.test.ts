@@ -328,9 +328,33 @@ describe("bad configuration", () => {
     const taken = (occupant.address() as net.AddressInfo).port;
     try {
       const manifests = gatewayManifests([taken, await freePort(), await freePort()]);
-      await expect(startSidecar({ manifests })).rejects.toThrow(new RegExp(`Resource "orders-db": cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`));
+      const failure = (await startSidecar({ manifests }).catch((error: unknown) => error)) as Error & { logs: Array<Record<string, unknown>> };
+      expect(failure.message).toMatch(new RegExp(`Resource "orders-db": cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`));
+      // No line claims the configuration was applied.
+      expect(failure.logs.map((line) => line.message)).not.toContain("configuration applied");
+      expect(failure.logs.map((line) => line.message)).toContain("configuration applied except for listeners that cannot be opened");
     } finally {
       await new Promise((resolve) => occupant.close(resolve));
+    }
+  });
+});
+
+describe("start-up", () => {
+  it("fails at once, saying why, when the spool directory cannot be made", async () => {
+    const started = Date.now();
+    await expect(startSidecar({ manifests: gatewayManifests([await freePort(), await freePort(), await freePort()]), spoolDir: "/proc/portcullis-spool/evidence" })).rejects.toThrow(
+      /cannot start: the evidence spool directory \/proc\/portcullis-spool cannot be created: ENOENT/,
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("binds the health and metrics server to --metrics-host", async () => {
+    const sidecar = await startSidecar({ manifests: gatewayManifests([await freePort(), await freePort(), await freePort()]), extraArgs: ["--metrics-host", "127.0.0.2"] });
+    try {
+      expect((await fetch(`http://127.0.0.2:${sidecar.metricsPort}/healthz`)).status).toBe(200);
+      await expect(fetch(`http://127.0.0.1:${sidecar.metricsPort}/healthz`)).rejects.toThrow();
+    } finally {
+      await sidecar.stop();
     }
   });
 });

@@ -40,7 +40,10 @@ export async function startSidecar(options: StartSidecarOptions): Promise<Sideca
   }
   const spoolDir = options.spoolDir ?? join(dir, "spool");
   const metricsPort = await freePort();
-  const child = spawn(process.execPath, [MAIN, ...modeArgs, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...(options.extraArgs ?? [])], {
+  const extraArgs = options.extraArgs ?? [];
+  // The health and metrics server stays on loopback unless a test asks for another address.
+  const metricsHost = extraArgs.includes("--metrics-host") ? [] : ["--metrics-host", "127.0.0.1"];
+  const child = spawn(process.execPath, [MAIN, ...modeArgs, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...metricsHost, ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
   });
@@ -70,7 +73,8 @@ export async function startSidecar(options: StartSidecarOptions): Promise<Sideca
     }, READY_TIMEOUT_MS);
     const onExit = (code: number | null): void => {
       const errors = lines.filter((entry) => entry.level === "error").map((entry) => JSON.stringify(entry));
-      finish(() => reject(new Error(`the gateway exited with ${code}: ${[stderr.trim(), ...errors].join("\n")}`)));
+      // Every log line goes with the error, for tests of what a failed start said.
+      finish(() => reject(Object.assign(new Error(`the gateway exited with ${code}: ${[stderr.trim(), ...errors].join("\n")}`), { logs: lines })));
     };
     child.once("exit", onExit);
   });

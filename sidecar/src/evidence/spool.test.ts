@@ -294,3 +294,21 @@ describe("EvidenceSpool recovery after a crash", () => {
     expect(spool.usedBytes()).toBe(Buffer.byteLength(complete));
   });
 });
+
+describe("EvidenceSpool's directory", () => {
+  it("creates missing parents, and refuses at once a path it cannot make or that is not a directory", async () => {
+    const base = await mkdtemp(path.join(os.tmpdir(), "spool-dir-"));
+    try {
+      const nested = path.join(base, "a", "b", "spool");
+      const spool = await EvidenceSpool.open({ dir: nested, maxBytes: 1024 });
+      await spool.close();
+      expect((await stat(nested)).isDirectory()).toBe(true);
+      const file = path.join(base, "file");
+      await writeFile(file, "x");
+      await expect(EvidenceSpool.open({ dir: file, maxBytes: 1024 })).rejects.toThrow(/the evidence spool path .* is not a directory/);
+      await expect(EvidenceSpool.open({ dir: "/proc/portcullis-spool/x", maxBytes: 1024 })).rejects.toThrow(/the evidence spool directory \/proc\/portcullis-spool cannot be created/);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,6 +4,8 @@
 // a gateway restart). The spool is bounded: when the evidence not yet uploaded
 // reaches maxBytes, new sessions are refused (fail closed) — sessions already
 // running may finish, so leave headroom below the volume's size.
+import { constants } from "node:fs";
+import { dirname } from "node:path";
 import { access, mkdir, open, rm, stat } from "node:fs/promises";
 import { recoverSessions, type RecoveredSession } from "./recovery.js";
 import type { SessionStartData } from "@portcullis/common/evidence/record";
@@ -45,6 +47,43 @@ export interface StartSessionOptions {
   data: SessionStartData;
 }
 
+/** The spool directory cannot be made or used; the message names the path and the reason. */
+export class SpoolDirectoryError extends Error {
+  override readonly name = "SpoolDirectoryError";
+}
+
+/**
+ * Creates the directory and its missing parents (0700). Node's recursive mkdir never returns where a parent
+ * exists but refuses children (a path under /proc), so parents are made one at a time and a refusal is final.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return checkDirectory(dir);
+    const parent = dirname(dir);
+    if (code !== "ENOENT" || parent === dir) throw new SpoolDirectoryError(`the evidence spool directory ${dir} cannot be created: ${(error as Error).message}`);
+    await makeDirectory(parent);
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch (retry) {
+      if ((retry as NodeJS.ErrnoException).code === "EEXIST") return checkDirectory(dir);
+      throw new SpoolDirectoryError(`the evidence spool directory ${dir} cannot be created: ${(retry as Error).message}`);
+    }
+  }
+}
+
+async function checkDirectory(dir: string): Promise<void> {
+  const info = await stat(dir);
+  if (!info.isDirectory()) throw new SpoolDirectoryError(`the evidence spool path ${dir} is not a directory`);
+  try {
+    await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new SpoolDirectoryError(`the evidence spool directory ${dir} cannot be written: ${(error as Error).message}`);
+  }
+}
+
 export class EvidenceSpool {
   private readonly live = new Map<string, SessionRecorder>();
   private closing: Promise<void> | undefined;
@@ -66,7 +105,7 @@ export class EvidenceSpool {
   static async open(options: SpoolOptions): Promise<EvidenceSpool> {
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes <= 0) throw new RangeError(`the evidence spool limit must be a positive number of bytes, got ${options.maxBytes}`);
     const clock = options.clock ?? ((): Date => new Date());
-    await mkdir(options.dir, { recursive: true, mode: 0o700 });
+    await makeDirectory(options.dir);
     const lock = await acquireWriterLock(options.dir);
     try {
       const recovered = await recoverSessions(options.dir, clock());

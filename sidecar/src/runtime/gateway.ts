@@ -70,8 +70,12 @@ export class Gateway {
     for (const name of [...this.served.keys()]) if (!wanted.has(name)) await this.close(name);
     this.revision = bundle.revision;
     setConfigRevision(services.metrics, bundle.revision);
+    if (failures.length) {
+      // Not "configuration applied": a Resource takes no sessions.
+      log.error("configuration applied except for listeners that cannot be opened", { revision: bundle.revision, listeners: this.ports(), failures });
+      throw new Error(failures.join("; "));
+    }
     log.info("configuration applied", { revision: bundle.revision, listeners: this.ports() });
-    if (failures.length) throw new Error(failures.join("; "));
   }
 
   /** Swaps the Resource's runtime into its listener, or (re)opens the listener; the failure's message when it cannot listen. */
