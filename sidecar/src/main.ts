@@ -134,6 +134,14 @@ function agentTlsOptions(flags: Flags, env: NodeJS.ProcessEnv): Pick<Options, "t
   return { ...(cert && key ? { tls: { cert, key } } : {}), ...(trustDir ? { trustDir } : {}) };
 }
 
+function addressOptions(flags: Flags, env: NodeJS.ProcessEnv): Pick<Options, "listenHost" | "metricsPort" | "metricsHost"> {
+  return {
+    listenHost: flags["listen-host"] ?? "127.0.0.1",
+    metricsPort: integer(flags["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
+    metricsHost: flags["metrics-host"] ?? env.PORTCULLIS_METRICS_HOST ?? "0.0.0.0",
+  };
+}
+
 function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
   const flags = readFlags(argv);
   if (flags.help) return "help";
@@ -146,9 +154,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     spoolDir: flags["spool-dir"] ?? env.PORTCULLIS_SPOOL_DIR ?? "portcullis-spool",
     spoolMaxBytes: integer(flags["spool-max-bytes"] ?? "268435456", "--spool-max-bytes", 1, Number.MAX_SAFE_INTEGER),
     maxBufferedBytes: integer(flags["max-buffered-bytes"] ?? "67108864", "--max-buffered-bytes", 1, Number.MAX_SAFE_INTEGER),
-    listenHost: flags["listen-host"] ?? "127.0.0.1",
-    metricsPort: integer(flags["metrics-port"] ?? env.PORTCULLIS_METRICS_PORT ?? "9090", "--metrics-port", 0, 65535),
-    metricsHost: flags["metrics-host"] ?? env.PORTCULLIS_METRICS_HOST ?? "0.0.0.0",
+    ...addressOptions(flags, env),
     ...agentTlsOptions(flags, env),
     logLevel: flags["log-level"] ?? "info",
     shutdownGraceSeconds: integer(flags["shutdown-grace"] ?? "20", "--shutdown-grace", 0, 3600),

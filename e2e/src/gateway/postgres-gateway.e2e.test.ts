@@ -16,6 +16,7 @@ import { freePort } from "../controlplane/processes.js";
 import { seedSampleData, startPostgres, type PostgresLogin, type RunningPostgres } from "../postgres/server.js";
 import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
+import { errorOf, rowOf, WireClient } from "./wire-client.js";
 
 const run = promisify(execFile);
 const HASH_KEY = Buffer.from("portcullis-test-masking-key-0001").toString("base64");
@@ -254,6 +255,36 @@ describe("the PostgreSQL gateway with real clients", () => {
     await client.end();
     expect(error?.code).toBe("0A000");
     expect(error?.message).toContain("result withheld");
+  });
+
+  it("records what the rest of a pipelined batch did after a withheld result: it ran, the client never saw it", async () => {
+    const client = await WireClient.connect(gateway.ports["orders-db"] as number, "agent", "app");
+    try {
+      const { parse, bind, execute, sync, query } = serialize;
+      const batch = await client.exchange([
+        parse({ text: "SELECT email FROM customers WHERE id = 1" }),
+        bind({ binary: true }),
+        execute({}),
+        parse({ text: "SET application_name = 'after_withheld'" }),
+        bind({}),
+        execute({}),
+        sync(),
+      ]);
+      expect(batch.filter((m) => m.type === "E").map((m) => errorOf(m).code)).toEqual(["0A000"]);
+      // The SET ran on the server although the client heard only the error.
+      const shown = await client.exchange([query("SHOW application_name")]);
+      expect(shown.filter((m) => m.type === "D").map(rowOf)).toEqual([["after_withheld"]]);
+    } finally {
+      client.close();
+    }
+    let result: EvidenceRecord | undefined;
+    for (let attempt = 0; attempt < 50 && !result; attempt++) {
+      const records = (await storedSessions(storeDir)).flat();
+      const request = records.find((record) => record.type === "request" && JSON.stringify(record.data).includes("after_withheld"));
+      result = request && records.find((record) => record.type === "result" && record.data.request === request.seq && record.session === request.session);
+      if (!result) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(result?.data).toMatchObject({ postgres: { commandTags: ["SET"] }, error: { message: expect.stringContaining("it ran, but its result was not passed on") } });
   });
 
   it.each(["simple", "extended", "prepared"])("carries pgbench in %s mode", async (mode) => {

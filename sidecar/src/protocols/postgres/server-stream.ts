@@ -20,6 +20,17 @@ interface Current {
   refusal?: string | undefined;
 }
 
+const EXECUTE_ENDS = ["C", "I", "s"];
+// The frames that end what the gateway expects of each other message while a batch's tail is discarded.
+const QUIET_ENDS: Partial<Record<string, string[]>> = {
+  parse: ["1"],
+  bind: ["2"],
+  close: ["3"],
+  "describe-statement": ["T", "n"],
+  "describe-portal": ["T", "n"],
+};
+const RESULT_NOT_PASSED_ON = "it ran, but its result was not passed on: an earlier result of the same batch was withheld";
+
 export class ServerStream {
   /** The transaction status from the server's last ReadyForQuery. */
   status = "I";
@@ -42,7 +53,7 @@ export class ServerStream {
   handle(frame: Frame): Promise<void> | void {
     // A setting the server reports comes just before ReadyForQuery, so inside a discarded result's tail too.
     if (this.discardUntilReady && frame.type !== "Z" && frame.type !== "S") {
-      this.completeQuietly(frame.type);
+      this.completeQuietly(frame);
       return;
     }
     const handler = this.handlers[frame.type];
@@ -79,19 +90,32 @@ export class ServerStream {
     if (this.current.refusal === undefined) this.toClient.add(frame.raw);
   }
 
-  private completeQuietly(type: string): void {
+  /**
+   * After a withheld result the client has its error, and nothing more of the batch reaches it; the server
+   * still runs the rest, so what each statement did (rows, tags, errors) is recorded all the same.
+   */
+  private completeQuietly(frame: Frame): void {
     const head = this.expected.head;
     if (!head) return;
-    const ends: Record<string, string[]> = {
-      parse: ["1"],
-      bind: ["2"],
-      close: ["3"],
-      "describe-statement": ["T", "n"],
-      "describe-portal": ["T", "n"],
-      execute: ["C", "I", "s"],
-    };
-    if (type === "E" && head.kind !== "query") this.expected.dropUntilSync();
-    else if (ends[head.kind]?.includes(type)) this.expected.complete();
+    const record = this.recordOfHead();
+    if (frame.type === "D") {
+      if (record) record.rows += 1;
+      return;
+    }
+    if (frame.type === "C" && record) record.tags.push(commandTag(frame.body));
+    if (frame.type === "E") {
+      const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
+      const failure = { code: fields.code ?? "", message: fields.message };
+      if (head.kind === "query") (head.record ??= newRecord()).error ??= failure;
+      else this.skipToSync(failure);
+      return;
+    }
+    if (head.kind === "execute" && EXECUTE_ENDS.includes(frame.type)) {
+      this.expected.shift();
+      this.finish({ ...head.record, error: head.record.error ?? { code: "", message: RESULT_NOT_PASSED_ON } });
+      return;
+    }
+    if (QUIET_ENDS[head.kind]?.includes(frame.type)) this.expected.complete();
   }
 
   private rowDescription(frame: Frame): Promise<void> | void {
