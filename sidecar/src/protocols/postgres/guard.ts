@@ -72,8 +72,6 @@ export class PostgresGuard implements SessionGuard {
   /** Evidence seq of the statement record, by the id handed to the protocol layer. */
   private readonly statementSeqs = new Map<string, number>();
   private readonly sqlPrepared = new SqlPreparedStatements();
-  /** PREPAREs on their way to the server, by statement id: remembered once it ran them. */
-  private readonly preparing = new Map<string, { name: string; facts: SqlFacts }>();
   private fatal: (error: unknown) => void = () => undefined;
 
   constructor(private readonly options: GuardOptions) {}
@@ -103,9 +101,7 @@ export class PostgresGuard implements SessionGuard {
   }
 
   result(id: string, outcome: StatementOutcome): void {
-    const preparing = this.preparing.get(id);
-    this.preparing.delete(id);
-    if (preparing && !outcome.error) this.sqlPrepared.remember(preparing.name, preparing.facts);
+    this.sqlPrepared.ran(id, outcome.error === undefined);
     const statement = this.statementSeqs.get(id);
     this.statementSeqs.delete(id);
     if (statement === undefined) return;
@@ -159,16 +155,9 @@ export class PostgresGuard implements SessionGuard {
     return { check, classification, judged, decision: refused ? { action: "deny", policy: decision.policy, rule: "(masking)", message: refused[1] } : decision };
   }
 
-  /** A statement goes to the server under `id`: what it deallocates is forgotten, what it prepares awaits its result. */
+  /** A query goes to the server under `id`: what it deallocates is forgotten, what it prepares awaits its result. */
   private sent(entry: Checked, id: string): string[] {
-    if (!entry.classification.ok) return [id];
-    const { preparedUses, statements } = entry.classification;
-    this.sqlPrepared.sending(preparedUses);
-    preparedUses.forEach((use, index) => {
-      const facts = statements[index];
-      // One evidence id per query: a PREPARE in a query of several statements is remembered with it.
-      if (use && "prepares" in use && facts) this.preparing.set(id, { name: use.prepares, facts });
-    });
+    if (entry.classification.ok) this.sqlPrepared.sending(id, entry.classification.statements, entry.classification.preparedUses);
     return [id];
   }
 

@@ -5,7 +5,7 @@
 // instead). Completed statements are reported to the guard for evidence.
 import type { RowDescriptionMessage } from "pg-protocol/dist/messages.js";
 import { BackendDecoder, dataRow, errorResponse, splitDataRow, SQLSTATE, type ErrorFields } from "./backend.js";
-import { type ExecutionRecord, type ExpectationQueue, newRecord, settle } from "./expectations.js";
+import { type ExecutionRecord, type Expectation, type ExpectationQueue, newRecord, settle } from "./expectations.js";
 import type { Frame } from "./frames.js";
 import type { Output } from "./output.js";
 import type { MaskPlan, ResultField, ResultMasking, SessionGuard } from "./ports.js";
@@ -103,19 +103,21 @@ export class ServerStream {
       return;
     }
     if (frame.type === "C" && record) record.tags.push(commandTag(frame.body));
-    if (frame.type === "E") {
-      const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
-      const failure = { code: fields.code ?? "", message: fields.message };
-      if (head.kind === "query") (head.record ??= newRecord()).error ??= failure;
-      else this.skipToSync(failure);
-      return;
-    }
+    if (frame.type === "E") return this.failedQuietly(frame, head);
     if (head.kind === "execute" && EXECUTE_ENDS.includes(frame.type)) {
       this.expected.shift();
       this.finish({ ...head.record, error: head.record.error ?? { code: "", message: RESULT_NOT_PASSED_ON } });
       return;
     }
     if (QUIET_ENDS[head.kind]?.includes(frame.type)) this.expected.complete();
+  }
+
+  /** An error in a discarded tail: the server skips the rest of the batch, as after any error. */
+  private failedQuietly(frame: Frame, head: Expectation): void {
+    const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
+    const failure = { code: fields.code ?? "", message: fields.message };
+    if (head.kind === "query") (head.record ??= newRecord()).error ??= failure;
+    else this.skipToSync(failure);
   }
 
   private rowDescription(frame: Frame): Promise<void> | void {

@@ -15,28 +15,51 @@ function classified(text: string): { statements: SqlFacts[]; uses: Array<Prepare
 }
 
 describe("SqlPreparedStatements", () => {
+  function prepared(session: SqlPreparedStatements, id: string, text: string, ok = true): void {
+    const { statements, uses } = classified(text);
+    session.sending(id, statements, uses);
+    session.ran(id, ok);
+  }
+  const judge = (session: SqlPreparedStatements, text: string): SqlFacts | undefined => {
+    const execute = classified(text);
+    return session.judged(execute.statements, execute.uses)[0];
+  };
+
   it("judges EXECUTE as the statement the server prepared, without the prepare tag", () => {
     const session = new SqlPreparedStatements();
-    const prepare = classified("PREPARE wipe AS DELETE FROM orders");
-    session.remember("wipe", prepare.statements[0]!);
-    const execute = classified("EXECUTE wipe");
-    expect(session.judged(execute.statements, execute.uses)[0]).toMatchObject({ command: "DELETE", hasWhere: false, tablesWritten: ["orders"], dangerous: [] });
+    prepared(session, "1", "PREPARE wipe AS DELETE FROM orders");
+    expect(judge(session, "EXECUTE wipe")).toMatchObject({ command: "DELETE", hasWhere: false, tablesWritten: ["orders"], dangerous: [] });
   });
 
-  it("keeps the generic facts for a name it never saw prepared, and forgets on DEALLOCATE and DISCARD ALL", () => {
+  it("adds what EXECUTE's own arguments call and read", () => {
     const session = new SqlPreparedStatements();
-    session.remember("totals", classified("PREPARE totals AS SELECT 1").statements[0]!);
-    session.remember("other", classified("PREPARE other AS SELECT 2").statements[0]!);
-    const generic = (name: string): SqlFacts | undefined => {
-      const execute = classified(`EXECUTE ${name}`);
-      return session.judged(execute.statements, execute.uses)[0];
-    };
-    expect(generic("unknown")).toMatchObject({ command: "UTILITY", dangerous: ["execute-prepared"] });
-    expect(generic("totals")).toMatchObject({ command: "SELECT" });
-    session.sending(classified("DEALLOCATE totals").uses);
-    expect(generic("totals")).toMatchObject({ command: "UTILITY" });
-    expect(generic("other")).toMatchObject({ command: "SELECT" });
-    session.sending(classified("DISCARD ALL").uses);
-    expect(generic("other")).toMatchObject({ command: "UTILITY" });
+    prepared(session, "1", "PREPARE echo(text) AS SELECT $1");
+    expect(judge(session, "EXECUTE echo(pg_read_file('/etc/hostname'))")).toMatchObject({ command: "SELECT", functions: ["pg_read_file"], dangerous: expect.arrayContaining(["server-file-function"]) });
+  });
+
+  it("remembers nothing of a query that failed, keeps the generic facts for unknown names, and forgets on DEALLOCATE and DISCARD ALL", () => {
+    const session = new SqlPreparedStatements();
+    prepared(session, "1", "PREPARE broken AS SELECT 1", false);
+    expect(judge(session, "EXECUTE broken")).toMatchObject({ command: "UTILITY", dangerous: ["execute-prepared"] });
+    prepared(session, "2", "PREPARE totals AS SELECT 1");
+    prepared(session, "3", "PREPARE other AS SELECT 2");
+    prepared(session, "4", "DEALLOCATE totals");
+    expect(judge(session, "EXECUTE totals")).toMatchObject({ command: "UTILITY" });
+    expect(judge(session, "EXECUTE other")).toMatchObject({ command: "SELECT" });
+    prepared(session, "5", "DISCARD ALL");
+    expect(judge(session, "EXECUTE other")).toMatchObject({ command: "UTILITY" });
+  });
+
+  it("follows the order of the statements sent: a DEALLOCATE after a PREPARE, in one query or pipelined, wins", () => {
+    const session = new SqlPreparedStatements();
+    prepared(session, "1", "PREPARE x AS SELECT 1; DEALLOCATE x");
+    expect(judge(session, "EXECUTE x")).toMatchObject({ command: "UTILITY" });
+    const first = classified("PREPARE y AS SELECT 1");
+    const second = classified("DEALLOCATE y");
+    session.sending("2", first.statements, first.uses);
+    session.sending("3", second.statements, second.uses);
+    session.ran("2", true);
+    session.ran("3", true);
+    expect(judge(session, "EXECUTE y")).toMatchObject({ command: "UTILITY" });
   });
 });

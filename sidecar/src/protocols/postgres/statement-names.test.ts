@@ -29,6 +29,8 @@ describe("StatementNames", () => {
   it("recognizes SQL that names its statements, and uses a new prefix per session", () => {
     expect(names.namedIn(`DEALLOCATE "${names.serverName("s1")}"`)).toBe(true);
     expect(names.namedIn("DEALLOCATE s1")).toBe(false);
+    // Unquoted names fold to lower case.
+    expect(names.namedIn(`EXECUTE ${names.serverName("s1").toUpperCase()}`)).toBe(true);
     expect(new StatementNames().prefix).not.toBe(names.prefix);
   });
 });

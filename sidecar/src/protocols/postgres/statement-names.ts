@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { message as frame } from "./backend.js";
 import type { FrontendMessage } from "./frontend.js";
+import { RESERVED_STATEMENT_PREFIX } from "./sql/sql-walk.js";
 
 const NUL = Buffer.from([0]);
 
@@ -19,15 +20,19 @@ const rebuilt = (raw: Buffer, parts: Buffer[]): Buffer => frame(String.fromCharC
 const stringEnd = (raw: Buffer, offset: number): number => raw.indexOf(0, offset);
 
 export class StatementNames {
-  readonly prefix = `portcullis_${randomBytes(8).toString("hex")}_`;
+  readonly prefix = `${RESERVED_STATEMENT_PREFIX}${randomBytes(8).toString("hex")}_`;
 
   serverName(name: string): string {
     return name === "" ? "" : `${this.prefix}${name}`;
   }
 
-  /** Whether SQL text names the gateway's statements (to DEALLOCATE or replace them). */
+  /**
+   * Whether SQL text names the gateway's statements (to EXECUTE, DEALLOCATE or replace them), in any case:
+   * unquoted names fold to lower case. The classifier refuses any statement name that begins with
+   * portcullis_, however it is spelled (U&"…" included), wherever it is in the statement (sql-walk.ts).
+   */
   namedIn(text: string): boolean {
-    return text.includes(this.prefix);
+    return text.toLowerCase().includes(this.prefix);
   }
 
   /** The frame to send the server for `message` (raw as the client sent it): statement names rewritten. */

@@ -10,6 +10,8 @@ export interface PlpgsqlBody {
   /** Complete SQL statements to classify, one per statement or expression in the body. */
   statements: string[];
   dynamicSql: boolean;
+  /** The code's variables and parameters (found, NEW, OLD, TG_OP … included), in lower case: names in its SQL that are no columns. */
+  variables: string[];
 }
 
 // PostgreSQL's RawParseMode values that PL/pgSQL stores with each expression.
@@ -27,7 +29,7 @@ export function plpgsqlBody(statementText: string): PlpgsqlBody {
   } catch (error) {
     throw new ClassificationError(`the PL/pgSQL code cannot be parsed: ${parserMessage(error)}`);
   }
-  const body: PlpgsqlBody = { statements: [], dynamicSql: false };
+  const body: PlpgsqlBody = { statements: [], dynamicSql: false, variables: [] };
   collect(tree, body);
   return body;
 }
@@ -83,6 +85,7 @@ function collect(value: unknown, body: PlpgsqlBody): void {
     // OPEN … FOR EXECUTE and RETURN QUERY EXECUTE keep their string in dynquery.
     if (DYNAMIC_STATEMENTS.has(key) || key === "dynquery") body.dynamicSql = true;
     if (key === "PLpgSQL_expr" && isObject(field)) body.statements.push(...expressionStatements(field));
+    if (key === "refname" && typeof field === "string") body.variables.push(field.toLowerCase());
     collect(field, body);
   }
 }

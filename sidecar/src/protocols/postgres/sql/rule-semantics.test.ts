@@ -148,3 +148,60 @@ describe("ALTER TABLE's subcommands", () => {
     expect(decide(rules, sql)).toBe(decision);
   });
 });
+
+describe("the gateway's own prepared statements cannot be named from SQL", () => {
+  it.each([
+    ["EXECUTE PORTCULLIS_0123456789abcdef_S3"],
+    ['CREATE TABLE copy AS EXECUTE U&"portcullis\\005f0123456789abcdef\\005fs3"'],
+    ["EXPLAIN ANALYZE EXECUTE portcullis_0123456789abcdef_s3"],
+    ["DEALLOCATE portcullis_0123456789abcdef_s3"],
+    ["PREPARE portcullis_0123456789abcdef_s3 AS SELECT 1"],
+    ["CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'EXECUTE portcullis_0123456789abcdef_s3'"],
+  ])("%s is refused", (sql) => {
+    const classification = classifySql(sql);
+    expect(!classification.ok && classification.error).toMatch(/prepared statement names beginning with portcullis_ are the gateway's own/);
+  });
+});
+
+describe("a CREATE TRIGGER the guard cannot look up", () => {
+  it.each([
+    ["DO $$ BEGIN CREATE TRIGGER t AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION evil(); END $$"],
+    ["CREATE SCHEMA s CREATE TABLE x (a int) CREATE TRIGGER t AFTER INSERT ON x FOR EACH ROW EXECUTE FUNCTION public.evil()"],
+    ["CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'CREATE TRIGGER t AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION evil()'"],
+  ])("%s is refused", (sql) => {
+    const classification = classifySql(sql);
+    expect(!classification.ok && classification.error).toMatch(/a CREATE TRIGGER inside another statement/);
+  });
+});
+
+describe("bounds that only look like bounds", () => {
+  it.each<[string, boolean]>([
+    ["DELETE FROM t WHERE EXISTS (SELECT 1 FROM t WHERE t.id > 0)", false],
+    ["DELETE FROM t WHERE EXISTS (SELECT 1 FROM u AS t WHERE t.x = 1)", false],
+    ["WITH t AS (SELECT 1 AS x) DELETE FROM public.t WHERE EXISTS (SELECT FROM t WHERE t.x = 1)", false],
+    ["DELETE FROM t o WHERE EXISTS (SELECT 1 FROM r WHERE r.x = o.id OR true)", false],
+    ["DELETE FROM t USING u WHERE u.x = 1", false],
+    ["UPDATE t SET a = 0 FROM (SELECT 1 AS one) s WHERE s.one = 1", false],
+    ["UPDATE t SET a = 0 FROM s WHERE id = s.id", false],
+    ["DELETE FROM t WHERE NOT (1 = 0 AND id = 1)", false],
+    ["DELETE FROM t WHERE COALESCE(true, id = 1)", false],
+    ["DELETE FROM t WHERE (true OR id = 1) IS TRUE", false],
+    ["DELETE FROM t WHERE CASE WHEN true THEN true ELSE id = 1 END", false],
+    ["MERGE INTO t USING (SELECT 1 AS one) s ON s.one = 1 WHEN MATCHED THEN DELETE", false],
+    ["MERGE INTO t USING s ON s.id = 1 WHEN MATCHED AND s.x > 0 THEN DELETE", false],
+    ["CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM audit WHERE TG_OP = 'INSERT'; RETURN NEW; END $$", false],
+    ["CREATE FUNCTION f(p int) RETURNS void LANGUAGE sql AS 'DELETE FROM t WHERE p = 1'", false],
+    ["CREATE FUNCTION f(p int) RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM t WHERE p = 1; END", false],
+    ["CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE v int; BEGIN DELETE FROM t WHERE v = 1; END $$", false],
+    ["CREATE RULE r AS ON INSERT TO orders DO ALSO DELETE FROM audit WHERE NEW.id = 1", false],
+    ["CREATE RULE r AS ON INSERT TO orders DO ALSO DELETE FROM audit WHERE id = NEW.id", true],
+    ["DELETE FROM t WHERE NOT (id = 1)", true],
+    ["DELETE FROM t WHERE id = COALESCE(1, 2) AND lower(email) = 'x'", true],
+    ["DELETE FROM t WHERE active IS TRUE", true],
+    ["MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", true],
+    ["CREATE FUNCTION f(p_id int) RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM orders WHERE id = p_id; END $$", true],
+    ["CREATE FUNCTION f(p_id int) RETURNS void LANGUAGE sql AS 'DELETE FROM orders WHERE orders.id = f.p_id'", true],
+  ])("%s: bounded %s", (sql, bounded) => {
+    expect(only(sql).hasWhere).toBe(bounded);
+  });
+});

@@ -6,6 +6,7 @@
 // named; any other table reference counts as read.
 import type { Node } from "libpg-query";
 import { isObject, unwrap, type Fields, type NodeKind } from "./parse-tree.js";
+import { ClassificationError } from "./parser.js";
 
 /** An INSERT, UPDATE, DELETE (or a MERGE without actions) that runs as part of the statement. */
 export interface Modification {
@@ -23,6 +24,8 @@ export interface WalkResult {
   storedModifications: Modification[];
   /** ALTER TABLE's subcommands in words, e.g. DROP COLUMN, ADD CONSTRAINT (PostgreSQL's AT_DropColumn, AT_AddConstraint). */
   subcommands: string[];
+  /** CREATE TRIGGER and CREATE EVENT TRIGGER statements in the tree, the statement itself included. */
+  triggers: number;
   /** Tags for what the tree hides inside: data-modifying-cte, execute-prepared. */
   dangerous: string[];
 }
@@ -91,69 +94,148 @@ function subcommandWords(subtype: string): string {
     .toUpperCase();
 }
 
-/** The target's names a condition can refer to its rows by: its alias, or its name (and schema.name). */
+/** How a condition may refer to the rows an UPDATE, DELETE or MERGE changes. */
+interface RowScope {
+  /** The target's alias, or its name. */
+  target: ReadonlySet<string>;
+  /** Whether an unqualified column is the target's: not when FROM, USING or a MERGE source brings other columns. */
+  unqualifiedIsTarget: boolean;
+  /** Names that are no columns: the variables and parameters of the code around it, a rule's NEW and OLD. */
+  variables: ReadonlySet<string>;
+}
+
 function targetNames(relation: unknown): Set<string> {
   if (!isObject(relation)) return new Set();
   const alias = isObject(relation.alias) && typeof relation.alias.aliasname === "string" ? relation.alias.aliasname : undefined;
-  if (alias !== undefined) return new Set([alias]);
-  return new Set([relation.relname, relation.schemaname].filter((name): name is string => typeof name === "string"));
+  const name = alias ?? relation.relname;
+  return new Set(typeof name === "string" ? [name] : []);
 }
 
-function hasWhere(kind: NodeKind, body: Fields): boolean {
-  return (kind === "UpdateStmt" || kind === "DeleteStmt") && filtersRows(body.whereClause, targetNames(body.relation));
+function hasWhere(kind: NodeKind, body: Fields, variables: ReadonlySet<string>): boolean {
+  if (kind !== "UpdateStmt" && kind !== "DeleteStmt") return false;
+  const others = [body.fromClause, body.usingClause].some((list) => Array.isArray(list) && list.length > 0);
+  return filtersRows(body.whereClause, { target: targetNames(body.relation), unqualifiedIsTarget: !others, variables });
 }
+
+// Within a condition's parts, these make a boolean out of others: a row reference under them may not decide it.
+const BOOLEAN_LOGIC = new Set(["BoolExpr", "CaseExpr", "CoalesceExpr", "MinMaxExpr"]);
 
 /**
  * Whether a condition can tell rows apart, so it bounds an UPDATE or DELETE. One that refers to no row
- * (WHERE true, WHERE 1 = 1, WHERE EXISTS (SELECT 1)) holds for every row or for none, and an OR holds for
- * every row when any of its branches can; WHERE CURRENT OF is one row. A column inside a subquery counts
- * only when it names the target (t.id): an unqualified one may be the subquery's own.
+ * (WHERE true, WHERE 1 = 1, WHERE EXISTS (SELECT 1)) holds for every row or for none; an OR holds for every
+ * row when any of its branches can (NOT swaps AND and OR); a row reference counts only where it decides the
+ * part it is in (id = 5, lower(email) = 'x'; not COALESCE(true, id = 1)); WHERE CURRENT OF is one row. A
+ * column of a subquery counts when it names the target and the subquery does not name another thing so.
  */
-export function filtersRows(condition: unknown, target: ReadonlySet<string>): boolean {
+export function filtersRows(condition: unknown, scope: RowScope, negated = false): boolean {
   if (!isObject(condition)) return false;
   const [kind, body] = unwrap(condition as Node);
-  if (kind === "CurrentOfExpr") return true;
   if (kind === "BoolExpr" && isObject(body) && Array.isArray(body.args)) {
-    if (body.boolop === "OR_EXPR") return body.args.every((arg: unknown) => filtersRows(arg, target));
-    if (body.boolop === "AND_EXPR") return body.args.some((arg: unknown) => filtersRows(arg, target));
+    const args: unknown[] = body.args;
+    if (body.boolop === "NOT_EXPR") return filtersRows(args[0], scope, !negated);
+    const everyBranch = (body.boolop === "OR_EXPR") !== negated;
+    return everyBranch ? args.every((arg) => filtersRows(arg, scope, negated)) : args.some((arg) => filtersRows(arg, scope, negated));
   }
-  return refersToRow(condition, target, false);
+  return refersToRow(condition, scope, new Set(), false);
 }
 
-function refersToRow(value: unknown, target: ReadonlySet<string>, inSubquery: boolean): boolean {
-  if (Array.isArray(value)) return value.some((item) => refersToRow(item, target, inSubquery));
+function refersToRow(value: unknown, scope: RowScope, declared: ReadonlySet<string>, inSubquery: boolean): boolean {
+  if (Array.isArray(value)) return value.some((item) => refersToRow(item, scope, declared, inSubquery));
   if (!isObject(value)) return false;
   return Object.entries(value).some(([key, field]) => {
-    if (key === "ColumnRef") return isObject(field) && (!inSubquery || namesTarget(field, target));
+    if (key === "ColumnRef") return isObject(field) && columnOfTarget(field, scope, declared, inSubquery);
     if (key === "CurrentOfExpr") return true;
-    // x IN (SELECT …): x is the statement's; the subquery's columns may be its own.
-    if (key === "SubLink") return isObject(field) && (refersToRow(field.testexpr, target, inSubquery) || refersToRow(field.subselect, target, true));
-    return refersToRow(field, target, inSubquery);
+    if (BOOLEAN_LOGIC.has(key)) return false;
+    if (key === "SubLink" && isObject(field)) return refersToRow(field.testexpr, scope, declared, inSubquery) || subqueryRefers(field.subselect, scope, declared);
+    return refersToRow(field, scope, declared, inSubquery);
   });
 }
 
-/** A qualified column reference whose qualifier is the target (t.id). */
-function namesTarget(columnRef: Fields, target: ReadonlySet<string>): boolean {
-  const fields = Array.isArray(columnRef.fields) ? columnRef.fields : [];
-  const first = stringItems({ List: { items: fields } })[0];
-  return fields.length > 1 && first !== undefined && target.has(first);
+function columnOfTarget(columnRef: Fields, scope: RowScope, declared: ReadonlySet<string>, inSubquery: boolean): boolean {
+  const parts = (Array.isArray(columnRef.fields) ? columnRef.fields : []).map((part: unknown) => (isObject(part) && isObject(part.String) && typeof part.String.sval === "string" ? part.String.sval : "*"));
+  const first = parts[0];
+  if (first === undefined || scope.variables.has(first.toLowerCase())) return false;
+  if (parts.length === 1) return !inSubquery && scope.unqualifiedIsTarget;
+  const qualifier = parts[parts.length - 2] as string;
+  return !declared.has(qualifier) && scope.target.has(qualifier);
+}
+
+/** A subquery filters the outer rows when its own conditions (WHERE, JOIN … ON) do, through a reference to them. */
+function subqueryRefers(subselect: unknown, scope: RowScope, declared: ReadonlySet<string>): boolean {
+  const select = isObject(subselect) && isObject(subselect.SelectStmt) ? subselect.SelectStmt : undefined;
+  if (!select) return false;
+  const inner = new Set([...declared, ...declaredNames(select)]);
+  const correlated = (condition: unknown): boolean => {
+    if (!isObject(condition)) return false;
+    const [kind, body] = unwrap(condition as Node);
+    if (kind === "BoolExpr" && isObject(body) && Array.isArray(body.args)) {
+      const args: unknown[] = body.args;
+      if (body.boolop === "OR_EXPR") return args.every(correlated);
+      if (body.boolop === "AND_EXPR") return args.some(correlated);
+      return correlated(args[0]);
+    }
+    return refersToRow(condition, scope, inner, true);
+  };
+  return correlated(select.whereClause) || joinConditions(select.fromClause).some(correlated);
+}
+
+/** The names a SELECT's FROM list and WITH clause bring into scope: tables (by alias or name), subqueries, CTEs. */
+function declaredNames(select: Fields): string[] {
+  const names: string[] = [];
+  const collect = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(collect);
+    if (!isObject(value)) return;
+    if (typeof value.relname === "string") names.push(isObject(value.alias) && typeof value.alias.aliasname === "string" ? value.alias.aliasname : value.relname);
+    else if (isObject(value.alias) && typeof value.alias.aliasname === "string") names.push(value.alias.aliasname);
+    if (typeof value.ctename === "string") names.push(value.ctename);
+    for (const [key, field] of Object.entries(value)) if (key !== "SubLink" && key !== "alias") collect(field);
+  };
+  collect(select.fromClause);
+  collect(select.withClause);
+  return names;
+}
+
+function joinConditions(fromClause: unknown): unknown[] {
+  const conditions: unknown[] = [];
+  const collect = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(collect);
+    if (!isObject(value)) return;
+    if (isObject(value.JoinExpr)) {
+      conditions.push(value.JoinExpr.quals);
+      collect(value.JoinExpr.larg);
+      collect(value.JoinExpr.rarg);
+    }
+  };
+  collect(fromClause);
+  return conditions;
 }
 
 /**
  * MERGE as the INSERT, UPDATE and DELETE its actions perform. An action on matched rows is bounded by the
- * join condition or its own; one on target rows the source does not match (BY SOURCE) only by its own.
+ * join condition or its own; one on target rows the source does not match (BY SOURCE) only by its own. The
+ * source's columns are no bound: only a reference to the target counts.
  */
-function mergeModifications(body: Fields): Modification[] {
-  const target = targetNames(body.relation);
+function mergeModifications(body: Fields, variables: ReadonlySet<string>): Modification[] {
+  const scope: RowScope = { target: targetNames(body.relation), unqualifiedIsTarget: false, variables };
   const clauses = Array.isArray(body.mergeWhenClauses) ? body.mergeWhenClauses : [];
   const actions = clauses.flatMap((clause: unknown): Modification[] => {
     const when = isObject(clause) && isObject(clause.MergeWhenClause) ? clause.MergeWhenClause : undefined;
     const command = when && typeof when.commandType === "string" ? MERGE_ACTIONS[when.commandType] : undefined;
     if (!when || !command) return [];
-    const joined = when.matchKind === "MERGE_WHEN_MATCHED" && filtersRows(body.joinCondition, target);
-    return [{ command, hasWhere: command === "INSERT" || joined || filtersRows(when.condition, target) }];
+    const joined = when.matchKind === "MERGE_WHEN_MATCHED" && filtersRows(body.joinCondition, scope);
+    return [{ command, hasWhere: command === "INSERT" || joined || filtersRows(when.condition, scope) }];
   });
   return actions.length > 0 ? actions : [{ command: "MERGE", hasWhere: false }];
+}
+
+/** The gateway's own prepared statements are named with this prefix on the wire (statement-names.ts). */
+export const RESERVED_STATEMENT_PREFIX = "portcullis_";
+
+/** SQL may not name the gateway's statements: their text was checked when they ran through Execute, not here. */
+export function reservedName(body: { name?: unknown }): void {
+  if (typeof body.name === "string" && body.name.toLowerCase().startsWith(RESERVED_STATEMENT_PREFIX)) {
+    throw new ClassificationError(`prepared statement names beginning with ${RESERVED_STATEMENT_PREFIX} are the gateway's own`);
+  }
 }
 
 class Walker {
@@ -162,6 +244,10 @@ class Walker {
   readonly functions = new Set<string>();
   readonly modifications: Modification[] = [];
   readonly storedModifications: Modification[] = [];
+  triggers = 0;
+  private ruleActions = 0;
+
+  constructor(private readonly variables: ReadonlySet<string>) {}
   readonly subcommands = new Set<string>();
   readonly dangerous = new Set<string>();
   private storedCode = 0;
@@ -198,26 +284,28 @@ class Walker {
       case "LockingClause":
         // FOR UPDATE OF names FROM items (often aliases) that the FROM clause already reported.
         return;
-      case "CommonTableExpr":
-        if (isObject(body.ctequery) && MODIFYING[unwrap(body.ctequery as Node)[0]]) this.dangerous.add("data-modifying-cte");
-        break;
-      case "ExecuteStmt":
-        // CREATE TABLE … AS EXECUTE p runs a prepared statement the text does not show.
-        this.dangerous.add("execute-prepared");
-        break;
-      case "DropStmt":
-        this.dropped(body);
-        break;
-      case "AlterTableCmd":
-        if (typeof body.subtype === "string") this.subcommands.add(subcommandWords(body.subtype));
-        break;
+      default:
+        this.note(kind, body);
     }
     this.visitStatement(kind, body, scope);
   }
 
+  /** What a node adds to the statement's facts before it is walked. */
+  private note(kind: NodeKind, body: Fields): void {
+    if (kind === "CommonTableExpr" && isObject(body.ctequery) && MODIFYING[unwrap(body.ctequery as Node)[0]]) this.dangerous.add("data-modifying-cte");
+    // CREATE TABLE … AS EXECUTE p runs a prepared statement the text does not show.
+    if (kind === "ExecuteStmt") this.dangerous.add("execute-prepared");
+    if (kind === "ExecuteStmt" || kind === "PrepareStmt" || kind === "DeallocateStmt") reservedName(body);
+    if (kind === "DropStmt") this.dropped(body);
+    if (kind === "CreateTrigStmt" || kind === "CreateEventTrigStmt") this.triggers += 1;
+    if (kind === "AlterTableCmd" && typeof body.subtype === "string") this.subcommands.add(subcommandWords(body.subtype));
+  }
+
   /** Records what the node writes and modifies, then walks the rest of it. */
   private visitStatement(kind: NodeKind, body: Fields, scope: Scope): void {
-    const modifications = kind === "MergeStmt" ? mergeModifications(body) : MODIFYING[kind] ? [{ command: MODIFYING[kind], hasWhere: hasWhere(kind, body) }] : [];
+    // A rule's actions refer to the rule's rows as NEW and OLD.
+    const variables = this.ruleActions > 0 ? new Set([...this.variables, "new", "old"]) : this.variables;
+    const modifications = kind === "MergeStmt" ? mergeModifications(body, variables) : MODIFYING[kind] ? [{ command: MODIFYING[kind], hasWhere: hasWhere(kind, body, variables) }] : [];
     if (this.storedCode === 0) this.modifications.push(...modifications);
     else this.storedModifications.push(...modifications);
     // COPY FROM fills its table; COPY TO only reads it.
@@ -225,7 +313,9 @@ class Walker {
     this.writeTarget(body, target);
     const stored = STORED_CODE.has(kind);
     if (stored) this.storedCode++;
+    if (kind === "RuleStmt") this.ruleActions++;
     this.visitFields(body, scope, target);
+    if (kind === "RuleStmt") this.ruleActions--;
     if (stored) this.storedCode--;
   }
 
@@ -291,9 +381,12 @@ class Walker {
   }
 }
 
-/** The tables, functions and data-modifying parts of one statement. */
-export function walkStatement(node: Node): WalkResult {
-  const walker = new Walker();
+/**
+ * The tables, functions and data-modifying parts of one statement; `variables` are the names that are no
+ * columns in it (the variables and parameters of the code it is part of).
+ */
+export function walkStatement(node: Node, variables: ReadonlySet<string> = new Set()): WalkResult {
+  const walker = new Walker(variables);
   walker.visit(node, new Set());
   const written = [...walker.written];
   return {
@@ -302,6 +395,7 @@ export function walkStatement(node: Node): WalkResult {
     functions: [...walker.functions],
     modifications: walker.modifications,
     storedModifications: walker.storedModifications,
+    triggers: walker.triggers,
     subcommands: [...walker.subcommands],
     dangerous: [...walker.dangerous],
   };

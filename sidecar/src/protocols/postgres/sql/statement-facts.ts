@@ -9,11 +9,13 @@ import { functionDangers } from "./dangerous-functions.js";
 import { ClassificationError, parseStatements, parserMessage, type ParsedStatement } from "./parser.js";
 import { plpgsqlBody } from "./plpgsql.js";
 import { checkCodeReading } from "./code-readings.js";
-import { walkStatement, type Modification, type WalkResult } from "./sql-walk.js";
+import { reservedName, walkStatement, type Modification, type WalkResult } from "./sql-walk.js";
 import { isObject, unwrap, type NodeBody } from "./parse-tree.js";
 import { statementKind } from "./statement-kind.js";
 
 export type StatementFacts = Omit<SqlFacts, "statementCount">;
+
+const NO_VARIABLES: ReadonlySet<string> = new Set();
 
 // Code inside code (a DO block whose SQL holds another DO block, …) is followed this far.
 const MAX_DEPTH = 8;
@@ -29,30 +31,40 @@ export function statementFacts(statement: ParsedStatement): StatementFacts {
   return factsOf(statement.node, statement.text, 0);
 }
 
-function factsOf(node: Node, text: string, depth: number): StatementFacts {
+const TRIGGER_STATEMENTS = new Set(["CreateTrigStmt", "CreateEventTrigStmt"]);
+const nestedTrigger = (): ClassificationError =>
+  new ClassificationError("a CREATE TRIGGER inside another statement (CREATE SCHEMA, a DO block, a function) is refused: send it on its own, so the gateway can look up the function it runs");
+
+function factsOf(node: Node, text: string, depth: number, variables: ReadonlySet<string> = NO_VARIABLES): StatementFacts {
   if (depth > MAX_DEPTH) throw new ClassificationError(`the statement nests code more than ${MAX_DEPTH} levels deep`);
   const [kind, body] = unwrap(node);
+  // The guard looks up the function of a top-level CREATE TRIGGER only (trigger-functions.ts).
+  if (depth > 0 && TRIGGER_STATEMENTS.has(kind)) throw nestedTrigger();
   switch (kind) {
     case "ExplainStmt":
-      return explainFacts(body as NodeBody<"ExplainStmt">, text, depth);
+      return explainFacts(body as NodeBody<"ExplainStmt">, text, depth, variables);
     case "PrepareStmt":
+      reservedName(body as NodeBody<"PrepareStmt">);
       // PREPARE p AS DELETE … is judged as the DELETE, so a rule against DELETE catches it now.
-      return withTags(innerFacts((body as NodeBody<"PrepareStmt">).query, text, depth), ["prepare"]);
+      return withTags(innerFacts((body as NodeBody<"PrepareStmt">).query, text, depth, variables), ["prepare"]);
     case "DeclareCursorStmt":
-      return innerFacts((body as NodeBody<"DeclareCursorStmt">).query, text, depth);
+      return innerFacts((body as NodeBody<"DeclareCursorStmt">).query, text, depth, variables);
     default:
-      return plainFacts(node, text, depth);
+      return plainFacts(node, text, depth, variables);
   }
 }
 
-function innerFacts(query: Node | undefined, text: string, depth: number): StatementFacts {
+function innerFacts(query: Node | undefined, text: string, depth: number, variables: ReadonlySet<string>): StatementFacts {
   if (!query) throw new ClassificationError("the statement has no inner statement to classify");
-  return factsOf(query, text, depth + 1);
+  return factsOf(query, text, depth + 1, variables);
 }
 
-function plainFacts(node: Node, text: string, depth: number): StatementFacts {
+function plainFacts(node: Node, text: string, depth: number, variables: ReadonlySet<string>): StatementFacts {
   const base = statementKind(node);
-  const walk = walkStatement(node);
+  // A SQL-standard body (BEGIN ATOMIC) is walked with the statement: its parameters are no columns either.
+  const [ownKind, ownBody] = unwrap(node);
+  const walk = walkStatement(node, ownKind === "CreateFunctionStmt" ? new Set([...variables, ...functionNames(ownBody as NodeBody<"CreateFunctionStmt">)]) : variables);
+  if (walk.triggers > (TRIGGER_STATEMENTS.has(unwrap(node)[0]) ? 1 : 0)) throw nestedTrigger();
   let facts: StatementFacts = {
     command: base.command,
     commands: union([base.command], [...walk.modifications, ...walk.storedModifications].map((modification) => modification.command)),
@@ -116,8 +128,8 @@ function merge(facts: StatementFacts, inner: readonly StatementFacts[]): Stateme
   );
 }
 
-function explainFacts(body: NodeBody<"ExplainStmt">, text: string, depth: number): StatementFacts {
-  const inner = innerFacts(body.query, text, depth);
+function explainFacts(body: NodeBody<"ExplainStmt">, text: string, depth: number, variables: ReadonlySet<string>): StatementFacts {
+  const inner = innerFacts(body.query, text, depth, variables);
   // EXPLAIN ANALYZE runs the statement, so it is whatever the statement is.
   if (analyzes(body.options ?? []) && inner.command !== "SELECT") return withTags(inner, ["explain-analyze"]);
   const tablesRead = union(inner.tablesRead, inner.tablesWritten);
@@ -158,7 +170,7 @@ function doBlockFacts(body: NodeBody<"DoStmt">, text: string, depth: number): St
   const language = (stringValue(option(body.args, "language")) ?? "plpgsql").toLowerCase();
   // Code in another language could do anything, and nothing here can read it.
   if (language !== "plpgsql") throw new ClassificationError(`a DO block in language ${language} cannot be inspected`);
-  return plpgsqlFacts(text, stringValue(option(body.args, "as")), depth);
+  return plpgsqlFacts(text, stringValue(option(body.args, "as")), depth, []);
 }
 
 function functionSource(body: NodeBody<"CreateFunctionStmt">): string | undefined {
@@ -166,11 +178,23 @@ function functionSource(body: NodeBody<"CreateFunctionStmt">): string | undefine
   return isObject(definition) && isObject(definition.List) && Array.isArray(definition.List.items) ? stringValue(definition.List.items[0]) : undefined;
 }
 
-/** PL/pgSQL code: every statement and expression in it, classified. */
-function plpgsqlFacts(text: string, source: string | undefined, depth: number): StatementFacts[] {
+/** A function's parameters and its own name (which qualifies them: f.id), in lower case: names in its body that are no columns. */
+function functionNames(body: NodeBody<"CreateFunctionStmt">): string[] {
+  const names: string[] = [];
+  for (const parameter of body.parameters ?? []) {
+    const [, value] = unwrap(parameter);
+    if (isObject(value) && typeof value.name === "string") names.push(value.name.toLowerCase());
+  }
+  const name = (body.funcname ?? []).map((part) => stringValue(part)).at(-1);
+  return name === undefined ? names : [...names, name.toLowerCase()];
+}
+
+/** PL/pgSQL code: every statement and expression in it, classified with its variables known as such. */
+function plpgsqlFacts(text: string, source: string | undefined, depth: number, names: readonly string[]): StatementFacts[] {
   checkCodeReading(source);
   const code = plpgsqlBody(text);
-  const facts = code.statements.flatMap((sql) => embeddedFacts(sql, depth));
+  const variables = new Set([...code.variables, ...names]);
+  const facts = code.statements.flatMap((sql) => embeddedFacts(sql, depth, variables));
   return code.dynamicSql ? [...facts, { ...emptyFacts(), dangerous: ["dynamic-sql"] }] : facts;
 }
 
@@ -178,22 +202,22 @@ function functionBodyFacts(body: NodeBody<"CreateFunctionStmt">, text: string, d
   // Without LANGUAGE only a SQL-standard body (BEGIN ATOMIC / RETURN) is valid; the walk covers that one.
   const language = (stringValue(option(body.options, "language")) ?? "sql").toLowerCase();
   const source = functionSource(body);
-  if (language === "plpgsql") return plpgsqlFacts(text, source, depth);
+  if (language === "plpgsql") return plpgsqlFacts(text, source, depth, functionNames(body));
   if (language === "sql" && source !== undefined) {
     checkCodeReading(source);
-    return embeddedFacts(source, depth);
+    return embeddedFacts(source, depth, new Set(functionNames(body)));
   }
   return [];
 }
 
-function embeddedFacts(sql: string, depth: number): StatementFacts[] {
+function embeddedFacts(sql: string, depth: number, variables: ReadonlySet<string>): StatementFacts[] {
   let statements: ParsedStatement[];
   try {
     statements = parseStatements(sql);
   } catch (error) {
     throw new ClassificationError(`the SQL inside the statement's code cannot be parsed: ${parserMessage(error)}`);
   }
-  return statements.map((statement) => factsOf(statement.node, statement.text, depth + 1));
+  return statements.map((statement) => factsOf(statement.node, statement.text, depth + 1, variables));
 }
 
 function emptyFacts(): StatementFacts {
