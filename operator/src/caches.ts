@@ -53,9 +53,10 @@ export function onAnyChange(informers: Informer<KubernetesObject>[], listener: (
   return () => removers.forEach((remove) => remove());
 }
 
-export function brokerSources(caches: Caches, sealKey: Buffer): BrokerSources {
+export function brokerSources(caches: Caches, sealKey: Buffer, sidecarUid: number): BrokerSources {
   return {
     sealKey,
+    sidecarUid,
     pod: (namespace, name) => caches.pods.get(namespace, name),
     accessPolicies: (namespace) => caches.policies.list(namespace),
     resources: (namespace) => caches.resources.list(namespace),

@@ -103,7 +103,7 @@ async function run(settings: OperatorSettings): Promise<void> {
   await listen(probe, settings.caProbePort, settings.listenHost);
 
   const broker = createBrokerHandler({
-    sources: brokerSources(caches, sealKey),
+    sources: brokerSources(caches, sealKey, injection.sidecarUid),
     authApi: clients.authentication,
     customObjects: clients.customObjects,
     metrics,

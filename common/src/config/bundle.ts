@@ -73,10 +73,12 @@ export interface ConfigInputs {
   /** The Secrets and ConfigMaps that could be read, by name; an absent name is a missing object. */
   secrets: ReadonlyMap<string, V1Secret>;
   configMaps: ReadonlyMap<string, V1ConfigMap>;
+  /** The Resources the pod was injected with (its injection record): no other is served to it. */
+  pinnedResources?: readonly string[];
 }
 
 /** What the bundle is built from once the policies are chosen: the namespace's Resources and the referenced objects. */
-export type BundleInputs = Pick<ConfigInputs, "resources" | "secrets" | "configMaps"> & { namespace: string };
+export type BundleInputs = Pick<ConfigInputs, "resources" | "secrets" | "configMaps" | "pinnedResources"> & { namespace: string };
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const nameOf = (object: { metadata?: { name?: string } }): string => object.metadata?.name ?? "";
@@ -188,6 +190,10 @@ function resolveCaBundle(resource: IResource, inputs: BundleInputs, problems: Pr
 }
 
 function brokerResource(name: string, namingPolicies: string[], inputs: BundleInputs): BrokeredResource {
+  if (inputs.pinnedResources && !inputs.pinnedResources.includes(name)) {
+    const injected = inputs.pinnedResources.map((resource) => `"${resource}"`).join(", ") || "none";
+    return { name, error: `Resource "${name}" is not served to this pod: it was injected with ${injected}, and a running pod gets no other (a new pod, e.g. a rollout, does)` };
+  }
   const resource = inputs.resources.find((candidate) => nameOf(candidate) === name);
   if (!resource) {
     const namedBy = namingPolicies.map((policy) => `"${policy}"`).join(", ");

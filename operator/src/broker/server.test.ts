@@ -6,7 +6,8 @@ import { listen } from "../http/https-server.js";
 import { OperatorMetrics } from "../metrics.js";
 import type { ConfigBundle } from "@portcullis/common/config/bundle";
 import { createBrokerHandler, type BrokerHandler, type BrokerLogger } from "./server.js";
-import { FakeSources, FakeTokenReviewer, NAMESPACE, POD_UID, agentPod, exampleSources, fakeToken, podBoundReview, secret } from "./test-fixtures.js";
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { FakeSources, FakeTokenReviewer, NAMESPACE, POD_NAME, POD_UID, agentPod, exampleSources, fakeToken, podBoundReview, policy, postgresResource, secret } from "./test-fixtures.js";
 
 const TOKEN = fakeToken("sidecar", Math.floor(Date.now() / 1000) + 3600);
 const OTHER_POD_TOKEN = fakeToken("other", Math.floor(Date.now() / 1000) + 3600);
@@ -164,6 +165,32 @@ describe("GET /v1/config", () => {
     expect(await counter("config", "ok")).toBe(1);
     expect(JSON.stringify(harness.logs)).not.toContain("s3cret");
     expect(harness.logs).toContainEqual({ level: "info", message: "broker request", meta: expect.objectContaining({ pod: `${NAMESPACE}/report-bot-5d8f7c-x2k4q`, outcome: "ok" }) as unknown });
+  });
+
+  it("serves a running pod only the Resources it was injected with: a policy that selects it later adds none, and its Secret is not read", async () => {
+    harness.sources.resourceList.push(postgresResource("payments-db"));
+    harness.sources.secrets.set("payments-db-credentials", secret("payments-db-credentials", { username: "payer", password: "p4y" }));
+    harness.sources.policies.push(policy("payments", { resources: ["payments-db"], rules: [], defaultAction: "allow" }));
+    const { status, body } = await call("/v1/config", { headers: auth() });
+    expect(status).toBe(200);
+    const bundle = body as unknown as ConfigBundle;
+    expect(bundle.resources.find((resource) => resource.name === "payments-db")).toEqual({
+      name: "payments-db",
+      error: 'Resource "payments-db" is not served to this pod: it was injected with "orders-db", and a running pod gets no other (a new pod, e.g. a rollout, does)',
+    });
+    expect(bundle.resources.find((resource) => resource.name === "orders-db")?.credentials).toBeDefined();
+    expect(harness.sources.secretReads).not.toContain("payments-db-credentials");
+  });
+
+  it("refuses the configuration when a Resource it serves turned transparent and an app container could step around the redirect", async () => {
+    const resource = harness.sources.resourceList[0] as { spec: { transparent?: boolean } };
+    resource.spec.transparent = true;
+    const pod = harness.sources.pod(NAMESPACE, POD_NAME) as V1Pod;
+    const app = pod.spec?.containers[0] as V1Container;
+    app.securityContext = { runAsUser: 1337, capabilities: { drop: ["ALL"] } };
+    const { status, body } = await call("/v1/config", { headers: auth() });
+    expect(status).toBe(403);
+    expect(body.error).toMatch(/cannot be protected in transparent mode, so it gets no configuration: container "[^"]+" \(spec\.containers\[0\]\) runs as UID 1337, the gateway's UID/);
   });
 
   it("fails closed with 500 when a source fails", async () => {

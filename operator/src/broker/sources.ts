@@ -7,6 +7,8 @@ import type { IAccessPolicy, IResource } from "@portcullis/crds";
 export interface BrokerSources {
   /** The key injected pods' records are sealed with (webhooks/inject/seal.ts). */
   sealKey: Buffer;
+  /** The UID the gateway runs as: transparent mode's rules let it through (webhooks/inject/refusals.ts). */
+  sidecarUid: number;
   /** The pod from the cache; undefined when it does not exist (or is not cached yet). */
   pod(namespace: string, name: string): V1Pod | undefined;
   /** Every AccessPolicy in the namespace. */

@@ -35,6 +35,7 @@ export function agentPod(overrides: { labels?: Record<string, string>; serviceAc
 /** In-memory BrokerSources whose contents tests change, announcing each change like the informers do. */
 export class FakeSources implements BrokerSources {
   sealKey = SEAL_KEY;
+  sidecarUid = 1337;
   pods = new Map<string, V1Pod>();
   policies: IAccessPolicy[] = [];
   resourceList: IResource[] = [];

@@ -152,7 +152,7 @@ function effectiveUid(pod: V1Pod, container: V1Container): number | undefined {
  * capability a root process has by default — or by changing iptables (NET_ADMIN). (An image whose USER
  * is the gateway's UID cannot be seen here; the README asks pod authors to set runAsUser.)
  */
-function transparentBypasses(pod: V1Pod, resources: IResource[], settings: InjectionSettings): string[] {
+export function transparentBypasses(pod: V1Pod, resources: IResource[], settings: Pick<InjectionSettings, "sidecarUid">): string[] {
   if (transparentResources(resources).length === 0) return [];
   const reasons: string[] = [];
   for (const { container, path } of userContainers(pod)) {
