@@ -145,7 +145,7 @@ clean:
 # FUZZ_SECONDS; prints the executions, their rate and the edges reached, and
 # keeps any crashing input (see e2e/src/fuzz/run.ts).
 FUZZ_SECONDS ?= 30
-.PHONY: fuzz bench bench-http bench-kubernetes bench-mcp regress regress-deps
+.PHONY: fuzz bench bench-http bench-kubernetes bench-mcp soak regress regress-deps
 fuzz: build system-deps
 	node e2e/dist/fuzz/run.js $(FUZZ_SECONDS)
 
@@ -165,6 +165,13 @@ regress: build regress-deps
 # writes a CPU profile of the gateway.
 bench: build system-deps
 	node e2e/dist/bench/postgres-gateway.bench.js
+
+# SOAK_SESSIONS (1000) PostgreSQL sessions through one gateway for SOAK_SECONDS
+# (60), each sending a statement every SOAK_TRICKLE_MS (5000), with evidence
+# recorded: sessions opened and dropped, statements run and failed, the
+# gateway's RSS idle, at its peak and after. Fails when a session is dropped.
+soak: build system-deps
+	node e2e/dist/bench/postgres-soak.bench.js
 
 # The HTTP gateway against nginx in one run (wrk -t2 -c50): direct, nginx as a
 # reverse proxy with upstream keep-alive, the gateway with an allow rule and

@@ -55,6 +55,10 @@ describe("renderSettings", () => {
     expect(lines).toEqual(expect.arrayContaining(["listen_addresses = '127.0.0.1'", "port = 5999", "max_connections = 200"]));
   });
 
+  it("takes more connections when asked (make soak)", () => {
+    expect(renderSettings({ port: 5999, socketDir: "/tmp/x/socket", tls, maxConnections: 1100 })).toContain("max_connections = 1100");
+  });
+
   it("doubles quotes in paths, as postgresql.conf string literals require", () => {
     expect(renderSettings({ port: 5999, socketDir: "/tmp/o'neil", tls: undefined })).toContain("unix_socket_directories = '/tmp/o''neil'");
   });

@@ -23,6 +23,8 @@ export interface ServerSettings {
   socketDir: string;
   /** Certificate and key files; TLS is off when absent. */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** 200 unless set (a soak needs more). */
+  maxConnections?: number | undefined;
 }
 
 /** A postgresql.conf string literal. */
@@ -37,7 +39,7 @@ export function renderSettings(settings: ServerSettings): string {
     `port = ${settings.port}`,
     `unix_socket_directories = ${quoted(settings.socketDir)}`,
     // pgbench -c 8 through the gateway plus suites running side by side.
-    "max_connections = 200",
+    `max_connections = ${settings.maxConnections ?? 200}`,
     "password_encryption = 'scram-sha-256'",
     ...(settings.tls === undefined
       ? ["ssl = off"]

@@ -42,6 +42,8 @@ export interface StartPostgresOptions {
   tls?: boolean;
   /** Also serve pods of a test node: listen on this machine's node address, accept logins from the pod range. */
   podNetwork?: PodNetwork;
+  /** max_connections; 200 unless set. */
+  maxConnections?: number;
 }
 
 export interface RunningPostgres {
@@ -154,10 +156,11 @@ async function initdb(binaries: PostgresBinaries, account: ServerAccount, files:
   if (result.code !== 0) throw new Error(`initdb failed (exit ${result.code}): ${result.stderr || result.stdout}`);
 }
 
-function configure(files: ServerFiles, port: number, tls: boolean, logins: HbaLogin[], podNetwork: PodNetwork | undefined): void {
+function configure(files: ServerFiles, port: number, tls: boolean, logins: HbaLogin[], podNetwork: PodNetwork | undefined, maxConnections?: number): void {
   const settings = renderSettings({
     port,
     podNetwork,
+    maxConnections,
     socketDir: files.socketDir,
     tls: tls ? { certFile: files.certFile, keyFile: files.keyFile } : undefined,
   });
@@ -311,7 +314,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       { username: users.scram.username, method: "scram-sha-256" },
       { username: users.md5.username, method: "md5" },
       { username: users.cleartext.username, method: "password" },
-    ], options.podNetwork);
+    ], options.podNetwork, options.maxConnections);
     child = spawnPostmaster(binaries, account, files);
     writeState(files, { ownerPid: process.pid, postmasterPid: child.pid ?? -1 });
     await waitReady(binaries, child, port);
