@@ -9,7 +9,6 @@ import { parseArgs } from "node:util";
 import { BrokerApprovals } from "./approvals/broker-approvals.js";
 import type { ApprovalService } from "./approvals/approval-service.js";
 import { GrantCache } from "./approvals/grants.js";
-import { KubeconfigApprovals } from "./approvals/kubeconfig-approvals.js";
 import { NoApprovals } from "./approvals/no-approvals.js";
 import { BrokerClient, brokerSettingsFromEnv } from "./config/broker-client.js";
 import type { ConfigBundle } from "@portcullis/common/config/bundle";
@@ -174,7 +173,10 @@ async function standaloneSource(options: Options): Promise<ConfigSource> {
   const bundle = await loadManifestsFile(path, identity);
   const problems = bundleProblems(bundle);
   if (problems.length) throw new ConfigError(problems.map((problem) => `${path}: ${problem}`));
-  return { initial: bundle, approvals: options.kubeconfig ? KubeconfigApprovals.fromKubeconfig(options.kubeconfig) : new NoApprovals() };
+  if (!options.kubeconfig) return { initial: bundle, approvals: new NoApprovals() };
+  // @kubernetes/client-node holds about 60 MiB once loaded: only a gateway that creates ApprovalRequests itself loads it.
+  const { KubeconfigApprovals } = await import("./approvals/kubeconfig-approvals.js");
+  return { initial: bundle, approvals: KubeconfigApprovals.fromKubeconfig(options.kubeconfig) };
 }
 
 async function brokerSource(log: Logger): Promise<ConfigSource> {

@@ -6,7 +6,13 @@
 // lock enabled, which S3 does only together with versioning — so rewriting the
 // manifest adds a version instead of replacing a locked object.
 import { Agent as HttpsAgent } from "node:https";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+
+type S3Sdk = typeof import("@aws-sdk/client-s3");
+
+// The SDK holds about 15 MiB once loaded: a gateway whose evidence goes elsewhere never loads it.
+let sdk: Promise<S3Sdk> | undefined;
+const loadSdk = (): Promise<S3Sdk> => (sdk ??= import("@aws-sdk/client-s3"));
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { S3StoreSettings } from "@portcullis/common/evidence/store-settings";
 import { StoreError, type EvidenceStore } from "./store.js";
@@ -45,14 +51,14 @@ function isNotFound(error: unknown): boolean {
 
 export class S3Store implements EvidenceStore {
   readonly location: string;
-  private readonly client: S3Client;
+  private client: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
+  private closed = false;
   private readonly clock: () => Date;
 
   constructor(
     private readonly settings: S3StoreSettings,
     options: S3StoreOptions = {},
   ) {
-    this.client = new S3Client(clientConfig(settings));
     this.clock = options.clock ?? ((): Date => new Date());
     this.location = `s3://${settings.bucket}${settings.endpoint !== undefined ? ` at ${settings.endpoint}` : ` in ${settings.region}`}`;
   }
@@ -61,7 +67,8 @@ export class S3Store implements EvidenceStore {
     const lock = this.settings.objectLock;
     const retention = lock && { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: new Date(this.clock().getTime() + lock.retentionDays * DAY_MS) };
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: body, ContentType: contentType, ...retention }));
+      const { sdk, client } = await this.connect();
+      await client.send(new sdk.PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: body, ContentType: contentType, ...retention }));
     } catch (error) {
       throw new StoreError("PUT", this.where(key), error);
     }
@@ -69,7 +76,8 @@ export class S3Store implements EvidenceStore {
 
   async get(key: string): Promise<Buffer | undefined> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      const { sdk, client } = await this.connect();
+      const response = await client.send(new sdk.GetObjectCommand({ Bucket: this.settings.bucket, Key: key }));
       if (response.Body === undefined) return Buffer.alloc(0);
       return Buffer.from(await response.Body.transformToByteArray());
     } catch (error) {
@@ -82,8 +90,9 @@ export class S3Store implements EvidenceStore {
     const keys: string[] = [];
     let token: string | undefined;
     try {
+      const { sdk, client } = await this.connect();
       do {
-        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }));
+        const page = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }));
         for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
       } while (token !== undefined);
@@ -94,7 +103,15 @@ export class S3Store implements EvidenceStore {
   }
 
   close(): void {
-    this.client.destroy();
+    this.closed = true;
+    void this.client?.then(({ client }) => client.destroy(), () => undefined);
+  }
+
+  /** The SDK and a client, made on first use. */
+  private connect(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    if (this.closed) return Promise.reject(new Error("the store is closed"));
+    this.client ??= loadSdk().then((loaded) => ({ sdk: loaded, client: new loaded.S3Client(clientConfig(this.settings)) }));
+    return this.client;
   }
 
   private where(key: string): string {
