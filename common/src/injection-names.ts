@@ -24,6 +24,13 @@ export const SPOOL_MOUNT_PATH = "/var/lib/portcullis/spool";
 /** Audience of the projected token; the broker accepts no other. */
 export const TOKEN_AUDIENCE = "portcullis";
 
+/**
+ * The label that opts a Secret in for Portcullis: the operator reads (and the broker hands sidecars) only
+ * Secrets labelled portcullis.dev/credentials=true.
+ */
+export const CREDENTIALS_LABEL = "portcullis.dev/credentials";
+export const CREDENTIALS_LABEL_SELECTOR = `${CREDENTIALS_LABEL}=true`;
+
 /** Annotation recording what the injector added (see record.ts). */
 export const INJECTED_ANNOTATION = "portcullis.dev/injected";
 

@@ -60,6 +60,7 @@ it("recovers its watches after the API server restarts and reconciles what chang
   await fixture.controlPlane.restartApiServer();
   await fixture.kubectlOk(["apply", "-f", "-"], { stdin: resource("after-restart", 15433) });
   await fixture.kubectlOk(["create", "secret", "generic", "after-failover-creds", "-n", "agents", "--from-literal=username=u", "--from-literal=password=p"]);
+  await fixture.kubectlOk(["label", "secret", "after-failover-creds", "-n", "agents", "portcullis.dev/credentials=true"]);
   await fixture.waitFor(["get", "resource", "after-restart", "-n", "agents"], '{.status.conditions[?(@.type=="Ready")].reason}', "SecretNotFound", 45_000);
   await fixture.waitFor(["get", "resource", "after-failover", "-n", "agents"], '{.status.conditions[?(@.type=="Ready")].status}', "True", 45_000);
 });

@@ -159,13 +159,18 @@ describe("validating webhooks", () => {
 });
 
 describe("reconcilers", () => {
-  it("reports a missing Secret on the Resource, and clears it when the Secret appears", async () => {
+  it("reports a missing Secret on the Resource, and clears it only once the Secret exists and is opted in with the label", async () => {
     const ref = ["get", "resource", "orders-db", "-n", NS];
+    const message = (): Promise<string> => fixture.kubectlOk([...ref, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].message}']);
+    const unreadable =
+      "Secret agents/orders-db-credentials named in spec.credentials.secretRef does not exist or is not labelled portcullis.dev/credentials=true (the operator reads only Secrets opted in for Portcullis)";
     await fixture.waitFor(ref, '{.status.conditions[?(@.type=="Ready")].reason}', "SecretNotFound");
-    expect(await fixture.kubectlOk([...ref, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].message}'])).toBe(
-      "Secret agents/orders-db-credentials named in spec.credentials.secretRef does not exist",
-    );
+    expect(await message()).toBe(unreadable);
+    // A Secret without the label is not the operator's to read: the Resource stays not Ready.
     await fixture.kubectlOk(["create", "secret", "generic", "orders-db-credentials", "-n", NS, "--from-literal=username=report_bot", "--from-literal=password=s3cret-pw"]);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await message()).toBe(unreadable);
+    await fixture.kubectlOk(["label", "secret", "orders-db-credentials", "-n", NS, "portcullis.dev/credentials=true"]);
     await fixture.waitFor(ref, '{.status.conditions[?(@.type=="Ready")].status}', "True");
     await fixture.waitFor(["get", "accesspolicy", "no-destructive-changes", "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
   });

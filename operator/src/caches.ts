@@ -1,10 +1,12 @@
 // The operator's view of the cluster: one informer per kind it reads, shared
-// by the webhooks, the broker and the controllers. Secrets are cached too:
-// the broker answers sidecars from memory, and a Secret created after its
-// Resource flips the Resource's Ready condition at once.
+// by the webhooks, the broker and the controllers. Secrets are cached too —
+// only those labelled portcullis.dev/credentials=true: the broker answers
+// sidecars from memory, and a Secret created (or labelled) after its Resource
+// flips the Resource's Ready condition at once.
 import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Namespace, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { IAccessPolicy, IApprovalRequest, IResource } from "@portcullis/crds";
 import type { BrokerSources } from "./broker/sources.js";
+import { CREDENTIALS_LABEL_SELECTOR } from "@portcullis/common/injection-names";
 import { Informer } from "./kube/informer.js";
 import type { Logger } from "./log.js";
 
@@ -21,12 +23,14 @@ export interface Caches {
 const CRD_BASE = "/apis/portcullis.dev/v1alpha1";
 
 export function createCaches(kubeConfig: KubeConfig, resyncMs: number, log: Logger): Caches {
-  const make = <T extends KubernetesObject>(path: string): Informer<T> => new Informer<T>({ path, kubeConfig, resyncMs, logger: log });
+  const make = <T extends KubernetesObject>(path: string, labelSelector?: string): Informer<T> =>
+    new Informer<T>({ path, kubeConfig, resyncMs, logger: log, ...(labelSelector ? { labelSelector } : {}) });
   return {
     // The broker checks a token's pod (UID, service account, injection record) against this cache.
     pods: make<V1Pod>("/api/v1/pods"),
     namespaces: make<V1Namespace>("/api/v1/namespaces"),
-    secrets: make<V1Secret>("/api/v1/secrets"),
+    // Only Secrets opted in for Portcullis: the operator never lists, caches or hands out any other.
+    secrets: make<V1Secret>("/api/v1/secrets", CREDENTIALS_LABEL_SELECTOR),
     configMaps: make<V1ConfigMap>("/api/v1/configmaps"),
     resources: make(`${CRD_BASE}/resources`),
     policies: make(`${CRD_BASE}/accesspolicies`),

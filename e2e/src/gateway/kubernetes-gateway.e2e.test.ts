@@ -42,8 +42,8 @@ let certListenerPort: number;
 function clusterApiObjects(apiPort: number, caPem: string, token: string, certificate: { certPem: string; keyPem: string }): object[] {
   const endpoint = { host: "127.0.0.1", port: apiPort, tls: { mode: "verify-full", caBundleRef: { kind: "ConfigMap", name: "cluster-ca", key: "ca.crt" } } };
   return [
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "cluster-api-token", namespace: AGENTS }, stringData: { token } },
-    { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls", metadata: { name: "cluster-api-cert", namespace: AGENTS }, stringData: { "tls.crt": certificate.certPem, "tls.key": certificate.keyPem } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "cluster-api-token", namespace: AGENTS, labels: { "portcullis.dev/credentials": "true" } }, stringData: { token } },
+    { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls", metadata: { name: "cluster-api-cert", namespace: AGENTS, labels: { "portcullis.dev/credentials": "true" } }, stringData: { "tls.crt": certificate.certPem, "tls.key": certificate.keyPem } },
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cluster-ca", namespace: AGENTS }, data: { "ca.crt": caPem } },
     ...filesystemStoreManifests(join(dir, "store")).map((object) => ({ ...object, metadata: { ...(object as { metadata: object }).metadata, namespace: AGENTS } })),
     {
@@ -55,7 +55,7 @@ function clusterApiObjects(apiPort: number, caPem: string, token: string, certif
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "Resource",
-      metadata: { name: "cluster-api-cert", namespace: AGENTS },
+      metadata: { name: "cluster-api-cert", namespace: AGENTS, labels: { "portcullis.dev/credentials": "true" } },
       spec: {
         protocol: "kubernetes",
         endpoint,

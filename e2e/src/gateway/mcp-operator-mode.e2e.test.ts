@@ -38,9 +38,9 @@ function setup(): object[] {
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: NS, labels: { "portcullis.dev/injection": "enabled" } } },
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "support-bot", namespace: NS } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "tools-token", namespace: NS }, stringData: { token: TOKEN } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "tools-token", namespace: NS, labels: { "portcullis.dev/credentials": "true" } }, stringData: { token: TOKEN } },
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "evidence-store", namespace: NS }, data: { type: "filesystem", path: join(dir, "store"), credentialsSecret: "evidence-signing" } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-signing", namespace: NS }, stringData: { signingKey } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-signing", namespace: NS, labels: { "portcullis.dev/credentials": "true" } }, stringData: { signingKey } },
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "Resource",

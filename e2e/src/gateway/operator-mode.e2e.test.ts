@@ -57,15 +57,15 @@ function setup(pg: RunningPostgres, s3: RunningS3, signingKey: string): object[]
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: NS, labels: { "portcullis.dev/injection": "enabled" } } },
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "report-bot", namespace: NS } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-credentials", namespace: NS }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-ca", namespace: NS }, stringData: { "ca.crt": pg.caPem } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-credentials", namespace: NS, labels: { "portcullis.dev/credentials": "true" } }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-ca", namespace: NS, labels: { "portcullis.dev/credentials": "true" } }, stringData: { "ca.crt": pg.caPem } },
     {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: { name: "evidence-store", namespace: NS },
       data: { type: "s3", bucket: BUCKET, endpoint: s3.endpoint, region: s3.region, pathStyle: "true", prefix: "sessions", credentialsSecret: "evidence-credentials" },
     },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-credentials", namespace: NS }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, signingKey } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-credentials", namespace: NS, labels: { "portcullis.dev/credentials": "true" } }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, signingKey } },
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "Resource",

@@ -33,7 +33,7 @@ function recordingManifests(recording: DemoRecording): object[] {
       metadata: { name: EVIDENCE_STORE, namespace: DEMO_NAMESPACE },
       data: { type: "s3", bucket, endpoint: s3.endpoint, region: s3.region, pathStyle: "true", prefix: "sessions", credentialsSecret: "evidence-credentials" },
     },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-credentials", namespace: DEMO_NAMESPACE }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, signingKey } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-credentials", namespace: DEMO_NAMESPACE, labels: { "portcullis.dev/credentials": "true" } }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, signingKey } },
   ];
 }
 
@@ -64,8 +64,8 @@ function apiManifests(api: DemoApi): object[] {
     },
   });
   return [
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "billing-api-token", namespace: DEMO_NAMESPACE }, stringData: { token: api.token } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "billing-api-ca", namespace: DEMO_NAMESPACE }, stringData: { "ca.crt": api.caPem } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "billing-api-token", namespace: DEMO_NAMESPACE, labels: { "portcullis.dev/credentials": "true" } }, stringData: { token: api.token } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "billing-api-ca", namespace: DEMO_NAMESPACE, labels: { "portcullis.dev/credentials": "true" } }, stringData: { "ca.crt": api.caPem } },
     resource("billing-api", true),
     resource("billing-api-direct", false),
   ];
@@ -83,7 +83,7 @@ function clusterApiManifests(): object[] {
   const ns = DEMO_NAMESPACE;
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: CLUSTER_API_GATEWAY, namespace: ns } },
-    { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: `${CLUSTER_API_GATEWAY}-token`, namespace: ns, annotations: { "kubernetes.io/service-account.name": CLUSTER_API_GATEWAY } } },
+    { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: `${CLUSTER_API_GATEWAY}-token`, namespace: ns, labels: { "portcullis.dev/credentials": "true" }, annotations: { "kubernetes.io/service-account.name": CLUSTER_API_GATEWAY } } },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
@@ -139,7 +139,7 @@ export const DEMO_TOOLS_POLICY = "demo-agent-tools";
 function toolsManifests(tools: DemoTools): object[] {
   const ns = DEMO_NAMESPACE;
   return [
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "support-tools-token", namespace: ns }, stringData: { token: tools.token } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "support-tools-token", namespace: ns, labels: { "portcullis.dev/credentials": "true" } }, stringData: { token: tools.token } },
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "Resource",
@@ -179,8 +179,8 @@ export function demoManifests(pg: RunningPostgres, reviewer: string, recording: 
     { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "portcullis.dev/injection": "enabled" } } },
     ...recordingManifests(recording),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: DEMO_AGENT, namespace: ns } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-credentials", namespace: ns }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-ca", namespace: ns }, stringData: { "ca.crt": pg.caPem } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-credentials", namespace: ns, labels: { "portcullis.dev/credentials": "true" } }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-ca", namespace: ns, labels: { "portcullis.dev/credentials": "true" } }, stringData: { "ca.crt": pg.caPem } },
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "Resource",

@@ -31,7 +31,7 @@ describe("resourceVerdict", () => {
     expect(resourceVerdict(resource, caches([]))).toEqual({
       status: "False",
       reason: "SecretNotFound",
-      message: "Secret agents/creds named in spec.credentials.secretRef does not exist",
+      message: "Secret agents/creds named in spec.credentials.secretRef does not exist or is not labelled portcullis.dev/credentials=true (the operator reads only Secrets opted in for Portcullis)",
     });
   });
 
@@ -57,7 +57,7 @@ describe("policyVerdict", () => {
     const store = (data: Record<string, string>): V1ConfigMap => ({ metadata: { name: "store", namespace: "agents" }, data });
     expect(policyVerdict(policy, caches([], [store({ type: "s3", credentialsSecret: "gone" })]))).toMatchObject({
       reason: "StoreSecretNotFound",
-      message: "Secret agents/gone named under credentialsSecret in ConfigMap agents/store does not exist",
+      message: "Secret agents/gone named under credentialsSecret in ConfigMap agents/store does not exist or is not labelled portcullis.dev/credentials=true (the operator reads only Secrets opted in for Portcullis)",
     });
     const invalid = policyVerdict(policy, caches([], [store({ type: "tape" })]));
     expect(invalid.reason).toBe("InvalidStore");

@@ -3,9 +3,13 @@
 // object from `kubectl get` and `kubectl describe` alone, so each message
 // names the missing thing and where it was looked for.
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
+import { CREDENTIALS_LABEL_SELECTOR } from "@portcullis/common/injection-names";
 import type { IAccessPolicy, IResource } from "@portcullis/crds";
 import { RECORDING_CREDENTIALS_KEY } from "@portcullis/common/config/bundle";
 import { parseStoreSettings, StoreSettingsError } from "@portcullis/common/evidence/store-settings";
+
+/** The operator sees only Secrets opted in with the label: a missing one may exist without it. */
+const NOT_READABLE = `does not exist or is not labelled ${CREDENTIALS_LABEL_SELECTOR} (the operator reads only Secrets opted in for Portcullis)`;
 
 export interface Cache<T> {
   get(namespace: string, name: string): T | undefined;
@@ -48,14 +52,14 @@ export function resourceVerdict(resource: IResource, caches: ReferenceCaches): V
   const secretName = resource.spec.credentials?.secretRef.name;
   if (secretName) {
     const secret = caches.secrets.get(namespace, secretName);
-    if (!secret) return problem("SecretNotFound", `Secret ${namespace}/${secretName} named in spec.credentials.secretRef does not exist`);
+    if (!secret) return problem("SecretNotFound", `Secret ${namespace}/${secretName} named in spec.credentials.secretRef ${NOT_READABLE}`);
     const missing = credentialKeys(resource).filter((key) => !hasKey(secret, key));
     if (missing.length > 0) return problem("SecretKeyMissing", `Secret ${namespace}/${secretName} has no key ${missing.map((k) => `"${k}"`).join(", ")}`);
   }
   const ca = resource.spec.endpoint.tls?.caBundleRef;
   if (ca) {
     const holder = ca.kind === "Secret" ? caches.secrets.get(namespace, ca.name) : caches.configMaps.get(namespace, ca.name);
-    if (!holder) return problem("CABundleNotFound", `${ca.kind} ${namespace}/${ca.name} named in spec.endpoint.tls.caBundleRef does not exist`);
+    if (!holder) return problem("CABundleNotFound", `${ca.kind} ${namespace}/${ca.name} named in spec.endpoint.tls.caBundleRef ${ca.kind === "Secret" ? NOT_READABLE : "does not exist"}`);
     if (!hasKey(holder, ca.key)) return problem("CABundleKeyMissing", `${ca.kind} ${namespace}/${ca.name} has no key "${ca.key}"`);
   }
   return ok("every reference resolves");
@@ -83,7 +87,7 @@ function storeProblem(policy: IAccessPolicy, caches: ReferenceCaches): Verdict |
   const data = configMap.data ?? {};
   const secretName = data[RECORDING_CREDENTIALS_KEY];
   const secret = secretName ? caches.secrets.get(namespace, secretName) : undefined;
-  if (secretName && !secret) return problem("StoreSecretNotFound", `Secret ${namespace}/${secretName} named under ${RECORDING_CREDENTIALS_KEY} in ConfigMap ${namespace}/${store} does not exist`);
+  if (secretName && !secret) return problem("StoreSecretNotFound", `Secret ${namespace}/${secretName} named under ${RECORDING_CREDENTIALS_KEY} in ConfigMap ${namespace}/${store} ${NOT_READABLE}`);
   try {
     parseStoreSettings({ store: data, ...(secret ? { credentials: decode(secret.data) } : {}) }, `ConfigMap ${namespace}/${store}`);
   } catch (error) {
@@ -99,7 +103,7 @@ function maskingKeyProblem(policy: IAccessPolicy, secrets: Cache<V1Secret>): Ver
     const ref = rule.hashKeyRef;
     if (!ref) continue;
     const secret = secrets.get(namespace, ref.name);
-    if (!secret) return problem("SecretNotFound", `Secret ${namespace}/${ref.name} named in spec.masking[${index}].hashKeyRef does not exist`);
+    if (!secret) return problem("SecretNotFound", `Secret ${namespace}/${ref.name} named in spec.masking[${index}].hashKeyRef ${NOT_READABLE}`);
     if (!hasKey(secret, ref.key)) return problem("SecretKeyMissing", `Secret ${namespace}/${ref.name} has no key "${ref.key}" (spec.masking[${index}].hashKeyRef)`);
   }
   return undefined;

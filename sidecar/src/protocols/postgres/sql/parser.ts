@@ -2,21 +2,8 @@
 // WASM). Everything else in the policy folder works on the trees it returns,
 // so the WASM lifecycle, byte offsets and the parser's error shapes are
 // handled once, here.
-//
-// The parser's WebAssembly memory grows with the largest statement it has
-// parsed and never shrinks, so after a large statement the module is loaded
-// afresh (a new instance of libpg-query's module, in the background) and the
-// old instance, unreferenced, is collected with its memory.
 import { Buffer } from "node:buffer";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
-import type { Node } from "libpg-query";
-
-type Parser = typeof import("libpg-query");
-
-/** After a statement this large, the parser is replaced by a fresh instance. */
-export const RECYCLE_AFTER_BYTES = 16 * 1024;
-const PARSER_URL = import.meta.resolve("libpg-query");
+import { loadModule, normalizeSync, parsePlPgSQLSync, parseSync, scanSync, type Node } from "libpg-query";
 
 /** A reason to refuse a statement; the classifier turns it into `{ ok: false }`. */
 export class ClassificationError extends Error {
@@ -37,27 +24,13 @@ export interface ScannedToken {
 }
 
 let loading: Promise<void> | undefined;
-let parser: Parser | undefined;
-let instances = 0;
-let recycling: Promise<void> | undefined;
-let recycleAgain = false;
-/** Parser instances loaded and dropped, for tests and metrics. */
-export const parserInstances = { loaded: 0 };
-
-async function freshParser(): Promise<Parser> {
-  // A query string makes Node evaluate libpg-query's module again: a new WASM instance with its own memory.
-  const loaded = (await import(instances === 0 ? PARSER_URL : `${PARSER_URL}?instance=${instances}`)) as Parser;
-  instances += 1;
-  await loaded.loadModule();
-  parserInstances.loaded += 1;
-  return loaded;
-}
+let ready = false;
 
 /** Loads the WASM module once; later calls share the first load. A failed load can be retried. */
 export function loadParser(): Promise<void> {
-  loading ??= freshParser().then(
-    (loaded) => {
-      parser = loaded;
+  loading ??= loadModule().then(
+    () => {
+      ready = true;
     },
     (error: unknown) => {
       loading = undefined;
@@ -68,51 +41,11 @@ export function loadParser(): Promise<void> {
 }
 
 export function parserReady(): boolean {
-  return parser !== undefined;
+  return ready;
 }
 
-function current(): Parser {
-  if (!parser) throw new ClassificationError("the SQL classifier is not initialised (initClassifier() was not awaited)");
-  return parser;
-}
-
-/** A statement over RECYCLE_AFTER_BYTES was parsed: replace the parser in the background (one at a time). */
-function recycleAfter(bytes: number): void {
-  if (bytes < RECYCLE_AFTER_BYTES) return;
-  if (recycling) {
-    recycleAgain = true;
-    return;
-  }
-  recycling = freshParser()
-    .then((loaded) => {
-      parser = loaded;
-      collectGarbage();
-    })
-    // Keeping the old instance is safe; only its memory stays.
-    .catch(() => undefined)
-    .finally(() => {
-      recycling = undefined;
-      if (recycleAgain) {
-        recycleAgain = false;
-        recycleAfter(RECYCLE_AFTER_BYTES);
-      }
-    });
-}
-
-/** The recycled instance's memory is external to the JS heap: a collection returns it now rather than some day. */
-const collectGarbage = ((): (() => void) => {
-  try {
-    setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc") as () => void;
-    return () => gc();
-  } catch {
-    return () => undefined;
-  }
-})();
-
-/** Resolves when no replacement of the parser is under way (tests). */
-export async function parserSettled(): Promise<void> {
-  while (recycling) await recycling;
+function requireReady(): void {
+  if (!ready) throw new ClassificationError("the SQL classifier is not initialised (initClassifier() was not awaited)");
 }
 
 /**
@@ -120,20 +53,15 @@ export async function parserSettled(): Promise<void> {
  * EmptyQueryResponse, so it has no statements rather than being an error.
  */
 export function parseStatements(sql: string): ParsedStatement[] {
-  const api = current();
+  requireReady();
   // The wire protocol ends a query at its first NUL; the parser would stop there too,
   // so anything after it would go unclassified.
   if (sql.includes("\u0000")) throw new ClassificationError("the statement contains a NUL character");
   if (sql === "") return [];
+  const raw = parseSync(sql).stmts ?? [];
   // Statement locations are byte offsets into the UTF-8 text.
   const bytes = Buffer.from(sql, "utf8");
-  let raw: ReturnType<Parser["parseSync"]>["stmts"];
-  try {
-    raw = api.parseSync(sql).stmts ?? [];
-  } finally {
-    recycleAfter(bytes.length);
-  }
-  return (raw ?? []).flatMap((statement) => {
+  return raw.flatMap((statement) => {
     if (!statement.stmt) return [];
     const start = statement.stmt_location ?? 0;
     const end = statement.stmt_len ? start + statement.stmt_len : bytes.length;
@@ -143,19 +71,16 @@ export function parseStatements(sql: string): ParsedStatement[] {
 
 /** The PL/pgSQL functions in the text of a DO block or a CREATE FUNCTION statement. */
 export function parsePlpgsql(statementText: string): unknown {
-  try {
-    return current().parsePlPgSQLSync(statementText);
-  } finally {
-    recycleAfter(Buffer.byteLength(statementText, "utf8"));
-  }
+  requireReady();
+  return parsePlPgSQLSync(statementText);
 }
 
 /** The tokens of a text as PostgreSQL's scanner reads it (standard strings); a text it cannot scan is refused. */
 export function scanTokens(sql: string): ScannedToken[] {
-  const api = current();
-  let scanned: ReturnType<Parser["scanSync"]>;
+  requireReady();
+  let scanned: ReturnType<typeof scanSync>;
   try {
-    scanned = api.scanSync(sql);
+    scanned = scanSync(sql);
   } catch {
     // The scanner reports its errors in a form libpg-query cannot decode; the parser names them.
     throw new ClassificationError("the statement cannot be scanned (an unterminated literal, identifier or comment)");
@@ -165,7 +90,8 @@ export function scanTokens(sql: string): ScannedToken[] {
 
 /** The text with its constants replaced by $n, so summaries do not carry literal values such as passwords. */
 export function normalize(sql: string): string {
-  return current().normalizeSync(sql);
+  requireReady();
+  return normalizeSync(sql);
 }
 
 /** An error of PostgreSQL's parser, as the server reports it. */
