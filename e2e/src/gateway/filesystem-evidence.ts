@@ -12,7 +12,8 @@ export function filesystemStoreManifests(dir: string, name = "evidence-store"): 
   const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   return [
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { type: "filesystem", path: dir, credentialsSecret: `${name}-signing` } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: `${name}-signing` }, stringData: { signingKey } },
+    // Labelled for the operator, which reads only opted-in Secrets; standalone mode reads the file either way.
+    { apiVersion: "v1", kind: "Secret", metadata: { name: `${name}-signing`, labels: { "portcullis.dev/credentials": "true" } }, stringData: { signingKey } },
   ];
 }
 

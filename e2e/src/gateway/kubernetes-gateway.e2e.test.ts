@@ -55,7 +55,7 @@ function clusterApiObjects(apiPort: number, caPem: string, token: string, certif
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "Resource",
-      metadata: { name: "cluster-api-cert", namespace: AGENTS, labels: { "portcullis.dev/credentials": "true" } },
+      metadata: { name: "cluster-api-cert", namespace: AGENTS },
       spec: {
         protocol: "kubernetes",
         endpoint,

@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { EvidenceRecord } from "@portcullis/common/evidence/record";
-import { runCommand } from "../processes/child-process.js";
 import { startPostgres, type RunningPostgres } from "../postgres/server.js";
+import { agentPsql } from "./agent-psql.js";
 import { databaseManifests } from "./database-manifests.js";
 import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
@@ -66,10 +66,8 @@ afterAll(async () => {
   if (storeDir) await rm(storeDir, { recursive: true, force: true });
 });
 
-/** psql -c through the gateway; the gateway asks no password of the agent. */
-function psqlThroughGateway(text: string): ReturnType<typeof runCommand> {
-  const env = { ...server.clientEnv(server.users.scram), PGHOST: "127.0.0.1", PGPORT: String(gateway.ports["app-db"]), PGUSER: "agent", PGPASSWORD: "unused", PGSSLMODE: "disable" };
-  return runCommand(join(server.binDir, "psql"), ["-X", "--no-password", "-c", text], { env });
+function psqlThroughGateway(text: string): ReturnType<typeof agentPsql> {
+  return agentPsql(server, gateway.ports["app-db"] as number, ["-c", text]);
 }
 
 /** A named prepared statement (Parse, Bind, Execute) through node-postgres; the error's fields and a query after it. */

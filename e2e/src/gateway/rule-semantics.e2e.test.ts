@@ -4,9 +4,9 @@
 // commands, ALTER TABLE's subcommands can be told apart, and EXECUTE of a SQL
 // prepared statement is judged as the statement it runs.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { join } from "node:path";
-import { runCommand, type CommandResult } from "../processes/child-process.js";
+import type { CommandResult } from "../processes/child-process.js";
 import { startPostgres, type RunningPostgres } from "../postgres/server.js";
+import { agentPsql } from "./agent-psql.js";
 import { databaseManifests } from "./database-manifests.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
 
@@ -80,8 +80,7 @@ beforeEach(async () => {
 
 /** psql with each -c in one session through the gateway, as an agent would run it. */
 function psql(resource: string, ...commands: string[]): Promise<CommandResult> {
-  const env = { ...server.clientEnv(server.users.scram), PGHOST: "127.0.0.1", PGPORT: String(gateway.ports[resource]), PGUSER: "agent", PGPASSWORD: "unused", PGSSLMODE: "disable" };
-  return runCommand(join(server.binDir, "psql"), ["-X", "--no-password", "-qAt", ...commands.flatMap((command) => ["-c", command])], { env });
+  return agentPsql(server, gateway.ports[resource] as number, ["-qAt", ...commands.flatMap((command) => ["-c", command])]);
 }
 
 async function count(table: string): Promise<number> {
