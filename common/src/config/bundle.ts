@@ -256,6 +256,13 @@ export function effectiveConfig(identity: SidecarIdentity, inputs: ConfigInputs)
   return bundleFor(identity, policies, { ...inputs, namespace: inputs.pod.metadata?.namespace ?? "" });
 }
 
+/** The bundle with none of its Resources served, each saying why (a new revision). */
+export function servingNothing(bundle: ConfigBundle, reason: string): ConfigBundle {
+  const { identity, policies } = bundle;
+  const content = { identity, policies, resources: bundle.resources.map(({ name }) => ({ name, error: reason })) };
+  return { revision: sha256Digest(canonicalJson(content)), ...content };
+}
+
 /**
  * The bundle for policies already chosen — by pod selection in the broker, or
  * all of them in standalone mode — so both modes resolve and report alike.

@@ -3,12 +3,11 @@
 // selected entries reference — the broker never reads Secrets it will not hand out.
 import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { SidecarIdentity } from "@portcullis/common/config/bundle";
-import { effectiveConfig, referencedObjects, type ConfigBundle } from "@portcullis/common/config/bundle";
+import { effectiveConfig, referencedObjects, servingNothing, type ConfigBundle } from "@portcullis/common/config/bundle";
 import type { BrokerSources } from "./sources.js";
-import { INJECTED_ANNOTATION } from "@portcullis/common/injection-names";
+import { INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "@portcullis/common/injection-names";
 import { parseRecord } from "../webhooks/inject/record.js";
 import { transparentBypasses } from "../webhooks/inject/refusals.js";
-import { BrokerAuthError } from "./authenticate.js";
 
 async function fetchAll<T>(names: string[], read: (name: string) => Promise<T | undefined>): Promise<Map<string, T>> {
   const found = await Promise.all(names.map(async (name) => [name, await read(name)] as const));
@@ -38,8 +37,15 @@ export async function loadConfigBundle(identity: SidecarIdentity, pod: V1Pod, so
   const bundle = effectiveConfig(identity, { pod, policies, resources, secrets, configMaps, pinnedResources });
   // Checked at injection and again on every request: a Resource made transparent later must not serve a pod
   // whose app containers could step around the redirect (the gateway's UID, SETUID, NET_ADMIN).
+  // A refusal would leave a running sidecar on its last bundle: it is sent a bundle that serves nothing instead.
   const served = resources.filter((resource) => bundle.resources.some((entry) => entry.name === resource.metadata?.name && entry.spec !== undefined));
-  const bypasses = transparentBypasses(pod, served, { sidecarUid: sources.sidecarUid });
-  if (bypasses.length) throw new BrokerAuthError(403, `pod ${namespace}/${identity.podName} cannot be protected in transparent mode, so it gets no configuration: ${bypasses.join("; ")}`);
-  return bundle;
+  const bypasses = transparentBypasses(pod, served, { sidecarUid: gatewayUid(pod) ?? sources.sidecarUid });
+  if (bypasses.length === 0) return bundle;
+  return servingNothing(bundle, `pod ${namespace}/${identity.podName} cannot be protected in transparent mode, so it is served no Resource: ${bypasses.join("; ")}`);
+}
+
+/** The UID the pod's gateway runs as (sealed with its container): the one its redirect rules let through. */
+function gatewayUid(pod: V1Pod): number | undefined {
+  const gateway = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((container) => container.name === SIDECAR_CONTAINER);
+  return gateway?.securityContext?.runAsUser;
 }

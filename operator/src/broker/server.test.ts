@@ -182,15 +182,29 @@ describe("GET /v1/config", () => {
     expect(harness.sources.secretReads).not.toContain("payments-db-credentials");
   });
 
-  it("refuses the configuration when a Resource it serves turned transparent and an app container could step around the redirect", async () => {
+  it("serves nothing (not the last bundle) once a Resource it serves turned transparent and a container could step around the redirect", async () => {
     const resource = harness.sources.resourceList[0] as { spec: { transparent?: boolean } };
     resource.spec.transparent = true;
     const pod = harness.sources.pod(NAMESPACE, POD_NAME) as V1Pod;
     const app = pod.spec?.containers[0] as V1Container;
     app.securityContext = { runAsUser: 1337, capabilities: { drop: ["ALL"] } };
     const { status, body } = await call("/v1/config", { headers: auth() });
-    expect(status).toBe(403);
-    expect(body.error).toMatch(/cannot be protected in transparent mode, so it gets no configuration: container "[^"]+" \(spec\.containers\[0\]\) runs as UID 1337, the gateway's UID/);
+    expect(status).toBe(200);
+    const [served, ...others] = (body as unknown as ConfigBundle).resources;
+    expect(others).toEqual([]);
+    expect(served?.name).toBe("orders-db");
+    expect(served?.spec).toBeUndefined();
+    expect(served?.error).toMatch(/cannot be protected in transparent mode, so it is served no Resource: container "[^"]+" \(spec\.containers\[0\]\) runs as UID 1337, the gateway's UID/);
+  });
+
+  it("counts a kubectl debug container that keeps SETUID as a way around the redirect", async () => {
+    const resource = harness.sources.resourceList[0] as { spec: { transparent?: boolean } };
+    resource.spec.transparent = true;
+    const pod = harness.sources.pod(NAMESPACE, POD_NAME) as V1Pod;
+    for (const container of pod.spec?.containers ?? []) container.securityContext = { capabilities: { drop: ["ALL"] } };
+    (pod.spec as { ephemeralContainers?: object[] }).ephemeralContainers = [{ name: "debugger", image: "busybox" }];
+    const { body } = await call("/v1/config", { headers: auth() });
+    expect(JSON.stringify((body as unknown as ConfigBundle).resources)).toMatch(/ephemeral container|spec\.ephemeralContainers\[0\]/);
   });
 
   it("fails closed with 500 when a source fails", async () => {

@@ -75,7 +75,12 @@ async function makeDirectory(dir: string): Promise<void> {
 }
 
 async function checkDirectory(dir: string): Promise<void> {
-  const info = await stat(dir);
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(dir);
+  } catch (error) {
+    throw new SpoolDirectoryError(`the evidence spool directory ${dir} cannot be used: ${(error as Error).message}`);
+  }
   if (!info.isDirectory()) throw new SpoolDirectoryError(`the evidence spool path ${dir} is not a directory`);
   try {
     await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);

@@ -155,7 +155,9 @@ function effectiveUid(pod: V1Pod, container: V1Container): number | undefined {
 export function transparentBypasses(pod: V1Pod, resources: IResource[], settings: Pick<InjectionSettings, "sidecarUid">): string[] {
   if (transparentResources(resources).length === 0) return [];
   const reasons: string[] = [];
-  for (const { container, path } of userContainers(pod)) {
+  // Ephemeral (kubectl debug) containers join a running pod and share its network namespace too.
+  const ephemeral = (pod.spec?.ephemeralContainers ?? []).map((container, index) => ({ container, path: `spec.ephemeralContainers[${index}]` }));
+  for (const { container, path } of [...userContainers(pod), ...ephemeral]) {
     const name = `container "${container.name}" (${path})`;
     if (effectiveUid(pod, container) === settings.sidecarUid) {
       reasons.push(`${name} runs as UID ${settings.sidecarUid}, the gateway's UID, so its traffic would skip the transparent redirect`);

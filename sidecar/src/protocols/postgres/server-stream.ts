@@ -115,7 +115,10 @@ export class ServerStream {
   /** An error in a discarded tail: the server skips the rest of the batch, as after any error. */
   private failedQuietly(frame: Frame, head: Expectation): void {
     const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
-    const failure = { code: fields.code ?? "", message: fields.message };
+    const reported = { code: fields.code ?? "", message: fields.message };
+    // Recorded as the client would have seen it: values quoted in data errors withheld while masking applies.
+    const withheld = this.masking.active ? withholdValues(reported) : undefined;
+    const failure = withheld ? { code: withheld.code, message: withheld.message } : reported;
     if (head.kind === "query") (head.record ??= newRecord()).error ??= failure;
     else this.skipToSync(failure);
   }
