@@ -68,6 +68,8 @@ function refusalError({ classification, decision }: Checked): ErrorFields {
   return { code: SQLSTATE.insufficientPrivilege, message: denialMessage(decision) };
 }
 
+const namesTriggerFunction = (classification: Classification): boolean => classification.ok && classification.triggerFunctions.some((named) => named !== undefined);
+
 export class PostgresGuard implements SessionGuard {
   /** Evidence seq of the statement record, by the id handed to the protocol layer. */
   private readonly statementSeqs = new Map<string, number>();
@@ -77,8 +79,10 @@ export class PostgresGuard implements SessionGuard {
   constructor(private readonly options: GuardOptions) {}
 
   async check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
-    const triggers = await Promise.all(statements.map((check) => this.triggerCode(check)));
-    const checked = statements.map((check, index) => this.decide(check, triggers[index] ?? []));
+    const classifications = statements.map((check) => classifySql(check.text, check.reading));
+    // Only a CREATE TRIGGER makes the guard wait for the catalog.
+    const triggers = classifications.some(namesTriggerFunction) ? await Promise.all(classifications.map((classification) => this.triggerCode(classification))) : [];
+    const checked = statements.map((check, index) => this.decide(check, classifications[index] as Classification, triggers[index] ?? []));
     const denied = checked.find((entry) => entry.decision.action === "deny");
     if (denied) return this.refuse(checked, denied);
     // A held statement is recorded once, as requireApproval; its approval records and its result refer to that record.
@@ -95,7 +99,9 @@ export class PostgresGuard implements SessionGuard {
     for (const entry of checked) {
       const record = held.get(entry) ?? (await this.record(entry, "allow"));
       if (entry.decision.action === "allow") this.count("allow");
-      ids.push(...this.sent(entry, this.remember(record)));
+      const id = this.remember(record);
+      this.sent(entry, id);
+      ids.push(id);
     }
     return { ok: true, ids };
   }
@@ -122,10 +128,9 @@ export class PostgresGuard implements SessionGuard {
     await this.options.recorder.end({ reason });
   }
 
-  /** The code of the functions the check's CREATE TRIGGER statements name, from the catalog. */
-  private async triggerCode(check: StatementCheck): Promise<TriggerCode> {
-    const classification = classifySql(check.text, check.reading);
-    if (!classification.ok || classification.triggerFunctions.every((named) => named === undefined)) return [];
+  /** The code of the functions the CREATE TRIGGER statements of a check name, from the catalog. */
+  private async triggerCode(classification: Classification): Promise<TriggerCode> {
+    if (!classification.ok) return [];
     return Promise.all(
       classification.triggerFunctions.map(async (named) => {
         if (!named) return undefined;
@@ -138,9 +143,8 @@ export class PostgresGuard implements SessionGuard {
     );
   }
 
-  private decide(check: StatementCheck, triggers: TriggerCode): Checked {
+  private decide(check: StatementCheck, classification: Classification, triggers: TriggerCode): Checked {
     const { policies, identity, resource, maskingActive } = this.options;
-    const classification = classifySql(check.text, check.reading);
     const prepared = classification.ok ? this.sqlPrepared.judged(classification.statements, classification.preparedUses) : [];
     const judged = prepared.map((facts, index) => {
       const trigger = triggers[index];
@@ -156,9 +160,8 @@ export class PostgresGuard implements SessionGuard {
   }
 
   /** A query goes to the server under `id`: what it deallocates is forgotten, what it prepares awaits its result. */
-  private sent(entry: Checked, id: string): string[] {
+  private sent(entry: Checked, id: string): void {
     if (entry.classification.ok) this.sqlPrepared.sending(id, entry.classification.statements, entry.classification.preparedUses);
-    return [id];
   }
 
   private async refuse(checked: readonly Checked[], denied: Checked): Promise<Verdict> {

@@ -114,13 +114,20 @@ export class ServerStream {
 
   /** An error in a discarded tail: the server skips the rest of the batch, as after any error. */
   private failedQuietly(frame: Frame, head: Expectation): void {
-    const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
-    const reported = { code: fields.code ?? "", message: fields.message };
-    // Recorded as the client would have seen it: values quoted in data errors withheld while masking applies.
-    const withheld = this.masking.active ? withholdValues(reported) : undefined;
-    const failure = withheld ? { code: withheld.code, message: withheld.message } : reported;
+    const { failure } = this.serverError(frame);
     if (head.kind === "query") (head.record ??= newRecord()).error ??= failure;
     else this.skipToSync(failure);
+  }
+
+  /**
+   * The server's error as the client gets it — the values quoted in data errors withheld while masking
+   * applies — and as it is recorded.
+   */
+  private serverError(frame: Frame): { toClient: Buffer; failure: { code: string; message: string } } {
+    const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
+    const reported = { code: fields.code ?? "", message: fields.message };
+    const withheld = this.masking.active ? withholdValues(reported) : undefined;
+    return withheld ? { toClient: errorResponse(withheld), failure: { code: withheld.code, message: withheld.message } } : { toClient: frame.raw, failure: reported };
   }
 
   private rowDescription(frame: Frame): Promise<void> | void {
@@ -207,11 +214,8 @@ export class ServerStream {
       if (head?.kind === "parse") this.expected.dropUntilSync();
       return;
     }
-    const fields = this.decoder.decode(frame.raw) as unknown as { code?: string; message: string };
-    const reported = { code: fields.code ?? "", message: fields.message };
-    const withheld = this.masking.active ? withholdValues(reported) : undefined;
-    this.toClient.add(withheld ? errorResponse(withheld) : frame.raw);
-    const failure = withheld ? { code: withheld.code, message: withheld.message } : reported;
+    const { toClient, failure } = this.serverError(frame);
+    this.toClient.add(toClient);
     if (head?.kind === "query") (head.record ??= newRecord()).error = failure;
     else this.skipToSync(failure);
   }

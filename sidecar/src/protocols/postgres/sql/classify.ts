@@ -50,32 +50,32 @@ const MAX_CACHED_LENGTH = 8192;
 const MAX_SUMMARY_LENGTH = 200;
 
 const cache = new LruCache<string, Classification>(CACHE_ENTRIES);
-const NO_WORDS: ReadonlySet<string> = new Set();
 
 /** Loads the parser; await it once before the first classifySql. Safe to call again. */
 export async function initClassifier(): Promise<void> {
   await loadParser();
 }
 
-/**
- * Classifies a query string as the server reads it under `reading` (sql-reading.ts); the same text and
- * reading return the same (cached) object.
- */
 /** A classification as the policy engine takes it: the statements, or why there are none. */
 export function classifiedStatements(classification: Classification): Classified<SqlFacts> {
   return classification.ok ? { ok: true, items: classification.statements } : classification;
 }
 
+/**
+ * Classifies a query string as the server reads it under `reading` (sql-reading.ts); the same text and
+ * reading return the same (cached) object.
+ */
 export function classifySql(text: string, reading: SqlReading = STANDARD_READING): Classification {
   if (!parserReady()) return { ok: false, error: "the SQL classifier is not initialised (initClassifier() was not awaited)" };
   // Only where the gateway scans as the server does (standard strings): see older-grammars.ts.
-  const olderKeywords = reading.standardConformingStrings === true ? keywordsUnknownTo(reading.serverMajor) : NO_WORDS;
-  const forOlderServer = mentionsAny(text, olderKeywords);
-  // Texts never hold NUL (the protocol ends them there), so the reading's key cannot run into the text.
-  const key = isStandardReading(reading) && !forOlderServer ? text : `${readingKey(reading)}/${forOlderServer ? reading.serverMajor : ""}\u0000${text}`;
+  const olderKeywords = keywordsUnknownTo(reading.standardConformingStrings === true ? reading.serverMajor : undefined);
+  // Texts never hold NUL (the protocol ends them there), so the reading's key cannot run into the text. An
+  // older server reads some words otherwise, so its texts are keyed by its version; the words are looked for
+  // only when the text is not cached.
+  const key = isStandardReading(reading) && olderKeywords.size === 0 ? text : `${readingKey(reading)}/${olderKeywords.size > 0 ? reading.serverMajor : ""}\u0000${text}`;
   const cached = cache.get(key);
   if (cached) return cached;
-  const classification = forOlderServer ? classifyForOlderServer(text, reading, olderKeywords) : classifyUncached(text, reading);
+  const classification = mentionsAny(text, olderKeywords) ? classifyForOlderServer(text, reading, olderKeywords) : classifyUncached(text, reading);
   if (text.length <= MAX_CACHED_LENGTH) cache.set(key, classification);
   return classification;
 }

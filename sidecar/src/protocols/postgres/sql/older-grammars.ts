@@ -41,9 +41,11 @@ const PG18_ONLY_KEYWORDS: ReadonlyArray<[number, ReadonlySet<string>]> = [
 ];
 
 /** The keywords of the parser the server of this major version reads as plain identifiers; empty for 18 and later. */
+const NONE: ReadonlySet<string> = new Set();
+
 export function keywordsUnknownTo(serverMajor: number | undefined): ReadonlySet<string> {
-  if (serverMajor === undefined || serverMajor >= PARSER_MAJOR) return new Set();
-  return PG18_ONLY_KEYWORDS.find(([major]) => serverMajor <= major)?.[1] ?? new Set();
+  if (serverMajor === undefined || serverMajor >= PARSER_MAJOR) return NONE;
+  return PG18_ONLY_KEYWORDS.find(([major]) => serverMajor <= major)?.[1] ?? NONE;
 }
 
 /** Whether the text may hold one of the words (a quick test before scanning). */
