@@ -18,7 +18,8 @@ RUN npm ci --no-audit --no-fund && npx tsc -b \
 # Node and the libraries it loads (glibc, libstdc++), nothing else; runs as nonroot unless a stage says otherwise.
 FROM gcr.io/distroless/cc-debian12:nonroot AS node-runtime
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
-ENV PATH=/usr/local/bin:/usr/bin:/usr/sbin NODE_ENV=production
+# Blocks of 32 KiB and more are mapped on their own and go back to the system when freed (e2e/src/images/specs.ts says why).
+ENV PATH=/usr/local/bin:/usr/bin:/usr/sbin NODE_ENV=production MALLOC_MMAP_THRESHOLD_=32768
 COPY --from=build /src/node_modules /app/node_modules
 # npm keeps some packages beside a workspace (crds/node_modules), where only that workspace finds them.
 COPY --from=build /src/crds/node_modules /app/crds/node_modules
@@ -37,7 +38,7 @@ FROM node-runtime AS portcullis-sidecar
 COPY --from=build /src/sidecar/package.json /app/sidecar/package.json
 COPY --from=build /src/sidecar/dist /app/sidecar/dist
 USER 1337:1337
-ENTRYPOINT ["/usr/local/bin/node", "/app/sidecar/dist/main.js"]
+ENTRYPOINT ["/usr/local/bin/node", "--no-wasm-dynamic-tiering", "--wasm-num-compilation-tasks=1", "/app/sidecar/dist/main.js"]
 
 FROM node-runtime AS portcullis-cli
 COPY --from=build /src/cli/package.json /app/cli/package.json

@@ -149,7 +149,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): Partial<Re
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
 
-/** --sidecar-resources: JSON like {"requests":{"cpu":"50m","memory":"64Mi"},"limits":{"memory":"256Mi"}}. */
+/** --sidecar-resources: JSON like {"requests":{"cpu":"50m","memory":"128Mi"},"limits":{"memory":"256Mi"}}. */
 function resourcesFlag(raw: string | undefined): SidecarResources | undefined {
   if (raw === undefined) return undefined;
   let value: unknown;

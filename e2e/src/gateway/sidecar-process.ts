@@ -1,5 +1,6 @@
 // Runs the real gateway (sidecar/dist/main.js) in standalone mode against a
-// manifests file, as a child process, and waits until it reports ready.
+// manifests file, as a child process, and waits until it reports ready. It
+// runs with the Node flags and memory settings of the gateway's image.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { freePort } from "../controlplane/processes.js";
+import { GATEWAY_NODE_FLAGS, NODE_MEMORY_ENV } from "../images/specs.js";
 
 const READY_TIMEOUT_MS = 30_000;
 const MAIN = fileURLToPath(new URL("../../../sidecar/dist/main.js", import.meta.url));
@@ -43,9 +45,9 @@ export async function startSidecar(options: StartSidecarOptions): Promise<Sideca
   const extraArgs = options.extraArgs ?? [];
   // The health and metrics server stays on loopback unless a test asks for another address.
   const metricsHost = extraArgs.includes("--metrics-host") ? [] : ["--metrics-host", "127.0.0.1"];
-  const child = spawn(process.execPath, [MAIN, ...modeArgs, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...metricsHost, ...extraArgs], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, MAIN, ...modeArgs, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...metricsHost, ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...NODE_MEMORY_ENV, ...options.env },
   });
   const lines: Array<Record<string, unknown>> = [];
   let stderr = "";

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "@jest/globals";
 import { locateTools } from "../controlplane/tools.js";
 import { runCommand } from "../processes/child-process.js";
 import { buildImages } from "./build.js";
+import { GATEWAY_NODE_FLAGS } from "./specs.js";
 
 const work = mkdtempSync(join(tmpdir(), "portcullis-images-test-"));
 const IMAGES = ["portcullis-sidecar", "portcullis-init"];
@@ -21,7 +22,7 @@ interface Index {
 }
 
 /** Unpacks an OCI archive's layers into a directory, bottom first; returns its config. */
-function unpack(archive: string, into: string): { config: { User: string; Entrypoint: string[]; Labels: Record<string, string> } } {
+function unpack(archive: string, into: string): { config: { User: string; Entrypoint: string[]; Env: string[]; Labels: Record<string, string> } } {
   const layout = join(into, "layout");
   const rootfs = join(into, "rootfs");
   execFileSync("mkdir", ["-p", layout, rootfs]);
@@ -48,7 +49,8 @@ describe("make images", () => {
     const dir = join(work, "sidecar");
     const { config } = unpack(sidecar?.archive ?? "", dir);
     expect(config.User).toBe("1337:1337");
-    expect(config.Entrypoint).toEqual(["/usr/local/bin/node", "/app/sidecar/dist/main.js"]);
+    expect(config.Entrypoint).toEqual(["/usr/local/bin/node", ...GATEWAY_NODE_FLAGS, "/app/sidecar/dist/main.js"]);
+    expect(config.Env).toContain("MALLOC_MMAP_THRESHOLD_=32768");
     expect(config.Labels["org.opencontainers.image.revision"]).toMatch(/^[0-9a-f]{40}$/);
     const rootfs = join(dir, "rootfs");
     for (const absent of ["app/node_modules/jest", "app/node_modules/typescript", "app/node_modules/@swc", "app/sidecar/src", "app/e2e"]) expect(existsSync(join(rootfs, absent))).toBe(false);

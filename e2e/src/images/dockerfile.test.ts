@@ -51,7 +51,8 @@ describe("the Dockerfile", () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(JSON.parse(last(lines, "ENTRYPOINT") ?? "null")).toEqual(spec.entrypoint);
     expect(last(lines, "USER")).toBe(spec.user);
-    const script = spec.entrypoint[1];
+    for (const variable of spec.env.filter((entry) => !entry.startsWith("PATH="))) expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^ENV .*\\b${variable}( |$)`)));
+    const script = spec.entrypoint.at(-1);
     if (script?.startsWith("/app/")) {
       const workspace = script.split("/")[2];
       expect(lines).toContain(`COPY --from=build /src/${workspace}/dist /app/${workspace}/dist`);

@@ -15,8 +15,11 @@
 //   characters outside the Basic Multilingual Plane;
 // - a compiled pattern lives in a fixed 16 MiB heap and is never freed, so
 //   each distinct pattern is compiled once per process and reused by every
-//   later configuration revision.
-import { RE2 } from "re2-wasm";
+//   later configuration revision;
+// - it takes about 13 MiB once loaded, so it is loaded by the first pattern
+//   compiled, not by a gateway that masks nothing.
+import { createRequire } from "node:module";
+import type { RE2 } from "re2-wasm";
 import { codePointLength, isAlphanumeric, isHighSurrogate } from "./characters.js";
 
 /** A part of a string, in UTF-16 units, end exclusive. */
@@ -63,12 +66,14 @@ export function candidateLimit(length: number): number {
 }
 
 const compiled = new Map<string, RE2>();
+let re2: typeof RE2 | undefined;
 
 /** The process-wide compiled form of an RE2 pattern, global and Unicode-aware. Throws SyntaxError when RE2 rejects it. */
 export function compileRe2(source: string): RE2 {
   let re = compiled.get(source);
   if (!re) {
-    re = new RE2(source, "gu");
+    re2 ??= (createRequire(import.meta.url)("re2-wasm") as typeof import("re2-wasm")).RE2;
+    re = new re2(source, "gu");
     compiled.set(source, re);
   }
   return re;

@@ -36,7 +36,7 @@ export const defaultInjectionSettings: InjectionSettings = {
   nativeSidecar: true,
   sidecarUid: 1337,
   resources: {
-    requests: { cpu: "50m", memory: "64Mi" },
+    requests: { cpu: "50m", memory: "128Mi" },
     limits: { memory: "256Mi" },
   },
   initResources: {
