@@ -29,7 +29,9 @@ const OPTIONS = { ...SESSION_OPTIONS, progress: { type: "boolean" } } as const;
 
 export async function replaySession(opened: OpenedSession, output: OutputFormat, io: Io, forceProgress: boolean): Promise<number> {
   const { reader, location, manifest } = opened;
-  const verifier = new SessionVerifier(location, manifest, checkManifestSignature(manifest));
+  // A transcript is shown for a session still recording too; its header says so.
+  const verifier = new SessionVerifier(location, manifest, checkManifestSignature(manifest), { acceptLive: true });
+  verifier.checkStoredObjects(opened.objects);
   const totals = { chunks: manifest.chunks.length, bytes: manifest.chunks.reduce((sum, chunk) => sum + chunk.bytes, 0) };
   const collected: EvidenceRecord[] = [];
   if (output === "table") io.out(renderHeader(location, manifest));

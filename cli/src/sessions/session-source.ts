@@ -6,7 +6,8 @@ import { findSession, manifestKey, sessionDir, type SessionLocation, type Sessio
 import { parseManifest, type EvidenceManifest } from "./manifest.js";
 import type { Progress } from "./progress.js";
 import { openStoreReader, type StoreReader } from "./store-reader.js";
-import { loadStoreSettings, STORE_OPTIONS, type StoreSourceValues } from "./store-source.js";
+import type { TrustedKey } from "./manifest.js";
+import { loadStore, STORE_OPTIONS, type StoreSourceValues } from "./store-source.js";
 import type { FetchedChunk } from "./verifier.js";
 
 /** The store options plus the scope a session is looked up in. */
@@ -32,7 +33,7 @@ export function scopeOf(values: ScopeValues): SessionScope {
 }
 
 export async function openStore(values: StoreSourceValues, usage: string): Promise<StoreReader> {
-  return openStoreReader(await loadStoreSettings(values, usage));
+  return openStoreReader((await loadStore(values, usage)).settings);
 }
 
 /** The session's manifest, or what is wrong with it. */
@@ -46,14 +47,21 @@ export interface OpenedSession {
   reader: StoreReader;
   location: SessionLocation;
   manifest: EvidenceManifest;
+  /** The key the store's settings say its manifests are signed with (when asked for and known). */
+  signer?: TrustedKey;
+  /** The names of the objects in the session's folder. */
+  objects: string[];
 }
 
-export async function openSession(values: StoreSourceValues & ScopeValues, id: string, usage: string): Promise<OpenedSession> {
-  const reader = await openStore(values, usage);
+export async function openSession(values: StoreSourceValues & ScopeValues, id: string, usage: string, wantSigner = false): Promise<OpenedSession> {
+  const { settings, signer } = await loadStore(values, usage, wantSigner);
+  const reader = openStoreReader(settings);
   const location = await findSession(reader, id, scopeOf(values));
   const manifest = await readManifest(reader, location);
   if (typeof manifest === "string") throw new CliError(`session ${sessionDir(location)} in ${reader.location}: ${manifest}`);
-  return { reader, location, manifest };
+  const folder = `${sessionDir(location)}/`;
+  const objects = (await reader.listKeys(sessionDir(location))).filter((key) => key.startsWith(folder)).map((key) => key.slice(folder.length));
+  return { reader, location, manifest, ...(signer ? { signer } : {}), objects };
 }
 
 /** The session's chunks in order, each read when the previous one has been used. */

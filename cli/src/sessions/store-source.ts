@@ -1,13 +1,17 @@
 // Where `portcullis sessions` finds the store's settings: the ConfigMap (and
 // its credentials Secret) in the cluster, exactly as the uploader gets them,
 // or a local YAML file with the same keys and the credentials inline, for
-// auditors who have the bucket but no cluster access.
+// auditors who have the bucket but no cluster access. Where verification asks
+// for it, the same source gives the key the manifests must be signed with: the
+// public half of the credentials Secret's signingKey (the key the operator
+// hands the gateways), or a publicKey in the store file.
 import { readFile } from "node:fs/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { RECORDING_CREDENTIALS_KEY } from "@portcullis/common/config/bundle";
 import { parse } from "yaml";
 import { UsageError, CliError, errorText } from "../errors.js";
 import { apiErrorMessage, contextNamespace, loadKubeConfig } from "../kube.js";
+import { ed25519PublicKey, type TrustedKey } from "./manifest.js";
 import { parseStoreSettings, type StoreSettings } from "./store-settings.js";
 
 export const STORE_OPTIONS = {
@@ -23,7 +27,8 @@ export const STORE_OPTIONS_USAGE = `The store (one of):
       --store-namespace NS    the ConfigMap's namespace (default: -n/--namespace's, then the kubeconfig context's)
       --kubeconfig FILE       the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
       --store-file FILE       a YAML file with the ConfigMap's data keys (or the ConfigMap itself),
-                              plus accessKeyId and secretAccessKey for s3
+                              plus accessKeyId and secretAccessKey for s3, and publicKey (the
+                              signing key's public half, PEM) for verify
 `;
 
 export interface StoreSourceValues {
@@ -46,7 +51,21 @@ function asStringMap(value: unknown, origin: string): Record<string, string> {
   return map;
 }
 
-async function settingsFromFile(file: string): Promise<StoreSettings> {
+export interface LoadedStore {
+  settings: StoreSettings;
+  /** The key the store's manifests are signed with, when asked for and the source holds it. */
+  signer?: TrustedKey;
+}
+
+/** The public key named by the store's settings: publicKey, or the public half of signingKey. */
+function signerFrom(credentials: Readonly<Record<string, string>>, origin: string): TrustedKey | undefined {
+  const { publicKey, signingKey } = credentials;
+  if (publicKey) return { key: ed25519PublicKey(publicKey, `${origin}'s publicKey`), origin: `${origin}'s publicKey` };
+  if (signingKey) return { key: ed25519PublicKey(signingKey, `${origin}'s signingKey`), origin: `${origin}'s signingKey` };
+  return undefined;
+}
+
+async function storeFromFile(file: string): Promise<LoadedStore> {
   let document: unknown;
   try {
     document = parse(await readFile(file, "utf8"));
@@ -55,14 +74,15 @@ async function settingsFromFile(file: string): Promise<StoreSettings> {
   }
   const isConfigMap = (document as { kind?: unknown } | null)?.kind === "ConfigMap";
   const data = asStringMap(isConfigMap ? (document as { data?: unknown }).data : document, file);
-  return parseStoreSettings(data, data, file);
+  const signer = signerFrom(data, file);
+  return { settings: parseStoreSettings(data, data, file), ...(signer ? { signer } : {}) };
 }
 
 function decodeSecret(data: Record<string, string> | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]));
 }
 
-async function settingsFromConfigMap(name: string, namespaceFlag: string | undefined, kubeconfig: string | undefined): Promise<StoreSettings> {
+async function storeFromConfigMap(name: string, namespaceFlag: string | undefined, kubeconfig: string | undefined, wantSigner: boolean): Promise<LoadedStore> {
   const config = loadKubeConfig(kubeconfig);
   const namespace = namespaceFlag ?? contextNamespace(config);
   const core = config.makeApiClient(CoreV1Api);
@@ -74,24 +94,28 @@ async function settingsFromConfigMap(name: string, namespaceFlag: string | undef
     throw new CliError(`cannot read ${origin}: ${apiErrorMessage(error)}`, { cause: error });
   }
   const secretName = data[RECORDING_CREDENTIALS_KEY];
-  // Reading a filesystem store needs no credentials (the signing key is for writing), so its Secret is left alone.
-  if (data.type !== "s3" || !secretName) return parseStoreSettings(data, {}, origin);
+  // Reading a filesystem store needs no credentials, so its Secret is read only for the signing key.
+  if ((data.type !== "s3" && !wantSigner) || !secretName) return { settings: parseStoreSettings(data, {}, origin) };
+  const secretOrigin = `Secret ${namespace}/${secretName}`;
   let credentials: Record<string, string>;
   try {
     credentials = decodeSecret((await core.readNamespacedSecret({ name: secretName, namespace })).data);
   } catch (error) {
-    throw new CliError(`cannot read Secret ${namespace}/${secretName} (the ${origin}'s ${RECORDING_CREDENTIALS_KEY}): ${apiErrorMessage(error)}`, { cause: error });
+    throw new CliError(`cannot read ${secretOrigin} (the ${origin}'s ${RECORDING_CREDENTIALS_KEY}): ${apiErrorMessage(error)}`, { cause: error });
   }
-  return parseStoreSettings(data, credentials, origin);
+  const settings = parseStoreSettings(data, data.type === "s3" ? credentials : {}, origin);
+  const signer = wantSigner ? signerFrom(credentials, secretOrigin) : undefined;
+  return { settings, ...(signer ? { signer } : {}) };
 }
 
-export function loadStoreSettings(values: StoreSourceValues, usage: string): Promise<StoreSettings> {
+/** The store's settings and, when `wantSigner`, the key its manifests must be signed with, where the source holds it. */
+export function loadStore(values: StoreSourceValues, usage: string, wantSigner = false): Promise<LoadedStore> {
   const configMap = values["store-configmap"];
   const file = values["store-file"];
   if ((configMap === undefined) === (file === undefined)) throw new UsageError("name the store with either --store-configmap NAME or --store-file FILE", usage);
   if (file !== undefined) {
     if (values["store-namespace"] !== undefined) throw new UsageError("--store-namespace goes with --store-configmap, not --store-file", usage);
-    return settingsFromFile(file);
+    return storeFromFile(file);
   }
-  return settingsFromConfigMap(configMap ?? "", values["store-namespace"] ?? values.namespace, values.kubeconfig);
+  return storeFromConfigMap(configMap ?? "", values["store-namespace"] ?? values.namespace, values.kubeconfig, wantSigner);
 }

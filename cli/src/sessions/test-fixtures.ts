@@ -14,7 +14,7 @@ import { EvidenceSpool } from "@portcullis/sidecar/evidence/spool";
 import { closedSessionPath } from "@portcullis/sidecar/evidence/spool-files";
 import { buildChunk } from "@portcullis/common/evidence/chunks";
 import { MANIFEST_NAME } from "@portcullis/common/evidence/layout";
-import { signManifest, type EvidenceManifest, type ManifestChunk } from "@portcullis/common/evidence/manifest";
+import { signManifest, type EvidenceManifest, type ManifestChunk, type SessionEnding } from "@portcullis/common/evidence/manifest";
 import { sessionDir, type SessionLocation } from "./locate.js";
 
 export const SESSION_START_TIME = new Date("2026-11-25T10:00:00.000Z");
@@ -129,20 +129,27 @@ export async function storeSession(records: readonly EvidenceRecord[], options: 
   await mkdir(dir, { recursive: true });
   const chunks: ManifestChunk[] = [];
   let start = { seq: 1, prev: GENESIS_HASH, session: first.session };
+  let end: SessionEnding | undefined;
   for (const [index, chunkRecords] of splitChunks(records, options.chunkSizes).entries()) {
     const built = await buildChunk(index + 1, Buffer.from(chunkRecords.map(recordLine).join("")), start);
     await writeFile(join(dir, built.entry.name), built.body);
     chunks.push(built.entry);
     start = { seq: built.entry.lastSeq + 1, prev: built.entry.head, session: first.session };
+    end = built.lines.end;
   }
   const updatedAt = records[records.length - 1]?.time ?? first.time;
-  const manifest = signManifest({ version: 1, ...location, resource, chunks, head: start.prev, records: start.seq - 1, complete: options.complete ?? true, updatedAt }, options.privateKey);
+  const complete = options.complete ?? true;
+  const manifest = signManifest(
+    { version: 1, ...location, resource, chunks, head: start.prev, records: start.seq - 1, complete, ...(complete && end ? { end } : {}), updatedAt },
+    options.privateKey,
+  );
   await writeFile(join(dir, MANIFEST_NAME), JSON.stringify(manifest));
   return { location, dir, manifest };
 }
 
-/** A --store-file for the filesystem store at `path`. */
-export async function writeStoreFile(file: string, path: string, prefix?: string): Promise<string> {
-  await writeFile(file, `type: filesystem\npath: ${path}\n${prefix ? `prefix: ${prefix}\n` : ""}`);
+/** A --store-file for the filesystem store at `path`; with the signing key's public half when given. */
+export async function writeStoreFile(file: string, path: string, prefix?: string, publicKeyPem?: string): Promise<string> {
+  const publicKey = publicKeyPem ? `publicKey: |\n${publicKeyPem.trimEnd().replace(/^/gm, "  ")}\n` : "";
+  await writeFile(file, `type: filesystem\npath: ${path}\n${prefix ? `prefix: ${prefix}\n` : ""}${publicKey}`);
   return file;
 }

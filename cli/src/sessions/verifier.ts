@@ -4,15 +4,28 @@
 // prev the previous chunk's head, the last head the manifest's head); each
 // chunk's sha256; every record's hash chain (sidecar's verifyChain, started
 // where the manifest says the chunk starts); and that a complete session ends
-// with its session-end. Problems are collected, not thrown, so one run names
-// everything that is wrong and where.
+// with its session-end, the one its manifest says it ended with. Evidence is
+// valid only when it is whole: a manifest that is not final fails unless a
+// live session was asked for, and a chunk in the store that the manifest does
+// not list is a sign of records cut off (an earlier manifest put back).
+// Problems are collected, not thrown, so one run names everything that is
+// wrong and where.
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { GENESIS_HASH, parseSpoolText, verifyChain, type EvidenceRecord, type EvidenceType } from "@portcullis/common/evidence/record";
 import { errorText } from "../errors.js";
 import { sessionDir, type SessionLocation } from "./locate.js";
 import { chunkName } from "@portcullis/common/evidence/layout";
+import type { SessionEnding } from "@portcullis/common/evidence/manifest";
+import { sessionEnding } from "@portcullis/common/evidence/chunks";
 import type { EvidenceManifest, ManifestChunk, SignatureCheck } from "./manifest.js";
+
+export interface VerifyOptions {
+  /** A manifest that is not final is verified as far as it goes instead of failing (a session still recording). */
+  acceptLive: boolean;
+}
+
+const CHUNK_OBJECT = /^[0-9]{6,}\.jsonl\.gz$/;
 
 export interface FetchedChunk {
   chunk: ManifestChunk;
@@ -25,7 +38,10 @@ export interface VerifyReport {
   /** Records read and checked (all of the session's when nothing is missing). */
   recordsChecked: number;
   head: string;
+  /** The manifest is final: the session ended and its session-end is uploaded. */
   complete: boolean;
+  /** How the session ended, as the final manifest says. */
+  end?: SessionEnding;
   signature: SignatureCheck;
   problems: string[];
 }
@@ -79,12 +95,13 @@ export class SessionVerifier {
   private records = 0;
   private chunksChecked = 0;
   private lastType: EvidenceType | undefined;
-  private endSeq: number | undefined;
+  private endRecord: EvidenceRecord | undefined;
 
   constructor(
     location: SessionLocation,
     private readonly manifest: EvidenceManifest,
     private readonly signature: SignatureCheck,
+    private readonly options: VerifyOptions,
   ) {
     if (!signature.ok) this.problems.push(signature.problem);
     this.problems.push(...manifestProblems(location, manifest));
@@ -124,7 +141,7 @@ export class SessionVerifier {
       return;
     }
     this.records += records.length;
-    if (this.endSeq !== undefined) this.problems.push(`chunk ${chunk.name}: record ${first.seq} comes after the session-end (record ${this.endSeq})`);
+    if (this.endRecord !== undefined) this.problems.push(`chunk ${chunk.name}: record ${first.seq} comes after the session-end (record ${this.endRecord.seq})`);
     // A chunk that starts elsewhere (swapped, or from another session) is named as such; its own chain is still checked.
     const misplaced = first.seq !== chunk.firstSeq;
     if (misplaced) this.problems.push(`chunk ${chunk.name}: holds records ${first.seq}-${last.seq}, the manifest says ${recordRange(chunk)} (a chunk from elsewhere?)`);
@@ -133,7 +150,7 @@ export class SessionVerifier {
     if (!verdict.ok) this.problems.push(`chunk ${chunk.name}: record ${verdict.seq}: ${verdict.problem}`);
     else if (!misplaced) this.checkChunkEnd(chunk, first, last, verdict.head);
     if (first.seq === 1 && first.type === "session-start") this.checkIdentity(first);
-    this.endSeq ??= records.find((record) => record.type === "session-end")?.seq;
+    this.endRecord ??= records.find((record) => record.type === "session-end");
     this.lastType = last.type;
   }
 
@@ -151,6 +168,15 @@ export class SessionVerifier {
     }
   }
 
+  /** The names of the objects the store holds in the session's folder: a chunk the manifest does not list is named. */
+  checkStoredObjects(names: readonly string[]): void {
+    const listed = new Set(this.manifest.chunks.map((chunk) => chunk.name));
+    const unlisted = names.filter((name) => CHUNK_OBJECT.test(name) && !listed.has(name)).sort();
+    if (unlisted.length === 0) return;
+    const what = unlisted.length === 1 ? `chunk ${unlisted[0]}, which the manifest does not list` : `chunks ${unlisted.join(", ")}, which the manifest does not list`;
+    this.problems.push(`the store holds ${what}: records were cut off the session (a manifest from before they were uploaded put back?)`);
+  }
+
   finish(): VerifyReport {
     const { manifest } = this;
     if (this.chunksChecked !== manifest.chunks.length) this.problems.push(`${this.chunksChecked} of the manifest's ${manifest.chunks.length} chunks were checked`);
@@ -158,6 +184,33 @@ export class SessionVerifier {
     if (manifest.complete && this.lastType !== undefined && this.lastType !== "session-end") {
       this.problems.push(`the manifest says the session is complete, but its last record is a ${this.lastType}, not a session-end (records cut off the end?)`);
     }
-    return { ok: this.problems.length === 0, recordsChecked: this.records, head: manifest.head, complete: manifest.complete, signature: this.signature, problems: [...this.problems] };
+    this.checkEnding();
+    return {
+      ok: this.problems.length === 0,
+      recordsChecked: this.records,
+      head: manifest.head,
+      complete: manifest.complete,
+      ...(manifest.end ? { end: manifest.end } : {}),
+      signature: this.signature,
+      problems: [...this.problems],
+    };
+  }
+
+  /** A final manifest's ending must be its session-end's; a manifest that is not final is valid only when a live session was asked for. */
+  private checkEnding(): void {
+    const { manifest, endRecord } = this;
+    if (!manifest.complete) {
+      if (!this.options.acceptLive) {
+        this.problems.push(
+          `the manifest is not final: it lists ${manifest.records} records and no session-end (a session still recording, or a manifest from before the session ended put back); --allow-incomplete verifies a live session as far as it goes`,
+        );
+      }
+      return;
+    }
+    if (manifest.end === undefined || endRecord === undefined) return;
+    const recorded = sessionEnding(endRecord);
+    if (recorded.reason !== manifest.end.reason || recorded.time !== manifest.end.time) {
+      this.problems.push(`the manifest says the session ended (${manifest.end.reason}) at ${manifest.end.time}, its session-end record says (${recorded.reason}) at ${recorded.time}`);
+    }
   }
 }

@@ -32,12 +32,21 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** A store of its own for each case, holding the session in chunks of 3, 4 and the rest (3 chunks). */
-async function freshStore(stored: readonly EvidenceRecord[] = records, privateKey = uploader.privateKey): Promise<{ storeFile: string; session: StoredSession }> {
+/**
+ * A store of its own for each case, holding the session in chunks of 3, 4 and the rest (3 chunks); its store file
+ * names the uploader's public key, as an auditor's would.
+ */
+async function freshStore(stored: readonly EvidenceRecord[] = records, privateKey = uploader.privateKey, complete = true): Promise<{ storeFile: string; session: StoredSession }> {
   cases += 1;
   const path = join(work, `store-${cases}`);
-  const session = await storeSession(stored, { path, prefix: "evidence/prod", chunkSizes: [3, 4], privateKey });
-  return { storeFile: await writeStoreFile(join(work, `store-${cases}.yaml`), path, "evidence/prod"), session };
+  const session = await storeSession(stored, { path, prefix: "evidence/prod", chunkSizes: [3, 4], privateKey, complete });
+  return { storeFile: await writeStoreFile(join(work, `store-${cases}.yaml`), path, "evidence/prod", uploader.publicKeyPem), session };
+}
+
+/** The manifest the uploader signed when only `count` records were uploaded (chunks of 3 and 4), as JSON. */
+async function earlierManifest(count: number): Promise<string> {
+  const { session } = await freshStore(records.slice(0, count), uploader.privateKey, false);
+  return readFile(join(session.dir, "manifest.json"), "utf8");
 }
 
 async function verify(storeFile: string, session: StoredSession, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -54,18 +63,56 @@ async function rewriteChunk(dir: string, name: string, edit: (lines: string[]) =
 }
 
 describe("sessions verify", () => {
-  it("verifies an intact session, naming the head and the key", async () => {
+  it("verifies an intact session, naming how it ended, the head and the key", async () => {
     const { storeFile, session } = await freshStore();
-    const head = records[records.length - 1]?.hash ?? "";
-    const result = await verify(storeFile, session, ["--public-key", uploaderKeyFile]);
-    expect(result).toEqual({ code: 0, stdout: `verified: ${records.length} records, head ${head}, signed by ${fingerprint(uploader.publicKeyPem)}\n`, stderr: "" });
+    const last = records[records.length - 1];
+    const expected = `verified: ${records.length} records, ended client-terminated at ${last?.time}, head ${last?.hash}, signed by ${fingerprint(uploader.publicKeyPem)}\n`;
+    expect(await verify(storeFile, session, ["--public-key", uploaderKeyFile])).toEqual({ code: 0, stdout: expected, stderr: "" });
+    // The store file's publicKey is the default key.
+    expect(await verify(storeFile, session)).toEqual({ code: 0, stdout: expected, stderr: "" });
   });
 
-  it("says when the key was only the one the manifest carries", async () => {
-    const { storeFile, session } = await freshStore();
+  it("gives no verdict without a key it can trust: the key a manifest carries proves nothing", async () => {
+    const { session } = await freshStore();
+    const bare = await writeStoreFile(join(work, `store-${cases}-bare.yaml`), join(work, `store-${cases}`), "evidence/prod");
+    const result = await verify(bare, session);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain(`error: cannot check who signed session ${session.location.session}'s manifest, so it is not verified: give the uploader's public key with --public-key FILE`);
+  });
+
+  it("fails a session whose manifest is not final, unless a live session is asked for", async () => {
+    const { storeFile, session } = await freshStore(records.slice(0, 7), uploader.privateKey, false);
     const result = await verify(storeFile, session);
-    expect(result.code).toBe(0);
-    expect(result.stdout.split("\n")[1]).toBe("note: checked against the public key the manifest carries; pass --public-key FILE to check that the uploader signed it");
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      "problem: the manifest is not final: it lists 7 records and no session-end (a session still recording, or a manifest from before the session ended put back); --allow-incomplete verifies a live session as far as it goes\n",
+    );
+    const live = await verify(storeFile, session, ["--allow-incomplete"]);
+    expect(live).toEqual({
+      code: 0,
+      stdout: `verified as far as it goes: 7 records of a session that has not ended (--allow-incomplete), head ${records[6]?.hash}, signed by ${fingerprint(uploader.publicKeyPem)}\n`,
+      stderr: "",
+    });
+  });
+
+  it("detects a rollback: an earlier signed manifest put back, the later chunk left in the store", async () => {
+    const { storeFile, session } = await freshStore();
+    await writeFile(join(session.dir, "manifest.json"), await earlierManifest(7));
+    for (const extra of [[], ["--allow-incomplete"]]) {
+      const result = await verify(storeFile, session, extra);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain("problem: the store holds chunk 000003.jsonl.gz, which the manifest does not list: records were cut off the session (a manifest from before they were uploaded put back?)\n");
+    }
+  });
+
+  it("detects a rollback with the later chunk deleted too: the manifest is not final", async () => {
+    const { storeFile, session } = await freshStore();
+    await writeFile(join(session.dir, "manifest.json"), await earlierManifest(7));
+    await unlink(join(session.dir, "000003.jsonl.gz"));
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(1);
+    expect(result.stdout.split("\n").filter((line) => line.startsWith("problem: "))).toEqual([expect.stringMatching(/^problem: the manifest is not final: it lists 7 records/)]);
   });
 
   it("detects one edited record: the chunk's sha256 and the record's hash", async () => {
@@ -113,14 +160,13 @@ describe("sessions verify", () => {
     expect(withKey.stdout).toContain("problem: chunk 000002.jsonl.gz: record 5: record 5 missing (deleted?)\n");
   });
 
-  it("detects a rewritten chain only with the uploader's key: without it, the forger's key is named", async () => {
+  it("detects a rewritten chain re-signed with another key by the signature alone, naming the key that signed it", async () => {
     const { storeFile, session } = await freshStore(resealRecords(records.filter((record) => record.seq !== 5)), forger.privateKey);
-    const withoutKey = await verify(storeFile, session);
-    expect(withoutKey.code).toBe(0);
-    expect(withoutKey.stdout).toContain(`signed by ${fingerprint(forger.publicKeyPem)}\n`);
-    const withKey = await verify(storeFile, session, ["--public-key", uploaderKeyFile]);
-    expect(withKey.code).toBe(1);
-    expect(withKey.stdout.split("\n").filter((line) => line.startsWith("problem: "))).toHaveLength(1);
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(1);
+    expect(result.stdout.split("\n").filter((line) => line.startsWith("problem: "))).toEqual([
+      `problem: the manifest's signature does not verify with the public key in ${storeFile}'s publicKey (${fingerprint(uploader.publicKeyPem)}); the manifest names another key, ${fingerprint(forger.publicKeyPem)}, which did sign it`,
+    ]);
   });
 
   it("detects a manifest changed after signing", async () => {
@@ -128,7 +174,7 @@ describe("sessions verify", () => {
     await writeFile(join(session.dir, "manifest.json"), JSON.stringify({ ...session.manifest, resource: "billing-db" }));
     const result = await verify(storeFile, session);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain("problem: the manifest's signature does not verify with the key it names (the manifest was changed after signing)\n");
+    expect(result.stdout).toContain(`problem: the manifest's signature does not verify with the public key in ${storeFile}'s publicKey (${fingerprint(uploader.publicKeyPem)})\n`);
   });
 
   it("detects records cut off the end with a re-signed manifest that says complete", async () => {
@@ -168,6 +214,6 @@ describe("sessions verify", () => {
     await unlink(join(session.dir, "000003.jsonl.gz"));
     const result = await verify(storeFile, session, ["-o", "json"]);
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, complete: true, records: 11, recordsChecked: 7, key: { fingerprint: fingerprint(uploader.publicKeyPem), trusted: false }, problems: ["chunk 000003.jsonl.gz (records 8-11) is missing from the store"] });
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, complete: true, records: 11, recordsChecked: 7, key: { fingerprint: fingerprint(uploader.publicKeyPem), trusted: true }, problems: ["chunk 000003.jsonl.gz (records 8-11) is missing from the store"] });
   });
 });

@@ -43,7 +43,7 @@ describe("describeLines", () => {
 
   it("continues where the previous chunk ended, and knows a session-end", () => {
     const start = { seq: 3, prev: record(1).hash, session: SESSION };
-    expect(describeLines(linesOf(records.slice(2)), start)).toEqual({ firstSeq: 3, lastSeq: 5, prev: start.prev, head: record(4).hash, lastType: "session-end" });
+    expect(describeLines(linesOf(records.slice(2)), start)).toEqual({ firstSeq: 3, lastSeq: 5, prev: start.prev, head: record(4).hash, lastType: "session-end", end: { reason: "client-terminated", time: record(4).time } });
   });
 
   it("reports where the chain breaks, keeping the positional facts", () => {

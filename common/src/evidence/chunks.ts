@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { parseRecordLine, verifyChain, type ChainStart, type EvidenceRecord, type EvidenceType } from "./record.js";
 import { chunkName } from "./layout.js";
-import type { ManifestChunk } from "./manifest.js";
+import type { ManifestChunk, SessionEnding } from "./manifest.js";
 
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 const NEWLINE = 0x0a;
@@ -45,15 +45,25 @@ export interface ChunkLines {
   head: string;
   /** The type of the last line's record; undefined when that line is not a record. */
   lastType: EvidenceType | undefined;
+  /** When the last line is the session-end: how the session ended. */
+  end?: SessionEnding;
   /** Where the chain breaks inside these lines; undefined when they continue it correctly. */
   problem?: { seq: number; problem: string };
 }
 
-/** The hash a line stands for: its record's hash, or for a line that is no record the SHA-256 of its bytes (which no prev will match). */
-export function lineHead(line: string): { head: string; type: EvidenceType | undefined } {
+/**
+ * The hash a line stands for: its record's hash, or for a line that is no record the SHA-256 of its bytes (which no
+ * prev will match); and for a session-end, how the session ended.
+ */
+export function lineHead(line: string): { head: string; type: EvidenceType | undefined; end?: SessionEnding } {
   const record = parseRecordLine(line);
-  if (typeof record !== "string") return { head: record.hash, type: record.type };
-  return { head: sha256Digest(line), type: undefined };
+  if (typeof record === "string") return { head: sha256Digest(line), type: undefined };
+  return { head: record.hash, type: record.type, ...(record.type === "session-end" ? { end: sessionEnding(record) } : {}) };
+}
+
+/** How the session whose session-end this is ended. */
+export function sessionEnding(record: EvidenceRecord): SessionEnding {
+  return { reason: typeof record.data.reason === "string" ? record.data.reason : "unknown", time: record.time };
 }
 
 /** The manifest facts of complete lines (text ending in "\n") that continue the chain at `start`. */
@@ -61,7 +71,7 @@ export function describeLines(text: string, start: ChunkStart): ChunkLines {
   const lines = text.split("\n").slice(0, -1);
   if (lines.length === 0) throw new RangeError("a chunk needs at least one complete line");
   const last = lineHead(lines[lines.length - 1] ?? "");
-  const described: ChunkLines = { firstSeq: start.seq, lastSeq: start.seq + lines.length - 1, prev: start.prev, head: last.head, lastType: last.type };
+  const described: ChunkLines = { firstSeq: start.seq, lastSeq: start.seq + lines.length - 1, prev: start.prev, head: last.head, lastType: last.type, ...(last.end ? { end: last.end } : {}) };
   const records: EvidenceRecord[] = [];
   for (const [index, line] of lines.entries()) {
     const record = parseRecordLine(line);

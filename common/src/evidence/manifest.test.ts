@@ -41,6 +41,7 @@ describe("signManifest and verifyManifestSignature", () => {
     ["complete flipped", { ...signed, complete: true }],
     ["another public key embedded", { ...signed, publicKey: other.publicKey.export({ type: "spki", format: "pem" }).toString() }],
     ["a garbled signature", { ...signed, signature: "AAAA" }],
+    ["an ending added", { ...signed, end: { reason: "client-terminated", time: "2026-11-25T10:00:01.000Z" } }],
     ["a public key that is no key", { ...signed, publicKey: "nope" }],
   ];
   it.each(tampered)("fails with %s", (_name, manifest) => {
@@ -57,6 +58,14 @@ describe("parseManifest", () => {
 
   it("reads back what was written", () => {
     expect(parseManifest(JSON.stringify(signed))).toEqual(signed);
+  });
+
+  it("reads back a final manifest's ending, and refuses an ending on a manifest that is not final", () => {
+    const final = signManifest({ ...UNSIGNED, complete: true, end: { reason: "client-terminated", time: "2026-11-25T10:00:01.000Z" } }, privateKey);
+    expect(verifyManifestSignature(final)).toBe(true);
+    expect(parseManifest(JSON.stringify(final))).toEqual(final);
+    expect(verifyManifestSignature({ ...final, end: { reason: "gateway-stopped", time: "2026-11-25T10:00:01.000Z" } })).toBe(false);
+    expect(parseManifest(JSON.stringify({ ...final, complete: false }))).toBe("the manifest's end is missing or malformed");
   });
 
   const broken: Array<[string, string, string]> = [

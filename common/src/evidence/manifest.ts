@@ -24,6 +24,12 @@ export interface ManifestChunk {
   bytes: number;
 }
 
+/** How a session ended: its session-end record's reason and time. */
+export interface SessionEnding {
+  reason: string;
+  time: string;
+}
+
 export interface EvidenceManifest {
   version: typeof MANIFEST_VERSION;
   session: string;
@@ -36,8 +42,10 @@ export interface EvidenceManifest {
   head: string;
   /** How many records are uploaded (the last chunk's lastSeq). */
   records: number;
-  /** True once the session-end record is uploaded. */
+  /** True once the session-end record is uploaded: the manifest is final. */
   complete: boolean;
+  /** On a final manifest, how the session ended (absent from manifests of gateways before it was added). */
+  end?: SessionEnding;
   updatedAt: string;
   /** SPKI PEM of the key that signed the manifest. */
   publicKey: string;
@@ -57,8 +65,8 @@ function signedBytes(manifest: Omit<EvidenceManifest, "signature">): Buffer {
 
 /** Signs exactly the contract's fields (anything else on `unsigned`, such as an old signature, is left out). */
 export function signManifest(unsigned: UnsignedManifest, privateKey: KeyObject): EvidenceManifest {
-  const { version, session, namespace, pod, resource, chunks, head, records, complete, updatedAt } = unsigned;
-  const withKey = { version, session, namespace, pod, resource, chunks, head, records, complete, updatedAt, publicKey: publicKeyPem(privateKey) };
+  const { version, session, namespace, pod, resource, chunks, head, records, complete, end, updatedAt } = unsigned;
+  const withKey = { version, session, namespace, pod, resource, chunks, head, records, complete, ...(end ? { end: { reason: end.reason, time: end.time } } : {}), updatedAt, publicKey: publicKeyPem(privateKey) };
   return { ...withKey, signature: sign(null, signedBytes(withKey), privateKey).toString("base64") };
 }
 
@@ -99,6 +107,7 @@ const MANIFEST_CHECKS: ReadonlyArray<[string, (manifest: Record<string, unknown>
   ["head", (m) => isString(m.head) && HASH.test(m.head)],
   ["records", (m) => isCount(m.records)],
   ["complete", (m) => typeof m.complete === "boolean"],
+  ["end", (m) => m.end === undefined || (m.complete === true && isObject(m.end) && isString(m.end.reason) && isString(m.end.time))],
   ["updatedAt", (m) => isString(m.updatedAt)],
   ["publicKey", (m) => isString(m.publicKey)],
   ["signature", (m) => isString(m.signature)],

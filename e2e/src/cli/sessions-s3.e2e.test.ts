@@ -86,7 +86,7 @@ describe("portcullis sessions on S3", () => {
     const result = await portcullis(["sessions", "verify", session, "--store-file", storeFile, "--public-key", keyFile]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^verified: ${STATEMENTS + 2} records, head sha256:[0-9a-f]{64}, signed by sha256:[0-9a-f]{64}\\n$`));
+    expect(result.stdout).toMatch(new RegExp(`^verified: ${STATEMENTS + 2} records, ended client-terminated at \\S+, head sha256:[0-9a-f]{64}, signed by sha256:[0-9a-f]{64}\\n$`));
   });
 
   it("replays it, with progress per chunk on request", async () => {

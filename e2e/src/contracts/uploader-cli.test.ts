@@ -61,7 +61,7 @@ describe("a session the uploader stored", () => {
   it("verifies against the uploader's key", async () => {
     const result = await cli(["sessions", "verify", records[0]?.session ?? "", "--store-file", storeFile, "--public-key", keyFile]);
     expect(result).toMatchObject({ code: 0, stderr: "" });
-    expect(result.stdout).toMatch(new RegExp(`^verified: ${records.length} records, head ${records.at(-1)?.hash ?? ""}, signed by sha256:[0-9a-f]{64}\\n$`));
+    expect(result.stdout).toMatch(new RegExp(`^verified: ${records.length} records, ended client-terminated at \\S+, head ${records.at(-1)?.hash ?? ""}, signed by sha256:[0-9a-f]{64}\\n$`));
   });
 
   it("replays every record", async () => {

@@ -3,7 +3,7 @@
 // and uploads the session from the spool), and a spool that fills while the
 // S3 store is down (new sessions are refused, with a clear error, until the
 // store is back and the spool drains). Checked with the portcullis CLI.
-import { generateKeyPairSync } from "node:crypto";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,8 +63,9 @@ beforeAll(async () => {
   listener = await freePort();
   const store = { type: "s3", bucket: BUCKET, endpoint: s3.endpoint, region: s3.region, pathStyle: "true" };
   storeFile = join(dir, "store.yaml");
-  await writeFile(storeFile, stringify({ ...store, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }));
   const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  const publicKey = createPublicKey(signingKey).export({ type: "spki", format: "pem" }).toString();
+  await writeFile(storeFile, stringify({ ...store, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, publicKey }));
   manifests = [
     { apiVersion: "v1", kind: "Secret", metadata: { name: "db" }, stringData: { username: server.users.scram.username, password: server.users.scram.password } },
     { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-credentials" }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, signingKey } },

@@ -1,15 +1,29 @@
 // Evidence a gateway uploaded to a filesystem store, read back the plain way
 // an auditor's script would: every session folder's chunks, gunzipped in
-// order and parsed; the tests then check the hash chains themselves.
-import { generateKeyPairSync } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+// order and parsed; the tests then check the hash chains themselves. And the
+// store file an auditor would verify them with.
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parseSpoolText, type EvidenceRecord } from "@portcullis/common/evidence/record";
+import { stringify } from "yaml";
+
+/** The signing key of each store directory: one per directory, however often its manifests are asked for. */
+const signingKeys = new Map<string, string>();
+
+function signingKeyOf(dir: string): string {
+  let key = signingKeys.get(dir);
+  if (key === undefined) {
+    key = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    signingKeys.set(dir, key);
+  }
+  return key;
+}
 
 /** The ConfigMap and Secret of a filesystem evidence store at `dir`, for a manifests file. */
 export function filesystemStoreManifests(dir: string, name = "evidence-store"): object[] {
-  const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  const signingKey = signingKeyOf(dir);
   return [
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { type: "filesystem", path: dir, credentialsSecret: `${name}-signing` } },
     // Labelled for the operator, which reads only opted-in Secrets; standalone mode reads the file either way.
@@ -31,4 +45,11 @@ export async function storedSessions(dir: string): Promise<EvidenceRecord[][]> {
   }
   for (const entry of entries) if (entry.isDirectory()) sessions.push(...(await storedSessions(join(dir, entry.name))));
   return sessions;
+}
+
+/** An auditor's --store-file for the filesystem store at `dir`: where it is, and the public half of its signing key. */
+export async function auditorStoreFile(file: string, dir: string): Promise<string> {
+  const publicKey = createPublicKey(signingKeyOf(dir)).export({ type: "spki", format: "pem" }).toString();
+  await writeFile(file, stringify({ type: "filesystem", path: dir, publicKey }));
+  return file;
 }

@@ -7,20 +7,19 @@
 // (502, 413, bodies that cannot be masked); every request in the evidence,
 // replayed with the CLI.
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { stringify } from "yaml";
 import { portcullis } from "../cli/portcullis-cli.js";
 import { freePort } from "../controlplane/processes.js";
 import { startNginx, type RunningNginx } from "../http/nginx.js";
 import { WebSocket } from "undici";
 import { API_HOST, CUSTOMER, startApi, WEBSOCKET_GREETING, type RunningApi } from "../http/upstream.js";
 import { waitUntil } from "../processes/wait.js";
-import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
+import { auditorStoreFile, filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
 import { curl } from "../http/curl.js";
 
@@ -172,7 +171,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "portcullis-http-"));
   storeDir = join(dir, "store");
   storeFile = join(dir, "store.yaml");
-  await writeFile(storeFile, stringify({ type: "filesystem", path: storeDir }));
+  await auditorStoreFile(storeFile, storeDir);
   [api, nginx] = await Promise.all([startApi(), startNginx()]);
   for (const name of Object.keys(ports) as Array<keyof typeof ports>) ports[name] = await freePort();
   gateway = await startSidecar({ manifests: manifests(api.port, api.caPem, nginx.port, await freePort()) });

@@ -6,7 +6,7 @@
 // resources, log notifications), an image withheld under masking, the
 // server's sampling request passed or refused, batches and ambiguous JSON,
 // a changed tool caught, and every exchange in the evidence the CLI replays.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -14,12 +14,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { stringify } from "yaml";
 import { portcullis } from "../cli/portcullis-cli.js";
 import { freePort } from "../controlplane/processes.js";
 import { CUSTOMER, type RunningMcpServer, startMcpServer } from "../mcp/server.js";
 import { waitUntil } from "../processes/wait.js";
-import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
+import { auditorStoreFile, filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
 
 const SERVER_TOKEN = "mcp-server-token-51c2";
@@ -127,7 +126,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "portcullis-mcp-"));
   storeDir = join(dir, "store");
   storeFile = join(dir, "store.yaml");
-  await writeFile(storeFile, stringify({ type: "filesystem", path: storeDir }));
+  await auditorStoreFile(storeFile, storeDir);
   server = await startMcpServer();
   for (const name of Object.keys(ports) as Array<keyof typeof ports>) ports[name] = await freePort();
   gateway = await startSidecar({ manifests: manifests(server.port) });

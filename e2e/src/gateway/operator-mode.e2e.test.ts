@@ -6,7 +6,8 @@
 // and the session's evidence in a real S3 server, replayed and verified with
 // the CLI, until one edited object makes verification fail.
 import { spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
+import { sha256Digest } from "@portcullis/common/digest";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +36,7 @@ let gateway: SidecarProcess;
 let dir: string;
 let listenerPort: number;
 let s3: RunningS3;
+let signingKey: string;
 
 const policy = (readAction: "allow" | "deny"): object => ({
   apiVersion: "portcullis.dev/v1alpha1",
@@ -131,7 +133,7 @@ beforeAll(async () => {
   operator = await fixture.startOperator("operator-1");
   listenerPort = await freePort();
   await fixture.grantReviewerRole([{ kind: "Group", name: "dba" }]);
-  const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   await apply(setup(server, s3, signingKey));
   // As a platform engineer would: the pod comes once the operator reports its policy Ready (it injects from what it has seen).
   await fixture.waitFor(["get", "accesspolicy", "orders-writes-need-approval", "-n", NS], '{.status.conditions[?(@.type=="Ready")].status}', "True");
@@ -233,9 +235,11 @@ describe("the gateway under the operator", () => {
     expect(transcript).toMatch(/Approved +\S+ by alice: refund agreed/);
     expect(transcript).toContain("UPDATE 1");
 
+    // The key verify trusts by default is the one the cluster hands the gateways: the credentials Secret's signingKey.
     const verified = await portcullis(["sessions", "verify", session, ...store]);
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toMatch(/^verified: \d+ records/);
+    expect(verified.stdout).toMatch(/^verified: \d+ records, ended client-terminated at \S+, head sha256:[0-9a-f]{64}, signed by (\S+)\n$/);
+    expect(verified.stdout).toContain(`signed by ${sha256Digest(createPublicKey(signingKey).export({ type: "spki", format: "der" }))}`);
 
     // An auditor's worst case: someone rewrites history in the bucket.
     const key = `sessions/${NS}/agent-1/${session}/000001.jsonl.gz`;

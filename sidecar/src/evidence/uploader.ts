@@ -408,6 +408,7 @@ export class EvidenceUploader {
         head: chunk.head,
         records: chunk.lastSeq,
         complete,
+        ...(pending.built.lines.end ? { end: pending.built.lines.end } : {}),
         updatedAt: this.clock().toISOString(),
       },
       target.signingKey,
