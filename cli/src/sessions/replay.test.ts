@@ -147,6 +147,6 @@ describe("records of earlier gateways", () => {
     const result = renderRecord({ ...base, seq: 3, type: "result", data: { statement: 2, rowsReturned: 1, commandTags: ["SELECT 1"], masked: {}, durationMs: 2 } });
     expect(result).toBe("2026-11-25T10:00:00.000Z  #3  result of #2\n    returned   1 row, SELECT 1, 2 ms\n");
     const end = renderRecord({ ...base, seq: 4, type: "session-end", data: { reason: "client-terminated", counts: { statements: 1, denied: 0, results: 1, errors: 0, approvals: 0 }, durationMs: 1000 } });
-    expect(end).toContain("totals     1 request (0 denied), 1 result (0 errors), 0 approvals");
+    expect(end).toContain("totals     1 request (0 denied by a rule, 0 refused otherwise), 1 result (0 errors), 0 approvals");
   });
 });

@@ -124,6 +124,7 @@ function result(data: Data): string[] {
     ...(text(object(data, "mcp"), "summary") !== undefined ? [labelled("response", oneLine(text(object(data, "mcp"), "summary") ?? ""))] : []),
     ...(text(data, "requestSession") ? [labelled("of", oneLine(`the request in session ${text(data, "requestSession") ?? ""}`))] : []),
     ...(masked.length ? [labelled("masked", oneLine(masked.join(", ")))] : []),
+    ...(text(data, "refused") ? [labelled("refused", oneLine(text(data, "refused") ?? ""))] : []),
     ...(Object.keys(error).length ? [labelled("error", oneLine(`${text(error, "code") ?? "?"} ${text(error, "message") ?? ""}`))] : []),
   ];
 }
@@ -156,7 +157,7 @@ function sessionEnd(data: Data): string[] {
   const duration = Number(field(data, "durationMs") ?? 0);
   const error = text(data, "error");
   const requests = field(counts, "requests") !== undefined ? count("requests") : count("statements");
-  const totals = `${plural(requests, "request")} (${count("denied")} denied), ${plural(count("results"), "result")} (${plural(count("errors"), "error")}), ${plural(count("approvals"), "approval")}`;
+  const totals = `${plural(requests, "request")} (${count("denied")} denied by a rule, ${count("refused")} refused otherwise), ${plural(count("results"), "result")} (${plural(count("errors"), "error")}), ${plural(count("approvals"), "approval")}`;
   return [labelled("reason", oneLine(`${text(data, "reason") ?? "?"} after ${(duration / 1000).toFixed(1)}s`)), labelled("totals", totals), ...(error ? [labelled("error", oneLine(error))] : [])];
 }
 

@@ -46,6 +46,9 @@
 //                  or an HTTP status; message), durationMs, and details:
 //                  postgres (rowsReturned, commandTags, rows affected such as
 //                  "UPDATE 3") or http (status, bytes, events of a watch);
+//                  refused: why the request was not forwarded although no
+//                  rule denied it (its approval was not obtained, another
+//                  statement of its batch was refused);
 //                  for mcp also mcp (the JSON-RPC response in one line:
 //                  what a list showed and hid, a result's content, isError)
 //                  and requestSession when the request was recorded in
@@ -59,8 +62,9 @@
 //                  for Kubernetes exec and attach the channel and its text.
 // - approval       name, phase (Pending|Approved|Denied|Expired), request
 //                  (seq), decidedBy, reason.
-// - session-end    reason, counts (requests, denied, results, errors,
-//                  approvals), durationMs, error, discardedBytes (recovery).
+// - session-end    reason, counts (requests, denied: by a rule, refused:
+//                  otherwise, results, errors, approvals), durationMs, error,
+//                  discardedBytes (recovery).
 // Earlier gateways wrote PostgreSQL requests as `statement` records (text,
 // parameters, classification and decision at the top of data), results
 // and approvals naming them under `statement`, and counted `statements`:
@@ -180,6 +184,8 @@ export interface ResultData {
   masked: Record<string, number>;
   /** `code` is the SQLSTATE or the HTTP status. */
   error?: { code: string; message: string };
+  /** Why the request was not forwarded although no rule denied it: an approval not obtained, another statement of its batch refused. */
+  refused?: string;
   durationMs: number;
   /** Rows affected are in the command tags ("UPDATE 3"). */
   postgres?: { rowsReturned: number; commandTags: string[] };
@@ -221,7 +227,10 @@ export interface ApprovalData {
 
 export interface SessionCounts {
   requests: number;
+  /** Requests a rule denied. */
   denied: number;
+  /** Requests not forwarded for another reason (results that say `refused`). */
+  refused: number;
   results: number;
   errors: number;
   approvals: number;
@@ -297,7 +306,7 @@ export function recordLine(record: EvidenceRecord): string {
 }
 
 export function emptyCounts(): SessionCounts {
-  return { requests: 0, denied: 0, results: 0, errors: 0, approvals: 0 };
+  return { requests: 0, denied: 0, refused: 0, results: 0, errors: 0, approvals: 0 };
 }
 
 function field(data: Record<string, unknown>, name: string): unknown {
@@ -313,6 +322,7 @@ export function tallyRecord(counts: SessionCounts, type: EvidenceType, data: Rec
   } else if (type === "result") {
     counts.results += 1;
     if (field(data, "error") !== undefined) counts.errors += 1;
+    if (typeof field(data, "refused") === "string") counts.refused += 1;
   } else if (type === "approval") {
     counts.approvals += 1;
   }

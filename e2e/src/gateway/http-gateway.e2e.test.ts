@@ -428,6 +428,10 @@ describe("evidence", () => {
     expect(deleted?.data).toMatchObject({ protocol: "http", decision: { action: "deny", policy: "billing", rule: "no-deletes" }, http: { method: "DELETE", target: "/v1/customers/7" } });
     const masked = records.find((record) => record.type === "result" && Object.keys((record.data as { masked: object }).masked).length > 0);
     expect(masked?.data).toMatchObject({ http: { status: 200 }, masked: { "billing/emails": 3, "billing/ibans": 1 } });
+    // The refund that needed a reviewer nobody could be asked: refused, and its result says why.
+    const held = records.find((record) => record.type === "request" && (record.data as { decision: { action: string } }).decision.action === "requireApproval");
+    const refusal = records.find((record) => record.type === "result" && record.session === held?.session && record.data.request === held?.seq);
+    expect(refusal?.data).toMatchObject({ http: { status: 403 }, refused: expect.stringMatching(/no ApprovalRequest could be made/) as unknown as string });
     const session = records.find((record) => record === deleted)?.session ?? "";
     const replay = await portcullis(["sessions", "replay", session, "--store-file", storeFile]);
     expect(replay.code).toBe(0);

@@ -14,7 +14,8 @@ import { serialize } from "pg-protocol";
 import { verifyChain, type EvidenceRecord } from "@portcullis/common/evidence/record";
 import { freePort } from "../controlplane/processes.js";
 import { seedSampleData, startPostgres, type PostgresLogin, type RunningPostgres } from "../postgres/server.js";
-import { filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
+import { portcullis } from "../cli/portcullis-cli.js";
+import { auditorStoreFile, filesystemStoreManifests, storedSessions } from "./filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "./sidecar-process.js";
 import { errorOf, rowOf, WireClient } from "./wire-client.js";
 
@@ -195,6 +196,54 @@ describe("the PostgreSQL gateway with real clients", () => {
     const error = await withClient((client) => client.query("UPDATE orders SET status = 'refunded' WHERE id = 1").then(() => undefined, (failure: unknown) => failure as { code: string; message: string }));
     expect(error?.code).toBe("42501");
     expect(error?.message).toContain("approvals need a cluster");
+  });
+
+  it("records every refusal with its reason: rule denials, approvals that could not be asked for, and the rest of their batch", async () => {
+    const client = await WireClient.connect(gateway.ports["orders-db"] as number, "agent", "app");
+    try {
+      const { parse, bind, execute, sync, query } = serialize;
+      for (const text of [
+        "DROP TABLE orders",
+        "DROP TABLE customers",
+        "UPDATE orders SET status = 'refused-1' WHERE id = 2",
+        "SELECT 'refusal-batch'; UPDATE orders SET status = 'refused-2' WHERE id = 2",
+      ]) {
+        const answer = await client.exchange([query(text)]);
+        expect(answer.filter((m) => m.type === "E").map((m) => errorOf(m).code)).toEqual(["42501"]);
+      }
+      // A pipelined batch is decided as a whole: its allowed SELECT does not run either.
+      const batch = await client.exchange([
+        parse({ text: "SELECT 'refusal-pipeline'" }),
+        bind({}),
+        execute({}),
+        parse({ text: "UPDATE orders SET status = 'refused-3' WHERE id = 3" }),
+        bind({}),
+        execute({}),
+        sync(),
+      ]);
+      expect(batch.filter((m) => m.type === "E").map((m) => errorOf(m).code)).toEqual(["42501"]);
+    } finally {
+      client.close();
+    }
+    let session: EvidenceRecord[] | undefined;
+    for (let attempt = 0; attempt < 50 && !session; attempt++) {
+      session = (await storedSessions(storeDir)).find((records) => records.some((record) => JSON.stringify(record.data).includes("refusal-pipeline")) && records.at(-1)?.type === "session-end");
+      if (!session) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const records = session ?? [];
+    const requestText = (seq: unknown): string => String((records.find((record) => record.seq === seq)?.data.postgres as { text?: string } | undefined)?.text);
+    const refusals = records.filter((record) => record.type === "result").map((record) => [requestText(record.data.request), record.data.refused]);
+    expect(refusals).toEqual([
+      ["UPDATE orders SET status = 'refused-1' WHERE id = 2", expect.stringContaining("approvals need a cluster")],
+      ["SELECT 'refusal-batch'; UPDATE orders SET status = 'refused-2' WHERE id = 2", expect.stringContaining("approvals need a cluster")],
+      ["SELECT 'refusal-pipeline'", "not run: another statement of the same request was refused"],
+      ["UPDATE orders SET status = 'refused-3' WHERE id = 3", expect.stringContaining("approvals need a cluster")],
+    ]);
+    expect(records.at(-1)?.data.counts).toEqual({ requests: 6, denied: 2, refused: 4, results: 4, errors: 4, approvals: 0 });
+    const storeFile = await auditorStoreFile(join(storeDir, "..", `${records[0]?.session}-store.yaml`), storeDir);
+    const replay = await portcullis(["sessions", "replay", records[0]?.session ?? "", "--store-file", storeFile]);
+    expect(replay.stdout).toContain("totals     6 requests (2 denied by a rule, 4 refused otherwise), 4 results (4 errors), 0 approvals");
+    expect(replay.stdout).toMatch(/refused +portcullis: AccessPolicy "[^"]+" rule "[^"]+" requires approval, and no ApprovalRequest could be made: approvals need a cluster/);
   });
 
   it("accepts PGOPTIONS settings that change only presentation, and refuses one that changes how text is read", async () => {

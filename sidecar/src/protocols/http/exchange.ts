@@ -210,7 +210,7 @@ export class Exchange<F> {
       ...this.named(held.decision),
       ...(outcome.name ? { approvalRequest: outcome.name } : {}),
     });
-    await this.result(held, { status: 403, bytes: 0, masked: {}, error: { code: "403", message: outcome.message } });
+    await this.result(held, { status: 403, bytes: 0, masked: {}, error: { code: "403", message: outcome.message } }, outcome.message);
     return false;
   }
 
@@ -404,7 +404,8 @@ export class Exchange<F> {
     await this.result(held, outcome);
   }
 
-  private async result(held: Held<F>, outcome: Outcome): Promise<void> {
+  /** The request's result; `refused` says why it was not forwarded when no rule denied it. */
+  private async result(held: Held<F>, outcome: Outcome, refused?: string): Promise<void> {
     if (!held.record) return;
     const durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
     this.runtime.services.metrics.requestDuration.observe(this.labels, durationMs / 1000);
@@ -413,6 +414,7 @@ export class Exchange<F> {
       masked: outcome.masked,
       durationMs,
       ...(outcome.error ? { error: outcome.error } : {}),
+      ...(refused === undefined ? {} : { refused }),
       http: { status: outcome.status, bytes: outcome.bytes, ...(outcome.events !== undefined ? { events: outcome.events } : {}) },
     });
   }

@@ -106,6 +106,11 @@ export class McpEvidence {
     return { text: JSON.stringify(document.value) };
   }
 
+  /** A request that never reached the server though no rule denied it (its approval was not obtained): why, as its result. */
+  async refusal(seq: number, reason: string, code: number): Promise<void> {
+    await this.input.session.recorder.append("result", { request: seq, masked: {}, durationMs: 0, refused: reason, error: { code: String(code), message: reason } });
+  }
+
   /** The result of a forwarded request: in its own session while that is open, else in this one. */
   async result(pending: PendingRequest, outcome: Outcome): Promise<void> {
     const durationMs = Math.round((performance.now() - pending.started) * 1000) / 1000;

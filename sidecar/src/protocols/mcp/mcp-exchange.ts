@@ -223,6 +223,7 @@ class McpExchange {
     const standing = facts.method === "tools/call" ? this.parts.tools.standing(facts.tool.name) : { ok: true as const };
     if (outcome.approved && standing.ok) return undefined;
     const why = outcome.approved && !standing.ok ? `portcullis: the call was approved, but ${standing.reason}` : outcome.message;
+    await this.evidence.refusal(record.seq, why, APPROVAL_REFUSED);
     return errorResponse(message.id, APPROVAL_REFUSED, why, { ...named(decision), ...(outcome.name ? { approvalRequest: outcome.name } : {}) });
   }
 

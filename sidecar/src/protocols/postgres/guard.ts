@@ -93,7 +93,7 @@ export class PostgresGuard implements SessionGuard {
       held.set(entry, statement);
       const outcome = await this.options.approvals.obtain({ ...statementApproval(entry.check, entry.classification), decision: entry.decision, requestSeq: statement.seq }, notify, signal);
       this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
-      if (!outcome.approved) return { ok: false, error: { code: SQLSTATE.insufficientPrivilege, message: outcome.message } };
+      if (!outcome.approved) return this.refuseUnapproved(checked, held, entry, outcome.message);
     }
     const ids: string[] = [];
     for (const entry of checked) {
@@ -168,6 +168,20 @@ export class PostgresGuard implements SessionGuard {
     for (const entry of checked) await this.record(entry, entry.decision.action === "deny" ? "deny" : "notRun");
     this.count("deny");
     return { ok: false, error: refusalError(denied) };
+  }
+
+  /**
+   * A statement's approval was not obtained, so none of the check runs: each statement gets a result saying why it was
+   * refused (those not recorded yet are recorded first, with their own decisions).
+   */
+  private async refuseUnapproved(checked: readonly Checked[], held: ReadonlyMap<Checked, EvidenceRecord>, refused: Checked, message: string): Promise<Verdict> {
+    const error = { code: SQLSTATE.insufficientPrivilege, message };
+    for (const entry of checked) {
+      const record = held.get(entry) ?? (await this.record(entry, entry.decision.action === "requireApproval" ? "requireApproval" : "allow"));
+      const reason = entry === refused ? message : "not run: another statement of the same request was refused";
+      await this.options.recorder.append("result", { request: record.seq, masked: {}, durationMs: 0, refused: reason, error, postgres: { rowsReturned: 0, commandTags: [] } });
+    }
+    return { ok: false, error };
   }
 
   private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun"): Promise<EvidenceRecord> {
