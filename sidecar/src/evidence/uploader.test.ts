@@ -200,7 +200,7 @@ describe("EvidenceUploader", () => {
     h.store.failing = undefined;
     h.clock.now += 60_000;
     expect(await uploader.pass()).toMatchObject({ removed: [session] });
-    expect(h.store.puts.map((put) => put.key.slice(PREFIX(session).length))).toEqual(["000001.jsonl.gz", "manifest.json", "manifest.json"]);
+    expect(h.store.puts.map((put) => put.key)).toEqual([...["000001.jsonl.gz", "manifest.json", "manifest.json"].map((name) => PREFIX(session) + name), "evidence/agents/bot-0/ledger/000001.json"]);
   });
 
   it("resumes after a restart that lost the state file, without duplicating or skipping records", async () => {

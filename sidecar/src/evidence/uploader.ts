@@ -4,7 +4,8 @@
 // Each pass lists the spool and, per session, uploads the complete lines not
 // yet uploaded as the next chunk (at most ~1 MiB each), then rewrites the
 // signed manifest, then records the progress in DIR/<session>.upload.json.
-// A session that is complete and fully uploaded is removed from the spool.
+// A session that is complete and fully uploaded goes in its pod's ledger
+// (session-ledger.ts), then is removed from the spool.
 //
 // Nothing is lost or duplicated: a chunk that failed to upload is retried
 // with the same name and the same bytes (kept in memory until the manifest
@@ -25,9 +26,10 @@ import { GENESIS_HASH, parseRecordLine, type SessionStartData } from "@portculli
 import type { EvidenceSpool, SpoolSession } from "./spool.js";
 import { DEFAULT_CHUNK_BYTES, buildChunk, completeLinesLength, type BuiltChunk } from "@portcullis/common/evidence/chunks";
 import { CHUNK_CONTENT_TYPE, MANIFEST_CONTENT_TYPE, MANIFEST_NAME, sessionKeyPrefix } from "@portcullis/common/evidence/layout";
-import { parseManifest, publicKeyPem, signManifest, type ManifestChunk } from "@portcullis/common/evidence/manifest";
+import { parseManifest, publicKeyPem, signManifest, type ManifestChunk, type SessionEnding } from "@portcullis/common/evidence/manifest";
 import type { StoreTarget } from "./store/store.js";
 import { offsetAfterRecord, readUploadState, reconcileUpload, removeUploadState, writeUploadState } from "./store/upload-state.js";
+import { SessionLedgers } from "./session-ledger.js";
 
 export interface UploaderLog {
   info(message: string, meta?: Record<string, unknown>): void;
@@ -118,6 +120,8 @@ interface SessionPlan {
   chunks: ManifestChunk[];
   offset: number;
   complete: boolean;
+  /** How the session ended, once its final manifest is stored. */
+  end?: SessionEnding;
   pending?: PendingChunk;
 }
 
@@ -182,6 +186,7 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
 
 export class EvidenceUploader {
   private readonly sessions = new Map<string, SessionUpload>();
+  private readonly ledgers = new SessionLedgers();
   private readonly clock: () => Date;
   private readonly chunkBytes: number;
   private readonly backoff: BackoffSettings;
@@ -340,10 +345,12 @@ export class EvidenceUploader {
     const publicKey = publicKeyPem(target.signingKey);
     const state = await readUploadState(this.options.spool.dir, entry.session);
     const stored = await target.store.get(keyPrefix + MANIFEST_NAME);
-    const resume = reconcileUpload({ session: entry.session, destination, publicKey, state, manifest: stored && parseManifest(stored.toString("utf8")) });
+    const manifest = stored && parseManifest(stored.toString("utf8"));
+    const resume = reconcileUpload({ session: entry.session, destination, publicKey, state, manifest });
     if (resume.note !== undefined) this.options.log.warn(`evidence upload of session ${entry.session}: ${resume.note}`, { session: entry.session, destination });
     const offset = resume.offset ?? (await this.locate(entry, resume.chunks));
-    return { ...base, keyPrefix, destination, publicKey, chunks: resume.chunks, complete: resume.complete, offset };
+    const end = resume.complete && typeof manifest === "object" ? manifest.end : undefined;
+    return { ...base, keyPrefix, destination, publicKey, chunks: resume.chunks, complete: resume.complete, offset, ...(end ? { end } : {}) };
   }
 
   /** The spool offset after the last record the store's manifest lists. */
@@ -367,10 +374,19 @@ export class EvidenceUploader {
     if (!entry.closed) return "idle";
     // A complete session's file ends in a complete line (recovery cuts off a partial one), so this cannot happen; if it does, nothing is removed.
     if (plan.offset !== entry.bytes) throw new Error(`the complete spool file of session ${entry.session} has ${entry.bytes - plan.offset} bytes after its last complete line`);
+    await this.recordInLedger(plan, plan.target);
     await removeUploadState(this.options.spool.dir, entry.session);
     await this.options.spool.remove(entry.session);
     this.sessions.delete(entry.session);
     return "removed";
+  }
+
+  /** An ended session goes in its pod's ledger before it leaves the spool. */
+  private async recordInLedger(plan: SessionPlan, target: StoreTarget): Promise<void> {
+    const last = plan.chunks.at(-1);
+    // A session whose final manifest an earlier gateway wrote without its ending is not in a ledger.
+    if (!plan.complete || plan.end === undefined || last === undefined) return;
+    await this.ledgers.append(target, { namespace: plan.facts.namespace, pod: plan.facts.pod, session: plan.session, records: last.lastSeq, head: last.head, end: plan.end });
   }
 
   private async discardUnrecorded(plan: SessionPlan, entry: SpoolSession): Promise<StepOutcome> {
@@ -416,6 +432,7 @@ export class EvidenceUploader {
     await target.store.put(plan.keyPrefix + MANIFEST_NAME, Buffer.from(JSON.stringify(manifest, null, 2)), MANIFEST_CONTENT_TYPE);
     plan.chunks = chunks;
     plan.complete = complete;
+    if (pending.built.lines.end) plan.end = pending.built.lines.end;
     plan.offset += pending.built.lineBytes;
     plan.pending = undefined;
     await writeUploadState(this.options.spool.dir, { version: 1, session: plan.session, destination: plan.destination, chunks, offset: plan.offset, complete });
