@@ -45,10 +45,14 @@ export function sessionStartTime(session: string): Date | undefined {
   return new Date(ms);
 }
 
+/** Whether a time is in the range --since and --until name. */
+export function inRange(at: number, range: Pick<SessionFilters, "since" | "until">): boolean {
+  return (range.since === undefined || at >= range.since.getTime()) && (range.until === undefined || at <= range.until.getTime());
+}
+
 function inTimeRange(summary: SessionSummary, filters: SessionFilters): boolean {
   // A session whose ID carries no time is placed by its manifest's last update.
-  const at = Date.parse(summary.started ?? summary.updatedAt);
-  return (filters.since === undefined || at >= filters.since.getTime()) && (filters.until === undefined || at <= filters.until.getTime());
+  return inRange(Date.parse(summary.started ?? summary.updatedAt), filters);
 }
 
 async function summarize(reader: StoreReader, location: SessionLocation, warn: (message: string) => void): Promise<SessionSummary | undefined> {
@@ -102,10 +106,11 @@ ${STORE_OPTIONS_USAGE}`;
 
 const OPTIONS = { ...SESSION_OPTIONS, resource: { type: "string" }, since: { type: "string" }, until: { type: "string" } } as const;
 
-function timeOption(value: string | undefined, option: string, now: Date): Date | undefined {
+/** --since or --until: a duration back from now or an RFC 3339 time. */
+export function timeOption(value: string | undefined, option: string, now: Date, usage: string): Date | undefined {
   if (value === undefined) return undefined;
   const time = parseTimeArgument(value, now);
-  if (time === undefined) throw new UsageError(`${option} takes a duration (30m, 1h, 2d) or an RFC 3339 time, not "${value}"`, USAGE);
+  if (time === undefined) throw new UsageError(`${option} takes a duration (30m, 1h, 2d) or an RFC 3339 time, not "${value}"`, usage);
   return time;
 }
 
@@ -115,8 +120,8 @@ export const listCommand: Command = commandWithHelp("list recorded sessions", US
   const filters: SessionFilters = {
     scope: scopeOf(values),
     ...(values.resource === undefined ? {} : { resource: values.resource }),
-    ...(values.since === undefined ? {} : { since: timeOption(values.since, "--since", io.now()) }),
-    ...(values.until === undefined ? {} : { until: timeOption(values.until, "--until", io.now()) }),
+    ...(values.since === undefined ? {} : { since: timeOption(values.since, "--since", io.now(), USAGE) }),
+    ...(values.until === undefined ? {} : { until: timeOption(values.until, "--until", io.now(), USAGE) }),
   };
   const reader = await openStore(values, USAGE);
   const summaries = await listSessions(reader, filters, (message) => io.err(`warning: ${message}\n`));

@@ -61,7 +61,15 @@ export function renderVerifyReport(report: VerifyReport, id: string): string {
   return `verified: ${report.recordsChecked} records${ending}, head ${report.head}, signed by ${report.signature.fingerprint}\n`;
 }
 
-async function trustedKeyFrom(file: string | undefined): Promise<TrustedKey | undefined> {
+/** The key manifests must be signed with (--public-key, else the one the store's settings name); a CliError when there is none. */
+export function requireTrustedKey(key: TrustedKey | undefined, what: string): TrustedKey {
+  if (key !== undefined) return key;
+  throw new CliError(
+    `cannot check who signed ${what}, so it is not verified: give the uploader's public key with --public-key FILE, add publicKey to the store file, or name the store with --store-configmap to take it from the cluster`,
+  );
+}
+
+export async function trustedKeyFrom(file: string | undefined): Promise<TrustedKey | undefined> {
   if (file === undefined) return undefined;
   let pem: string;
   try {
@@ -78,12 +86,7 @@ export const verifyCommand: Command = commandWithHelp("check a session's signatu
   const id = positionals[0] ?? "";
   const flagKey = await trustedKeyFrom(values["public-key"]);
   const opened = await openSession(values, id, USAGE, flagKey === undefined);
-  const trustedKey = flagKey ?? opened.signer;
-  if (trustedKey === undefined) {
-    throw new CliError(
-      `cannot check who signed session ${id}'s manifest, so it is not verified: give the uploader's public key with --public-key FILE, add publicKey to the store file, or name the store with --store-configmap to take it from the cluster`,
-    );
-  }
+  const trustedKey = requireTrustedKey(flagKey ?? opened.signer, `session ${id}'s manifest`);
   const report = await verifySession(opened, trustedKey, io, { forceProgress: values.progress === true, acceptLive: values["allow-incomplete"] === true });
   if (output === "json") {
     const { signature, ...rest } = report;
