@@ -12,6 +12,11 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // `portcullis sessions replay … | head`: the reader has what it wanted; stop quietly, as other tools do.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
   return {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { EvidenceRecord } from "@portcullis/common/evidence/record";
 import { capturedIo } from "../captured-io.js";
 import { run } from "../run.js";
-import { newSigningKey, recordSession, storeSession, writeStoreFile, type StoredSession } from "./test-fixtures.js";
+import { newSigningKey, recordSession, resealRecords, storeSession, writeStoreFile, type StoredSession } from "./test-fixtures.js";
 import { renderRecord } from "./transcript.js";
 
 const GOLDEN = join(import.meta.dirname, "testdata", "replay.golden.txt");
@@ -31,7 +31,7 @@ async function freshStore(): Promise<{ storeFile: string; session: StoredSession
   cases += 1;
   const path = join(work, `store-${cases}`);
   const session = await storeSession(records, { path, chunkSizes: [4, 4], privateKey: key.privateKey });
-  return { storeFile: await writeStoreFile(join(work, `store-${cases}.yaml`), path), session };
+  return { storeFile: await writeStoreFile(join(work, `store-${cases}.yaml`), path, undefined, key.publicKeyPem), session };
 }
 
 async function replay(storeFile: string, session: StoredSession, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -84,6 +84,28 @@ describe("sessions replay", () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^downloading chunk 1\/3: \d+ B of [\d.]+ KiB$/);
     expect(lines[2]).toMatch(/^downloading chunk 3\/3: ([\d.]+ KiB) of \1$/);
+  });
+
+  it("does not vouch for a session rewritten and signed with another key, nor for one whose signer it cannot check", async () => {
+    const { storeFile, session } = await freshStore();
+    const forger = newSigningKey();
+    await storeSession(resealRecords(records.filter((record) => record.type !== "approval")), { path: join(work, `store-${cases}`), chunkSizes: [4, 4], privateKey: forger.privateKey });
+    const forged = await replay(storeFile, session, ["-o", "json"]);
+    expect(forged.code).toBe(1);
+    expect(JSON.parse(forged.stdout)).toMatchObject({ verified: false, problems: [expect.stringMatching(/^the manifest's signature does not verify with the public key in /)] });
+    const bare = await writeStoreFile(join(work, `store-${cases}-bare.yaml`), join(work, `store-${cases}`));
+    const unchecked = await replay(bare, session);
+    expect(unchecked.code).toBe(1);
+    expect(unchecked.stderr).toContain("who signed the manifest could not be checked");
+  });
+
+  it("notes a session that has not ended", async () => {
+    cases += 1;
+    const path = join(work, `store-${cases}`);
+    const session = await storeSession(records.slice(0, 6), { path, chunkSizes: [4], privateKey: key.privateKey, complete: false });
+    const result = await replay(await writeStoreFile(join(work, `store-${cases}.yaml`), path, undefined, key.publicKeyPem), session);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(`note: session ${session.location.session} has not ended: its manifest is not final (still recording, or an earlier manifest put back; sessions audit tells them apart)\n`);
   });
 });
 

@@ -57,12 +57,13 @@ export interface LoadedStore {
   signer?: TrustedKey;
 }
 
-/** The public key named by the store's settings: publicKey, or the public half of signingKey. */
+/** The public key a store file names: publicKey, or the public half of signingKey; both must then be the same key. */
 function signerFrom(credentials: Readonly<Record<string, string>>, origin: string): TrustedKey | undefined {
   const { publicKey, signingKey } = credentials;
-  if (publicKey) return { key: ed25519PublicKey(publicKey, `${origin}'s publicKey`), origin: `${origin}'s publicKey` };
-  if (signingKey) return { key: ed25519PublicKey(signingKey, `${origin}'s signingKey`), origin: `${origin}'s signingKey` };
-  return undefined;
+  const named = publicKey ? { key: ed25519PublicKey(publicKey, `${origin}'s publicKey`), origin: `${origin}'s publicKey` } : undefined;
+  const derived = signingKey ? { key: ed25519PublicKey(signingKey, `${origin}'s signingKey`), origin: `${origin}'s signingKey` } : undefined;
+  if (named && derived && !named.key.equals(derived.key)) throw new CliError(`${origin}: publicKey is not the public half of signingKey; name one key`);
+  return named ?? derived;
 }
 
 async function storeFromFile(file: string): Promise<LoadedStore> {
@@ -104,7 +105,8 @@ async function storeFromConfigMap(name: string, namespaceFlag: string | undefine
     throw new CliError(`cannot read ${secretOrigin} (the ${origin}'s ${RECORDING_CREDENTIALS_KEY}): ${apiErrorMessage(error)}`, { cause: error });
   }
   const settings = parseStoreSettings(data, data.type === "s3" ? credentials : {}, origin);
-  const signer = wantSigner ? signerFrom(credentials, secretOrigin) : undefined;
+  // Only the key the gateways sign with: another entry in the Secret is not what they use.
+  const signer = wantSigner && credentials.signingKey ? signerFrom({ signingKey: credentials.signingKey }, secretOrigin) : undefined;
   return { settings, ...(signer ? { signer } : {}) };
 }
 

@@ -46,6 +46,9 @@ export interface VerifyReport {
   problems: string[];
 }
 
+/** The most a chunk may hold uncompressed: the uploader cuts chunks at about 1 MiB (a single longer record goes alone). */
+const MAX_CHUNK_TEXT = 64 * 1_048_576;
+
 /** Lines of one chunk that are not records: the first few are named, the rest counted. */
 const LINE_PROBLEMS_SHOWN = 5;
 
@@ -120,11 +123,22 @@ export class SessionVerifier {
     if (sha256 !== chunk.sha256) this.problems.push(`chunk ${chunk.name}: its sha256 is ${sha256}, the manifest says ${chunk.sha256} (the object was changed or replaced)`);
     let text: string;
     try {
-      text = gunzipSync(body).toString("utf8");
+      // A chunk the uploader wrote holds about a megabyte; a bomb built to exhaust the reader's memory is refused.
+      text = gunzipSync(body, { maxOutputLength: MAX_CHUNK_TEXT }).toString("utf8");
     } catch (error) {
-      this.problems.push(`chunk ${chunk.name}: cannot be decompressed (${errorText(error)})`);
+      this.problems.push(`chunk ${chunk.name}: cannot be decompressed within ${MAX_CHUNK_TEXT / 1_048_576} MiB (${errorText(error)})`);
       return [];
     }
+    try {
+      return this.checkText(chunk, text);
+    } catch (error) {
+      // A record built to break the reader (nested beyond any stack) is named, and the other chunks are still checked.
+      this.problems.push(`chunk ${chunk.name}: cannot be checked (${errorText(error)})`);
+      return [];
+    }
+  }
+
+  private checkText(chunk: ManifestChunk, text: string): EvidenceRecord[] {
     const parsed = parseSpoolText(text);
     for (const { line, problem } of parsed.problems.slice(0, LINE_PROBLEMS_SHOWN)) this.problems.push(`chunk ${chunk.name}, line ${line}: ${problem}`);
     if (parsed.problems.length > LINE_PROBLEMS_SHOWN) this.problems.push(`chunk ${chunk.name}: ${parsed.problems.length - LINE_PROBLEMS_SHOWN} more lines are not records`);

@@ -195,6 +195,26 @@ describe("sessions verify", () => {
     expect(result.stdout).toContain("problem: chunk 000003.jsonl.gz starts at record 8, but the end of 000001.jsonl.gz is followed by record 4\n");
   });
 
+  it("refuses a chunk built to exhaust the reader: a decompression bomb, a record nested past any stack", async () => {
+    const { storeFile, session } = await freshStore();
+    await writeFile(join(session.dir, "000002.jsonl.gz"), gzipSync(Buffer.alloc(70 * 1_048_576)));
+    const deep = `{"v":1,"session":"${session.location.session}","seq":8,"time":"2026-11-25T10:00:00.000Z","type":"result","data":{"x":${"[".repeat(200_000)}${"]".repeat(200_000)}},"prev":"${records[6]?.hash}","hash":"${records[7]?.hash}"}`;
+    await writeFile(join(session.dir, "000003.jsonl.gz"), gzipSync(`${deep}\n`));
+    const result = await verify(storeFile, session);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toMatch(/^problem: chunk 000002\.jsonl\.gz: cannot be decompressed within 64 MiB \(/m);
+    expect(result.stdout).toMatch(/^problem: chunk 000003\.jsonl\.gz: /m);
+  });
+
+  it("refuses a store file whose publicKey is not its signingKey's", async () => {
+    const { session } = await freshStore();
+    const file = join(work, `store-${cases}-two-keys.yaml`);
+    await writeFile(file, `${await readFile(join(work, `store-${cases}.yaml`), "utf8")}signingKey: |\n${forger.privateKey.export({ type: "pkcs8", format: "pem" }).toString().trimEnd().replace(/^/gm, "  ")}\n`);
+    const result = await verify(file, session);
+    expect(result).toMatchObject({ code: 1, stdout: "", stderr: `error: ${file}: publicKey is not the public half of signingKey; name one key\n` });
+  });
+
   it("reports a manifest that is not one, without a stack", async () => {
     const { storeFile, session } = await freshStore();
     await writeFile(join(session.dir, "manifest.json"), JSON.stringify({ ...session.manifest, chunks: [{ name: "../../x" }] }));

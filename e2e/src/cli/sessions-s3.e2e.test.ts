@@ -90,7 +90,7 @@ describe("portcullis sessions on S3", () => {
   });
 
   it("replays it, with progress per chunk on request", async () => {
-    const result = await portcullis(["sessions", "replay", session, "--store-file", storeFile, "--progress"]);
+    const result = await portcullis(["sessions", "replay", session, "--store-file", storeFile, "--public-key", keyFile, "--progress"]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`#${STATEMENTS + 1}  request (postgres)\n    SELECT id, total FROM orders WHERE id = ${STATEMENTS} `);
     expect(result.stdout).toContain("    reason     client-terminated after");

@@ -65,7 +65,7 @@ describe("a session the uploader stored", () => {
   });
 
   it("replays every record", async () => {
-    const result = await cli(["sessions", "replay", records[0]?.session ?? "", "--store-file", storeFile, "-o", "json"]);
+    const result = await cli(["sessions", "replay", records[0]?.session ?? "", "--store-file", storeFile, "--public-key", keyFile, "-o", "json"]);
     expect(result.code).toBe(0);
     expect((JSON.parse(result.stdout) as { records: EvidenceRecord[] }).records).toEqual(records);
   });

@@ -5,15 +5,14 @@
 // policy that allows reads, denies drops, masks emails and holds writes for
 // a reviewer; then the psql line and the commands to try, and everything
 // stopped again on Ctrl-C. Nothing is installed: no node, no images, no Helm.
-import { generateKeyPairSync } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stringify } from "yaml";
 import { ControlPlane } from "../controlplane/controlplane.js";
 import { freePort } from "../controlplane/processes.js";
 import { locateTools } from "../controlplane/tools.js";
+import { auditorStoreFile, filesystemStoreManifests } from "../gateway/filesystem-evidence.js";
 import { startSidecar, type SidecarProcess } from "../gateway/sidecar-process.js";
 import { kubectl } from "../jest/environment.js";
 import { seedSampleData, startPostgres, type RunningPostgres } from "../postgres/server.js";
@@ -24,12 +23,10 @@ const TRIAL_NAMESPACE = "trial";
 const TRIAL_POLICY = "trial";
 
 function manifests(pg: RunningPostgres, listener: number, storeDir: string): object[] {
-  const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   return [
     { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-credentials" }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "orders-db-ca" }, data: { "ca.crt": pg.caPem } },
-    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "evidence-store" }, data: { type: "filesystem", path: storeDir, credentialsSecret: "evidence-signing" } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "evidence-signing" }, stringData: { signingKey } },
+    ...filesystemStoreManifests(storeDir),
     {
       apiVersion: "portcullis.dev/v1alpha1",
       kind: "Resource",
@@ -114,8 +111,8 @@ async function main(): Promise<void> {
       if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
     }
     const storeDir = join(dir, "evidence");
-    const storeFile = join(dir, "store.yaml");
-    await writeFile(storeFile, stringify({ type: "filesystem", path: storeDir }));
+    // The auditor's store file names the signing key's public half, which replay and verify check against.
+    const storeFile = await auditorStoreFile(join(dir, "store.yaml"), storeDir);
     const listener = await freePort();
     console.error("starting the gateway in standalone mode…");
     gateway = await startSidecar({ manifests: manifests(pg, listener, storeDir), extraArgs: ["--kubeconfig", kubeconfig, "--namespace", TRIAL_NAMESPACE] });

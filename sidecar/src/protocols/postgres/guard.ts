@@ -70,15 +70,26 @@ function refusalError({ classification, decision }: Checked): ErrorFields {
 
 const namesTriggerFunction = (classification: Classification): boolean => classification.ok && classification.triggerFunctions.some((named) => named !== undefined);
 
+/** How long a session's end waits for the check in flight to record its outcome (an aborted approval wait records at once). */
+const CHECK_RECORDS_GRACE_MS = 5_000;
+
 export class PostgresGuard implements SessionGuard {
   /** Evidence seq of the statement record, by the id handed to the protocol layer. */
   private readonly statementSeqs = new Map<string, number>();
   private readonly sqlPrepared = new SqlPreparedStatements();
+  /** The latest check, which may still be recording when the session ends. */
+  private inFlight: Promise<Verdict> | undefined;
   private fatal: (error: unknown) => void = () => undefined;
 
   constructor(private readonly options: GuardOptions) {}
 
-  async check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
+  check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
+    const checking = this.decideAll(statements, notify, signal);
+    this.inFlight = checking;
+    return checking;
+  }
+
+  private async decideAll(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
     const classifications = statements.map((check) => classifySql(check.text, check.reading));
     // Only a CREATE TRIGGER makes the guard wait for the catalog.
     const triggers = classifications.some(namesTriggerFunction) ? await Promise.all(classifications.map((classification) => this.triggerCode(classification))) : [];
@@ -124,6 +135,9 @@ export class PostgresGuard implements SessionGuard {
   }
 
   async end(reason: string): Promise<void> {
+    // A check the session's end cut short (an approval it waited for) still records how it was refused, first.
+    const checking = this.inFlight?.catch(() => undefined);
+    if (checking) await Promise.race([checking, new Promise((resolve) => setTimeout(resolve, CHECK_RECORDS_GRACE_MS).unref())]);
     this.options.approvals.end();
     await this.options.recorder.end({ reason });
   }
