@@ -103,7 +103,15 @@ describe("the evidence uploader with a real S3 server", () => {
     expect(chunkNames.length).toBeGreaterThan(3);
     expect(chunkNames).toEqual(seqs(chunkNames.length).map((n) => `${String(n).padStart(6, "0")}.jsonl.gz`));
     expect(await bucketKeys(fixture.bucket)).toEqual(
-      [...chunkNames.map((name) => firstPrefix + name), `${firstPrefix}manifest.json`, `${secondPrefix}000001.jsonl.gz`, `${secondPrefix}manifest.json`].sort(),
+      [
+        ...chunkNames.map((name) => firstPrefix + name),
+        `${firstPrefix}manifest.json`,
+        `${secondPrefix}000001.jsonl.gz`,
+        `${secondPrefix}manifest.json`,
+        // Each pod's ledger of its ended sessions.
+        "clusters/e2e/agents/bot-0/ledger/000001.json",
+        "clusters/e2e/team-b/agent-7/ledger/000001.json",
+      ].sort(),
     );
     expect(stored.records.map((record) => record.seq)).toEqual(seqs(42));
     expect(stored.manifest).toMatchObject({ version: 1, session: first.session, namespace: "agents", pod: "bot-0", resource: "orders-db", records: 42, complete: true });
@@ -197,7 +205,7 @@ describe("the evidence uploader with a real S3 server", () => {
     expect(result.manifest?.chunks.map((chunk) => chunk.name)).toEqual(chunks);
   });
 
-  it("writes every object with the configured object lock retention", async () => {
+  it("writes every object, the ledger's too, with the configured object lock retention", async () => {
     const fixture = await fixtureFor({ objectLockMode: "GOVERNANCE", objectLockRetentionDays: "2" }, true);
     const recorder = await fixture.spool.startSession({ data: startData("agents", "bot-0") });
     const uploader = fixture.uploader();
@@ -210,8 +218,9 @@ describe("the evidence uploader with a real S3 server", () => {
 
     const prefix = `agents/bot-0/${recorder.session}/`;
     expect((await readStoredSession(fixture.target.store, prefix, fixture.publicKey)).problems).toEqual([]);
-    for (const name of ["000001.jsonl.gz", "000002.jsonl.gz", "manifest.json"]) {
-      const head = await s3.client.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: prefix + name }));
+    // The pod's ledger entry for the session is locked like its chunks.
+    for (const key of ["000001.jsonl.gz", "000002.jsonl.gz", "manifest.json"].map((name) => prefix + name).concat("agents/bot-0/ledger/000001.json")) {
+      const head = await s3.client.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
       expect(head.ObjectLockMode).toBe("GOVERNANCE");
       const retainUntil = head.ObjectLockRetainUntilDate?.getTime() ?? 0;
       expect(Math.abs(retainUntil - (before + 2 * DAY_MS))).toBeLessThan(60_000);
