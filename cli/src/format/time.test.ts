@@ -1,7 +1,23 @@
 import { describe, expect, it } from "@jest/globals";
-import { formatAge, formatDuration, formatRelative, parseTimeArgument } from "./time.js";
+import { formatAge, formatDuration, formatElapsed, formatRelative, parseTimeArgument } from "./time.js";
 
 const NOW = new Date("2026-11-25T12:00:00.000Z");
+
+describe("formatElapsed", () => {
+  it.each([
+    [0.412345, "0.4 ms"],
+    [3, "3 ms"],
+    [9.96, "10 ms"],
+    [12.6, "13 ms"],
+    [999.4, "999 ms"],
+    [2_512, "2.5 s"],
+    [200_000, "3m 20s"],
+    [7_500_000, "2h 5m"],
+    [-1, "?"],
+  ])("%d ms is %s", (ms, text) => {
+    expect(formatElapsed(ms)).toBe(text);
+  });
+});
 
 describe("formatDuration", () => {
   it.each([

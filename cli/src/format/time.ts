@@ -15,6 +15,17 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 86_400)}d`;
 }
 
+/** How long something took, as precisely as matters: 0.4 ms, 12 ms, 2.5 s, 3m 20s, 2h 5m. */
+export function formatElapsed(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "?";
+  if (ms < 10) return `${Number(ms.toFixed(1))} ms`;
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${Number((ms / 1_000).toFixed(1))} s`;
+  const seconds = Math.round(ms / 1_000);
+  if (seconds < 3_600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
+  return `${Math.floor(seconds / 3_600)}h ${Math.floor((seconds % 3_600) / 60)}m`;
+}
+
 /** How long ago `time` was, e.g. "5m"; "<unknown>" when it is not a time. */
 export function formatAge(time: string | undefined, now: Date): string {
   const at = time === undefined ? NaN : Date.parse(time);

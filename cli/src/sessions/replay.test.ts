@@ -109,6 +109,17 @@ describe("sessions replay", () => {
   });
 });
 
+describe("result records", () => {
+  it("rounds durations as a person reads them and leaves out what was masked zero times", () => {
+    const record = { v: 1, session: "s", seq: 3, time: "2026-11-25T10:00:00.000Z", type: "result", prev: "p", hash: "h" } as const;
+    const rendered = renderRecord({ ...record, data: { request: 2, masked: { "orders.email": 2, "orders.phone": 0 }, durationMs: 0.412345, http: { status: 200, bytes: 120 } } });
+    expect(rendered).toContain("returned   status 200, 120 bytes, 0.4 ms\n");
+    expect(rendered).toContain("masked     orders.email x2\n");
+    expect(rendered).not.toContain("orders.phone");
+    expect(renderRecord({ ...record, data: { request: 2, masked: { "orders.phone": 0 }, durationMs: 2512 } })).not.toContain("masked");
+  });
+});
+
 describe("WebSocket message records", () => {
   it("shows a terminal stream's channels and what they carried, escaped", () => {
     const base = { v: 1, session: "s", time: "2026-11-25T10:00:00.000Z", prev: "", hash: "" } as const;

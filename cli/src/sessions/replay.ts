@@ -45,15 +45,19 @@ export async function replaySession(opened: OpenedSession, trusted: TrustedKey |
   verifier.checkStoredObjects(opened.objects);
   const totals = { chunks: manifest.chunks.length, bytes: manifest.chunks.reduce((sum, chunk) => sum + chunk.bytes, 0) };
   const collected: EvidenceRecord[] = [];
-  if (output === "table") io.out(renderHeader(location, manifest));
+  // The header names the identity from the session start, so it is printed with the first chunk.
+  let header = output === "table";
   for await (const fetched of fetchChunks(reader, location, manifest, downloadProgress(io, totals, forceProgress))) {
     const records = verifier.check(fetched);
+    if (header) io.out(renderHeader(location, manifest, records[0]?.seq === 1 ? records[0] : undefined));
+    header = false;
     if (output === "json") collected.push(...records);
     else io.out(records.length === 0 ? renderGap(fetched.chunk) : records.map(renderRecord).join(""));
   }
+  if (header) io.out(renderHeader(location, manifest, undefined));
   const report = verifier.finish();
   if (output === "json") {
-    io.out(`${JSON.stringify({ session: sessionDir(location), resource: manifest.resource, complete: manifest.complete, verified: report.ok, problems: report.problems, records: collected }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ session: sessionDir(location), resource: manifest.resource, complete: manifest.complete, ...(manifest.end ? { end: manifest.end } : {}), verified: report.ok, problems: report.problems, records: collected }, null, 2)}\n`);
   }
   if (report.ok) {
     if (!manifest.complete) io.err(`note: session ${location.session} has not ended: its manifest is not final (still recording, or an earlier manifest put back; sessions audit tells them apart)\n`);

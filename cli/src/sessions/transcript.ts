@@ -7,6 +7,7 @@
 // Readers must ignore data fields they do not know, and tolerate missing ones.
 import type { EvidenceRecord, EvidenceType } from "@portcullis/common/evidence/record";
 import { indentLines, oneLine } from "../format/text.js";
+import { formatElapsed } from "../format/time.js";
 import type { SessionLocation } from "./locate.js";
 import type { EvidenceManifest, ManifestChunk } from "./manifest.js";
 
@@ -114,11 +115,18 @@ function returned(data: Data): string[] {
   return [plural(Number(field(postgres, "rowsReturned") ?? 0), "row"), ...strings(postgres, "commandTags")];
 }
 
+/** What was masked, by column or rule, leaving out what was masked zero times. */
+function maskedCounts(data: Data): string[] {
+  return Object.entries(object(data, "masked"))
+    .filter(([, count]) => Number(count) !== 0)
+    .map(([column, count]) => `${column} x${String(count)}`);
+}
+
 function result(data: Data): string[] {
-  const masked = Object.entries(object(data, "masked")).map(([column, count]) => `${column} x${String(count)}`);
+  const masked = maskedCounts(data);
   const error = object(data, "error");
-  const duration = text(data, "durationMs");
-  const parts = [...returned(data), ...(duration === undefined ? [] : [`${duration} ms`])];
+  const duration = field(data, "durationMs");
+  const parts = [...returned(data), ...(typeof duration === "number" ? [formatElapsed(duration)] : [])];
   return [
     labelled("returned", oneLine(parts.join(", "))),
     ...(text(object(data, "mcp"), "summary") !== undefined ? [labelled("response", oneLine(text(object(data, "mcp"), "summary") ?? ""))] : []),
@@ -130,7 +138,7 @@ function result(data: Data): string[] {
 }
 
 function message(data: Data): string[] {
-  const masked = Object.entries(object(data, "masked")).map(([rule, count]) => `${rule} x${String(count)}`);
+  const masked = maskedCounts(data);
   const refused = text(data, "refused");
   const channel = text(data, "channel");
   // A terminal stream (exec, attach): the channel and what it carried, as the agent typed or saw it.
@@ -158,7 +166,7 @@ function sessionEnd(data: Data): string[] {
   const error = text(data, "error");
   const requests = field(counts, "requests") !== undefined ? count("requests") : count("statements");
   const totals = `${plural(requests, "request")} (${count("denied")} denied by a rule, ${count("refused")} refused otherwise), ${plural(count("results"), "result")} (${plural(count("errors"), "error")}), ${plural(count("approvals"), "approval")}`;
-  return [labelled("reason", oneLine(`${text(data, "reason") ?? "?"} after ${(duration / 1000).toFixed(1)}s`)), labelled("totals", totals), ...(error ? [labelled("error", oneLine(error))] : [])];
+  return [labelled("reason", oneLine(`${text(data, "reason") ?? "?"} after ${formatElapsed(duration)}`)), labelled("totals", totals), ...(error ? [labelled("error", oneLine(error))] : [])];
 }
 
 const BODIES: Record<EvidenceType, (data: Data) => string[]> = { "session-start": sessionStart, request, statement: request, result, message, approval, "session-end": sessionEnd };
@@ -174,9 +182,19 @@ export function renderRecord(record: EvidenceRecord): string {
   return `${[`${record.time}  #${record.seq}  ${title(record)}`, ...BODIES[record.type](record.data)].join("\n")}\n`;
 }
 
-export function renderHeader(location: SessionLocation, manifest: EvidenceManifest): string {
-  const state = manifest.complete ? "complete" : "incomplete";
-  return `Session ${location.session}: pod ${location.namespace}/${location.pod}, resource ${oneLine(manifest.resource)}, ${plural(manifest.records, "record")}, ${state}\n\n`;
+/** Who and where, first: the session, the agent's identity and pod (from the session start, when it can be read), the Resource and how it ended. */
+export function renderHeader(location: SessionLocation, manifest: EvidenceManifest, start: EvidenceRecord | undefined): string {
+  const identity = start?.type === "session-start" ? text(object(start.data, "identity"), "username") : undefined;
+  const state = manifest.end ? `ended ${manifest.end.reason} at ${manifest.end.time}` : manifest.complete ? "complete" : "not ended (still recording, or its manifest was rolled back)";
+  return [
+    `Session ${location.session}`,
+    `${BODY}${"identity".padEnd(10)} ${oneLine(identity ?? "? (the session start cannot be read)")}`,
+    `${BODY}${"pod".padEnd(10)} ${oneLine(`${location.namespace}/${location.pod}`)}`,
+    `${BODY}${"resource".padEnd(10)} ${oneLine(manifest.resource)}`,
+    `${BODY}${"records".padEnd(10)} ${manifest.records}, ${oneLine(state)}`,
+    "",
+    "",
+  ].join("\n");
 }
 
 /** Shown where a chunk's records should be when they cannot be read. */
