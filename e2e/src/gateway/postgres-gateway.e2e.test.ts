@@ -259,6 +259,31 @@ describe("the PostgreSQL gateway with real clients", () => {
     expect(result.stdout.trim()).toBe("still here");
   });
 
+  it("records the values a statement carries masked as the policies mask results: literals, bound parameters, the reviewer's view", async () => {
+    await withClient(async (client) => {
+      await client.query("SELECT id FROM customers WHERE email = 'maria.garcia@example.com' AND note <> 'SSN 536-22-8741 on file' /* literal-evidence */");
+      await client.query({ text: "SELECT id FROM customers WHERE phone = $1 AND email = $2 AND name = $3 /* parameter-evidence */", values: ["+1 415-555-0134", "maria.garcia@example.com", "Maria Garcia"] });
+      // Held for a reviewer (refused standalone): the evidence of a write shows it masked too.
+      await client.query("UPDATE customers SET email = 'new.maria@example.com' WHERE id = 1 /* held-evidence */").catch(() => undefined);
+    });
+    let requests: EvidenceRecord[] = [];
+    for (let attempt = 0; attempt < 50 && requests.length < 3; attempt++) {
+      requests = (await storedSessions(storeDir)).flat().filter((record) => record.type === "request" && /(literal|parameter|held)-evidence/.test(JSON.stringify(record.data)));
+      if (requests.length < 3) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const shown = requests.map((record) => {
+      const { text, parameters } = (record.data as { postgres: { text: string; parameters?: string[] } }).postgres;
+      return { text, ...(parameters ? { parameters } : {}) };
+    });
+    const recorded = JSON.stringify(requests);
+    for (const raw of ["maria.garcia@example.com", "536-22-8741", "415-555-0134", "new.maria@example.com"]) expect(recorded).not.toContain(raw);
+    expect(shown).toEqual([
+      { text: "SELECT id FROM customers WHERE email = '***' AND note <> 'SSN *******8741 on file' /* literal-evidence */" },
+      { text: "SELECT id FROM customers WHERE phone = $1 AND email = $2 AND name = $3 /* parameter-evidence */", parameters: [expect.stringMatching(/^\$1 = 'hmac:[0-9a-f]{16}'$/), "$2 = '***'", "$3 = 'Maria Garcia'"] },
+      { text: "UPDATE customers SET email = '***' WHERE id = 1 /* held-evidence */" },
+    ]);
+  });
+
   it("masks personal data in results and leaves order numbers alone", async () => {
     const rows = await withClient(async (client) => (await client.query("SELECT id, email, phone, ssn, card, order_number, note FROM customers ORDER BY id")).rows as Array<Record<string, string | null>>);
     const maria = rows[0] as Record<string, string | null>;

@@ -5,6 +5,7 @@ import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import type { SessionRecorder } from "../evidence/session-recorder.js";
 import { ApprovalFlow, type HeldRequest } from "./approval-flow.js";
 import { statementApproval } from "../protocols/postgres/approval-binding.js";
+import { shownStatement } from "../protocols/postgres/literal-evidence.js";
 
 const policy: BrokeredPolicy = {
   name: "writes",
@@ -16,14 +17,14 @@ const policy: BrokeredPolicy = {
 };
 
 /** A held postgres statement, bound as the postgres gateway binds it. */
-const held = (text: string, values?: string[]): HeldRequest => ({
-  ...statementApproval(
-    values ? { text, reading: {}, protocol: "extended", parameters: values.map((value) => ({ format: 0, value: Buffer.from(value) })) } : { text, reading: {}, protocol: "simple" },
-    { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text, preparedUses: [], triggerFunctions: [] },
-  ),
-  decision: { action: "requireApproval", policy: "writes", rule: "need-approval", message: "", approval: { reviewers: { users: [], groups: ["dba"] }, timeoutMs: 60_000, grantScope: "session" } },
-  requestSeq: 2,
-});
+const held = (text: string, values?: string[]): HeldRequest => {
+  const check = values ? { text, reading: {}, protocol: "extended" as const, parameters: values.map((value) => ({ format: 0 as const, value: Buffer.from(value) })) } : { text, reading: {}, protocol: "simple" as const };
+  return {
+    ...statementApproval(check, { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text, preparedUses: [], triggerFunctions: [] }, shownStatement(check, undefined)),
+    decision: { action: "requireApproval", policy: "writes", rule: "need-approval", message: "", approval: { reviewers: { users: [], groups: ["dba"] }, timeoutMs: 60_000, grantScope: "session" } },
+    requestSeq: 2,
+  };
+};
 
 /** Scripted decisions, and what it was asked: pure logic, no cluster. */
 class ScriptedApprovals implements ApprovalService {

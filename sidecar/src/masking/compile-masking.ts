@@ -20,6 +20,7 @@ import { type ResultMaskPlan, planResult } from "./result-plan.js";
 import type { ResultColumn } from "./result-columns.js";
 import { type MaskStrategy, hash, nullify, partial, redact } from "./strategies.js";
 import { parseJsonPath } from "@portcullis/common/policy/json-path";
+import { maskLiteral } from "./literal-masking.js";
 import { BodyMasker } from "./body-masking.js";
 
 /** The masking configuration cannot be run as written; the message names the policy, the rule and the field. */
@@ -34,6 +35,8 @@ export interface Masker {
   planFor(columns: readonly ResultColumn[]): ResultMaskPlan | undefined;
   /** Masking of HTTP bodies (JSON paths, detectors and patterns). */
   readonly body: BodyMasker;
+  /** A value a statement carries, as the rules mask the values of `column` (or of any column); null for SQL NULL. */
+  literal(value: string, column?: ResultColumn): string | null;
 }
 
 type MaskingSpec = NonNullable<BrokeredPolicy["spec"]["masking"]>[number];
@@ -52,6 +55,7 @@ export function compileMasking(policies: readonly BrokeredPolicy[], resourceName
     active: sqlRules.length > 0,
     planFor: (columns) => (sqlRules.length > 0 ? planResult(sqlRules, columns) : undefined),
     body: new BodyMasker(rules.filter((rule) => rule.jsonPaths !== undefined || rule.finders.length > 0)),
+    literal: (value, column) => maskLiteral(sqlRules, value, column),
   };
 }
 

@@ -11,7 +11,7 @@ import { type GatewayMetrics, observeRequest, type RequestDecision } from "../..
 import { classifySql, type Classification, classifiedStatements } from "./sql/classify.js";
 import { type Decision, denialMessage, PARSE_ERROR_RULE, type PolicySet } from "../../policy/engine.js";
 import { type ErrorFields, SQLSTATE } from "./backend.js";
-import { renderParameters } from "./parameters.js";
+import { shownStatement, type LiteralMasker } from "./literal-evidence.js";
 import { statementApproval } from "./approval-binding.js";
 import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "./ports.js";
 import type { ApprovalGate } from "../../approvals/approval-flow.js";
@@ -28,6 +28,8 @@ export interface GuardOptions {
   approvals: ApprovalGate;
   /** Masking applies to this Resource: COPY … TO, whose rows it cannot mask, is refused. */
   maskingActive: boolean;
+  /** While masking applies: how the values statements carry are masked before they are recorded or shown to a reviewer. */
+  literals?: LiteralMasker;
   metrics: GatewayMetrics;
   /** Where the code of the function a CREATE TRIGGER names is looked up. */
   functions: { functionSources(named: TriggerFunction): Promise<FunctionSource[]> };
@@ -102,7 +104,8 @@ export class PostgresGuard implements SessionGuard {
       if (entry.decision.action !== "requireApproval") continue;
       const statement = await this.record(entry, "requireApproval");
       held.set(entry, statement);
-      const outcome = await this.options.approvals.obtain({ ...statementApproval(entry.check, entry.classification), decision: entry.decision, requestSeq: statement.seq }, notify, signal);
+      const shown = shownStatement(entry.check, this.options.literals);
+      const outcome = await this.options.approvals.obtain({ ...statementApproval(entry.check, entry.classification, shown), decision: entry.decision, requestSeq: statement.seq }, notify, signal);
       this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
       if (!outcome.approved) return this.refuseUnapproved(checked, held, entry, outcome.message);
     }
@@ -205,8 +208,7 @@ export class PostgresGuard implements SessionGuard {
       protocol: "postgres",
       summary,
       postgres: {
-        text: check.text,
-        ...(check.parameters?.length ? { parameters: renderParameters(check.parameters) } : {}),
+        ...shownStatement(check, this.options.literals),
         classification: classification.ok
           ? {
               summary,

@@ -19,6 +19,7 @@ import { IdentityRefusal } from "../../runtime/identity-refusal.js";
 import type { SqlFacts } from "@portcullis/common/policy/cel";
 import { SQL_MATCHER } from "./sql/sql-match.js";
 import { errorMessage } from "../../config/error-message.js";
+import type { ResultColumn } from "../../masking/result-columns.js";
 
 
 
@@ -110,6 +111,7 @@ async function openSession(bundle: ConfigBundle, resource: ResourceFacts, client
     recorder,
     approvals,
     maskingActive: masker.active,
+    ...(masker.active ? { literals: (value: string, column?: ResultColumn) => masker.literal(value, column) } : {}),
     metrics: services.metrics,
     functions: catalog,
   });

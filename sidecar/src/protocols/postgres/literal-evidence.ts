@@ -1,0 +1,212 @@
+// A statement as the evidence and a reviewer see it when masking applies to
+// its Resource: each constant it carries (a string or a number) masked as the
+// policies mask results — as the values of the column it is compared with or
+// written to (`WHERE email = '…'`, `email IN (…)`, `SET email = '…'`,
+// `INSERT … (email) VALUES ('…')`), and by the rules that scan every value —
+// and its bound parameters likewise, through the columns their $n stand
+// for. Constants are found in PostgreSQL's own parse tree and replaced where
+// its scanner says their tokens are, so the rest of the text stays as sent.
+// Text that cannot be parsed has its string tokens scanned; text that cannot
+// even be scanned is withheld. Pure, apart from the parser.
+import { Buffer } from "node:buffer";
+import type { ResultColumn } from "../../masking/result-columns.js";
+import { renderParameters } from "./parameters.js";
+import type { StatementCheck } from "./ports.js";
+import { parseStatements, scanTokens, type ScannedToken } from "./sql/parser.js";
+
+/** Masks one value as the rules do for `column` (undefined: no column known); null makes it SQL NULL. */
+export type LiteralMasker = (value: string, column?: ResultColumn) => string | null;
+
+export interface MaskedStatement {
+  text: string;
+  /** The column each $n stands for, where the statement says. */
+  parameterColumns: ReadonlyMap<number, ResultColumn>;
+}
+
+interface Constant {
+  /** Byte offset of its token. */
+  location: number;
+  value: string;
+  column?: ResultColumn;
+}
+
+type Node = Record<string, unknown>;
+const isNode = (value: unknown): value is Node => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/** What the evidence and a reviewer are shown of a statement: its text and bound values, masked when `mask` is given. */
+export function shownStatement(check: Pick<StatementCheck, "text" | "parameters">, mask: LiteralMasker | undefined): { text: string; parameters?: string[] } {
+  const parameters = check.parameters?.length ? check.parameters : undefined;
+  if (mask === undefined) return { text: check.text, ...(parameters ? { parameters: renderParameters(parameters) } : {}) };
+  const masked = maskStatementLiterals(check.text, mask);
+  return { text: masked.text, ...(parameters ? { parameters: renderParameters(parameters, (value, n) => mask(value, masked.parameterColumns.get(n))) } : {}) };
+}
+
+/** The statement with its constants masked, and the columns of its parameters. */
+export function maskStatementLiterals(text: string, mask: LiteralMasker): MaskedStatement {
+  let statements: ReturnType<typeof parseStatements>;
+  try {
+    statements = parseStatements(text);
+  } catch {
+    return { text: maskStringTokens(text, mask), parameterColumns: new Map() };
+  }
+  const constants: Constant[] = [];
+  const parameterColumns = new Map<number, ResultColumn>();
+  for (const statement of statements) new ConstantFinder(constants, parameterColumns, defaultTable(statement.node)).visit(statement.node, undefined);
+  let tokens: ScannedToken[];
+  try {
+    tokens = scanTokens(text);
+  } catch {
+    return { text: withheld(text), parameterColumns };
+  }
+  return { text: replaceConstants(text, tokens, constants, mask), parameterColumns };
+}
+
+function withheld(text: string): string {
+  return `-- statement withheld (${Buffer.byteLength(text)} bytes): its constants could not be found to mask them`;
+}
+
+const quoted = (value: string | null): string => (value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`);
+
+function maskStringTokens(text: string, mask: LiteralMasker): string {
+  let tokens: ScannedToken[];
+  try {
+    tokens = scanTokens(text);
+  } catch {
+    return withheld(text);
+  }
+  const constants = tokens.filter((token) => token.text.startsWith("'")).map((token) => ({ location: token.start, value: token.text.slice(1, -1).replaceAll("''", "'") }));
+  return replaceConstants(text, tokens, constants, mask);
+}
+
+function replaceConstants(text: string, tokens: readonly ScannedToken[], constants: readonly Constant[], mask: LiteralMasker): string {
+  if (constants.length === 0) return text;
+  const bytes = Buffer.from(text, "utf8");
+  const byStart = new Map(tokens.map((token) => [token.start, token]));
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (const constant of [...constants].sort((a, b) => a.location - b.location)) {
+    const token = byStart.get(constant.location);
+    if (token === undefined || token.start < from) continue;
+    const masked = mask(constant.value, constant.column);
+    if (masked === constant.value) continue;
+    pieces.push(bytes.subarray(from, token.start), Buffer.from(quoted(masked), "utf8"));
+    from = token.end;
+  }
+  pieces.push(bytes.subarray(from));
+  return Buffer.concat(pieces).toString("utf8");
+}
+
+interface Relation {
+  schema?: string;
+  table: string;
+}
+
+function relationOf(node: unknown): Relation | undefined {
+  if (!isNode(node) || typeof node.relname !== "string") return undefined;
+  return { table: node.relname, ...(typeof node.schemaname === "string" ? { schema: node.schemaname } : {}) };
+}
+
+/** The table a statement's unqualified columns belong to when it names exactly one. */
+function defaultTable(node: unknown): Relation | undefined {
+  const found: Relation[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (isNode(value)) {
+      // A FROM item is a RangeVar node; the target of UPDATE, INSERT and DELETE is a bare one under "relation".
+      const relation = relationOf(value.RangeVar) ?? relationOf(value.relation);
+      if (relation) found.push(relation);
+      for (const child of Object.values(value)) walk(child);
+    }
+  };
+  walk(node);
+  const tables = new Set(found.map((relation) => `${relation.schema ?? ""}.${relation.table}`));
+  return tables.size === 1 ? found[0] : undefined;
+}
+
+function columnNamed(name: string, relation: Relation | undefined): ResultColumn {
+  return { name, ...(relation ? { table: `${relation.schema ?? "public"}.${relation.table}`, column: name } : {}), typeOid: 25, format: 0 };
+}
+
+/** A constant's value as text: a string, a number (an integer 0 is an empty ival), or undefined for NULL and booleans. */
+function constantValue(node: Node): string | undefined {
+  if (isNode(node.sval) && typeof node.sval.sval === "string") return node.sval.sval;
+  if (isNode(node.fval) && typeof node.fval.fval === "string") return node.fval.fval;
+  if (isNode(node.ival)) return typeof node.ival.ival === "number" ? String(node.ival.ival) : "0";
+  return undefined;
+}
+
+/** The constants of a tree, each with the column it meets, and the columns of its parameters. */
+class ConstantFinder {
+  constructor(
+    private readonly constants: Constant[],
+    private readonly parameters: Map<number, ResultColumn>,
+    private readonly table: Relation | undefined,
+  ) {}
+
+  visit(value: unknown, column: ResultColumn | undefined): void {
+    if (Array.isArray(value)) {
+      for (const item of value) this.visit(item, column);
+      return;
+    }
+    if (!isNode(value)) return;
+    if (isNode(value.A_Const)) return this.constant(value.A_Const, column);
+    if (isNode(value.ParamRef)) {
+      if (column && typeof value.ParamRef.number === "number") this.parameters.set(value.ParamRef.number, column);
+      return;
+    }
+    if (isNode(value.A_Expr)) return this.expression(value.A_Expr, column);
+    if (isNode(value.UpdateStmt)) return this.update(value.UpdateStmt);
+    if (isNode(value.InsertStmt)) return this.insert(value.InsertStmt);
+    // A cast keeps the column its operand meets, and so do the items of an IN list.
+    if (isNode(value.TypeCast)) return this.visit(value.TypeCast.arg, column);
+    if (isNode(value.List)) return this.visit(value.List.items, column);
+    for (const child of Object.values(value)) this.visit(child, undefined);
+  }
+
+  private constant(node: Node, column: ResultColumn | undefined): void {
+    if (typeof node.location !== "number") return;
+    const value = constantValue(node);
+    if (value !== undefined) this.constants.push({ location: node.location, value, ...(column ? { column } : {}) });
+  }
+
+  /** `column op value`, `value op column` and `column IN (values)`: the values meet the column. */
+  private expression(node: Node, outer: ResultColumn | undefined): void {
+    const left = this.columnOf(node.lexpr);
+    const right = this.columnOf(node.rexpr);
+    this.visit(node.lexpr, right ?? outer);
+    this.visit(node.rexpr, left ?? outer);
+  }
+
+  private columnOf(value: unknown): ResultColumn | undefined {
+    if (!isNode(value) || !isNode(value.ColumnRef) || !Array.isArray(value.ColumnRef.fields)) return undefined;
+    const names = value.ColumnRef.fields.flatMap((field: unknown) => (isNode(field) && isNode(field.String) && typeof field.String.sval === "string" ? [field.String.sval] : []));
+    const name = names.at(-1);
+    if (name === undefined) return undefined;
+    const table = names.length >= 2 ? { table: names.at(-2) as string, ...(names.length >= 3 ? { schema: names.at(-3) as string } : {}) } : this.table;
+    return columnNamed(name, table);
+  }
+
+  private update(node: Node): void {
+    const relation = relationOf(node.relation) ?? this.table;
+    for (const target of Array.isArray(node.targetList) ? node.targetList : []) {
+      const resTarget = isNode(target) && isNode(target.ResTarget) ? target.ResTarget : undefined;
+      if (resTarget && typeof resTarget.name === "string") this.visit(resTarget.val, columnNamed(resTarget.name, relation));
+      else this.visit(target, undefined);
+    }
+    for (const [key, child] of Object.entries(node)) if (key !== "targetList") this.visit(child, undefined);
+  }
+
+  private insert(node: Node): void {
+    const relation = relationOf(node.relation) ?? this.table;
+    const columns = (Array.isArray(node.cols) ? node.cols : []).map((col: unknown) =>
+      isNode(col) && isNode(col.ResTarget) && typeof col.ResTarget.name === "string" ? columnNamed(col.ResTarget.name, relation) : undefined,
+    );
+    const select = isNode(node.selectStmt) && isNode(node.selectStmt.SelectStmt) ? node.selectStmt.SelectStmt : {};
+    for (const row of Array.isArray(select.valuesLists) ? select.valuesLists : []) {
+      const items = isNode(row) && isNode(row.List) && Array.isArray(row.List.items) ? row.List.items : [];
+      items.forEach((item: unknown, index: number) => this.visit(item, columns[index]));
+    }
+    for (const [key, child] of Object.entries(select)) if (key !== "valuesLists") this.visit(child, undefined);
+    for (const [key, child] of Object.entries(node)) if (key !== "selectStmt") this.visit(child, undefined);
+  }
+}
