@@ -417,6 +417,8 @@ describe("streaming", () => {
 
 describe("evidence", () => {
   it("records each request with its decision and result, and the CLI replays them", async () => {
+    // A value in the query that a scanning rule masks is recorded masked.
+    expect((await curl([url("billing", `/v1/customers/7?iban=${CUSTOMER.iban}`)])).status).toBe(200);
     await gateway.stop("SIGTERM");
     let sessions: Awaited<ReturnType<typeof storedSessions>> = [];
     await waitUntil("the HTTP sessions in the store", async () => {
@@ -428,6 +430,9 @@ describe("evidence", () => {
     expect(deleted?.data).toMatchObject({ protocol: "http", decision: { action: "deny", policy: "billing", rule: "no-deletes" }, http: { method: "DELETE", target: "/v1/customers/7" } });
     const masked = records.find((record) => record.type === "result" && Object.keys((record.data as { masked: object }).masked).length > 0);
     expect(masked?.data).toMatchObject({ http: { status: 200 }, masked: { "billing/emails": 3, "billing/ibans": 1 } });
+    const queried = records.find((record) => record.type === "request" && (record.data as { http?: { target: string } }).http?.target.startsWith("/v1/customers/7?iban="));
+    expect((queried?.data as { http: { target: string } }).http.target).toMatch(/^\/v1\/customers\/7\?iban=\S*3000$/);
+    expect(JSON.stringify(records)).not.toContain(CUSTOMER.iban);
     // The refund that needed a reviewer nobody could be asked: refused, and its result says why.
     const held = records.find((record) => record.type === "request" && (record.data as { decision: { action: string } }).decision.action === "requireApproval");
     const refusal = records.find((record) => record.type === "result" && record.session === held?.session && record.data.request === held?.seq);

@@ -25,6 +25,7 @@ import { BodyTooLarge, BuffersFull, describeUpstreamError, drained, goneSignal, 
 import type { CanonicalTarget } from "./request-target.js";
 import type { HttpResourceRuntime } from "./runtime.js";
 import type { HttpSession } from "./session.js";
+import { shownBody, shownTarget } from "./shown-request.js";
 
 const BUSY = "the gateway holds as many bodies in memory as it may (all sessions together), so this one cannot be read now; retry shortly";
 
@@ -189,12 +190,13 @@ export class Exchange<F> {
     const body = held.body ?? Buffer.alloc(0);
     const bodyHash = sha256Digest(body);
     const fingerprint = sha256Digest(JSON.stringify([this.method, this.target.target, bodyHash]));
-    const shown = body.length ? `\n\n${body.toString("utf8").slice(0, 16_384)}` : "";
+    const shownText = shownBody(body, this.session.rules.masker.body, 16_384);
+    const shown = shownText ? `\n\n${shownText}` : "";
     const outcome = await this.session.approvals.obtain(
       {
         decision: held.decision,
         summary: this.summary(held),
-        details: `${this.method} ${this.target.target}\nhost: ${this.runtime.upstream.host}${shown}`,
+        details: `${this.method} ${shownTarget(this.target, this.session.rules.masker.body)}\nhost: ${this.runtime.upstream.host}${shown}`,
         fingerprint,
         requestSeq: held.record?.seq ?? 0,
       },
@@ -372,7 +374,7 @@ export class Exchange<F> {
       },
       http: {
         method: this.method,
-        target: this.target.target,
+        target: shownTarget(this.target, this.session.rules.masker.body),
         host: this.runtime.upstream.host,
         bodyBytes: body?.length ?? (Number.isFinite(declared) ? declared : 0),
         ...(body !== undefined ? { bodySha256: sha256Digest(body) } : {}),
