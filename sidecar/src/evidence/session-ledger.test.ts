@@ -3,7 +3,7 @@
 // the store's key did not sign.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkLedgerEntry, parseLedgerEntry, type LedgerEntry } from "@portcullis/common/evidence/ledger";
@@ -61,6 +61,17 @@ describe("SessionLedgers", () => {
     expect(written.map((entry, index) => checkLedgerEntry(entry, written[index - 1], trusted))).toEqual([undefined, undefined, undefined]);
     expect(written[2]).toMatchObject({ records: 13, head: ended(3).head, end: ended(3).end });
     expect((await entries(join(root, `store-${cases}`, "evidence/agents/bot-1/ledger"))).map((entry) => entry.seq)).toEqual([1]);
+  });
+
+  it("does not take an edited last entry for the ledger's tail: not as the session it names, not to continue from", async () => {
+    const store = target();
+    await new SessionLedgers().append(store, ended(1));
+    await new SessionLedgers().append(store, ended(2));
+    // The attacker renames entry 2 after the session still recording, hoping the gateway takes it as written.
+    const file = join(root, `store-${cases}`, "evidence/agents/bot-0/ledger/000002.json");
+    const edited = { ...(parseLedgerEntry(await readFile(file, "utf8")) as LedgerEntry), session: ended(3).session, records: ended(3).records, head: ended(3).head, end: ended(3).end };
+    await writeFile(file, JSON.stringify(edited));
+    await expect(new SessionLedgers().append(store, ended(3))).rejects.toThrow(/its last entry 000002\.json: its hash does not match its content \(the entry was edited\)/);
   });
 
   it("does not continue a ledger another key signed, and tries again on the next append", async () => {
