@@ -37,6 +37,10 @@ describe("maskStatementLiterals", () => {
     ["a card number written as a number", "SELECT * FROM orders WHERE card = 4111111111111111", "SELECT * FROM orders WHERE card = '***'"],
     ["a column another table's rule does not name", "SELECT 1 FROM staff WHERE email = 'boss@example.com'", "SELECT 1 FROM staff WHERE email = 'boss@example.com'"],
     ["escapes and dollar quotes", "UPDATE customers SET email = E'o\\'neil@example.com', phone = $$555-0100$$", "UPDATE customers SET email = '***', phone = '***'"],
+    ["a signed number", "SELECT * FROM orders WHERE card = -4111111111111111", "SELECT * FROM orders WHERE card = '-***'"],
+    ["through a table's alias", "SELECT 1 FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'ada@example.com'", "SELECT 1 FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = '***'"],
+    ["comments", "SELECT 1 /* ssn 536-22-8741 */ -- card 4111 1111 1111 1111\n", "SELECT 1 /* ssn *** */ -- card ***\n"],
+    ["the code of a DO block", "DO $$BEGIN RAISE NOTICE '536-22-8741'; END$$", "DO 'BEGIN RAISE NOTICE ''***''; END'"],
     ["several statements", "SELECT 1 FROM customers WHERE email = 'a@b.example'; SELECT '123-45-6789'", "SELECT 1 FROM customers WHERE email = '***'; SELECT '***'"],
   ])("masks %s", (_name, text, expected) => {
     expect(masked(text)).toBe(expected);
@@ -67,6 +71,10 @@ describe("maskStatementLiterals", () => {
   it("scans the string tokens of text the parser rejects, and withholds text it cannot scan", () => {
     expect(masked("SELEC '123-45-6789' FROM")).toBe("SELEC '***' FROM");
     expect(masked("SELECT 'unterminated 123-45-6789")).toMatch(/^-- statement withheld \(\d+ bytes\): its constants could not be found to mask them$/);
+  });
+
+  it("withholds a statement nested too deep to walk, rather than fail to record it", () => {
+    expect(masked(`SELECT ${"1+".repeat(5000)}1`)).toMatch(/^-- statement withheld \(\d+ bytes\)/);
   });
 
   it("keeps text whose byte offsets differ from its characters' in place", () => {

@@ -43,22 +43,26 @@ export function shownStatement(check: Pick<StatementCheck, "text" | "parameters"
 
 /** The statement with its constants masked, and the columns of its parameters. */
 export function maskStatementLiterals(text: string, mask: LiteralMasker): MaskedStatement {
-  let statements: ReturnType<typeof parseStatements>;
-  try {
-    statements = parseStatements(text);
-  } catch {
-    return { text: maskStringTokens(text, mask), parameterColumns: new Map() };
-  }
-  const constants: Constant[] = [];
-  const parameterColumns = new Map<number, ResultColumn>();
-  for (const statement of statements) new ConstantFinder(constants, parameterColumns, defaultTable(statement.node)).visit(statement.node, undefined);
   let tokens: ScannedToken[];
   try {
     tokens = scanTokens(text);
   } catch {
-    return { text: withheld(text), parameterColumns };
+    return { text: withheld(text), parameterColumns: new Map() };
   }
-  return { text: replaceConstants(text, tokens, constants, mask), parameterColumns };
+  const constants: Constant[] = [];
+  const parameterColumns = new Map<number, ResultColumn>();
+  try {
+    for (const statement of parseStatements(text)) {
+      const context = tableContext(statement.node);
+      new ConstantFinder(constants, parameterColumns, context).visit(statement.node, undefined);
+    }
+  } catch (error) {
+    // Text the parser rejects keeps its tokens, each scanned below; a tree too deep to walk is not recorded at all.
+    if (error instanceof RangeError) return { text: withheld(text), parameterColumns: new Map() };
+    constants.length = 0;
+    parameterColumns.clear();
+  }
+  return { text: maskTokens(text, tokens, constants, mask), parameterColumns };
 }
 
 function withheld(text: string): string {
@@ -67,33 +71,56 @@ function withheld(text: string): string {
 
 const quoted = (value: string | null): string => (value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`);
 
-function maskStringTokens(text: string, mask: LiteralMasker): string {
-  let tokens: ScannedToken[];
-  try {
-    tokens = scanTokens(text);
-  } catch {
-    return withheld(text);
-  }
-  const constants = tokens.filter((token) => token.text.startsWith("'")).map((token) => ({ location: token.start, value: token.text.slice(1, -1).replaceAll("''", "'") }));
-  return replaceConstants(text, tokens, constants, mask);
+/** The value inside a string token: '…', E'…', N'…', U&'…' or $tag$…$tag$ (escapes left as written: the rules scan it as text). */
+function stringTokenValue(token: string): string | undefined {
+  const dollar = /^(\$[^$]*\$)([\s\S]*)\1$/.exec(token);
+  if (dollar) return dollar[2];
+  const quote = /^(?:[EeNn]|[Uu]&)?'([\s\S]*)'$/.exec(token);
+  return quote ? (quote[1] ?? "").replaceAll("''", "'") : undefined;
 }
 
-function replaceConstants(text: string, tokens: readonly ScannedToken[], constants: readonly Constant[], mask: LiteralMasker): string {
-  if (constants.length === 0) return text;
+const isNumberToken = (token: string): boolean => /^[0-9.]/.test(token);
+
+/**
+ * The text with each constant masked where its token is (a sign before a number goes with it), every other string
+ * token and every comment scanned by the rules that scan every value.
+ */
+function maskTokens(text: string, tokens: readonly ScannedToken[], constants: readonly Constant[], mask: LiteralMasker): string {
   const bytes = Buffer.from(text, "utf8");
-  const byStart = new Map(tokens.map((token) => [token.start, token]));
-  const pieces: Buffer[] = [];
+  const atStart = new Map(constants.map((constant) => [constant.location, constant]));
+  const pieces: string[] = [];
   let from = 0;
-  for (const constant of [...constants].sort((a, b) => a.location - b.location)) {
-    const token = byStart.get(constant.location);
-    if (token === undefined || token.start < from) continue;
-    const masked = mask(constant.value, constant.column);
-    if (masked === constant.value) continue;
-    pieces.push(bytes.subarray(from, token.start), Buffer.from(quoted(masked), "utf8"));
-    from = token.end;
+  for (let index = 0; index < tokens.length; index++) {
+    const token = tokens[index] as ScannedToken;
+    pieces.push(maskBlanksAndComments(bytes.subarray(from, token.start).toString("utf8"), mask));
+    const constant = atStart.get(token.start);
+    const next = tokens[index + 1];
+    const signed = (token.text === "-" || token.text === "+") && constant !== undefined && next !== undefined && isNumberToken(next.text);
+    const masked = maskedToken(token.text, constant, mask);
+    from = masked !== undefined && signed ? next.end : token.end;
+    if (masked !== undefined && signed) index += 1;
+    pieces.push(masked ?? token.text);
   }
-  pieces.push(bytes.subarray(from));
-  return Buffer.concat(pieces).toString("utf8");
+  pieces.push(maskBlanksAndComments(bytes.subarray(from).toString("utf8"), mask));
+  return pieces.join("");
+}
+
+/** What lies between tokens is blanks and comments, and a comment can hold what a rule looks for. */
+function maskBlanksAndComments(between: string, mask: LiteralMasker): string {
+  if (between.trim() === "") return between;
+  return mask(between) ?? " /* masked */ ";
+}
+
+/** The token's replacement, or undefined when it is kept: a constant masked for its column, any string, number or comment scanned. */
+function maskedToken(token: string, constant: Constant | undefined, mask: LiteralMasker): string | undefined {
+  if (token.startsWith("--") || token.startsWith("/*")) {
+    const comment = mask(token);
+    return comment === token ? undefined : (comment ?? "/* masked */");
+  }
+  const value = constant?.value ?? stringTokenValue(token) ?? (isNumberToken(token) ? token : undefined);
+  if (value === undefined) return undefined;
+  const masked = mask(value, constant?.column);
+  return masked === value ? undefined : quoted(masked);
 }
 
 interface Relation {
@@ -104,6 +131,29 @@ interface Relation {
 function relationOf(node: unknown): Relation | undefined {
   if (!isNode(node) || typeof node.relname !== "string") return undefined;
   return { table: node.relname, ...(typeof node.schemaname === "string" ? { schema: node.schemaname } : {}) };
+}
+
+/** The tables a statement names: the one its unqualified columns belong to when it names exactly one, and its aliases. */
+interface TableContext {
+  table?: Relation;
+  aliases: ReadonlyMap<string, Relation>;
+}
+
+function tableContext(node: unknown): TableContext {
+  const aliases = new Map<string, Relation>();
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (isNode(value)) {
+      const rangeVar = isNode(value.RangeVar) ? value.RangeVar : undefined;
+      const relation = relationOf(rangeVar);
+      const alias = rangeVar && isNode(rangeVar.alias) && typeof rangeVar.alias.aliasname === "string" ? rangeVar.alias.aliasname : undefined;
+      if (relation && alias) aliases.set(alias, relation);
+      for (const child of Object.values(value)) walk(child);
+    }
+  };
+  walk(node);
+  const table = defaultTable(node);
+  return { ...(table ? { table } : {}), aliases };
 }
 
 /** The table a statement's unqualified columns belong to when it names exactly one. */
@@ -140,7 +190,7 @@ class ConstantFinder {
   constructor(
     private readonly constants: Constant[],
     private readonly parameters: Map<number, ResultColumn>,
-    private readonly table: Relation | undefined,
+    private readonly context: TableContext,
   ) {}
 
   visit(value: unknown, column: ResultColumn | undefined): void {
@@ -182,12 +232,14 @@ class ConstantFinder {
     const names = value.ColumnRef.fields.flatMap((field: unknown) => (isNode(field) && isNode(field.String) && typeof field.String.sval === "string" ? [field.String.sval] : []));
     const name = names.at(-1);
     if (name === undefined) return undefined;
-    const table = names.length >= 2 ? { table: names.at(-2) as string, ...(names.length >= 3 ? { schema: names.at(-3) as string } : {}) } : this.table;
+    const qualifier = names.at(-2);
+    const aliased = names.length === 2 && qualifier !== undefined ? this.context.aliases.get(qualifier) : undefined;
+    const table = aliased ?? (qualifier !== undefined ? { table: qualifier, ...(names.length >= 3 ? { schema: names.at(-3) as string } : {}) } : this.context.table);
     return columnNamed(name, table);
   }
 
   private update(node: Node): void {
-    const relation = relationOf(node.relation) ?? this.table;
+    const relation = relationOf(node.relation) ?? this.context.table;
     for (const target of Array.isArray(node.targetList) ? node.targetList : []) {
       const resTarget = isNode(target) && isNode(target.ResTarget) ? target.ResTarget : undefined;
       if (resTarget && typeof resTarget.name === "string") this.visit(resTarget.val, columnNamed(resTarget.name, relation));
@@ -197,7 +249,7 @@ class ConstantFinder {
   }
 
   private insert(node: Node): void {
-    const relation = relationOf(node.relation) ?? this.table;
+    const relation = relationOf(node.relation) ?? this.context.table;
     const columns = (Array.isArray(node.cols) ? node.cols : []).map((col: unknown) =>
       isNode(col) && isNode(col.ResTarget) && typeof col.ResTarget.name === "string" ? columnNamed(col.ResTarget.name, relation) : undefined,
     );
