@@ -41,6 +41,12 @@ describe("maskStatementLiterals", () => {
     ["through a table's alias", "SELECT 1 FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'ada@example.com'", "SELECT 1 FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = '***'"],
     ["comments", "SELECT 1 /* ssn 536-22-8741 */ -- card 4111 1111 1111 1111\n", "SELECT 1 /* ssn *** */ -- card ***\n"],
     ["the code of a DO block", "DO $$BEGIN RAISE NOTICE '536-22-8741'; END$$", "DO 'BEGIN RAISE NOTICE ''***''; END'"],
+    ["= ANY(ARRAY[…])", "SELECT 1 FROM customers WHERE email = ANY(ARRAY['a@b.example', 'c@d.example'])", "SELECT 1 FROM customers WHERE email = ANY(ARRAY['***', '***'])"],
+    ["a function of the column", "SELECT 1 FROM customers WHERE lower(email) = 'ada@example.com'", "SELECT 1 FROM customers WHERE lower(email) = '***'"],
+    ["a row comparison", "SELECT 1 FROM customers WHERE (email, note) = ('ada@example.com', 'n')", "SELECT 1 FROM customers WHERE (email, note) = ('***', 'n')"],
+    ["SET (a, b) = (…)", "UPDATE customers SET (note, email) = ('n', 'ada@example.com')", "UPDATE customers SET (note, email) = ('n', '***')"],
+    ["ON CONFLICT DO UPDATE SET", "INSERT INTO customers (id, note) VALUES (1, 'n') ON CONFLICT (id) DO UPDATE SET email = 'ada@example.com'", "INSERT INTO customers (id, note) VALUES (1, 'n') ON CONFLICT (id) DO UPDATE SET email = '***'"],
+    ["INSERT … SELECT by position", "INSERT INTO customers (id, email) SELECT 1, 'ada@example.com'", "INSERT INTO customers (id, email) SELECT 1, '***'"],
     ["several statements", "SELECT 1 FROM customers WHERE email = 'a@b.example'; SELECT '123-45-6789'", "SELECT 1 FROM customers WHERE email = '***'; SELECT '***'"],
   ])("masks %s", (_name, text, expected) => {
     expect(masked(text)).toBe(expected);

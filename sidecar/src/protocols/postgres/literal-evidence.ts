@@ -1,10 +1,12 @@
 // A statement as the evidence and a reviewer see it when masking applies to
 // its Resource: each constant it carries (a string or a number) masked as the
 // policies mask results — as the values of the column it is compared with or
-// written to (`WHERE email = '…'`, `email IN (…)`, `SET email = '…'`,
-// `INSERT … (email) VALUES ('…')`), and by the rules that scan every value —
-// and its bound parameters likewise, through the columns their $n stand
-// for. Constants are found in PostgreSQL's own parse tree and replaced where
+// written to (`WHERE email = '…'`, `lower(email) = …`, `email IN (…)`,
+// `email = ANY(ARRAY[…])`, `(email, …) = ('…', …)`, `SET email = '…'`,
+// `SET (…, email) = (…, '…')`, `INSERT … (email) VALUES ('…')` or `SELECT
+// '…'`, `ON CONFLICT … DO UPDATE SET email = '…'`), and by the rules that scan
+// every value — and its bound parameters likewise, through the columns their
+// $n stand for; every other string, number and comment is scanned too. Constants are found in PostgreSQL's own parse tree and replaced where
 // its scanner says their tokens are, so the rest of the text stays as sent.
 // Text that cannot be parsed has its string tokens scanned; text that cannot
 // even be scanned is withheld. Pure, apart from the parser.
@@ -185,6 +187,13 @@ function constantValue(node: Node): string | undefined {
   return undefined;
 }
 
+/** What an assignment's target takes: its value, or for `SET (a, b) = (x, y)` the item of the row at its position. */
+function assignedValue(value: unknown): unknown {
+  const multi = isNode(value) && isNode(value.MultiAssignRef) ? value.MultiAssignRef : undefined;
+  const source = multi && isNode(multi.source) && isNode(multi.source.RowExpr) && Array.isArray(multi.source.RowExpr.args) ? (multi.source.RowExpr.args as unknown[]) : undefined;
+  return multi && source && typeof multi.colno === "number" ? source[multi.colno - 1] : value;
+}
+
 /** The constants of a tree, each with the column it meets, and the columns of its parameters. */
 class ConstantFinder {
   constructor(
@@ -207,9 +216,10 @@ class ConstantFinder {
     if (isNode(value.A_Expr)) return this.expression(value.A_Expr, column);
     if (isNode(value.UpdateStmt)) return this.update(value.UpdateStmt);
     if (isNode(value.InsertStmt)) return this.insert(value.InsertStmt);
-    // A cast keeps the column its operand meets, and so do the items of an IN list.
+    // A cast keeps the column its operand meets, and so do the items of an IN list or an ARRAY (= ANY).
     if (isNode(value.TypeCast)) return this.visit(value.TypeCast.arg, column);
     if (isNode(value.List)) return this.visit(value.List.items, column);
+    if (isNode(value.A_ArrayExpr)) return this.visit(value.A_ArrayExpr.elements, column);
     for (const child of Object.values(value)) this.visit(child, undefined);
   }
 
@@ -219,17 +229,39 @@ class ConstantFinder {
     if (value !== undefined) this.constants.push({ location: node.location, value, ...(column ? { column } : {}) });
   }
 
-  /** `column op value`, `value op column` and `column IN (values)`: the values meet the column. */
+  /**
+   * `column op value`, `value op column`, `column IN (values)`, `column = ANY(ARRAY[values])`, `f(column) op value`:
+   * the values meet the column; `(a, b) = (x, y)` pairs them by position.
+   */
   private expression(node: Node, outer: ResultColumn | undefined): void {
+    const rows = [node.lexpr, node.rexpr].map((side) => (isNode(side) && isNode(side.RowExpr) && Array.isArray(side.RowExpr.args) ? (side.RowExpr.args as unknown[]) : undefined));
+    const [leftRow, rightRow] = rows;
+    if (leftRow && rightRow) {
+      leftRow.forEach((item, index) => this.visit(item, this.columnOf(rightRow[index]) ?? outer));
+      rightRow.forEach((item, index) => this.visit(item, this.columnOf(leftRow[index]) ?? outer));
+      return;
+    }
     const left = this.columnOf(node.lexpr);
     const right = this.columnOf(node.rexpr);
     this.visit(node.lexpr, right ?? outer);
     this.visit(node.rexpr, left ?? outer);
   }
 
+  /** The column an operand is, through casts and functions of it (lower(email)). */
   private columnOf(value: unknown): ResultColumn | undefined {
-    if (!isNode(value) || !isNode(value.ColumnRef) || !Array.isArray(value.ColumnRef.fields)) return undefined;
-    const names = value.ColumnRef.fields.flatMap((field: unknown) => (isNode(field) && isNode(field.String) && typeof field.String.sval === "string" ? [field.String.sval] : []));
+    if (!isNode(value)) return undefined;
+    if (isNode(value.TypeCast)) return this.columnOf(value.TypeCast.arg);
+    if (isNode(value.FuncCall)) {
+      const args: unknown[] = Array.isArray(value.FuncCall.args) ? value.FuncCall.args : [];
+      return args.map((arg) => this.columnOf(arg)).find((column) => column !== undefined);
+    }
+    return isNode(value.ColumnRef) ? this.referenced(value.ColumnRef) : undefined;
+  }
+
+  /** A column reference: its name, and its table from a qualifier (a table or its alias) or the statement's one table. */
+  private referenced(ref: Node): ResultColumn | undefined {
+    const fields: unknown[] = Array.isArray(ref.fields) ? ref.fields : [];
+    const names = fields.flatMap((field) => (isNode(field) && isNode(field.String) && typeof field.String.sval === "string" ? [field.String.sval] : []));
     const name = names.at(-1);
     if (name === undefined) return undefined;
     const qualifier = names.at(-2);
@@ -239,26 +271,40 @@ class ConstantFinder {
   }
 
   private update(node: Node): void {
-    const relation = relationOf(node.relation) ?? this.context.table;
-    for (const target of Array.isArray(node.targetList) ? node.targetList : []) {
+    this.assignments(node.targetList, relationOf(node.relation) ?? this.context.table);
+    for (const [key, child] of Object.entries(node)) if (key !== "targetList") this.visit(child, undefined);
+  }
+
+  /** `SET column = value` (UPDATE, ON CONFLICT DO UPDATE), and `SET (a, b) = (x, y)` by position. */
+  private assignments(targets: unknown, relation: Relation | undefined): void {
+    for (const target of Array.isArray(targets) ? targets : []) {
       const resTarget = isNode(target) && isNode(target.ResTarget) ? target.ResTarget : undefined;
-      if (resTarget && typeof resTarget.name === "string") this.visit(resTarget.val, columnNamed(resTarget.name, relation));
+      if (resTarget && typeof resTarget.name === "string") this.visit(assignedValue(resTarget.val), columnNamed(resTarget.name, relation));
       else this.visit(target, undefined);
     }
-    for (const [key, child] of Object.entries(node)) if (key !== "targetList") this.visit(child, undefined);
   }
 
   private insert(node: Node): void {
     const relation = relationOf(node.relation) ?? this.context.table;
-    const columns = (Array.isArray(node.cols) ? node.cols : []).map((col: unknown) =>
-      isNode(col) && isNode(col.ResTarget) && typeof col.ResTarget.name === "string" ? columnNamed(col.ResTarget.name, relation) : undefined,
-    );
+    const cols: unknown[] = Array.isArray(node.cols) ? node.cols : [];
+    const columns = cols.map((col) => (isNode(col) && isNode(col.ResTarget) && typeof col.ResTarget.name === "string" ? columnNamed(col.ResTarget.name, relation) : undefined));
     const select = isNode(node.selectStmt) && isNode(node.selectStmt.SelectStmt) ? node.selectStmt.SelectStmt : {};
-    for (const row of Array.isArray(select.valuesLists) ? select.valuesLists : []) {
-      const items = isNode(row) && isNode(row.List) && Array.isArray(row.List.items) ? row.List.items : [];
-      items.forEach((item: unknown, index: number) => this.visit(item, columns[index]));
+    this.insertedValues(select, columns);
+    const conflict = isNode(node.onConflictClause) ? node.onConflictClause : {};
+    this.assignments(conflict.targetList, relation);
+    for (const [key, child] of Object.entries(conflict)) if (key !== "targetList") this.visit(child, undefined);
+    for (const [key, child] of Object.entries(node)) if (key !== "selectStmt" && key !== "onConflictClause") this.visit(child, undefined);
+  }
+
+  /** The values an INSERT writes, by position: each VALUES row, or the select list of INSERT … SELECT. */
+  private insertedValues(select: Node, columns: ReadonlyArray<ResultColumn | undefined>): void {
+    const rows: unknown[] = Array.isArray(select.valuesLists) ? select.valuesLists : [];
+    for (const row of rows) {
+      const items: unknown[] = isNode(row) && isNode(row.List) && Array.isArray(row.List.items) ? row.List.items : [];
+      items.forEach((item, index) => this.visit(item, columns[index]));
     }
-    for (const [key, child] of Object.entries(select)) if (key !== "valuesLists") this.visit(child, undefined);
-    for (const [key, child] of Object.entries(node)) if (key !== "selectStmt") this.visit(child, undefined);
+    const targets: unknown[] = Array.isArray(select.targetList) ? select.targetList : [];
+    targets.forEach((target, index) => this.visit(isNode(target) && isNode(target.ResTarget) ? target.ResTarget.val : target, columns[index]));
+    for (const [key, child] of Object.entries(select)) if (key !== "valuesLists" && key !== "targetList") this.visit(child, undefined);
   }
 }
