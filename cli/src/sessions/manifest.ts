@@ -1,7 +1,7 @@
 // Whose signature a session's manifest carries. The manifest format, its
 // parser and the signature check itself are the uploader's
-// (common/src/evidence/manifest.ts); what verification adds is which
-// key to trust — one the user gives with --public-key, or else the key the
+// (common/src/evidence/manifest.ts); what verification adds is the key to
+// trust — one the user gives, or the store's settings name, never the key the
 // manifest itself carries, which proves integrity but not authorship — and a
 // fingerprint to tell keys apart.
 import { sha256Digest } from "@portcullis/common/digest";
@@ -34,35 +34,25 @@ export interface TrustedKey {
   origin: string;
 }
 
-export type SignatureCheck =
-  | { ok: true; fingerprint: string; /** True when checked against a key the user gave, not the one the manifest carries. */ trusted: boolean }
-  | { ok: false; problem: string };
-
-function embeddedKey(manifest: EvidenceManifest): KeyObject | string {
-  try {
-    return ed25519PublicKey(manifest.publicKey, "the manifest's publicKey");
-  } catch (error) {
-    return errorText(error);
-  }
-}
+export type SignatureCheck = { ok: true; fingerprint: string } | { ok: false; problem: string };
 
 /** When the trusted key did not sign: which key the manifest names, and whether that one did. */
-function embeddedKeyNote(manifest: EvidenceManifest, embedded: KeyObject | string, trusted: KeyObject): string {
-  if (typeof embedded === "string" || keyFingerprint(embedded) === keyFingerprint(trusted)) return "";
+function embeddedKeyNote(manifest: EvidenceManifest, trusted: KeyObject): string {
+  let embedded: KeyObject;
+  try {
+    embedded = ed25519PublicKey(manifest.publicKey, "the manifest's publicKey");
+  } catch {
+    return "";
+  }
+  if (keyFingerprint(embedded) === keyFingerprint(trusted)) return "";
   return `; the manifest names another key, ${keyFingerprint(embedded)}${verifyManifestSignature(manifest, embedded) ? ", which did sign it" : ""}`;
 }
 
-/** Checks the signature against `trusted` when given, else against the key embedded in the manifest. */
-export function checkManifestSignature(manifest: EvidenceManifest, trusted?: TrustedKey): SignatureCheck {
-  const embedded = embeddedKey(manifest);
-  if (trusted === undefined) {
-    if (typeof embedded === "string") return { ok: false, problem: embedded };
-    if (verifyManifestSignature(manifest, embedded)) return { ok: true, fingerprint: keyFingerprint(embedded), trusted: false };
-    return { ok: false, problem: "the manifest's signature does not verify with the key it names (the manifest was changed after signing)" };
-  }
-  if (verifyManifestSignature(manifest, trusted.key)) return { ok: true, fingerprint: keyFingerprint(trusted.key), trusted: true };
+/** Checks the signature against the trusted key; the key a manifest carries proves nothing about who signed it. */
+export function checkManifestSignature(manifest: EvidenceManifest, trusted: TrustedKey): SignatureCheck {
+  if (verifyManifestSignature(manifest, trusted.key)) return { ok: true, fingerprint: keyFingerprint(trusted.key) };
   return {
     ok: false,
-    problem: `the manifest's signature does not verify with the public key in ${trusted.origin} (${keyFingerprint(trusted.key)})${embeddedKeyNote(manifest, embedded, trusted.key)}`,
+    problem: `the manifest's signature does not verify with the public key in ${trusted.origin} (${keyFingerprint(trusted.key)})${embeddedKeyNote(manifest, trusted.key)}`,
   };
 }

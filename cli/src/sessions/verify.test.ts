@@ -234,6 +234,6 @@ describe("sessions verify", () => {
     await unlink(join(session.dir, "000003.jsonl.gz"));
     const result = await verify(storeFile, session, ["-o", "json"]);
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, complete: true, records: 11, recordsChecked: 7, key: { fingerprint: fingerprint(uploader.publicKeyPem), trusted: true }, problems: ["chunk 000003.jsonl.gz (records 8-11) is missing from the store"] });
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, complete: true, records: 11, recordsChecked: 7, key: { fingerprint: fingerprint(uploader.publicKeyPem) }, problems: ["chunk 000003.jsonl.gz (records 8-11) is missing from the store"] });
   });
 });

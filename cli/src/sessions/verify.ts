@@ -90,7 +90,7 @@ export const verifyCommand: Command = commandWithHelp("check a session's signatu
   const report = await verifySession(opened, trustedKey, io, { forceProgress: values.progress === true, acceptLive: values["allow-incomplete"] === true });
   if (output === "json") {
     const { signature, ...rest } = report;
-    const key = signature.ok ? { fingerprint: signature.fingerprint, trusted: signature.trusted } : null;
+    const key = signature.ok ? { fingerprint: signature.fingerprint } : null;
     io.out(`${JSON.stringify({ session: sessionDir(opened.location), records: opened.manifest.records, ...rest, key }, null, 2)}\n`);
   } else {
     io.out(renderVerifyReport(report, id));
