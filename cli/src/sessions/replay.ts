@@ -14,7 +14,7 @@ import { fetchChunks, openSession, SCOPE_OPTIONS_USAGE, SESSION_OPTIONS, type Op
 import { STORE_OPTIONS_USAGE } from "./store-source.js";
 import { renderGap, renderHeader, renderRecord } from "./transcript.js";
 import { SessionVerifier } from "./verifier.js";
-import { trustedKeyFrom } from "./verify.js";
+import { TRUSTED_KEY_SOURCES, trustedKeyFrom } from "./verify.js";
 
 const USAGE = `Usage: portcullis sessions replay ID (--store-configmap NAME [-n NS] | --store-file FILE) [options]
 
@@ -35,7 +35,7 @@ const OPTIONS = { ...SESSION_OPTIONS, "public-key": { type: "string" }, progress
 
 const NO_TRUSTED_KEY: SignatureCheck = {
   ok: false,
-  problem: "who signed the manifest could not be checked: give the uploader's public key with --public-key FILE, add publicKey to the store file, or name the store with --store-configmap",
+  problem: `who signed the manifest could not be checked: ${TRUSTED_KEY_SOURCES}`,
 };
 
 export async function replaySession(opened: OpenedSession, trusted: TrustedKey | undefined, output: OutputFormat, io: Io, forceProgress: boolean): Promise<number> {

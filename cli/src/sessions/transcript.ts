@@ -188,10 +188,10 @@ export function renderHeader(location: SessionLocation, manifest: EvidenceManife
   const state = manifest.end ? `ended ${manifest.end.reason} at ${manifest.end.time}` : manifest.complete ? "complete" : "not ended (still recording, or its manifest was rolled back)";
   return [
     `Session ${location.session}`,
-    `${BODY}${"identity".padEnd(10)} ${oneLine(identity ?? "? (the session start cannot be read)")}`,
-    `${BODY}${"pod".padEnd(10)} ${oneLine(`${location.namespace}/${location.pod}`)}`,
-    `${BODY}${"resource".padEnd(10)} ${oneLine(manifest.resource)}`,
-    `${BODY}${"records".padEnd(10)} ${manifest.records}, ${oneLine(state)}`,
+    labelled("identity", oneLine(identity ?? "? (the session start cannot be read)")),
+    labelled("pod", oneLine(`${location.namespace}/${location.pod}`)),
+    labelled("resource", oneLine(manifest.resource)),
+    labelled("records", `${manifest.records}, ${oneLine(state)}`),
     "",
     "",
   ].join("\n");

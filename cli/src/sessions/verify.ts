@@ -61,12 +61,13 @@ export function renderVerifyReport(report: VerifyReport, id: string): string {
   return `verified: ${report.recordsChecked} records${ending}, head ${report.head}, signed by ${report.signature.fingerprint}\n`;
 }
 
+/** Where a trusted key comes from, for the messages that say there is none. */
+export const TRUSTED_KEY_SOURCES = "give the uploader's public key with --public-key FILE, add publicKey to the store file, or name the store with --store-configmap to take it from the cluster";
+
 /** The key manifests must be signed with (--public-key, else the one the store's settings name); a CliError when there is none. */
 export function requireTrustedKey(key: TrustedKey | undefined, what: string): TrustedKey {
   if (key !== undefined) return key;
-  throw new CliError(
-    `cannot check who signed ${what}, so it is not verified: give the uploader's public key with --public-key FILE, add publicKey to the store file, or name the store with --store-configmap to take it from the cluster`,
-  );
+  throw new CliError(`cannot check who signed ${what}, so it is not verified: ${TRUSTED_KEY_SOURCES}`);
 }
 
 export async function trustedKeyFrom(file: string | undefined): Promise<TrustedKey | undefined> {

@@ -48,12 +48,25 @@ export function planResult(rules: readonly MaskRule[], columns: readonly ResultC
   return masked.length === 0 ? undefined : new RowMasker(masked, columns);
 }
 
-function planColumn(rules: readonly MaskRule[], column: ResultColumn, index: number): ColumnMasking | undefined {
-  const names = (rule: MaskRule): boolean => rule.columns?.some((matches) => matches(column)) ?? false;
-  // A rule that masks the whole value wins: scanning what it already hid would change nothing.
+/**
+ * The rules for the values of `column`: one that masks them whole, which wins (scanning what it already hid would
+ * change nothing), or else those that scan them — the ones naming the column, and those naming none when the column is
+ * textual. Without a column (a value a statement carries that meets none), only the rules naming none.
+ */
+export function rulesForColumn(rules: readonly MaskRule[], column: ResultColumn | undefined): { whole: MaskRule } | { scans: MaskRule[] } {
+  const names = (rule: MaskRule): boolean => (column !== undefined && rule.columns?.some((matches) => matches(column))) ?? false;
   const whole = rules.find((rule) => rule.finders.length === 0 && names(rule));
-  if (whole) return { index, name: column.name, rules: [whole], mask: (value) => whole.strategy.maskValue(value) };
-  const scans = rules.filter((rule) => rule.finders.length > 0 && (rule.columns === undefined ? isTextual(column) : names(rule)));
+  if (whole) return { whole };
+  return { scans: rules.filter((rule) => rule.finders.length > 0 && (rule.columns === undefined ? column === undefined || isTextual(column) : names(rule))) };
+}
+
+function planColumn(rules: readonly MaskRule[], column: ResultColumn, index: number): ColumnMasking | undefined {
+  const applying = rulesForColumn(rules, column);
+  if ("whole" in applying) {
+    const { whole } = applying;
+    return { index, name: column.name, rules: [whole], mask: (value) => whole.strategy.maskValue(value) };
+  }
+  const { scans } = applying;
   if (scans.length === 0) return undefined;
   return { index, name: column.name, rules: scans, mask: (value) => scanValue(value, scans) };
 }

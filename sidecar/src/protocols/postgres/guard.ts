@@ -102,9 +102,10 @@ export class PostgresGuard implements SessionGuard {
     const held = new Map<Checked, EvidenceRecord>();
     for (const entry of checked) {
       if (entry.decision.action !== "requireApproval") continue;
-      const statement = await this.record(entry, "requireApproval");
-      held.set(entry, statement);
+      // What the evidence records of it is what the reviewer is shown.
       const shown = shownStatement(entry.check, this.options.literals);
+      const statement = await this.record(entry, "requireApproval", shown);
+      held.set(entry, statement);
       const outcome = await this.options.approvals.obtain({ ...statementApproval(entry.check, entry.classification, shown), decision: entry.decision, requestSeq: statement.seq }, notify, signal);
       this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
       if (!outcome.approved) return this.refuseUnapproved(checked, held, entry, outcome.message);
@@ -201,14 +202,14 @@ export class PostgresGuard implements SessionGuard {
     return { ok: false, error };
   }
 
-  private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun"): Promise<EvidenceRecord> {
-    const { classification, decision, check } = entry;
+  private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun", shown = shownStatement(entry.check, this.options.literals)): Promise<EvidenceRecord> {
+    const { classification, decision } = entry;
     const summary = classification.ok ? classification.summary : `unparseable: ${classification.error}`;
     const data: RequestData = {
       protocol: "postgres",
       summary,
       postgres: {
-        ...shownStatement(check, this.options.literals),
+        ...shown,
         classification: classification.ok
           ? {
               summary,
