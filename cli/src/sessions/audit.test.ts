@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EvidenceRecord } from "@portcullis/common/evidence/record";
 import { ledgerEntryName } from "@portcullis/common/evidence/ledger";
-import { SessionLedgers } from "@portcullis/sidecar/evidence/session-ledger";
+import { SessionLedgers, type EndedSession } from "@portcullis/sidecar/evidence/session-ledger";
 import { FilesystemStore } from "@portcullis/sidecar/evidence/store/filesystem-store";
+import type { StoreTarget } from "@portcullis/sidecar/evidence/store/store";
 import { capturedIo } from "../captured-io.js";
 import { run } from "../run.js";
 import { newSigningKey, recordSession, storeSession, writeStoreFile, type StoredSession } from "./test-fixtures.js";
@@ -22,15 +23,21 @@ let template: string;
 const sessions: Array<{ records: EvidenceRecord[]; stored: StoredSession }> = [];
 let cases = 0;
 
+/** What the uploader puts in the ledger for a stored session. */
+function ended(records: readonly EvidenceRecord[], stored: StoredSession): EndedSession {
+  const last = records.at(-1) as EvidenceRecord;
+  return { ...stored.location, records: last.seq, head: last.hash, end: { reason: "client-terminated", time: last.time } };
+}
+
+const ledgerTarget = (path: string, signer = uploader): StoreTarget => ({ store: new FilesystemStore(path), prefix: PREFIX, signingKey: signer.privateKey });
+
 /** Stores the sessions and their ledger entries as the uploader would (chunks of 3 and 4 records, then the rest). */
 async function storeAll(path: string, records: ReadonlyArray<readonly EvidenceRecord[]>, signer = uploader): Promise<StoredSession[]> {
-  const ledgers = new SessionLedgers();
-  const target = { store: new FilesystemStore(path), prefix: PREFIX, signingKey: signer.privateKey };
+  const ledgers = new SessionLedgers(() => undefined);
   const stored: StoredSession[] = [];
   for (const session of records) {
     const one = await storeSession(session, { path, prefix: PREFIX, chunkSizes: [3, 4], privateKey: signer.privateKey });
-    const last = session.at(-1) as EvidenceRecord;
-    await ledgers.append(target, { ...one.location, records: last.seq, head: last.hash, end: { reason: "client-terminated", time: last.time } });
+    await ledgers.append(ledgerTarget(path, signer), ended(session, one));
     stored.push(one);
   }
   return stored;
@@ -109,6 +116,15 @@ describe("sessions audit", () => {
       ],
     ],
     [
+      "an object written over the ledger's last entry, which the gateway continued after",
+      async (path) => {
+        await writeFile(ledgerPath(path, 3), "junk");
+        const last = sessions[2] as { records: EvidenceRecord[]; stored: StoredSession };
+        await new SessionLedgers(() => undefined).append(ledgerTarget(path), ended(last.records, last.stored));
+      },
+      [/^problem: the ledger of agents\/report-bot-0, entry 000003\.json: it is not JSON$/],
+    ],
+    [
       "a session and its ledger entry deleted, the ledger re-signed by another key",
       async (path) => {
         await rm(join(path, PREFIX), { recursive: true });
@@ -139,6 +155,20 @@ describe("sessions audit", () => {
     expect(later.stdout).toContain("pod agents/report-bot-0: 2 sessions, ledger of 3 entries");
     const all = await audit(storeFile);
     expect(problems(all.stdout)).toEqual([expect.stringMatching(new RegExp(`^problem: session ${id(0)} is in the ledger`))]);
+  });
+
+  it("notes a session left unended long ago, without failing", async () => {
+    const { path, storeFile } = await freshStore();
+    const records = await recordSession(join(work, `spool-unended-${cases}`), { start: new Date("2026-11-23T09:00:00.000Z") });
+    const unended = await storeSession(records.slice(0, -1), { path, prefix: PREFIX, chunkSizes: [3, 4], privateKey: uploader.privateKey, complete: false });
+    const notes = (stdout: string): string[] => stdout.split("\n").filter((line) => line.trimStart().startsWith("note: ")).map((line) => line.trim());
+    const result = await audit(storeFile);
+    expect(result.code).toBe(0);
+    expect(notes(result.stdout)).toEqual([
+      expect.stringMatching(new RegExp(`^note: session ${unended.location.session}: it has not ended, and its manifest was last written 2d ago \\(2026-11-23T09:\\S+\\): its pod may have stopped before its gateway ended it`)),
+    ]);
+    expect(notes((await audit(storeFile, ["--unended-before", "3d"])).stdout)).toEqual([]);
+    expect((await audit(storeFile, ["--unended-before", "soon"])).stderr).toMatch(/--unended-before takes a duration \(30m, 1h, 2d\) or an RFC 3339 time, not "soon"/);
   });
 
   it("gives no verdict without a key it can trust", async () => {

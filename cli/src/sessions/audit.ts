@@ -6,10 +6,12 @@
 // ended session it does not list, entries that do not chain or are not
 // signed with the trusted key). Sessions still recording are verified as far
 // as they go.
-import { checkLedgerEntry, isLedgerEntryName, LEDGER_FOLDER, parseLedgerEntry, type LedgerEntry } from "@portcullis/common/evidence/ledger";
+import { sha256Digest } from "@portcullis/common/digest";
+import { checkLedgerEntry, isLedgerEntryName, LEDGER_FOLDER, ledgerEntrySeq, parseLedgerEntry, sortLedgerEntryNames, type LedgerEntry } from "@portcullis/common/evidence/ledger";
 import { MANIFEST_NAME } from "@portcullis/common/evidence/layout";
 import { commandWithHelp, outputFormat, parseCommandLine, type Command } from "../args.js";
 import type { Io } from "../io.js";
+import { formatDuration } from "../format/time.js";
 import { inRange, sessionStartTime, timeOption } from "./list.js";
 import { sessionDir, type SessionLocation } from "./locate.js";
 import { keyFingerprint, type EvidenceManifest, type TrustedKey } from "./manifest.js";
@@ -33,13 +35,18 @@ ${SCOPE_OPTIONS_USAGE}      --since TIME            sessions started at or after
                               or RFC 3339
       --until TIME            sessions started at or before TIME (same forms)
 Options:
+      --unended-before TIME   note each session that has not ended and whose manifest was last
+                              written before TIME (same forms; default 24h): its pod may have
+                              stopped before its gateway ended it, or an earlier manifest was put
+                              back where the ledger cannot tell (notes do not fail the audit)
       --public-key FILE       the uploader's public key (PEM), as for verify (default: the store's
                               credentials Secret's signingKey, or publicKey in the store file)
   -o, --output json           the report as JSON
   -h, --help                  show this help
 ${STORE_OPTIONS_USAGE}`;
 
-const OPTIONS = { ...SESSION_OPTIONS, "public-key": { type: "string" }, since: { type: "string" }, until: { type: "string" } } as const;
+const OPTIONS = { ...SESSION_OPTIONS, "public-key": { type: "string" }, since: { type: "string" }, until: { type: "string" }, "unended-before": { type: "string" } } as const;
+const UNENDED_DEFAULT = "24h";
 
 interface PodObjects {
   namespace: string;
@@ -54,6 +61,8 @@ export interface SessionAudit {
   records: number;
   complete: boolean;
   problems: string[];
+  /** What an auditor should look at that is not shown to be wrong: a session left unended long ago. */
+  notes: string[];
 }
 
 export interface PodAudit {
@@ -73,6 +82,13 @@ export interface AuditReport {
 interface Range {
   since?: Date;
   until?: Date;
+}
+
+/** What the audit looks at besides the sessions' own evidence. */
+interface AuditScope extends Range {
+  /** A session not ended whose manifest was last written before this is noted. */
+  unendedBefore: Date;
+  now: Date;
 }
 
 /** The store's objects in scope, by pod: session folders and ledger entries. */
@@ -99,24 +115,29 @@ const startedInRange = (session: string, range: Range): boolean => {
   return started === undefined || inRange(started.getTime(), range);
 };
 
-/** The pod's ledger entries in order, checked; the entries that could be read, by session. */
+/**
+ * The pod's ledger entries in order, checked; the entries that could be read, by session. An entry whose gateway could
+ * not continue the object before it (`after`) follows that object's bytes; the object itself is reported.
+ */
 async function readLedger(reader: StoreReader, pod: PodObjects, trusted: TrustedKey, problems: string[]): Promise<Map<string, LedgerEntry>> {
   const bySession = new Map<string, LedgerEntry>();
-  const names = [...pod.ledger].sort((a, b) => a.length - b.length || a.localeCompare(b));
-  let previous: LedgerEntry | undefined;
-  for (const name of names) {
+  let previous: { seq: number; hash?: string; bytes: string } | undefined;
+  for (const name of sortLedgerEntryNames(pod.ledger)) {
     const where = `the ledger of ${pod.namespace}/${pod.pod}, entry ${name}`;
     const body = await reader.read(`${pod.namespace}/${pod.pod}/${LEDGER_FOLDER}/${name}`);
     const entry = body === undefined ? "it is gone" : parseLedgerEntry(body.toString("utf8"));
+    const bytes = sha256Digest(body ?? "");
     if (typeof entry === "string") {
       problems.push(`${where}: ${entry}`);
+      previous = { seq: ledgerEntrySeq(name), bytes };
       continue;
     }
-    const problem = checkLedgerEntry(entry, previous, trusted.key);
+    const follows = previous && { seq: previous.seq, hash: (entry.after === undefined ? previous.hash : previous.bytes) ?? "" };
+    const problem = checkLedgerEntry(entry, follows, trusted.key);
     if (problem !== undefined) problems.push(`${where}: ${problem}`);
     if (bySession.has(entry.session)) problems.push(`${where}: session ${entry.session} is listed twice`);
     bySession.set(entry.session, entry);
-    previous = entry;
+    previous = { seq: entry.seq, hash: entry.hash, bytes };
   }
   return bySession;
 }
@@ -136,7 +157,17 @@ function ledgerProblems(manifest: EvidenceManifest, entry: LedgerEntry | undefin
   return [`the ledger says the session ${ending(entry)}, but ${now} (a manifest from before it ended put back?)`];
 }
 
-async function auditPod(reader: StoreReader, pod: PodObjects, trusted: TrustedKey, range: Range, io: Io): Promise<PodAudit> {
+/** The note for a session that has not ended and whose manifest has not changed since before `scope.unendedBefore`. */
+function unendedNotes(manifest: EvidenceManifest, scope: AuditScope): string[] {
+  const written = Date.parse(manifest.updatedAt);
+  if (manifest.complete || !(written < scope.unendedBefore.getTime())) return [];
+  return [
+    `it has not ended, and its manifest was last written ${formatDuration(scope.now.getTime() - written)} ago (${manifest.updatedAt}): ` +
+      "its pod may have stopped before its gateway ended it, or a manifest from before it ended was put back and its ledger entry removed with the ledger's tail",
+  ];
+}
+
+async function auditPod(reader: StoreReader, pod: PodObjects, trusted: TrustedKey, range: AuditScope, io: Io): Promise<PodAudit> {
   const problems: string[] = [];
   const ledger = await readLedger(reader, pod, trusted, problems);
   const sessions: SessionAudit[] = [];
@@ -144,16 +175,17 @@ async function auditPod(reader: StoreReader, pod: PodObjects, trusted: TrustedKe
     if (!startedInRange(session, range)) continue;
     const location: SessionLocation = { namespace: pod.namespace, pod: pod.pod, session };
     if (!objects.includes(MANIFEST_NAME)) {
-      sessions.push({ session, records: 0, complete: false, problems: [`the store holds ${objects.join(", ")} for it but no manifest`] });
+      sessions.push({ session, records: 0, complete: false, problems: [`the store holds ${objects.join(", ")} for it but no manifest`], notes: [] });
       continue;
     }
     const manifest = await readManifest(reader, location);
     if (typeof manifest === "string") {
-      sessions.push({ session, records: 0, complete: false, problems: [manifest] });
+      sessions.push({ session, records: 0, complete: false, problems: [manifest], notes: [] });
       continue;
     }
     const report = await verifySession({ reader, location, manifest, objects }, trusted, io, { forceProgress: false, acceptLive: true });
-    sessions.push({ session, records: manifest.records, complete: manifest.complete, problems: [...report.problems, ...ledgerProblems(manifest, ledger.get(session))] });
+    const problems = [...report.problems, ...ledgerProblems(manifest, ledger.get(session))];
+    sessions.push({ session, records: manifest.records, complete: manifest.complete, problems, notes: problems.length === 0 ? unendedNotes(manifest, range) : [] });
   }
   for (const [session, entry] of ledger) {
     if (!pod.sessions.has(session) && startedInRange(session, range)) problems.push(`session ${session} is in the ledger (${ending(entry)}) but not in the store (deleted?)`);
@@ -161,7 +193,7 @@ async function auditPod(reader: StoreReader, pod: PodObjects, trusted: TrustedKe
   return { namespace: pod.namespace, pod: pod.pod, ledgerEntries: pod.ledger.length, sessions, problems };
 }
 
-export async function auditSessions(reader: StoreReader, scope: { namespace?: string; pod?: string }, trusted: TrustedKey, range: Range, io: Io): Promise<AuditReport> {
+export async function auditSessions(reader: StoreReader, scope: { namespace?: string; pod?: string }, trusted: TrustedKey, range: AuditScope, io: Io): Promise<AuditReport> {
   const dir = scope.namespace === undefined ? "" : scope.pod === undefined ? scope.namespace : `${scope.namespace}/${scope.pod}`;
   const pods: PodAudit[] = [];
   for (const pod of await podObjects(reader, dir, scope.pod)) pods.push(await auditPod(reader, pod, trusted, range, io));
@@ -182,6 +214,7 @@ export function renderAuditReport(report: AuditReport, fingerprint: string): str
       const state = session.complete ? "" : " (still recording: verified as far as it goes)";
       if (session.problems.length === 0) lines.push(`  verified ${sessionDir({ ...pod, session: session.session })}: ${session.records} records${state}`);
       for (const problem of session.problems) lines.push(`  problem: session ${session.session}: ${problem}`);
+      for (const note of session.notes) lines.push(`  note: session ${session.session}: ${note}`);
       problems += session.problems.length;
     }
     problems += pod.problems.length;
@@ -194,9 +227,12 @@ export function renderAuditReport(report: AuditReport, fingerprint: string): str
 export const auditCommand: Command = commandWithHelp("verify every session of a namespace, pod or time range against its pod's ledger", USAGE, async (argv, io) => {
   const { values } = parseCommandLine(argv, { usage: USAGE, options: OPTIONS });
   const output = outputFormat(values.output, USAGE);
-  const range: Range = {
-    ...(values.since === undefined ? {} : { since: timeOption(values.since, "--since", io.now(), USAGE) }),
-    ...(values.until === undefined ? {} : { until: timeOption(values.until, "--until", io.now(), USAGE) }),
+  const now = io.now();
+  const range: AuditScope = {
+    ...(values.since === undefined ? {} : { since: timeOption(values.since, "--since", now, USAGE) }),
+    ...(values.until === undefined ? {} : { until: timeOption(values.until, "--until", now, USAGE) }),
+    unendedBefore: timeOption(values["unended-before"] ?? UNENDED_DEFAULT, "--unended-before", now, USAGE) as Date,
+    now,
   };
   const flagKey = await trustedKeyFrom(values["public-key"]);
   const { settings, signer } = await loadStore(values, USAGE, flagKey === undefined);

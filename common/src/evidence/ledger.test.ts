@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
-import { checkLedgerEntry, ledgerKeyPrefix, parseLedgerEntry, sealLedgerEntry, type LedgerEntry } from "./ledger.js";
+import { checkLedgerEntry, isLedgerEntryName, ledgerKeyPrefix, parseLedgerEntry, sealLedgerEntry, sortLedgerEntryNames, type LedgerEntry } from "./ledger.js";
 import { GENESIS_HASH } from "./record.js";
 
 const signer = generateKeyPairSync("ed25519");
@@ -34,6 +34,11 @@ describe("the session ledger", () => {
 
   const tampered: Array<[string, (entries: LedgerEntry[]) => LedgerEntry[], Array<string | undefined>]> = [
     ["an entry's record count edited", (e) => e.map((entry) => (entry.seq === 2 ? { ...entry, records: 99 } : entry)), [undefined, "its hash does not match its content (the entry was edited)", undefined]],
+    [
+      "why an entry continued after an unusable object, edited",
+      (e) => e.map((entry) => (entry.seq === 3 ? { ...sealLedgerEntry({ ...entry, after: "000002.json: it is not JSON" }, signer.privateKey), after: "nothing" } : entry)),
+      [undefined, undefined, "its hash does not match its content (the entry was edited)"],
+    ],
     ["an entry removed", (e) => e.filter((entry) => entry.seq !== 2), [undefined, "it is entry 3 where entry 2 belongs (entries removed or reordered?)"]],
     ["two entries swapped", (e) => [e[0], e[2], e[1]] as LedgerEntry[], [undefined, "it is entry 3 where entry 2 belongs (entries removed or reordered?)", "it is entry 2 where entry 4 belongs (entries removed or reordered?)"]],
     [
@@ -49,6 +54,11 @@ describe("the session ledger", () => {
   it("names a ledger re-signed with another key, and the key", () => {
     const [first] = problems(chain(1, other.privateKey));
     expect(first).toMatch(/^its signature does not verify with the trusted key \(it names another key, sha256:[0-9a-f]{64}\)$/);
+  });
+
+  it("orders entry objects by their number, and takes at most 15 digits", () => {
+    expect(sortLedgerEntryNames(["000010.json", "1000000.json", "000002.json", "0000003.json"])).toEqual(["000002.json", "0000003.json", "000010.json", "1000000.json"]);
+    expect(["000001.json", "999999999999999.json", "9999999999999999.json", "00001.json", "000001.json.tmp"].map(isLedgerEntryName)).toEqual([true, true, false, false, false]);
   });
 
   it("names what is wrong with an entry that is not one", () => {

@@ -12,7 +12,11 @@
 // hash is "sha256:" + hex SHA-256 of canonicalJson(the entry without hash,
 // publicKey and signature), and the signature (Ed25519, base64) covers
 // canonicalJson(the entry without signature). A pod's gateways continue one
-// chain across restarts. Pure functions only.
+// chain across restarts. A gateway that finds the ledger's last object
+// unusable (not an entry, edited, signed with another key) does not stop
+// recording over it: its entry continues after that object, naming the SHA-256
+// of the object's bytes as prev and saying in `after` why, so the break stays
+// in the chain for `sessions audit` to report. Pure functions only.
 import { createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import { canonicalJson } from "../canonical-json.js";
 import { sha256Digest } from "../digest.js";
@@ -33,13 +37,15 @@ export interface LedgerEntry {
   records: number;
   head: string;
   end: SessionEnding;
+  /** Set when the object before this entry could not be continued: why; prev is then the hash of that object's bytes. */
+  after?: string;
   hash: string;
   /** SPKI PEM of the key that signed the entry. */
   publicKey: string;
   signature: string;
 }
 
-export type UnsealedLedgerEntry = Pick<LedgerEntry, "seq" | "prev" | "session" | "records" | "head" | "end">;
+export type UnsealedLedgerEntry = Pick<LedgerEntry, "seq" | "prev" | "session" | "records" | "head" | "end" | "after">;
 
 /** Where a pod's ledger entries are, ending in "/" (the prefix may be ""). */
 export function ledgerKeyPrefix(prefix: string, namespace: string, pod: string): string {
@@ -51,16 +57,27 @@ export function ledgerEntryName(seq: number): string {
   return `${String(seq).padStart(6, "0")}.json`;
 }
 
-const LEDGER_ENTRY_NAME = /^[0-9]{6,}\.json$/;
+// At most 15 digits: every such number is a safe integer.
+const LEDGER_ENTRY_NAME = /^[0-9]{6,15}\.json$/;
 
 /** True for the name of a ledger entry object. */
 export function isLedgerEntryName(name: string): boolean {
   return LEDGER_ENTRY_NAME.test(name);
 }
 
+/** The position an entry object's name gives (isLedgerEntryName must hold). */
+export function ledgerEntrySeq(name: string): number {
+  return Number(name.slice(0, -".json".length));
+}
+
+/** Ledger object names in the ledger's order. */
+export function sortLedgerEntryNames(names: readonly string[]): string[] {
+  return [...names].sort((a, b) => ledgerEntrySeq(a) - ledgerEntrySeq(b));
+}
+
 function hashed(entry: UnsealedLedgerEntry): Omit<LedgerEntry, "publicKey" | "signature"> {
-  const { seq, prev, session, records, head, end } = entry;
-  const content = { v: 1 as const, seq, prev, session, records, head, end: { reason: end.reason, time: end.time } };
+  const { seq, prev, session, records, head, end, after } = entry;
+  const content = { v: 1 as const, seq, prev, session, records, head, end: { reason: end.reason, time: end.time }, ...(after !== undefined ? { after } : {}) };
   return { ...content, hash: sha256Digest(canonicalJson(content)) };
 }
 
@@ -81,6 +98,7 @@ const ENTRY_CHECKS: ReadonlyArray<[string, (entry: Record<string, unknown>) => b
   ["records", (e) => typeof e.records === "number" && Number.isSafeInteger(e.records) && e.records >= 1],
   ["head", (e) => isString(e.head) && HASH.test(e.head)],
   ["end", (e) => isObject(e.end) && isString(e.end.reason) && isString(e.end.time)],
+  ["after", (e) => e.after === undefined || isString(e.after)],
   ["hash", (e) => isString(e.hash) && HASH.test(e.hash)],
   ["publicKey", (e) => isString(e.publicKey)],
   ["signature", (e) => isString(e.signature)],

@@ -265,22 +265,30 @@ describe("the PostgreSQL gateway with real clients", () => {
       await client.query({ text: "SELECT id FROM customers WHERE phone = $1 AND email = $2 AND name = $3 /* parameter-evidence */", values: ["+1 415-555-0134", "maria.garcia@example.com", "Maria Garcia"] });
       // Held for a reviewer (refused standalone): the evidence of a write shows it masked too.
       await client.query("UPDATE customers SET email = 'new.maria@example.com' WHERE id = 1 /* held-evidence */").catch(() => undefined);
+      // Without a column list, any value may be the email: all are masked whole.
+      await client.query("INSERT INTO customers VALUES (99, 'Ann Lee', 'ann.lee@example.com') /* insert-evidence */").catch(() => undefined);
+      // An EXECUTE of a name the gateway has not seen prepared (the PREPARE is held, so refused here): its arguments may
+      // go to any column, so all are masked whole.
+      await client.query("PREPARE by_email (text) AS SELECT id FROM customers WHERE email = $1").catch(() => undefined);
+      await client.query("EXECUTE by_email('maria.garcia@example.com') /* execute-evidence */").catch(() => undefined);
     });
     let requests: EvidenceRecord[] = [];
-    for (let attempt = 0; attempt < 50 && requests.length < 3; attempt++) {
-      requests = (await storedSessions(storeDir)).flat().filter((record) => record.type === "request" && /(literal|parameter|held)-evidence/.test(JSON.stringify(record.data)));
-      if (requests.length < 3) await new Promise((resolve) => setTimeout(resolve, 200));
+    for (let attempt = 0; attempt < 50 && requests.length < 5; attempt++) {
+      requests = (await storedSessions(storeDir)).flat().filter((record) => record.type === "request" && /(literal|parameter|held|insert|execute)-evidence/.test(JSON.stringify(record.data)));
+      if (requests.length < 5) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const shown = requests.map((record) => {
       const { text, parameters } = (record.data as { postgres: { text: string; parameters?: string[] } }).postgres;
       return { text, ...(parameters ? { parameters } : {}) };
     });
     const recorded = JSON.stringify(requests);
-    for (const raw of ["maria.garcia@example.com", "536-22-8741", "415-555-0134", "new.maria@example.com"]) expect(recorded).not.toContain(raw);
+    for (const raw of ["maria.garcia@example.com", "536-22-8741", "415-555-0134", "new.maria@example.com", "ann.lee@example.com"]) expect(recorded).not.toContain(raw);
     expect(shown).toEqual([
       { text: "SELECT id FROM customers WHERE email = '***' AND note <> 'SSN *******8741 on file' /* literal-evidence */" },
       { text: "SELECT id FROM customers WHERE phone = $1 AND email = $2 AND name = $3 /* parameter-evidence */", parameters: [expect.stringMatching(/^\$1 = 'hmac:[0-9a-f]{16}'$/), "$2 = '***'", "$3 = 'Maria Garcia'"] },
       { text: "UPDATE customers SET email = '***' WHERE id = 1 /* held-evidence */" },
+      { text: "INSERT INTO customers VALUES ('***', '***', '***') /* insert-evidence */" },
+      { text: "EXECUTE by_email('***') /* execute-evidence */" },
     ]);
   });
 

@@ -19,8 +19,9 @@ const policy: BrokeredPolicy = {
 /** A held postgres statement, bound as the postgres gateway binds it. */
 const held = (text: string, values?: string[]): HeldRequest => {
   const check = values ? { text, reading: {}, protocol: "extended" as const, parameters: values.map((value) => ({ format: 0 as const, value: Buffer.from(value) })) } : { text, reading: {}, protocol: "simple" as const };
+  const classification = { ok: true as const, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text, preparedUses: [], triggerFunctions: [] };
   return {
-    ...statementApproval(check, { ok: true, statements: [], fingerprint: `sha256:${"a".repeat(64)}`, summary: text, preparedUses: [], triggerFunctions: [] }, shownStatement(check, undefined)),
+    ...statementApproval(check, classification, shownStatement(check, classification, undefined)),
     decision: { action: "requireApproval", policy: "writes", rule: "need-approval", message: "", approval: { reviewers: { users: [], groups: ["dba"] }, timeoutMs: 60_000, grantScope: "session" } },
     requestSeq: 2,
   };

@@ -186,7 +186,7 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
 
 export class EvidenceUploader {
   private readonly sessions = new Map<string, SessionUpload>();
-  private readonly ledgers = new SessionLedgers();
+  private readonly ledgers = new SessionLedgers((message) => this.options.log.warn(message));
   private readonly clock: () => Date;
   private readonly chunkBytes: number;
   private readonly backoff: BackoffSettings;

@@ -15,6 +15,9 @@ const aliased = column("contact", "public.customers", "email");
 const computed = column("email"); // e.g. lower(email) AS email
 const ssn = column("ssn", "hr.employees", "ssn");
 const cardNumber = column("card_number", "billing.cards", "card_number");
+// A value written to a column the statement does not name (INSERT INTO customers VALUES (…)), and one whose table is unknown too.
+const someCustomersColumn: ResultColumn = { name: "?", table: "public.customers", typeOid: 25, format: 0, anyColumn: true };
+const someColumn: ResultColumn = { name: "?", typeOid: 25, format: 0, anyColumn: true };
 
 // [pattern, column, matches]
 const cases: [string, ResultColumn, boolean][] = [
@@ -45,6 +48,14 @@ const cases: [string, ResultColumn, boolean][] = [
   ["hr.*.*", cardNumber, false],
   ["*.*.*", computed, true],
   ["customers.*_ssn", column("primary_ssn", "crm.customers", "primary_ssn"), true],
+  ["email", someCustomersColumn, true],
+  ["customers.email", someCustomersColumn, true],
+  ["public.customers.email", someCustomersColumn, true],
+  ["orders.email", someCustomersColumn, false],
+  ["sales.customers.email", someCustomersColumn, false],
+  ["email", someColumn, true],
+  ["orders.email", someColumn, true],
+  ["hr.*.ssn", someColumn, true],
 ];
 
 describe("compileColumnPattern", () => {

@@ -23,11 +23,12 @@ export function compileColumnPattern(pattern: string): ColumnMatcher {
   const parts = pattern.toLowerCase().split(".");
   const columnGlob = parts[parts.length - 1] ?? "";
   if (parts.length === 1) {
-    return (column) => globMatches(columnGlob, column.name.toLowerCase()) || (column.column !== undefined && globMatches(columnGlob, column.column.toLowerCase()));
+    return (column) => column.anyColumn === true || globMatches(columnGlob, column.name.toLowerCase()) || (column.column !== undefined && globMatches(columnGlob, column.column.toLowerCase()));
   }
   const tableGlob = parts[parts.length - 2] ?? "";
   const schemaGlob = parts.length === 3 ? (parts[0] ?? "") : "*";
   return (column) => {
+    if (column.anyColumn) return column.table === undefined || tableMatches(column.table, schemaGlob, tableGlob);
     const origin = sourceOf(column);
     // Without a known origin only an all-wildcard qualifier can be satisfied: *.ssn still masks a computed ssn.
     if (!origin) return tableGlob === "*" && schemaGlob === "*" && globMatches(columnGlob, column.name.toLowerCase());
@@ -37,13 +38,18 @@ export function compileColumnPattern(pattern: string): ColumnMatcher {
 
 function sourceOf(column: ResultColumn): { schema: string; table: string; column: string } | undefined {
   if (column.table === undefined || column.column === undefined) return undefined;
-  const qualified = column.table.toLowerCase();
+  return { ...splitTable(column.table), column: column.column.toLowerCase() };
+}
+
+function splitTable(table: string): { schema: string; table: string } {
+  const qualified = table.toLowerCase();
   const dot = qualified.indexOf(".");
-  return {
-    schema: dot < 0 ? "" : qualified.slice(0, dot),
-    table: dot < 0 ? qualified : qualified.slice(dot + 1),
-    column: column.column.toLowerCase(),
-  };
+  return { schema: dot < 0 ? "" : qualified.slice(0, dot), table: dot < 0 ? qualified : qualified.slice(dot + 1) };
+}
+
+function tableMatches(table: string, schemaGlob: string, tableGlob: string): boolean {
+  const split = splitTable(table);
+  return globMatches(schemaGlob, split.schema) && globMatches(tableGlob, split.table);
 }
 
 /**

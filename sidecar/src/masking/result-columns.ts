@@ -11,6 +11,12 @@ export interface ResultColumn {
   typeOid: number;
   /** 0 text, 1 binary. */
   format: 0 | 1;
+  /**
+   * Set for a value a statement writes where it does not say which column it goes to (INSERT without a column list, or
+   * EXECUTE of a statement the gateway does not know): it may be any column of `table`, or of any table when that is
+   * unknown too, so every rule that could name such a column applies.
+   */
+  anyColumn?: true;
 }
 
 /**

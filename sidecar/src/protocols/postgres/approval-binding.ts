@@ -4,19 +4,20 @@
 // (as with literals).
 import { sha256Digest } from "@portcullis/common/digest";
 import type { HeldRequest } from "../../approvals/approval-flow.js";
+import type { ShownStatement } from "./literal-evidence.js";
 import { parameterIdentity } from "./parameters.js";
 import type { StatementCheck } from "./ports.js";
 import type { Classification } from "./sql/classify.js";
 
 /**
- * What the ApprovalRequest shows (`shown`: the text and values as the evidence records them, masked where masking
- * applies) and what the approval binds to (the exact text and values).
+ * What the ApprovalRequest shows (`shown`: the summary, text and values as the evidence records them, masked where
+ * masking applies) and what the approval binds to (the exact text and values).
  */
-export function statementApproval(check: StatementCheck, classification: Classification, shown: { text: string; parameters?: string[] }): Pick<HeldRequest, "summary" | "details" | "fingerprint"> {
+export function statementApproval(check: StatementCheck, classification: Classification, shown: ShownStatement): Pick<HeldRequest, "summary" | "details" | "fingerprint"> {
   const textFingerprint = classification.ok ? classification.fingerprint : "";
   const fingerprint = check.parameters?.length
     ? sha256Digest(JSON.stringify([textFingerprint, parameterIdentity(check.parameters)]))
     : textFingerprint;
   const values = shown.parameters?.length ? `\n-- with ${shown.parameters.join(", ")}` : "";
-  return { summary: classification.ok ? classification.summary : "", details: `${shown.text}${values}`, fingerprint };
+  return { summary: classification.ok ? shown.summary : "", details: `${shown.text}${values}`, fingerprint };
 }

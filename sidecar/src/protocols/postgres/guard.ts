@@ -11,7 +11,7 @@ import { type GatewayMetrics, observeRequest, type RequestDecision } from "../..
 import { classifySql, type Classification, classifiedStatements } from "./sql/classify.js";
 import { type Decision, denialMessage, PARSE_ERROR_RULE, type PolicySet } from "../../policy/engine.js";
 import { type ErrorFields, SQLSTATE } from "./backend.js";
-import { shownStatement, type LiteralMasker } from "./literal-evidence.js";
+import { shownStatement, type LiteralMasker, type ShownStatement } from "./literal-evidence.js";
 import { statementApproval } from "./approval-binding.js";
 import type { SessionGuard, StatementCheck, StatementOutcome, Verdict } from "./ports.js";
 import type { ApprovalGate } from "../../approvals/approval-flow.js";
@@ -103,7 +103,7 @@ export class PostgresGuard implements SessionGuard {
     for (const entry of checked) {
       if (entry.decision.action !== "requireApproval") continue;
       // What the evidence records of it is what the reviewer is shown.
-      const shown = shownStatement(entry.check, this.options.literals);
+      const shown = this.shown(entry);
       const statement = await this.record(entry, "requireApproval", shown);
       held.set(entry, statement);
       const outcome = await this.options.approvals.obtain({ ...statementApproval(entry.check, entry.classification, shown), decision: entry.decision, requestSeq: statement.seq }, notify, signal);
@@ -202,14 +202,19 @@ export class PostgresGuard implements SessionGuard {
     return { ok: false, error };
   }
 
-  private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun", shown = shownStatement(entry.check, this.options.literals)): Promise<EvidenceRecord> {
+  /** What the evidence records and a reviewer is shown of a statement; EXECUTE's arguments masked as the columns of what it runs. */
+  private shown(entry: Checked): ShownStatement {
+    return shownStatement(entry.check, entry.classification, this.options.literals, (name) => this.sqlPrepared.parameterColumns(name));
+  }
+
+  private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun", shown = this.shown(entry)): Promise<EvidenceRecord> {
     const { classification, decision } = entry;
-    const summary = classification.ok ? classification.summary : `unparseable: ${classification.error}`;
+    const { summary, ...statement } = shown;
     const data: RequestData = {
       protocol: "postgres",
       summary,
       postgres: {
-        ...shown,
+        ...statement,
         classification: classification.ok
           ? {
               summary,

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { compileMasking } from "../../masking/index.js";
+import type { ResultColumn } from "../../masking/result-columns.js";
 import { maskStatementLiterals, shownStatement } from "./literal-evidence.js";
-import { initClassifier } from "./sql/classify.js";
+import { classifySql, initClassifier } from "./sql/classify.js";
 
 const POLICY: BrokeredPolicy = {
   name: "pii",
@@ -48,8 +49,37 @@ describe("maskStatementLiterals", () => {
     ["ON CONFLICT DO UPDATE SET", "INSERT INTO customers (id, note) VALUES (1, 'n') ON CONFLICT (id) DO UPDATE SET email = 'ada@example.com'", "INSERT INTO customers (id, note) VALUES (1, 'n') ON CONFLICT (id) DO UPDATE SET email = '***'"],
     ["INSERT … SELECT by position", "INSERT INTO customers (id, email) SELECT 1, 'ada@example.com'", "INSERT INTO customers (id, email) SELECT 1, '***'"],
     ["several statements", "SELECT 1 FROM customers WHERE email = 'a@b.example'; SELECT '123-45-6789'", "SELECT 1 FROM customers WHERE email = '***'; SELECT '***'"],
+    ["the alias of UPDATE's table", "UPDATE customers AS c SET note = 'n' WHERE c.email = 'ada@example.com'", "UPDATE customers AS c SET note = 'n' WHERE c.email = '***'"],
+    ["CASE column WHEN …", "SELECT CASE email WHEN 'ada@example.com' THEN 1 ELSE 2 END FROM customers", "SELECT CASE email WHEN '***' THEN 1 ELSE 2 END FROM customers"],
+    [
+      "what CASE, COALESCE and GREATEST give to a masked column",
+      "UPDATE customers SET email = CASE WHEN id = 1 THEN 'a@b.example' ELSE COALESCE(NULLIF('c@d.example', ''), GREATEST('e@f.example', email)) END",
+      "UPDATE customers SET email = CASE WHEN id = 1 THEN '***' ELSE COALESCE(NULLIF('***', '***'), GREATEST('***', email)) END",
+    ],
+    [
+      "MERGE's UPDATE SET and INSERT by position",
+      "MERGE INTO customers c USING staging s ON c.id = s.id WHEN MATCHED THEN UPDATE SET email = 'a@b.example', note = 'n' WHEN NOT MATCHED THEN INSERT (id, email) VALUES (7, 'c@d.example')",
+      "MERGE INTO customers c USING staging s ON c.id = s.id WHEN MATCHED THEN UPDATE SET email = '***', note = 'n' WHEN NOT MATCHED THEN INSERT (id, email) VALUES (7, '***')",
+    ],
+    ["a MERGE matched on a masked column", "MERGE INTO customers c USING staging s ON c.email = 'a@b.example' WHEN MATCHED THEN DELETE", "MERGE INTO customers c USING staging s ON c.email = '***' WHEN MATCHED THEN DELETE"],
+    // Without a column list the gateway does not know which column a value goes to: it may be the masked one.
+    ["INSERT without a column list, whole", "INSERT INTO customers VALUES (7, 'ada@example.com', 'note')", "INSERT INTO customers VALUES ('***', '***', '***')"],
+    ["INSERT … SELECT without a column list", "INSERT INTO customers SELECT 7, 'ada@example.com'", "INSERT INTO customers SELECT '***', '***'"],
+    ["MERGE's INSERT without a column list", "MERGE INTO customers c USING staging s ON c.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (7, 'a@b.example')", "MERGE INTO customers c USING staging s ON c.id = s.id WHEN NOT MATCHED THEN INSERT VALUES ('***', '***')"],
+    // The bare pattern "phone" names a column of every table, so any table's unnamed column may be it.
+    ["INSERT without a column list into another table", "INSERT INTO orders VALUES (7, 'x')", "INSERT INTO orders VALUES ('***', '***')"],
+    ["a PREPARE's constants", "PREPARE p AS SELECT 1 FROM customers WHERE email = 'ada@example.com' AND id = $1", "PREPARE p AS SELECT 1 FROM customers WHERE email = '***' AND id = $1"],
+    ["EXECUTE of a name not known, whole", "EXECUTE p('ada@example.com', 7)", "EXECUTE p('***', '***')"],
   ])("masks %s", (_name, text, expected) => {
     expect(masked(text)).toBe(expected);
+  });
+
+  it("masks EXECUTE's arguments as the columns of the statement PREPARE gave that name", () => {
+    // A PREPARE's own $n are not parameters of the statement that prepares.
+    expect(maskStatementLiterals("PREPARE p (int, text) AS UPDATE customers SET email = $2 WHERE id = $1", mask).parameterColumns.size).toBe(0);
+    const prepared = (name: string): ReadonlyMap<number, ResultColumn> | undefined => (name === "p" ? new Map([[2, { name: "email", table: "public.customers", column: "email", typeOid: 25, format: 0 as const }]]) : undefined);
+    expect(maskStatementLiterals("EXECUTE p(7, 'ada@example.com')", mask, prepared).text).toBe("EXECUTE p(7, '***')");
+    expect(maskStatementLiterals("EXECUTE q(7, 'ada@example.com')", mask, prepared).text).toBe("EXECUTE q('***', '***')");
   });
 
   it("names the columns bound parameters stand for", () => {
@@ -70,8 +100,22 @@ describe("maskStatementLiterals", () => {
         { format: 1 as const, value: Buffer.from([0, 0, 0, 7]) },
       ],
     };
-    expect(shownStatement(check, mask)).toEqual({ text: check.text, parameters: ["$1 = '***'", "$2 = 'card ***'", "$3 = (binary, 4 bytes)"] });
-    expect(shownStatement(check, undefined).parameters).toEqual(["$1 = 'ada@example.com'", "$2 = 'card 4111 1111 1111 1111'", "$3 = '\\x00000007' (binary)"]);
+    const classification = classifySql(check.text);
+    expect(shownStatement(check, classification, mask)).toEqual({
+      text: check.text,
+      parameters: ["$1 = '***'", "$2 = 'card ***'", "$3 = (binary, 4 bytes)"],
+      summary: "UPDATE customers SET email = $1, note = $2 WHERE id = $3 (writes customers)",
+    });
+    expect(shownStatement(check, classification, undefined).parameters).toEqual(["$1 = 'ada@example.com'", "$2 = 'card 4111 1111 1111 1111'", "$3 = '\\x00000007' (binary)"]);
+  });
+
+  it.each([
+    ["a comment", "SELECT 1 /* ssn 536-22-8741 */", "SELECT $1 /* ssn *** */"],
+    ["EXECUTE's arguments", "EXECUTE p('ada@example.com')", "EXECUTE p('***')"],
+    ["text the parser rejects", "SELECT 'a' '536-22-8741'", /^unparseable: syntax error at or near "'\*\*\*'"/],
+  ])("shows the summary of %s masked", (_name, text, summary) => {
+    expect(shownStatement({ text }, classifySql(text), mask).summary).toMatch(summary);
+    expect(JSON.stringify(shownStatement({ text }, classifySql(text), mask))).not.toMatch(/536-22-8741|ada@example/);
   });
 
   it("scans the string tokens of text the parser rejects, and withholds text it cannot scan", () => {

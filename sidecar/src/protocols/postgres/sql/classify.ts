@@ -152,7 +152,8 @@ function fingerprintOf(text: string): string {
 }
 
 /** One line for a reviewer: the text with its literals replaced, and the tables it writes. */
-function summarize(text: string, statements: readonly SqlFacts[]): string {
+/** A short form of the text for lists and logs: constants as $n (utility statements keep theirs), the tables it writes. */
+export function summarize(text: string, statements: readonly SqlFacts[]): string {
   const written = [...new Set(statements.flatMap((statement) => statement.tablesWritten))];
   const suffix = written.length > 0 ? ` (writes ${written.join(", ")})` : "";
   let body: string;

@@ -1,0 +1,301 @@
+// Which column each value a statement carries meets, read from its parse tree:
+// the constants (strings and numbers) and the $n parameters compared with or
+// written to a column — `WHERE email = '…'`, `lower(email) = …`, `email IN
+// (…)`, `email = ANY(ARRAY[…])`, `(email, …) = ('…', …)`, `CASE email WHEN
+// '…'`, `SET email = '…'` (also through CASE, COALESCE, GREATEST and LEAST),
+// `SET (…, email) = (…, '…')`, `INSERT … (email) VALUES ('…')` or `SELECT
+// '…'`, `ON CONFLICT … DO UPDATE SET`, MERGE's UPDATE SET and INSERT, and the
+// arguments of EXECUTE through the statement PREPARE gave that name. A value
+// written where the statement does not say which column it goes to (INSERT
+// without a column list, EXECUTE of a name not known) meets "any column" of
+// its table. The evidence masks each value as the values of its column are
+// masked (literal-evidence.ts). Pure.
+import type { ResultColumn } from "../../../masking/result-columns.js";
+
+/** A constant of the statement: where its token starts, its value as text, and the column it meets. */
+export interface Constant {
+  /** Byte offset of its token. */
+  location: number;
+  value: string;
+  column?: ResultColumn;
+}
+
+/** The columns the $n of a statement stand for. */
+export type ParameterColumns = ReadonlyMap<number, ResultColumn>;
+
+/** The parameter columns of the statement a SQL prepared statement's name stands for, or undefined when it is not known. */
+export type PreparedColumns = (name: string) => ParameterColumns | undefined;
+
+export interface ValueColumns {
+  constants: Constant[];
+  parameters: Map<number, ResultColumn>;
+}
+
+type Node = Record<string, unknown>;
+const isNode = (value: unknown): value is Node => value !== null && typeof value === "object" && !Array.isArray(value);
+const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** The constants of a statement's tree with the columns they meet, and the columns of its parameters. */
+export function valueColumns(statement: unknown, prepared: PreparedColumns = () => undefined): ValueColumns {
+  const found: ValueColumns = { constants: [], parameters: new Map() };
+  new ValueWalk(found, tableContext(statement), prepared).visit(statement, undefined);
+  return found;
+}
+
+/** The columns the parameters of `PREPARE name AS query` stand for, from the PrepareStmt's query. */
+export function preparedParameterColumns(query: unknown): ParameterColumns {
+  return valueColumns(query).parameters;
+}
+
+interface Relation {
+  schema?: string;
+  table: string;
+}
+
+function relationOf(node: unknown): Relation | undefined {
+  if (!isNode(node) || typeof node.relname !== "string") return undefined;
+  return { table: node.relname, ...(typeof node.schemaname === "string" ? { schema: node.schemaname } : {}) };
+}
+
+const tableName = (relation: Relation): string => `${relation.schema ?? "public"}.${relation.table}`;
+
+/** The tables a statement names: the one its unqualified columns belong to when it names exactly one, and its aliases. */
+interface TableContext {
+  table?: Relation;
+  aliases: ReadonlyMap<string, Relation>;
+}
+
+function tableContext(node: unknown): TableContext {
+  const aliases = new Map<string, Relation>();
+  const found: Relation[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (isNode(value)) {
+      // A FROM item is a RangeVar node; the target of UPDATE, INSERT, DELETE and MERGE is a bare one under "relation".
+      for (const rangeVar of [value.RangeVar, value.relation]) {
+        const relation = relationOf(rangeVar);
+        if (!relation || !isNode(rangeVar)) continue;
+        found.push(relation);
+        if (isNode(rangeVar.alias) && typeof rangeVar.alias.aliasname === "string") aliases.set(rangeVar.alias.aliasname, relation);
+      }
+      for (const child of Object.values(value)) walk(child);
+    }
+  };
+  walk(node);
+  const tables = new Set(found.map(tableName));
+  return { ...(tables.size === 1 && found[0] ? { table: found[0] } : {}), aliases };
+}
+
+function columnNamed(name: string, relation: Relation | undefined): ResultColumn {
+  return { name, ...(relation ? { table: tableName(relation), column: name } : {}), typeOid: 25, format: 0 };
+}
+
+/** Some column of `relation` (of any table when it is not known): where a statement writes without naming the column. */
+function anyColumnOf(relation: Relation | undefined): ResultColumn {
+  return { name: "?", ...(relation ? { table: tableName(relation) } : {}), typeOid: 25, format: 0, anyColumn: true };
+}
+
+/** A constant's value as text: a string, a number (an integer 0 is an empty ival), or undefined for NULL and booleans. */
+function constantValue(node: Node): string | undefined {
+  if (isNode(node.sval) && typeof node.sval.sval === "string") return node.sval.sval;
+  if (isNode(node.fval) && typeof node.fval.fval === "string") return node.fval.fval;
+  if (isNode(node.ival)) return typeof node.ival.ival === "number" ? String(node.ival.ival) : "0";
+  return undefined;
+}
+
+/** What an assignment's target takes: its value, or for `SET (a, b) = (x, y)` the item of the row at its position. */
+function assignedValue(value: unknown): unknown {
+  const multi = isNode(value) && isNode(value.MultiAssignRef) ? value.MultiAssignRef : undefined;
+  const source = multi && isNode(multi.source) && isNode(multi.source.RowExpr) && Array.isArray(multi.source.RowExpr.args) ? (multi.source.RowExpr.args as unknown[]) : undefined;
+  return multi && source && typeof multi.colno === "number" ? source[multi.colno - 1] : value;
+}
+
+/** The names of an INSERT's column list (ResTargets with only a name), as columns of `relation`. */
+function insertColumns(targets: unknown, relation: Relation | undefined): Array<ResultColumn | undefined> {
+  return listOf(targets).map((target) => (isNode(target) && isNode(target.ResTarget) && typeof target.ResTarget.name === "string" ? columnNamed(target.ResTarget.name, relation) : undefined));
+}
+
+/**
+ * What keeps the column the node meets: a cast's operand, the items of an IN list or an ARRAY (= ANY), and what
+ * COALESCE, GREATEST and LEAST may give; undefined for other nodes.
+ */
+function keepsColumn(value: Node): unknown {
+  if (isNode(value.TypeCast)) return value.TypeCast.arg ?? [];
+  if (isNode(value.List)) return value.List.items ?? [];
+  if (isNode(value.A_ArrayExpr)) return value.A_ArrayExpr.elements ?? [];
+  if (isNode(value.CoalesceExpr)) return value.CoalesceExpr.args ?? [];
+  if (isNode(value.MinMaxExpr)) return value.MinMaxExpr.args ?? [];
+  return undefined;
+}
+
+/** The values of every key of `node` but those given. */
+function others(node: Node, ...skipped: string[]): unknown[] {
+  return Object.entries(node).flatMap(([key, child]) => (skipped.includes(key) ? [] : [child]));
+}
+
+class ValueWalk {
+  constructor(
+    private readonly found: ValueColumns,
+    private readonly context: TableContext,
+    private readonly prepared: PreparedColumns,
+  ) {}
+
+  visit(value: unknown, column: ResultColumn | undefined): void {
+    if (Array.isArray(value)) {
+      for (const item of value) this.visit(item, column);
+      return;
+    }
+    if (!isNode(value)) return;
+    if (isNode(value.A_Const)) return this.constant(value.A_Const, column);
+    if (isNode(value.ParamRef)) {
+      if (column && typeof value.ParamRef.number === "number") this.found.parameters.set(value.ParamRef.number, column);
+      return;
+    }
+    if (isNode(value.A_Expr)) return this.expression(value.A_Expr, column);
+    if (isNode(value.CaseExpr)) return this.caseExpression(value.CaseExpr, column);
+    if (this.statement(value)) return;
+    const keeping = keepsColumn(value);
+    if (keeping !== undefined) return this.visit(keeping, column);
+    this.visitAll(Object.values(value));
+  }
+
+  /** Statements that write to columns, or prepare and execute: true when `value` is one and was visited. */
+  private statement(value: Node): boolean {
+    if (isNode(value.UpdateStmt)) this.update(value.UpdateStmt);
+    else if (isNode(value.InsertStmt)) this.insert(value.InsertStmt);
+    else if (isNode(value.MergeStmt)) this.merge(value.MergeStmt);
+    else if (isNode(value.PrepareStmt)) this.prepare(value.PrepareStmt);
+    else if (isNode(value.ExecuteStmt)) this.execute(value.ExecuteStmt);
+    else return false;
+    return true;
+  }
+
+  private visitAll(children: readonly unknown[]): void {
+    for (const child of children) this.visit(child, undefined);
+  }
+
+  private constant(node: Node, column: ResultColumn | undefined): void {
+    if (typeof node.location !== "number") return;
+    const value = constantValue(node);
+    if (value !== undefined) this.found.constants.push({ location: node.location, value, ...(column ? { column } : {}) });
+  }
+
+  /**
+   * `column op value`, `value op column`, `column IN (values)`, `column = ANY(ARRAY[values])`, `f(column) op value`:
+   * the values meet the column; `(a, b) = (x, y)` pairs them by position.
+   */
+  private expression(node: Node, outer: ResultColumn | undefined): void {
+    const [leftRow, rightRow] = [node.lexpr, node.rexpr].map((side) => (isNode(side) && isNode(side.RowExpr) && Array.isArray(side.RowExpr.args) ? (side.RowExpr.args as unknown[]) : undefined));
+    if (leftRow && rightRow) {
+      leftRow.forEach((item, index) => this.visit(item, this.columnOf(rightRow[index]) ?? outer));
+      rightRow.forEach((item, index) => this.visit(item, this.columnOf(leftRow[index]) ?? outer));
+      return;
+    }
+    const left = this.columnOf(node.lexpr);
+    const right = this.columnOf(node.rexpr);
+    this.visit(node.lexpr, right ?? outer);
+    this.visit(node.rexpr, left ?? outer);
+  }
+
+  /** `CASE column WHEN value …` compares each value with the column; the results and ELSE give the CASE's own column. */
+  private caseExpression(node: Node, outer: ResultColumn | undefined): void {
+    const compared = this.columnOf(node.arg);
+    this.visit(node.arg, undefined);
+    for (const when of listOf(node.args)) {
+      const body = isNode(when) && isNode(when.CaseWhen) ? when.CaseWhen : undefined;
+      if (!body) continue;
+      this.visit(body.expr, compared);
+      this.visit(body.result, outer);
+    }
+    this.visit(node.defresult, outer);
+  }
+
+  /** The column an operand is, through casts and functions of it (lower(email)). */
+  private columnOf(value: unknown): ResultColumn | undefined {
+    if (!isNode(value)) return undefined;
+    if (isNode(value.TypeCast)) return this.columnOf(value.TypeCast.arg);
+    if (isNode(value.FuncCall)) return listOf(value.FuncCall.args).map((arg) => this.columnOf(arg)).find((column) => column !== undefined);
+    return isNode(value.ColumnRef) ? this.referenced(value.ColumnRef) : undefined;
+  }
+
+  /** A column reference: its name, and its table from a qualifier (a table or its alias) or the statement's one table. */
+  private referenced(ref: Node): ResultColumn | undefined {
+    const names = listOf(ref.fields).flatMap((field) => (isNode(field) && isNode(field.String) && typeof field.String.sval === "string" ? [field.String.sval] : []));
+    const name = names.at(-1);
+    if (name === undefined) return undefined;
+    const qualifier = names.at(-2);
+    const aliased = names.length === 2 && qualifier !== undefined ? this.context.aliases.get(qualifier) : undefined;
+    const table = aliased ?? (qualifier !== undefined ? { table: qualifier, ...(names.length >= 3 ? { schema: names.at(-3) as string } : {}) } : this.context.table);
+    return columnNamed(name, table);
+  }
+
+  private update(node: Node): void {
+    this.assignments(node.targetList, relationOf(node.relation) ?? this.context.table);
+    this.visitAll(others(node, "targetList"));
+  }
+
+  /** `SET column = value` (UPDATE, ON CONFLICT DO UPDATE, MERGE), and `SET (a, b) = (x, y)` by position. */
+  private assignments(targets: unknown, relation: Relation | undefined): void {
+    for (const target of listOf(targets)) {
+      const resTarget = isNode(target) && isNode(target.ResTarget) ? target.ResTarget : undefined;
+      if (resTarget && typeof resTarget.name === "string") this.visit(assignedValue(resTarget.val), columnNamed(resTarget.name, relation));
+      else this.visit(target, undefined);
+    }
+  }
+
+  private insert(node: Node): void {
+    const relation = relationOf(node.relation) ?? this.context.table;
+    const select = isNode(node.selectStmt) && isNode(node.selectStmt.SelectStmt) ? node.selectStmt.SelectStmt : {};
+    this.insertedValues(select, this.written(node.cols, relation));
+    const conflict = isNode(node.onConflictClause) ? node.onConflictClause : {};
+    this.assignments(conflict.targetList, relation);
+    this.visitAll(others(conflict, "targetList"));
+    this.visitAll(others(node, "selectStmt", "onConflictClause"));
+  }
+
+  /** The column each written value goes to, by position: the column list's, or without one some column of the table. */
+  private written(cols: unknown, relation: Relation | undefined): (index: number) => ResultColumn | undefined {
+    const columns = insertColumns(cols, relation);
+    return columns.length > 0 ? (index) => columns[index] : () => anyColumnOf(relation);
+  }
+
+  /** The values an INSERT writes, by position: each VALUES row, or the select list of INSERT … SELECT. */
+  private insertedValues(select: Node, columnAt: (index: number) => ResultColumn | undefined): void {
+    for (const row of listOf(select.valuesLists)) {
+      const items = isNode(row) && isNode(row.List) ? listOf(row.List.items) : [];
+      items.forEach((item, index) => this.visit(item, columnAt(index)));
+    }
+    listOf(select.targetList).forEach((target, index) => this.visit(isNode(target) && isNode(target.ResTarget) ? target.ResTarget.val : target, columnAt(index)));
+    this.visitAll(others(select, "valuesLists", "targetList"));
+  }
+
+  /** MERGE: each WHEN clause's UPDATE SET as an UPDATE's, its INSERT's VALUES as an INSERT's. */
+  private merge(node: Node): void {
+    const relation = relationOf(node.relation) ?? this.context.table;
+    for (const clause of listOf(node.mergeWhenClauses)) {
+      const when = isNode(clause) && isNode(clause.MergeWhenClause) ? clause.MergeWhenClause : undefined;
+      if (!when) continue;
+      if (when.commandType === "CMD_INSERT") {
+        const columnAt = this.written(when.targetList, relation);
+        listOf(when.values).forEach((value, index) => this.visit(value, columnAt(index)));
+      } else {
+        this.assignments(when.targetList, relation);
+      }
+      this.visitAll(others(when, "targetList", "values"));
+    }
+    this.visitAll(others(node, "mergeWhenClauses"));
+  }
+
+  /** `PREPARE name AS query`: the query's constants as the query's own; its $n are not this statement's parameters. */
+  private prepare(node: Node): void {
+    this.found.constants.push(...valueColumns(node.query, this.prepared).constants);
+    this.visitAll(others(node, "query"));
+  }
+
+  /** `EXECUTE name(values)`: each value meets the column its $n stands for in the prepared statement; any column when the name is not known. */
+  private execute(node: Node): void {
+    const columns = typeof node.name === "string" ? this.prepared(node.name) : undefined;
+    listOf(node.params).forEach((param, index) => this.visit(param, columns ? columns.get(index + 1) : anyColumnOf(undefined)));
+    this.visitAll(others(node, "params"));
+  }
+}
