@@ -284,17 +284,17 @@ export function recordHash(unsealed: UnsealedRecord): string {
  * disappear); a value JSON cannot hold (a BigInt, a cycle) throws.
  */
 export function sealRecord(unsealed: Omit<UnsealedRecord, "data"> & { data: object }): EvidenceRecord {
-  return sealRecordLine(unsealed).record;
+  return sealRecordLine({ ...unsealed, data: JSON.parse(JSON.stringify(unsealed.data)) as object }).record;
 }
 
 /**
  * sealRecord, and the line the record is stored as, serializing it once (the
  * gateway does this for every statement): the line is the canonical text the
- * hash covers, with the hash added as the last member.
+ * hash covers, with the hash added as the last member. The record holds the
+ * caller's `data` as given; its line (and hash) what JSON makes of it.
  */
 export function sealRecordLine(unsealed: Omit<UnsealedRecord, "data"> & { data: object }): { record: EvidenceRecord; line: string } {
-  const data = JSON.parse(JSON.stringify(unsealed.data)) as Record<string, unknown>;
-  const record: UnsealedRecord = { ...unsealed, data };
+  const record = unsealed as UnsealedRecord;
   const canonical = canonicalJson(record);
   const hash = hashOf(canonical);
   return { record: { ...record, hash }, line: `${canonical.slice(0, -1)},"hash":${JSON.stringify(hash)}}\n` };
