@@ -3,7 +3,7 @@
 // tampered with the ways an attacker with write access to the store could:
 // each way must be named, with exit 1.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { cp, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EvidenceRecord } from "@portcullis/common/evidence/record";
@@ -123,6 +123,16 @@ describe("sessions audit", () => {
         await new SessionLedgers(() => undefined).append(ledgerTarget(path), ended(last.records, last.stored));
       },
       [/^problem: the ledger of agents\/report-bot-0, entry 000003\.json: it is not JSON$/],
+    ],
+    [
+      "an entry renamed to the last name an entry can have",
+      (path) => rename(ledgerPath(path, 3), ledgerPath(path, 999_999_999_999_999)),
+      [/^problem: the ledger of agents\/report-bot-0, entry 999999999999999\.json: it holds entry 3 \(renamed\?\)$/],
+    ],
+    [
+      "an object in the ledger's folder not named as an entry",
+      (path) => writeFile(join(path, PREFIX, "agents/report-bot-0/ledger/0000000000000000001.json"), "{}"),
+      [/^problem: the ledger of agents\/report-bot-0 holds 0000000000000000001\.json, which is not named as a ledger entry$/],
     ],
     [
       "a session and its ledger entry deleted, the ledger re-signed by another key",

@@ -54,6 +54,8 @@ interface PodObjects {
   /** Object names by session folder. */
   sessions: Map<string, string[]>;
   ledger: string[];
+  /** Objects in the ledger's folder that are not named as entries. */
+  foreign: string[];
 }
 
 export interface SessionAudit {
@@ -99,10 +101,10 @@ async function podObjects(reader: StoreReader, dir: string, podFilter: string | 
     if (parts.length !== 4) continue;
     const [namespace = "", pod = "", folder = "", name = ""] = parts;
     if (podFilter !== undefined && pod !== podFilter) continue;
-    const entry = pods.get(`${namespace}/${pod}`) ?? { namespace, pod, sessions: new Map<string, string[]>(), ledger: [] };
+    const entry = pods.get(`${namespace}/${pod}`) ?? { namespace, pod, sessions: new Map<string, string[]>(), ledger: [], foreign: [] };
     pods.set(`${namespace}/${pod}`, entry);
     if (folder === LEDGER_FOLDER) {
-      if (isLedgerEntryName(name)) entry.ledger.push(name);
+      (isLedgerEntryName(name) ? entry.ledger : entry.foreign).push(name);
     } else {
       entry.sessions.set(folder, [...(entry.sessions.get(folder) ?? []), name]);
     }
@@ -132,6 +134,7 @@ async function readLedger(reader: StoreReader, pod: PodObjects, trusted: Trusted
       previous = { seq: ledgerEntrySeq(name), bytes };
       continue;
     }
+    if (entry.seq !== ledgerEntrySeq(name)) problems.push(`${where}: it holds entry ${entry.seq} (renamed?)`);
     const follows = previous && { seq: previous.seq, hash: (entry.after === undefined ? previous.hash : previous.bytes) ?? "" };
     const problem = checkLedgerEntry(entry, follows, trusted.key);
     if (problem !== undefined) problems.push(`${where}: ${problem}`);
@@ -170,6 +173,7 @@ function unendedNotes(manifest: EvidenceManifest, scope: AuditScope): string[] {
 async function auditPod(reader: StoreReader, pod: PodObjects, trusted: TrustedKey, range: AuditScope, io: Io): Promise<PodAudit> {
   const problems: string[] = [];
   const ledger = await readLedger(reader, pod, trusted, problems);
+  for (const name of pod.foreign) problems.push(`the ledger of ${pod.namespace}/${pod.pod} holds ${name}, which is not named as a ledger entry`);
   const sessions: SessionAudit[] = [];
   for (const [session, objects] of [...pod.sessions.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     if (!startedInRange(session, range)) continue;

@@ -206,14 +206,14 @@ describe("the PostgreSQL gateway with real clients", () => {
         "DROP TABLE orders",
         "DROP TABLE customers",
         "UPDATE orders SET status = 'refused-1' WHERE id = 2",
-        "SELECT 'refusal-batch'; UPDATE orders SET status = 'refused-2' WHERE id = 2",
+        "SELECT current_user /* refusal-batch */; UPDATE orders SET status = 'refused-2' WHERE id = 2",
       ]) {
         const answer = await client.exchange([query(text)]);
         expect(answer.filter((m) => m.type === "E").map((m) => errorOf(m).code)).toEqual(["42501"]);
       }
       // A pipelined batch is decided as a whole: its allowed SELECT does not run either.
       const batch = await client.exchange([
-        parse({ text: "SELECT 'refusal-pipeline'" }),
+        parse({ text: "SELECT current_user /* refusal-pipeline */" }),
         bind({}),
         execute({}),
         parse({ text: "UPDATE orders SET status = 'refused-3' WHERE id = 3" }),
@@ -235,8 +235,8 @@ describe("the PostgreSQL gateway with real clients", () => {
     const refusals = records.filter((record) => record.type === "result").map((record) => [requestText(record.data.request), record.data.refused]);
     expect(refusals).toEqual([
       ["UPDATE orders SET status = 'refused-1' WHERE id = 2", expect.stringContaining("approvals need a cluster")],
-      ["SELECT 'refusal-batch'; UPDATE orders SET status = 'refused-2' WHERE id = 2", expect.stringContaining("approvals need a cluster")],
-      ["SELECT 'refusal-pipeline'", "not run: another statement of the same request was refused"],
+      ["SELECT current_user /* refusal-batch */; UPDATE orders SET status = 'refused-2' WHERE id = 2", expect.stringContaining("approvals need a cluster")],
+      ["SELECT current_user /* refusal-pipeline */", "not run: another statement of the same request was refused"],
       ["UPDATE orders SET status = 'refused-3' WHERE id = 3", expect.stringContaining("approvals need a cluster")],
     ]);
     expect(records.at(-1)?.data.counts).toEqual({ requests: 6, denied: 2, refused: 4, results: 4, errors: 4, approvals: 0 });
@@ -347,7 +347,7 @@ describe("the PostgreSQL gateway with real clients", () => {
         parse({ text: "SELECT email FROM customers WHERE id = 1" }),
         bind({ binary: true }),
         execute({}),
-        parse({ text: "SET application_name = 'after_withheld'" }),
+        parse({ text: "SET application_name = 'after_withheld' /* after-withheld */" }),
         bind({}),
         execute({}),
         sync(),
@@ -362,7 +362,7 @@ describe("the PostgreSQL gateway with real clients", () => {
     let result: EvidenceRecord | undefined;
     for (let attempt = 0; attempt < 50 && !result; attempt++) {
       const records = (await storedSessions(storeDir)).flat();
-      const request = records.find((record) => record.type === "request" && JSON.stringify(record.data).includes("after_withheld"));
+      const request = records.find((record) => record.type === "request" && JSON.stringify(record.data).includes("after-withheld"));
       result = request && records.find((record) => record.type === "result" && record.data.request === request.seq && record.session === request.session);
       if (!result) await new Promise((resolve) => setTimeout(resolve, 200));
     }

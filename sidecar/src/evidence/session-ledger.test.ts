@@ -82,6 +82,14 @@ describe("SessionLedgers", () => {
     expect(checkLedgerEntry(third as LedgerEntry, { seq: 2, hash: sha256Digest(JSON.stringify(edited)) }, createPublicKey(signingKey))).toBeUndefined();
   });
 
+  it("refuses to write a name its readers would not list, after an object planted at the last name", async () => {
+    const store = target();
+    const dir = join(root, `store-${cases}`, "evidence/agents/bot-0/ledger");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "999999999999999.json"), "junk");
+    await expect(new SessionLedgers(ignoreWarnings).append(store, ended(1))).rejects.toThrow(/cannot be continued: its last object is 999999999999999\.json, the last name an entry can have/);
+  });
+
   it.each([
     ["another key's entry", async (store: StoreTarget) => new SessionLedgers(ignoreWarnings).append({ ...store, signingKey: generateKeyPairSync("ed25519").privateKey }, ended(1)), /000001\.json: it is signed with another key than this store's/, 2],
     ["an object that is no entry", async (_store: StoreTarget, dir: string) => writeFile(join(dir, "000001.json"), "junk"), /000001\.json: it is not JSON/, 2],

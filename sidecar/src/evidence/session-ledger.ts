@@ -74,6 +74,8 @@ async function appendAfter(target: StoreTarget, prefix: string, tail: Tail, ende
     return tail;
   }
   const seq = (tail?.seq ?? 0) + 1;
+  // A name the ledger's readers would not list is never written: only an object planted at the last name gets here.
+  if (!isLedgerEntryName(ledgerEntryName(seq))) throw new Error(`the ledger ${target.store.location}/${prefix} cannot be continued: its last object is ${ledgerEntryName(seq - 1)}, the last name an entry can have`);
   const after = tail && "unusable" in tail ? { after: tail.unusable } : {};
   const entry = sealLedgerEntry({ seq, prev: tail?.hash ?? GENESIS_HASH, session: ended.session, records: ended.records, head: ended.head, end: ended.end, ...after }, target.signingKey);
   await target.store.put(prefix + ledgerEntryName(seq), Buffer.from(`${JSON.stringify(entry, null, 2)}\n`), LEDGER_CONTENT_TYPE);

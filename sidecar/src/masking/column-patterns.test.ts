@@ -56,6 +56,12 @@ const cases: [string, ResultColumn, boolean][] = [
   ["email", someColumn, true],
   ["orders.email", someColumn, true],
   ["hr.*.ssn", someColumn, true],
+  // A statement's column whose table it does not say for certain, and a table named without its schema.
+  ["customers.email", column("email", undefined, undefined), false],
+  ["customers.email", { ...column("email"), column: "email", anyTable: true }, true],
+  ["crm.customers.phone", { ...column("phone"), column: "phone", anyTable: true }, true],
+  ["crm.customers.email", column("email", "customers", "email"), true],
+  ["crm.orders.email", column("email", "customers", "email"), false],
 ];
 
 describe("compileColumnPattern", () => {

@@ -29,27 +29,19 @@ export function compileColumnPattern(pattern: string): ColumnMatcher {
   const schemaGlob = parts.length === 3 ? (parts[0] ?? "") : "*";
   return (column) => {
     if (column.anyColumn) return column.table === undefined || tableMatches(column.table, schemaGlob, tableGlob);
-    const origin = sourceOf(column);
+    if (column.anyTable) return globMatches(columnGlob, (column.column ?? column.name).toLowerCase());
     // Without a known origin only an all-wildcard qualifier can be satisfied: *.ssn still masks a computed ssn.
-    if (!origin) return tableGlob === "*" && schemaGlob === "*" && globMatches(columnGlob, column.name.toLowerCase());
-    return globMatches(schemaGlob, origin.schema) && globMatches(tableGlob, origin.table) && globMatches(columnGlob, origin.column);
+    if (column.table === undefined || column.column === undefined) return tableGlob === "*" && schemaGlob === "*" && globMatches(columnGlob, column.name.toLowerCase());
+    return tableMatches(column.table, schemaGlob, tableGlob) && globMatches(columnGlob, column.column.toLowerCase());
   };
 }
 
-function sourceOf(column: ResultColumn): { schema: string; table: string; column: string } | undefined {
-  if (column.table === undefined || column.column === undefined) return undefined;
-  return { ...splitTable(column.table), column: column.column.toLowerCase() };
-}
-
-function splitTable(table: string): { schema: string; table: string } {
+/** "schema.table", or a bare "table" (a statement's, which did not say its schema: it may be in any). */
+function tableMatches(table: string, schemaGlob: string, tableGlob: string): boolean {
   const qualified = table.toLowerCase();
   const dot = qualified.indexOf(".");
-  return { schema: dot < 0 ? "" : qualified.slice(0, dot), table: dot < 0 ? qualified : qualified.slice(dot + 1) };
-}
-
-function tableMatches(table: string, schemaGlob: string, tableGlob: string): boolean {
-  const split = splitTable(table);
-  return globMatches(schemaGlob, split.schema) && globMatches(tableGlob, split.table);
+  if (dot < 0) return globMatches(tableGlob, qualified);
+  return globMatches(schemaGlob, qualified.slice(0, dot)) && globMatches(tableGlob, qualified.slice(dot + 1));
 }
 
 /**

@@ -4,7 +4,7 @@
 export interface ResultColumn {
   /** The field name in the result (after any alias). */
   name: string;
-  /** "schema.table", when the column comes straight from a table. */
+  /** "schema.table", when the column comes straight from a table (for a value a statement carries, just "table" when it does not say the schema: any schema). */
   table?: string;
   /** The column's attname in that table. */
   column?: string;
@@ -17,6 +17,8 @@ export interface ResultColumn {
    * unknown too, so every rule that could name such a column applies.
    */
   anyColumn?: true;
+  /** Set for a value compared with or written to a column whose table the statement does not make certain: `column` of any table. */
+  anyTable?: true;
 }
 
 /**

@@ -202,9 +202,9 @@ export class PostgresGuard implements SessionGuard {
     return { ok: false, error };
   }
 
-  /** What the evidence records and a reviewer is shown of a statement; EXECUTE's arguments masked as the columns of what it runs. */
+  /** What the evidence records and a reviewer is shown of a statement. */
   private shown(entry: Checked): ShownStatement {
-    return shownStatement(entry.check, entry.classification, this.options.literals, (name) => this.sqlPrepared.parameterColumns(name));
+    return shownStatement(entry.check, entry.classification, this.options.literals);
   }
 
   private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun", shown = this.shown(entry)): Promise<EvidenceRecord> {

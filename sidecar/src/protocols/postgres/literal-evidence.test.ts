@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { compileMasking } from "../../masking/index.js";
-import type { ResultColumn } from "../../masking/result-columns.js";
 import { maskStatementLiterals, shownStatement } from "./literal-evidence.js";
 import { classifySql, initClassifier } from "./sql/classify.js";
+import { STANDARD_READING } from "./sql/sql-reading.js";
 
 const POLICY: BrokeredPolicy = {
   name: "pii",
@@ -30,27 +30,27 @@ const masked = (text: string): string => maskStatementLiterals(text, mask).text;
 describe("maskStatementLiterals", () => {
   it.each([
     ["a value compared with a masked column", "SELECT id FROM customers WHERE email = 'ada@example.com'", "SELECT id FROM customers WHERE email = '***'"],
-    ["either side, qualified", "SELECT 1 FROM customers c WHERE 'ada@example.com' = customers.email", "SELECT 1 FROM customers c WHERE '***' = customers.email"],
-    ["an IN list, through a cast", "SELECT 1 FROM customers WHERE phone IN ('555-0100', '555-0199'::text)", "SELECT 1 FROM customers WHERE phone IN ('***', '***'::text)"],
+    ["either side, qualified", "SELECT id FROM customers WHERE 'ada@example.com' = customers.email", "SELECT id FROM customers WHERE '***' = customers.email"],
+    ["an IN list, through a cast", "SELECT id FROM customers WHERE phone IN ('555-0100', '555-0199'::text)", "SELECT id FROM customers WHERE phone IN ('***', '***'::text)"],
     ["UPDATE … SET", "UPDATE customers SET email = 'new@example.com', note = 'hi' WHERE id = 7", "UPDATE customers SET email = '***', note = 'hi' WHERE id = 7"],
     ["INSERT … VALUES by position", "INSERT INTO customers (id, email, note) VALUES (1, 'a@b.example', 'x'), (2, 'c@d.example', 'y')", "INSERT INTO customers (id, email, note) VALUES (1, '***', 'x'), (2, '***', 'y')"],
     ["a detector over any literal", "SELECT * FROM orders WHERE note = 'ssn 123-45-6789 on file'", "SELECT * FROM orders WHERE note = 'ssn *** on file'"],
     ["a card number written as a number", "SELECT * FROM orders WHERE card = 4111111111111111", "SELECT * FROM orders WHERE card = '***'"],
-    ["a column another table's rule does not name", "SELECT 1 FROM staff WHERE email = 'boss@example.com'", "SELECT 1 FROM staff WHERE email = 'boss@example.com'"],
+    ["a column another table's rule does not name", "SELECT id FROM staff WHERE email = 'boss@example.com'", "SELECT id FROM staff WHERE email = 'boss@example.com'"],
     ["escapes and dollar quotes", "UPDATE customers SET email = E'o\\'neil@example.com', phone = $$555-0100$$", "UPDATE customers SET email = '***', phone = '***'"],
     ["a signed number", "SELECT * FROM orders WHERE card = -4111111111111111", "SELECT * FROM orders WHERE card = '-***'"],
-    ["through a table's alias", "SELECT 1 FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'ada@example.com'", "SELECT 1 FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = '***'"],
-    ["comments", "SELECT 1 /* ssn 536-22-8741 */ -- card 4111 1111 1111 1111\n", "SELECT 1 /* ssn *** */ -- card ***\n"],
-    ["the code of a DO block", "DO $$BEGIN RAISE NOTICE '536-22-8741'; END$$", "DO 'BEGIN RAISE NOTICE ''***''; END'"],
-    ["= ANY(ARRAY[…])", "SELECT 1 FROM customers WHERE email = ANY(ARRAY['a@b.example', 'c@d.example'])", "SELECT 1 FROM customers WHERE email = ANY(ARRAY['***', '***'])"],
-    ["a function of the column", "SELECT 1 FROM customers WHERE lower(email) = 'ada@example.com'", "SELECT 1 FROM customers WHERE lower(email) = '***'"],
-    ["a row comparison", "SELECT 1 FROM customers WHERE (email, note) = ('ada@example.com', 'n')", "SELECT 1 FROM customers WHERE (email, note) = ('***', 'n')"],
+    ["through a table's alias", "SELECT c.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'ada@example.com'", "SELECT c.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = '***'"],
+    ["comments", "SELECT id /* ssn 536-22-8741 */ -- card 4111 1111 1111 1111\n", "SELECT id /* ssn *** */ -- card ***\n"],
+    ["the code of a DO block", "DO $$BEGIN RAISE NOTICE '536-22-8741'; END$$", "DO '***'"],
+    ["= ANY(ARRAY[…])", "SELECT id FROM customers WHERE email = ANY(ARRAY['a@b.example', 'c@d.example'])", "SELECT id FROM customers WHERE email = ANY(ARRAY['***', '***'])"],
+    ["a function of the column", "SELECT id FROM customers WHERE lower(email) = 'ada@example.com'", "SELECT id FROM customers WHERE lower(email) = '***'"],
+    ["a row comparison", "SELECT id FROM customers WHERE (email, note) = ('ada@example.com', 'n')", "SELECT id FROM customers WHERE (email, note) = ('***', 'n')"],
     ["SET (a, b) = (…)", "UPDATE customers SET (note, email) = ('n', 'ada@example.com')", "UPDATE customers SET (note, email) = ('n', '***')"],
     ["ON CONFLICT DO UPDATE SET", "INSERT INTO customers (id, note) VALUES (1, 'n') ON CONFLICT (id) DO UPDATE SET email = 'ada@example.com'", "INSERT INTO customers (id, note) VALUES (1, 'n') ON CONFLICT (id) DO UPDATE SET email = '***'"],
     ["INSERT … SELECT by position", "INSERT INTO customers (id, email) SELECT 1, 'ada@example.com'", "INSERT INTO customers (id, email) SELECT 1, '***'"],
-    ["several statements", "SELECT 1 FROM customers WHERE email = 'a@b.example'; SELECT '123-45-6789'", "SELECT 1 FROM customers WHERE email = '***'; SELECT '***'"],
+    ["several statements", "SELECT id FROM customers WHERE email = 'a@b.example'; SELECT '123-45-6789'", "SELECT id FROM customers WHERE email = '***'; SELECT '***'"],
     ["the alias of UPDATE's table", "UPDATE customers AS c SET note = 'n' WHERE c.email = 'ada@example.com'", "UPDATE customers AS c SET note = 'n' WHERE c.email = '***'"],
-    ["CASE column WHEN …", "SELECT CASE email WHEN 'ada@example.com' THEN 1 ELSE 2 END FROM customers", "SELECT CASE email WHEN '***' THEN 1 ELSE 2 END FROM customers"],
+    ["CASE column WHEN …", "SELECT CASE email WHEN 'ada@example.com' THEN note ELSE name END FROM customers", "SELECT CASE email WHEN '***' THEN note ELSE name END FROM customers"],
     [
       "what CASE, COALESCE and GREATEST give to a masked column",
       "UPDATE customers SET email = CASE WHEN id = 1 THEN 'a@b.example' ELSE COALESCE(NULLIF('c@d.example', ''), GREATEST('e@f.example', email)) END",
@@ -68,26 +68,50 @@ describe("maskStatementLiterals", () => {
     ["MERGE's INSERT without a column list", "MERGE INTO customers c USING staging s ON c.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (7, 'a@b.example')", "MERGE INTO customers c USING staging s ON c.id = s.id WHEN NOT MATCHED THEN INSERT VALUES ('***', '***')"],
     // The bare pattern "phone" names a column of every table, so any table's unnamed column may be it.
     ["INSERT without a column list into another table", "INSERT INTO orders VALUES (7, 'x')", "INSERT INTO orders VALUES ('***', '***')"],
-    ["a PREPARE's constants", "PREPARE p AS SELECT 1 FROM customers WHERE email = 'ada@example.com' AND id = $1", "PREPARE p AS SELECT 1 FROM customers WHERE email = '***' AND id = $1"],
+    ["a PREPARE's constants", "PREPARE p AS SELECT id FROM customers WHERE email = 'ada@example.com' AND id = $1", "PREPARE p AS SELECT id FROM customers WHERE email = '***' AND id = $1"],
     ["EXECUTE of a name not known, whole", "EXECUTE p('ada@example.com', 7)", "EXECUTE p('***', '***')"],
   ])("masks %s", (_name, text, expected) => {
     expect(masked(text)).toBe(expected);
   });
 
-  it("masks EXECUTE's arguments as the columns of the statement PREPARE gave that name", () => {
-    // A PREPARE's own $n are not parameters of the statement that prepares.
-    expect(maskStatementLiterals("PREPARE p (int, text) AS UPDATE customers SET email = $2 WHERE id = $1", mask).parameterColumns.size).toBe(0);
-    const prepared = (name: string): ReadonlyMap<number, ResultColumn> | undefined => (name === "p" ? new Map([[2, { name: "email", table: "public.customers", column: "email", typeOid: 25, format: 0 as const }]]) : undefined);
-    expect(maskStatementLiterals("EXECUTE p(7, 'ada@example.com')", mask, prepared).text).toBe("EXECUTE p(7, '***')");
-    expect(maskStatementLiterals("EXECUTE q(7, 'ada@example.com')", mask, prepared).text).toBe("EXECUTE q('***', '***')");
+  // Forms the walk does not tie to the column: their values are masked as any column's, never shown.
+  it.each([
+    "UPDATE customers SET email = lower('ada@example.com') WHERE id = 1",
+    "INSERT INTO customers VALUES (1, lower('ada@example.com'))",
+    "EXECUTE q(lower('ada@example.com'))",
+    "SELECT customers.id FROM customers JOIN orders o ON o.cid = customers.id WHERE email = 'ada@example.com'",
+    "SELECT id FROM customers WHERE id IN (SELECT id FROM orders) AND email = 'ada@example.com'",
+    "DELETE FROM customers USING orders WHERE email = 'ada@example.com'",
+    "WITH c AS (SELECT email FROM customers) SELECT * FROM c WHERE email = 'ada@example.com'",
+    "SELECT id FROM customers WHERE email = 'ada@example.com' UNION SELECT id FROM orders",
+    "INSERT INTO customers (id, email) SELECT 1, 'x@example.com' UNION ALL SELECT 2, 'ada@example.com'",
+    "INSERT INTO customers (id, email) SELECT * FROM (VALUES (1, 'ada@example.com')) v",
+    "UPDATE customers SET email = v.e FROM (VALUES ('ada@example.com', 1)) v(e, id) WHERE customers.id = v.id",
+    "MERGE INTO customers c USING (SELECT 'ada@example.com' AS e) s ON c.email = s.e WHEN MATCHED THEN DELETE",
+    "SELECT id FROM customers WHERE email COLLATE \"C\" = 'ada@example.com'",
+    "SELECT id FROM customers WHERE 'ada@example.com' IN (email, phone)",
+    "SELECT id FROM customers WHERE email || '' = 'ada@example.com'",
+    "SELECT id FROM customers WHERE email IN (SELECT 'ada@example.com')",
+    "DO $$BEGIN UPDATE customers SET email = 'ada@example.com'; END$$",
+    "UPDATE customers SET email = 'ada@example.com' WHERE",
+  ])("hides the value in %s", (text) => {
+    expect(masked(text)).not.toContain("ada@example.com");
+    expect(JSON.stringify(shownStatement({ text, reading: STANDARD_READING }, classifySql(text), mask))).not.toContain("ada@example.com");
+  });
+
+  it("withholds text read with standard_conforming_strings off, whose strings end where the server says", () => {
+    const text = "UPDATE customers SET note = 'q\\' /*', email = 'bob@example.com' --*/";
+    const shown = shownStatement({ text, reading: { ...STANDARD_READING, standardConformingStrings: false } }, classifySql(text, { ...STANDARD_READING, standardConformingStrings: false }), mask);
+    expect(shown.text).toMatch(/^-- statement withheld \(\d+ bytes\): standard_conforming_strings is off$/);
+    expect(JSON.stringify(shown)).not.toContain("bob@example.com");
   });
 
   it("names the columns bound parameters stand for", () => {
     const { parameterColumns } = maskStatementLiterals("UPDATE customers SET email = $1 WHERE phone = $2 AND id = $3", mask);
     expect([...parameterColumns.entries()].map(([n, column]) => [n, column.table, column.name])).toEqual([
-      [1, "public.customers", "email"],
-      [2, "public.customers", "phone"],
-      [3, "public.customers", "id"],
+      [1, "customers", "email"],
+      [2, "customers", "phone"],
+      [3, "customers", "id"],
     ]);
   });
 
@@ -101,21 +125,21 @@ describe("maskStatementLiterals", () => {
       ],
     };
     const classification = classifySql(check.text);
-    expect(shownStatement(check, classification, mask)).toEqual({
+    expect(shownStatement({ ...check, reading: STANDARD_READING }, classification, mask)).toEqual({
       text: check.text,
       parameters: ["$1 = '***'", "$2 = 'card ***'", "$3 = (binary, 4 bytes)"],
       summary: "UPDATE customers SET email = $1, note = $2 WHERE id = $3 (writes customers)",
     });
-    expect(shownStatement(check, classification, undefined).parameters).toEqual(["$1 = 'ada@example.com'", "$2 = 'card 4111 1111 1111 1111'", "$3 = '\\x00000007' (binary)"]);
+    expect(shownStatement({ ...check, reading: STANDARD_READING }, classification, undefined).parameters).toEqual(["$1 = 'ada@example.com'", "$2 = 'card 4111 1111 1111 1111'", "$3 = '\\x00000007' (binary)"]);
   });
 
   it.each([
-    ["a comment", "SELECT 1 /* ssn 536-22-8741 */", "SELECT $1 /* ssn *** */"],
+    ["a comment", "SELECT id /* ssn 536-22-8741 */", "SELECT id /* ssn *** */"],
     ["EXECUTE's arguments", "EXECUTE p('ada@example.com')", "EXECUTE p('***')"],
-    ["text the parser rejects", "SELECT 'a' '536-22-8741'", /^unparseable: syntax error at or near "'\*\*\*'"/],
+    ["text the parser rejects", "SELECT 'a' '536-22-8741'", /^unparseable: syntax error at or near "\*\*\*"/],
   ])("shows the summary of %s masked", (_name, text, summary) => {
-    expect(shownStatement({ text }, classifySql(text), mask).summary).toMatch(summary);
-    expect(JSON.stringify(shownStatement({ text }, classifySql(text), mask))).not.toMatch(/536-22-8741|ada@example/);
+    expect(shownStatement({ text, reading: STANDARD_READING }, classifySql(text), mask).summary).toMatch(summary);
+    expect(JSON.stringify(shownStatement({ text, reading: STANDARD_READING }, classifySql(text), mask))).not.toMatch(/536-22-8741|ada@example/);
   });
 
   it("scans the string tokens of text the parser rejects, and withholds text it cannot scan", () => {
@@ -128,6 +152,6 @@ describe("maskStatementLiterals", () => {
   });
 
   it("keeps text whose byte offsets differ from its characters' in place", () => {
-    expect(masked("SELECT 'héllo', email FROM customers WHERE email = 'zoë@example.com'")).toBe("SELECT 'héllo', email FROM customers WHERE email = '***'");
+    expect(masked("SELECT email FROM customers WHERE note = 'héllo' AND email = 'zoë@example.com'")).toBe("SELECT email FROM customers WHERE note = 'héllo' AND email = '***'");
   });
 });

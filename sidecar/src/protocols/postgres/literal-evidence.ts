@@ -3,10 +3,12 @@
 // policies mask results — as the values of the column it is compared with or
 // written to (sql/value-columns.ts says which), and by the rules that scan
 // every value — and its bound parameters likewise, through the columns their
-// $n stand for; every other string, number and comment is scanned too.
-// Constants are found in PostgreSQL's own parse tree and replaced where its
-// scanner says their tokens are, so the rest of the text stays as sent.
-// Text that cannot be parsed has its string tokens scanned; text that cannot
+// $n stand for. A string or number tied to no column (in a function's
+// arguments, a subquery, a DO block, text the parser rejects) is masked by
+// every rule that names a column, as it could be any column's value: what the
+// walk does not follow is hidden, not shown. Comments are scanned. Constants
+// are found in PostgreSQL's own parse tree and replaced where its scanner says
+// their tokens are, so the rest of the text stays as sent. Text that cannot
 // even be scanned is withheld. Pure, apart from the parser.
 import { Buffer } from "node:buffer";
 import type { ResultColumn } from "../../masking/result-columns.js";
@@ -14,9 +16,12 @@ import { renderParameters } from "./parameters.js";
 import type { StatementCheck } from "./ports.js";
 import { type Classification, summarize } from "./sql/classify.js";
 import { parseStatements, scanTokens, type ScannedToken } from "./sql/parser.js";
-import { valueColumns, type Constant, type ParameterColumns, type PreparedColumns } from "./sql/value-columns.js";
+import { ANY_COLUMN, valueColumns, type Constant, type ParameterColumns } from "./sql/value-columns.js";
 
-/** Masks one value as the rules do for `column` (undefined: no column known); null makes it SQL NULL. */
+/**
+ * Masks one value as the rules do for the values of `column` (ANY_COLUMN: a value tied to no column, which any rule that
+ * names a column masks), or scans text that is no value (a comment) when `column` is undefined; null makes it SQL NULL.
+ */
 export type LiteralMasker = (value: string, column?: ResultColumn) => string | null;
 
 export interface MaskedStatement {
@@ -35,52 +40,54 @@ export interface ShownStatement {
 /**
  * What the evidence and a reviewer are shown of a statement: its text, bound values and summary, masked when `mask` is
  * given. The summary keeps comments and the constants of utility statements (EXECUTE's arguments): when masking changed
- * the text, it is made again from the masked text.
+ * the text, it is made again from the masked text. Text read with standard_conforming_strings off is withheld: its
+ * string tokens end where the server says, not where the scanner here would.
  */
-export function shownStatement(
-  check: Pick<StatementCheck, "text" | "parameters">,
-  classification: Classification,
-  mask: LiteralMasker | undefined,
-  prepared?: PreparedColumns,
-): ShownStatement {
+export function shownStatement(check: Pick<StatementCheck, "text" | "parameters" | "reading">, classification: Classification, mask: LiteralMasker | undefined): ShownStatement {
   const parameters = check.parameters?.length ? check.parameters : undefined;
   const summary = classification.ok ? classification.summary : `unparseable: ${classification.error}`;
   if (mask === undefined) return { text: check.text, ...(parameters ? { parameters: renderParameters(parameters) } : {}), summary };
-  const masked = maskStatementLiterals(check.text, mask, prepared);
+  const standard = check.reading.standardConformingStrings !== false;
+  const masked: MaskedStatement = standard ? maskStatementLiterals(check.text, mask) : { text: withheld(check.text, "standard_conforming_strings is off"), parameterColumns: new Map() };
   return {
     text: masked.text,
-    ...(parameters ? { parameters: renderParameters(parameters, (value, n) => mask(value, masked.parameterColumns.get(n))) } : {}),
-    summary: !classification.ok ? (mask(summary) ?? "unparseable") : masked.text === check.text ? summary : summarize(masked.text, classification.statements),
+    ...(parameters ? { parameters: renderParameters(parameters, (value, n) => mask(value, masked.parameterColumns.get(n) ?? ANY_COLUMN)) } : {}),
+    summary: !classification.ok || !standard ? maskedParserError(summary, mask) : masked.text === check.text ? summary : summarize(masked.text, classification.statements),
   };
 }
 
-/** The statement with its constants masked, and the columns of its parameters (`prepared`: those of the session's SQL prepared statements). */
-export function maskStatementLiterals(text: string, mask: LiteralMasker, prepared?: PreparedColumns): MaskedStatement {
+/** A parser error quotes the text near the error ("at or near \"…\""): the quote is masked as a value tied to no column. */
+function maskedParserError(message: string, mask: LiteralMasker): string {
+  return message.replace(/"((?:[^"]|"")*)"/g, (_quote, inner: string) => `"${mask(inner, ANY_COLUMN) ?? "NULL"}"`);
+}
+
+/** The statement with its constants masked, and the columns of its parameters. */
+export function maskStatementLiterals(text: string, mask: LiteralMasker): MaskedStatement {
   let tokens: ScannedToken[];
   try {
     tokens = scanTokens(text);
   } catch {
-    return { text: withheld(text), parameterColumns: new Map() };
+    return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
   }
   const constants: Constant[] = [];
   const parameterColumns = new Map<number, ResultColumn>();
   try {
     for (const statement of parseStatements(text)) {
-      const found = valueColumns(statement.node, prepared);
+      const found = valueColumns(statement.node);
       for (const constant of found.constants) constants.push(constant);
       for (const [n, column] of found.parameters) parameterColumns.set(n, column);
     }
   } catch (error) {
-    // Text the parser rejects keeps its tokens, each scanned below; a tree too deep to walk is not recorded at all.
-    if (error instanceof RangeError) return { text: withheld(text), parameterColumns: new Map() };
+    // Text the parser rejects keeps its tokens, each masked below as tied to no column; a tree too deep to walk is not recorded at all.
+    if (error instanceof RangeError) return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
     constants.length = 0;
     parameterColumns.clear();
   }
   return { text: maskTokens(text, tokens, constants, mask), parameterColumns };
 }
 
-function withheld(text: string): string {
-  return `-- statement withheld (${Buffer.byteLength(text)} bytes): its constants could not be found to mask them`;
+function withheld(text: string, why: string): string {
+  return `-- statement withheld (${Buffer.byteLength(text)} bytes): ${why}`;
 }
 
 const quoted = (value: string | null): string => (value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`);
@@ -93,11 +100,11 @@ function stringTokenValue(token: string): string | undefined {
   return quote ? (quote[1] ?? "").replaceAll("''", "'") : undefined;
 }
 
-const isNumberToken = (token: string): boolean => /^[0-9.]/.test(token);
+const isNumberToken = (token: string): boolean => /^\.?[0-9]/.test(token);
 
 /**
  * The text with each constant masked where its token is (a sign before a number goes with it), every other string
- * token and every comment scanned by the rules that scan every value.
+ * and number token masked as tied to no column, and every comment scanned by the rules that scan every value.
  */
 function maskTokens(text: string, tokens: readonly ScannedToken[], constants: readonly Constant[], mask: LiteralMasker): string {
   const bytes = Buffer.from(text, "utf8");
@@ -125,7 +132,7 @@ function maskBlanksAndComments(between: string, mask: LiteralMasker): string {
   return mask(between) ?? " /* masked */ ";
 }
 
-/** The token's replacement, or undefined when it is kept: a constant masked for its column, any string, number or comment scanned. */
+/** The token's replacement, or undefined when it is kept: a constant masked for its column, any other string or number as tied to no column, a comment scanned. */
 function maskedToken(token: string, constant: Constant | undefined, mask: LiteralMasker): string | undefined {
   if (token.startsWith("--") || token.startsWith("/*")) {
     const comment = mask(token);
@@ -133,6 +140,6 @@ function maskedToken(token: string, constant: Constant | undefined, mask: Litera
   }
   const value = constant?.value ?? stringTokenValue(token) ?? (isNumberToken(token) ? token : undefined);
   if (value === undefined) return undefined;
-  const masked = mask(value, constant?.column);
+  const masked = mask(value, constant?.column ?? ANY_COLUMN);
   return masked === value ? undefined : quoted(masked);
 }

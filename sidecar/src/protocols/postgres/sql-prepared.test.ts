@@ -31,21 +31,6 @@ describe("SqlPreparedStatements", () => {
     expect(judge(session, "EXECUTE wipe")).toMatchObject({ command: "DELETE", hasWhere: false, tablesWritten: ["orders"], dangerous: [] });
   });
 
-  it("knows which column each $n of a prepared statement stands for, once the server prepared it, until DEALLOCATE", () => {
-    const session = new SqlPreparedStatements();
-    const columnsOf = (name: string): unknown[] => [...(session.parameterColumns(name) ?? []).entries()].map(([n, column]) => [n, column.table, column.column]);
-    const { statements, uses } = classified("PREPARE by_email (int, text) AS UPDATE customers SET email = $2 WHERE id = $1");
-    session.sending("1", statements, uses);
-    expect(session.parameterColumns("by_email")).toBeUndefined();
-    session.ran("1", true);
-    expect(columnsOf("by_email")).toEqual([
-      [2, "public.customers", "email"],
-      [1, "public.customers", "id"],
-    ]);
-    prepared(session, "2", "DEALLOCATE by_email");
-    expect(session.parameterColumns("by_email")).toBeUndefined();
-  });
-
   it("adds what EXECUTE's own arguments call and read", () => {
     const session = new SqlPreparedStatements();
     prepared(session, "1", "PREPARE echo(text) AS SELECT $1");

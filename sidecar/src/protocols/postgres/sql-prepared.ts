@@ -2,8 +2,7 @@
 // remembered with its statement's facts once the server has run it, and an
 // EXECUTE of that name is judged as that statement (an EXECUTE of a prepared
 // SELECT is a read, of a prepared unbounded DELETE an unbounded DELETE), with
-// what its own arguments call and read added, and the evidence masks each of
-// its arguments as the column its $n stands for. DEALLOCATE and DISCARD ALL forget
+// what its own arguments call and read added. DEALLOCATE and DISCARD ALL forget
 // at once, before the server confirms, in the order of the statements sent, and
 // cancel a PREPARE of that name still on its way: forgetting early only makes
 // an EXECUTE judged more strictly. An EXECUTE of a name the gateway never saw
@@ -11,7 +10,6 @@
 // covers).
 import type { SqlFacts } from "@portcullis/common/policy/cel";
 import type { PreparedUse } from "./sql/prepared-uses.js";
-import type { ParameterColumns } from "./sql/value-columns.js";
 
 const PREPARE_TAG = "prepare";
 const EXECUTE_TAG = "execute-prepared";
@@ -20,22 +18,16 @@ const MAX_PREPARED = 1000;
 
 const union = (...lists: ReadonlyArray<readonly string[]>): string[] => [...new Set(lists.flat())];
 
-/** What the session knows of a prepared name: the facts of its statement, and the columns its $n stand for. */
-interface Prepared {
-  facts: SqlFacts;
-  parameterColumns: ParameterColumns;
-}
-
 export class SqlPreparedStatements {
-  private readonly prepared = new Map<string, Prepared>();
+  private readonly prepared = new Map<string, SqlFacts>();
   /** PREPAREs sent and not yet answered, by the evidence id of their query. */
-  private readonly pending = new Map<string, Map<string, Prepared>>();
+  private readonly pending = new Map<string, Map<string, SqlFacts>>();
 
   /** The facts to judge each statement by: EXECUTE of a known name as what it runs, plus its arguments. */
   judged(statements: readonly SqlFacts[], uses: readonly (PreparedUse | undefined)[]): SqlFacts[] {
     return statements.map((facts, index) => {
       const use = uses[index];
-      const runs = use && "executes" in use ? this.prepared.get(use.executes)?.facts : undefined;
+      const runs = use && "executes" in use ? this.prepared.get(use.executes) : undefined;
       if (!runs) return facts;
       return {
         ...runs,
@@ -54,8 +46,8 @@ export class SqlPreparedStatements {
       const facts = statements[index];
       if (!use) return;
       if ("prepares" in use && facts) {
-        const waiting = this.pending.get(id) ?? new Map<string, Prepared>();
-        waiting.set(use.prepares, { facts, parameterColumns: use.parameterColumns });
+        const waiting = this.pending.get(id) ?? new Map<string, SqlFacts>();
+        waiting.set(use.prepares, facts);
         this.pending.set(id, waiting);
       } else if ("deallocates" in use) {
         this.prepared.delete(use.deallocates);
@@ -71,20 +63,15 @@ export class SqlPreparedStatements {
   ran(id: string, ok: boolean): void {
     const waiting = this.pending.get(id);
     this.pending.delete(id);
-    if (ok) for (const [name, prepared] of waiting ?? []) this.remember(name, prepared);
+    if (ok) for (const [name, facts] of waiting ?? []) this.remember(name, facts);
   }
 
-  /** The columns the $n of the statement prepared as `name` stand for; undefined while it is not known to be prepared. */
-  parameterColumns(name: string): ParameterColumns | undefined {
-    return this.prepared.get(name)?.parameterColumns;
-  }
-
-  private remember(name: string, { facts, parameterColumns }: Prepared): void {
+  private remember(name: string, facts: SqlFacts): void {
     this.prepared.delete(name);
     if (this.prepared.size >= MAX_PREPARED) {
       const oldest = this.prepared.keys().next().value;
       if (oldest !== undefined) this.prepared.delete(oldest);
     }
-    this.prepared.set(name, { facts: { ...facts, dangerous: facts.dangerous.filter((tag) => tag !== PREPARE_TAG) }, parameterColumns });
+    this.prepared.set(name, { ...facts, dangerous: facts.dangerous.filter((tag) => tag !== PREPARE_TAG) });
   }
 }

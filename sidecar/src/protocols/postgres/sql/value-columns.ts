@@ -4,12 +4,14 @@
 // (…)`, `email = ANY(ARRAY[…])`, `(email, …) = ('…', …)`, `CASE email WHEN
 // '…'`, `SET email = '…'` (also through CASE, COALESCE, GREATEST and LEAST),
 // `SET (…, email) = (…, '…')`, `INSERT … (email) VALUES ('…')` or `SELECT
-// '…'`, `ON CONFLICT … DO UPDATE SET`, MERGE's UPDATE SET and INSERT, and the
-// arguments of EXECUTE through the statement PREPARE gave that name. A value
-// written where the statement does not say which column it goes to (INSERT
-// without a column list, EXECUTE of a name not known) meets "any column" of
-// its table. The evidence masks each value as the values of its column are
-// masked (literal-evidence.ts). Pure.
+// '…'`, `ON CONFLICT … DO UPDATE SET`, MERGE's UPDATE SET and INSERT. The
+// evidence masks each value as the values of its column are masked
+// (literal-evidence.ts), and a value this walk does not tie to a column as
+// if it could be any column's: so what it does not follow is masked, not
+// shown. A column whose table the statement does not make certain (an
+// unqualified column where it names several tables, a qualifier that is a
+// subquery's or a CTE's name) may be that column of any table, and a table
+// named without its schema may be in any schema. Pure.
 import type { ResultColumn } from "../../../masking/result-columns.js";
 
 /** A constant of the statement: where its token starts, its value as text, and the column it meets. */
@@ -23,8 +25,8 @@ export interface Constant {
 /** The columns the $n of a statement stand for. */
 export type ParameterColumns = ReadonlyMap<number, ResultColumn>;
 
-/** The parameter columns of the statement a SQL prepared statement's name stands for, or undefined when it is not known. */
-export type PreparedColumns = (name: string) => ParameterColumns | undefined;
+/** A value the walk ties to no column: it may be any column of any table. */
+export const ANY_COLUMN: ResultColumn = { name: "?", typeOid: 25, format: 0, anyColumn: true };
 
 export interface ValueColumns {
   constants: Constant[];
@@ -36,15 +38,10 @@ const isNode = (value: unknown): value is Node => value !== null && typeof value
 const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 /** The constants of a statement's tree with the columns they meet, and the columns of its parameters. */
-export function valueColumns(statement: unknown, prepared: PreparedColumns = () => undefined): ValueColumns {
+export function valueColumns(statement: unknown): ValueColumns {
   const found: ValueColumns = { constants: [], parameters: new Map() };
-  new ValueWalk(found, tableContext(statement), prepared).visit(statement, undefined);
+  new ValueWalk(found, tableContext(statement)).visit(statement, undefined);
   return found;
-}
-
-/** The columns the parameters of `PREPARE name AS query` stand for, from the PrepareStmt's query. */
-export function preparedParameterColumns(query: unknown): ParameterColumns {
-  return valueColumns(query).parameters;
 }
 
 interface Relation {
@@ -57,42 +54,56 @@ function relationOf(node: unknown): Relation | undefined {
   return { table: node.relname, ...(typeof node.schemaname === "string" ? { schema: node.schemaname } : {}) };
 }
 
-const tableName = (relation: Relation): string => `${relation.schema ?? "public"}.${relation.table}`;
+/** "schema.table", or the bare table name when the statement does not say its schema (it may be in any). */
+const tableName = (relation: Relation): string => (relation.schema === undefined ? relation.table : `${relation.schema}.${relation.table}`);
 
-/** The tables a statement names: the one its unqualified columns belong to when it names exactly one, and its aliases. */
+/** The tables a statement names: the one its unqualified columns belong to when it names exactly one, and the names its tables go by. */
 interface TableContext {
   table?: Relation;
-  aliases: ReadonlyMap<string, Relation>;
+  /** A table by its alias, or by its own name. */
+  names: ReadonlyMap<string, Relation>;
 }
 
 function tableContext(node: unknown): TableContext {
-  const aliases = new Map<string, Relation>();
-  const found: Relation[] = [];
+  const found: Array<{ relation: Relation; alias?: string }> = [];
+  const ctes = new Set<string>();
   const walk = (value: unknown): void => {
     if (Array.isArray(value)) value.forEach(walk);
     else if (isNode(value)) {
+      if (isNode(value.CommonTableExpr) && typeof value.CommonTableExpr.ctename === "string") ctes.add(value.CommonTableExpr.ctename);
       // A FROM item is a RangeVar node; the target of UPDATE, INSERT, DELETE and MERGE is a bare one under "relation".
       for (const rangeVar of [value.RangeVar, value.relation]) {
         const relation = relationOf(rangeVar);
         if (!relation || !isNode(rangeVar)) continue;
-        found.push(relation);
-        if (isNode(rangeVar.alias) && typeof rangeVar.alias.aliasname === "string") aliases.set(rangeVar.alias.aliasname, relation);
+        const alias = isNode(rangeVar.alias) && typeof rangeVar.alias.aliasname === "string" ? rangeVar.alias.aliasname : undefined;
+        found.push({ relation, ...(alias !== undefined ? { alias } : {}) });
       }
       for (const child of Object.values(value)) walk(child);
     }
   };
   walk(node);
-  const tables = new Set(found.map(tableName));
-  return { ...(tables.size === 1 && found[0] ? { table: found[0] } : {}), aliases };
+  // A CTE's name in FROM is no table: its columns may be any table's.
+  const tables = found.filter(({ relation }) => relation.schema !== undefined || !ctes.has(relation.table));
+  // A name two different tables go by says neither.
+  const names = new Map<string, Relation | undefined>();
+  const name = (key: string, relation: Relation): void => {
+    const known = names.get(key);
+    names.set(key, names.has(key) && (known === undefined || tableName(known) !== tableName(relation)) ? undefined : relation);
+  };
+  for (const { relation, alias } of tables) name(alias ?? relation.table, relation);
+  const distinct = new Set(tables.map(({ relation }) => tableName(relation)));
+  const only = distinct.size === 1 && tables.length === found.length ? tables[0]?.relation : undefined;
+  return { ...(only ? { table: only } : {}), names: new Map([...names].flatMap(([key, relation]) => (relation ? [[key, relation] as const] : []))) };
 }
 
+/** A column of `relation`; without one, the column of that name in any table. */
 function columnNamed(name: string, relation: Relation | undefined): ResultColumn {
-  return { name, ...(relation ? { table: tableName(relation), column: name } : {}), typeOid: 25, format: 0 };
+  return { name, ...(relation ? { table: tableName(relation), column: name } : { column: name, anyTable: true as const }), typeOid: 25, format: 0 };
 }
 
 /** Some column of `relation` (of any table when it is not known): where a statement writes without naming the column. */
 function anyColumnOf(relation: Relation | undefined): ResultColumn {
-  return { name: "?", ...(relation ? { table: tableName(relation) } : {}), typeOid: 25, format: 0, anyColumn: true };
+  return relation ? { ...ANY_COLUMN, table: tableName(relation) } : ANY_COLUMN;
 }
 
 /** A constant's value as text: a string, a number (an integer 0 is an empty ival), or undefined for NULL and booleans. */
@@ -137,7 +148,6 @@ class ValueWalk {
   constructor(
     private readonly found: ValueColumns,
     private readonly context: TableContext,
-    private readonly prepared: PreparedColumns,
   ) {}
 
   visit(value: unknown, column: ResultColumn | undefined): void {
@@ -159,13 +169,12 @@ class ValueWalk {
     this.visitAll(Object.values(value));
   }
 
-  /** Statements that write to columns, or prepare and execute: true when `value` is one and was visited. */
+  /** Statements that write to columns, or prepare: true when `value` is one and was visited. */
   private statement(value: Node): boolean {
     if (isNode(value.UpdateStmt)) this.update(value.UpdateStmt);
     else if (isNode(value.InsertStmt)) this.insert(value.InsertStmt);
     else if (isNode(value.MergeStmt)) this.merge(value.MergeStmt);
     else if (isNode(value.PrepareStmt)) this.prepare(value.PrepareStmt);
-    else if (isNode(value.ExecuteStmt)) this.execute(value.ExecuteStmt);
     else return false;
     return true;
   }
@@ -224,9 +233,10 @@ class ValueWalk {
     const name = names.at(-1);
     if (name === undefined) return undefined;
     const qualifier = names.at(-2);
-    const aliased = names.length === 2 && qualifier !== undefined ? this.context.aliases.get(qualifier) : undefined;
-    const table = aliased ?? (qualifier !== undefined ? { table: qualifier, ...(names.length >= 3 ? { schema: names.at(-3) as string } : {}) } : this.context.table);
-    return columnNamed(name, table);
+    if (qualifier === undefined) return columnNamed(name, this.context.table);
+    // schema.table.column says it all; table.column only when table is one the statement names (not a subquery's alias).
+    if (names.length >= 3) return columnNamed(name, { table: qualifier, schema: names.at(-3) as string });
+    return columnNamed(name, this.context.names.get(qualifier));
   }
 
   private update(node: Node): void {
@@ -288,14 +298,7 @@ class ValueWalk {
 
   /** `PREPARE name AS query`: the query's constants as the query's own; its $n are not this statement's parameters. */
   private prepare(node: Node): void {
-    this.found.constants.push(...valueColumns(node.query, this.prepared).constants);
+    for (const constant of valueColumns(node.query).constants) this.found.constants.push(constant);
     this.visitAll(others(node, "query"));
-  }
-
-  /** `EXECUTE name(values)`: each value meets the column its $n stands for in the prepared statement; any column when the name is not known. */
-  private execute(node: Node): void {
-    const columns = typeof node.name === "string" ? this.prepared(node.name) : undefined;
-    listOf(node.params).forEach((param, index) => this.visit(param, columns ? columns.get(index + 1) : anyColumnOf(undefined)));
-    this.visitAll(others(node, "params"));
   }
 }
