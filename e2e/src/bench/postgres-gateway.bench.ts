@@ -93,6 +93,8 @@ interface Sample {
   /** CPU clock ticks the target's process spent, when it has one. */
   ticks?: number;
   statements: number;
+  /** How long the gateway's spool took to drain after pgbench ended. */
+  drainMs?: number;
 }
 
 /** A component the bench needs is missing: the message says how to install it. */
@@ -167,9 +169,11 @@ async function measure(pg: RunningPostgres, target: Target, measurement: Measure
   if (measurement.key === "write") await resetWriteTables(pg);
   const before = target.pid === undefined ? 0 : processTicks(target.pid);
   const result = await pgbench(pg, target, measurement);
+  const ended = Date.now();
   if (target.spoolDir !== undefined) await spoolDrained(target.spoolDir);
   const statements = result.transactions * measurement.statementsPerTransaction;
-  return { run: result, statements, ...(target.pid === undefined ? {} : { ticks: processTicks(target.pid) - before }) };
+  const drained = target.spoolDir === undefined ? {} : { drainMs: Date.now() - ended };
+  return { run: result, statements, ...drained, ...(target.pid === undefined ? {} : { ticks: processTicks(target.pid) - before }) };
 }
 
 /** The allow-rule gateway: one rule that lets pgbench's statements through, everything else denied by default. */
@@ -260,10 +264,22 @@ function storedEvidence(storeDir: string): string {
   return `${chunks.length} gzipped chunks, ${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** The warnings and errors a gateway logged, each message once with its count: a stall or a failed upload shows here. */
+function loggedProblems(gateway: StartedGateway): string[] {
+  const counts = new Map<string, number>();
+  for (const line of gateway.sidecar.logs()) {
+    if (line.level !== "warn" && line.level !== "error") continue;
+    const text = `${String(line.level)}: ${String(line.message)}${line.error === undefined ? "" : ` (${JSON.stringify(line.error)})`}`;
+    counts.set(text, (counts.get(text) ?? 0) + 1);
+  }
+  return [...counts].map(([text, count]) => `${gateway.target.name} logged ${count}× ${text}`);
+}
+
 function estimateSeconds(): number {
-  // Each run: its duration plus about a second of connecting, parsing and draining; setup and warm-up about a minute.
-  const warmup = 4 * 3 * (WARMUP_SECONDS + 1);
-  return ROUNDS * MEASUREMENTS.length * 4 * (SECONDS + 1) + warmup + 40 + 2 * SETTLE_MS / 1000;
+  // Each run: its duration plus about half a second of connecting and draining (measured); start-up about 20 s.
+  const runs = ROUNDS * MEASUREMENTS.length * 4;
+  const warmups = 4 * LOADS.length;
+  return runs * (SECONDS + 0.5) + warmups * (WARMUP_SECONDS + 0.5) + 20 + 2 * SETTLE_MS / 1000;
 }
 
 function summarize(name: string, samples: Map<string, Sample[]>): TargetFigures {
@@ -283,7 +299,9 @@ function summarize(name: string, samples: Map<string, Sample[]>): TargetFigures 
 function progress(target: Target, measurement: Measurement, sample: Sample): string {
   const cpu = sample.ticks === undefined ? "" : `, ${cpuMicrosPerStatement(sample.ticks, CLOCK_TICKS, sample.statements).toFixed(1)} µs CPU/stmt`;
   const figure = measurement.key === "latency" ? `${(sample.run.latencyMs * 1000).toFixed(0)} µs` : `${sample.run.tps.toFixed(0)} tps`;
-  return `${target.name} ${figure}${cpu}`;
+  // A slow drain means the gateway was still storing evidence after pgbench stopped.
+  const drain = (sample.drainMs ?? 0) >= 1000 ? `, spool drained in ${(sample.drainMs as number / 1000).toFixed(1)} s` : "";
+  return `${target.name} ${figure}${cpu}${drain}`;
 }
 
 async function benchmark(pg: RunningPostgres, pgbouncerVersion: string): Promise<void> {
@@ -337,6 +355,7 @@ async function benchmark(pg: RunningPostgres, pgbouncerVersion: string): Promise
     console.log(`\n${targetsTable(evaluateTargets(figures))}\n`);
     console.log(memoryLines(figures.gateways));
     console.log(`evidence the full-policy gateway stored: ${storedEvidence(storeDir)}`);
+    for (const line of running.flatMap(loggedProblems)) console.log(line);
     if (PROFILE_DIR) console.log(`CPU profiles (postgres-gateway-allow-*, postgres-gateway-full-*) are written to ${PROFILE_DIR} as the gateways stop`);
   } finally {
     for (const gateway of running) await gateway.sidecar.stop();
@@ -348,7 +367,7 @@ async function benchmark(pg: RunningPostgres, pgbouncerVersion: string): Promise
 async function main(): Promise<void> {
   const pgbouncerVersion = checkComponents();
   const estimate = estimateSeconds();
-  console.log(`make bench: direct, pgbouncer, the gateway with an allow rule and with the full example policy; ${ROUNDS} round(s) × ${MEASUREMENTS.length} measurements × 4 targets × ${SECONDS} s: about ${Math.ceil(estimate / 60)} min`);
+  console.log(`make bench: direct, pgbouncer, the gateway with an allow rule and with the full example policy; ${ROUNDS} round(s) × ${MEASUREMENTS.length} measurements × 4 targets × ${SECONDS} s: about ${Math.max(1, Math.round(estimate / 60))} min`);
   // Bounded whatever happens: a hung run ends the bench (postgres and pgbouncer go with it, by their parent-death signal).
   const watchdog = setTimeout(() => {
     console.error(`the bench did not finish within ${Math.round((2 * estimate + 180) / 60)} min; stopping`);
