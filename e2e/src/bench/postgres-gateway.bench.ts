@@ -1,76 +1,393 @@
-// Measures the PostgreSQL gateway's hot path against a direct connection to
-// the same server in the same run: pgbench select-only (-S) through each, in
-// simple and prepared mode, and prints transactions per second and the ratio,
-// and the latency a single client sees each way.
-// Run with `make bench`; it is not part of `make test` (numbers are reported,
-// not asserted).
-import { execFile } from "node:child_process";
+// `make bench`: the PostgreSQL gateway against PostgreSQL itself and against
+// pgbouncer (Debian's, session pooling, SCRAM like the server), in one run.
+// Four targets — direct, pgbouncer, the gateway with an allow rule, the
+// gateway with the full example policy (rules, column masking and detectors
+// over results, evidence recorded to a store) — each measured with pgbench
+// -S at -c8 in simple and prepared mode, the default TPC-B-like script (the
+// write mix) at -c8, and -S at -c1 for latency; BENCH_ROUNDS interleaved
+// rounds (each measurement runs every target, the order rotating between
+// rounds) of BENCH_SECONDS per run, after an uncounted warm-up. It reads the
+// CPU time the gateways and pgbouncer spend per statement from /proc, each
+// gateway's resident memory idle and after the load, and prints the means,
+// the ratios to pgbouncer and the targets met or missed. Before measuring it
+// checks on each gateway that a DROP is denied and that masked values are
+// masked (full policy) or clear (allow rule); a failed check or a missing
+// component exits 1, a missed target does not. BENCH_PROFILE_DIR=DIR writes
+// a CPU profile per gateway. Not part of `make test`.
+import { execFile, execFileSync, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { freePort } from "../controlplane/processes.js";
+import { databaseManifests } from "../gateway/database-manifests.js";
+import { filesystemStoreManifests } from "../gateway/filesystem-evidence.js";
+import { SIDECAR_MAIN, startSidecar, type SidecarProcess } from "../gateway/sidecar-process.js";
+import { PGBOUNCER, startPgbouncer } from "../postgres/pgbouncer.js";
+import { locatePostgresBinaries } from "../postgres/binaries.js";
 import { startPostgres, type RunningPostgres } from "../postgres/server.js";
-import { startSidecar } from "../gateway/sidecar-process.js";
+import {
+  LOADS,
+  cpuMicrosPerStatement,
+  cpuTicks,
+  evaluateTargets,
+  figuresTable,
+  mean,
+  memoryLines,
+  parsePgbench,
+  residentMiB,
+  rotate,
+  targetsTable,
+  type BenchFigures,
+  type GatewayFigures,
+  type Load,
+  type PgbenchRun,
+  type TargetFigures,
+} from "./bench-report.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
-const MODES = (process.env.BENCH_MODES ?? "simple,prepared").split(",");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const CLIENTS = 8;
+const SCALE = 10;
+/** BEGIN, UPDATE, SELECT, UPDATE, UPDATE, INSERT, END: pgbench's builtin tpcb-like script (`pgbench --show-script=tpcb-like`). */
+const WRITE_MIX_STATEMENTS = 7;
+/** Before the idle reading and after the load: time for start-up work, timers and collections to settle. */
+const SETTLE_MS = 3000;
+/** What each gateway is held to (the limits both share are in bench-report.ts): CPU µs per statement, throughput as a share of pgbouncer's. */
+const LIMITS = { allow: { cpuUs: 40, tpsRatio: 1.0 }, full: { cpuUs: 60, tpsRatio: 0.8 } } as const;
+/** Seconds of each -c8 load through each target before the rounds, not counted: JIT, caches and pools warm up. */
+const WARMUP_SECONDS = 1;
+/** What the masking pre-checks look for: a column the full policy masks, and a value its detectors find. */
+const MASKED_FILLER = "bench-filler-secret";
+const DETECTED_EMAIL = "ada@example.com";
 
-interface PgbenchResult {
-  tps: number;
-  latencyMs: number;
+/** A place pgbench connects to; the gateways and pgbouncer also name the process whose CPU they spend. */
+interface Target {
+  name: string;
+  port: number;
+  pid?: number;
+  /** The gateway's spool: a run ends once the evidence of its sessions is out of it. */
+  spoolDir?: string;
 }
 
-async function pgbench(pg: RunningPostgres, port: number, mode: string, clients: number): Promise<PgbenchResult> {
-  const { stdout } = await run(
-    "pgbench",
-    ["-n", "-S", "-M", mode, "-c", String(clients), "-j", String(Math.min(clients, 2)), "-T", String(SECONDS), "-h", "127.0.0.1", "-p", String(port), "-U", pg.users.scram.username, pg.database],
-    { env: { ...pg.clientEnv(pg.users.scram), PGSSLMODE: "disable" }, maxBuffer: 16 * 1024 * 1024 },
-  );
-  const tps = /tps = ([\d.]+)/.exec(stdout)?.[1];
-  const latency = /latency average = ([\d.]+) ms/.exec(stdout)?.[1];
-  if (!tps || !latency) throw new Error(`pgbench printed no tps or latency:\n${stdout}`);
-  return { tps: Number(tps), latencyMs: Number(latency) };
+interface Measurement {
+  key: Load | "latency";
+  describe: string;
+  args: string[];
+  clients: number;
+  statementsPerTransaction: number;
 }
 
-/** Throughput with CLIENTS clients, and the latency one client sees, directly and through the gateway. */
-async function compare(pg: RunningPostgres, gatewayPort: number, mode: string): Promise<void> {
-  const direct = await pgbench(pg, pg.port, mode, CLIENTS);
-  const through = await pgbench(pg, gatewayPort, mode, CLIENTS);
-  const alone = await pgbench(pg, pg.port, mode, 1);
-  const aloneThrough = await pgbench(pg, gatewayPort, mode, 1);
-  const micros = (result: PgbenchResult): string => `${(result.latencyMs * 1000).toFixed(0).padStart(4)} µs`;
-  console.log(
-    `${mode.padEnd(9)} direct ${direct.tps.toFixed(0).padStart(7)} tps   gateway ${through.tps.toFixed(0).padStart(7)} tps   ratio ${(through.tps / direct.tps).toFixed(2)}` +
-      `   | one client: direct ${micros(alone)}   gateway ${micros(aloneThrough)}   added ${((aloneThrough.latencyMs - alone.latencyMs) * 1000).toFixed(0)} µs`,
-  );
+const MEASUREMENTS: Measurement[] = [
+  { key: "simple", describe: `-S -M simple -c${CLIENTS}`, args: ["-S", "-M", "simple"], clients: CLIENTS, statementsPerTransaction: 1 },
+  { key: "prepared", describe: `-S -M prepared -c${CLIENTS}`, args: ["-S", "-M", "prepared"], clients: CLIENTS, statementsPerTransaction: 1 },
+  { key: "write", describe: `tpcb-like -M simple -c${CLIENTS}`, args: ["-M", "simple"], clients: CLIENTS, statementsPerTransaction: WRITE_MIX_STATEMENTS },
+  { key: "latency", describe: "-S -M simple -c1", args: ["-S", "-M", "simple"], clients: 1, statementsPerTransaction: 1 },
+];
+
+interface Sample {
+  run: PgbenchRun;
+  /** CPU clock ticks the target's process spent, when it has one. */
+  ticks?: number;
+  statements: number;
+  /** How long the gateway's spool took to drain after pgbench ended. */
+  drainMs?: number;
 }
 
-async function main(): Promise<void> {
-  const pg = await startPostgres({ tls: false });
-  const listener = await freePort();
+/** A component the bench needs is missing: the message says how to install it. */
+class MissingComponent extends Error {
+  override readonly name = "MissingComponent";
+}
+
+/** A pre-check failed: the gateways do not enforce what they would be measured enforcing. */
+class PrecheckFailure extends Error {
+  override readonly name = "PrecheckFailure";
+}
+
+/** The gateways this process started, for the watchdog: unlike postgres and pgbouncer they have no parent-death signal. */
+const gatewayProcesses: ChildProcess[] = [];
+
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+function processTicks(pid: number): number {
+  return cpuTicks(readFileSync(`/proc/${pid}/stat`, "utf8"));
+}
+
+function processMiB(pid: number): number {
+  return residentMiB(readFileSync(`/proc/${pid}/status`, "utf8"));
+}
+
+function checkComponents(): string {
   try {
-    await run("pgbench", ["-i", "-s", "10", "-q", "-h", "127.0.0.1", "-p", String(pg.port), "-U", pg.superuser.username, pg.database], { env: pg.clientEnv() });
-    await pg.psql(["-c", `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${pg.usersRole}`]);
-    const gateway = await startSidecar({
-      manifests: [
-        { apiVersion: "v1", kind: "Secret", metadata: { name: "db" }, stringData: { username: pg.users.scram.username, password: pg.users.scram.password } },
-        { apiVersion: "portcullis.dev/v1alpha1", kind: "Resource", metadata: { name: "bench-db" }, spec: { protocol: "postgres", endpoint: { host: "127.0.0.1", port: pg.port, tls: { mode: "disable" } }, listener: { port: listener }, credentials: { secretRef: { name: "db" } } } },
-        { apiVersion: "portcullis.dev/v1alpha1", kind: "AccessPolicy", metadata: { name: "reads" }, spec: { subjects: { serviceAccounts: ["bench"] }, resources: ["bench-db"], rules: [{ name: "reads", match: { sql: { commands: ["SELECT", "SET", "TRANSACTION"] } }, action: "allow" }] } },
-      ],
-      ...(process.env.BENCH_PROFILE_DIR ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` } } : {}),
+    locatePostgresBinaries();
+  } catch (error) {
+    throw new MissingComponent((error as Error).message);
+  }
+  if (!existsSync(PGBOUNCER)) throw new MissingComponent(`${PGBOUNCER} is missing: run \`make bench-deps\` (apt-get install pgbouncer)`);
+  if (!existsSync(SIDECAR_MAIN)) throw new MissingComponent(`${SIDECAR_MAIN} is missing: run \`make build\``);
+  return execFileSync(PGBOUNCER, ["--version"], { encoding: "utf8" }).split("\n")[0] ?? "pgbouncer";
+}
+
+async function pgbench(pg: RunningPostgres, target: Target, measurement: Measurement, seconds = SECONDS): Promise<PgbenchRun> {
+  const args = ["-n", ...measurement.args, "-c", String(measurement.clients), "-j", String(Math.min(measurement.clients, 2)), "-T", String(seconds)];
+  try {
+    const { stdout } = await run(join(pg.binDir, "pgbench"), [...args, "-h", "127.0.0.1", "-p", String(target.port), "-U", pg.users.scram.username, pg.database], {
+      env: pg.clientEnv(pg.users.scram),
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: (seconds + 60) * 1000,
+      killSignal: "SIGKILL",
     });
-    try {
-      console.log(`pgbench -S -c${CLIENTS} -j2 -T${SECONDS} (and -c1 for latency), scale 10, loopback, no TLS`);
-      for (const mode of MODES) await compare(pg, gateway.ports["bench-db"] as number, mode);
-    } finally {
-      await gateway.stop();
-    }
-  } finally {
-    await pg.stop();
+    return parsePgbench(stdout);
+  } catch (error) {
+    const failed = error as Error & { stdout?: string; stderr?: string };
+    throw new Error(`pgbench ${measurement.describe} through ${target.name} failed: ${failed.message}\n${failed.stderr ?? ""}${failed.stdout ?? ""}`, { cause: error });
   }
 }
 
+/** What pgbench does before a TPC-B run unless told -n: vacuum the small tables and empty the history, so no target inherits another's bloat. */
+async function resetWriteTables(pg: RunningPostgres): Promise<void> {
+  const result = await pg.psql(["-c", "VACUUM pgbench_branches", "-c", "VACUUM pgbench_tellers", "-c", "TRUNCATE pgbench_history"]);
+  if (result.code !== 0) throw new Error(`resetting the write-mix tables failed: ${result.stderr}`);
+}
+
+/** Waits until the gateway's spool holds no session (ended sessions are uploaded or dropped): that work is part of the run's cost. */
+async function spoolDrained(spoolDir: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (readdirSync(spoolDir).some((name) => name.endsWith(".jsonl"))) {
+    if (Date.now() > deadline) {
+      console.log(`  (the spool ${spoolDir} still held sessions 60 s after the run)`);
+      return;
+    }
+    await sleep(100);
+  }
+}
+
+async function measure(pg: RunningPostgres, target: Target, measurement: Measurement): Promise<Sample> {
+  if (measurement.key === "write") await resetWriteTables(pg);
+  const before = target.pid === undefined ? 0 : processTicks(target.pid);
+  const result = await pgbench(pg, target, measurement);
+  const ended = Date.now();
+  if (target.spoolDir !== undefined) await spoolDrained(target.spoolDir);
+  const statements = result.transactions * measurement.statementsPerTransaction;
+  const drained = target.spoolDir === undefined ? {} : { drainMs: Date.now() - ended };
+  return { run: result, statements, ...drained, ...(target.pid === undefined ? {} : { ticks: processTicks(target.pid) - before }) };
+}
+
+/** The allow-rule gateway: one rule that lets pgbench's statements through, everything else denied by default. */
+function allowPolicy(resource: string): object {
+  return {
+    apiVersion: "portcullis.dev/v1alpha1",
+    kind: "AccessPolicy",
+    metadata: { name: "bench-allow" },
+    spec: {
+      subjects: { serviceAccounts: ["bench"] },
+      resources: [resource],
+      rules: [{ name: "pgbench", match: { sql: { commands: ["SELECT", "INSERT", "UPDATE", "SET", "TRANSACTION"] } }, action: "allow" }],
+    },
+  };
+}
+
+/**
+ * crds/examples/no-destructive-changes-policy.yaml adapted to pgbench's tables: destructive changes and unbounded
+ * updates denied, reads allowed, writes to the pgbench tables allowed (instead of waiting for a reviewer), a column
+ * masked whole, detectors scanning every text value of every result, and every session recorded to a store.
+ */
+function fullPolicy(resource: string): object {
+  return {
+    apiVersion: "portcullis.dev/v1alpha1",
+    kind: "AccessPolicy",
+    metadata: { name: "no-destructive-changes" },
+    spec: {
+      subjects: { serviceAccounts: ["bench"] },
+      resources: [resource],
+      rules: [
+        { name: "block-drop-and-truncate", match: { sql: { commands: ["DROP", "TRUNCATE"] } }, action: "deny", message: "Destructive changes are made by the DBA team, not by agents." },
+        { name: "block-unbounded-delete", match: { sql: { commands: ["DELETE", "UPDATE"] } }, when: "!sql.hasWhere", action: "deny" },
+        { name: "reads", match: { sql: { commands: ["SELECT", "SHOW", "EXPLAIN", "SET", "TRANSACTION"] } }, action: "allow" },
+        { name: "pgbench-writes", match: { sql: { commands: ["INSERT", "UPDATE"], tables: ["pgbench_*"] } }, action: "allow" },
+      ],
+      masking: [
+        { name: "contact", columns: ["email", "pgbench_accounts.filler"], strategy: "redact" },
+        { name: "identifiers", detectors: ["email", "usSSN", "creditCard"], strategy: "partial", keepLast: 4 },
+      ],
+      recording: { storeRef: { name: "evidence-store" } },
+      defaultAction: "deny",
+    },
+  };
+}
+
+interface StartedGateway {
+  target: Target;
+  sidecar: SidecarProcess;
+  masks: boolean;
+}
+
+async function startGateway(pg: RunningPostgres, label: string, name: string, policy: (resource: string) => object, extra: object[], masks: boolean): Promise<StartedGateway> {
+  const resource = `bench-${label}`;
+  const manifests = [...(await databaseManifests(pg, resource)), ...extra, policy(resource)];
+  const profile = PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=postgres-gateway-${label}-${Date.now()}.cpuprofile` } : undefined;
+  const sidecar = await startSidecar({ manifests, ...(profile ? { env: profile } : {}) });
+  gatewayProcesses.push(sidecar.child);
+  const pid = sidecar.child.pid ?? -1;
+  // startSidecar spawns node itself, not a shell or wrapper: /proc/PID is the gateway's own accounting.
+  if (readlinkSync(`/proc/${pid}/exe`) !== realpathSync(process.execPath)) throw new Error(`process ${pid} is not the gateway's node process`);
+  return { target: { name, port: sidecar.ports[resource] as number, pid, spoolDir: sidecar.spoolDir }, sidecar, masks };
+}
+
+/** On one gateway: a DROP is denied by the gateway, and the masked column and detected value are masked (or, without masking, clear). */
+async function precheck(pg: RunningPostgres, gateway: StartedGateway): Promise<string[]> {
+  const { name, port } = gateway.target;
+  const query = (sql: string): ReturnType<RunningPostgres["psql"]> => pg.psql(["-h", "127.0.0.1", "-p", String(port), "-At", "-c", sql], pg.users.scram);
+  const problems: string[] = [];
+  const drop = await query("DROP TABLE pgbench_history");
+  if (drop.code === 0 || !drop.stderr.includes("portcullis: denied")) problems.push(`${name}: DROP TABLE was not denied by the gateway: ${(drop.stderr || drop.stdout).trim() || "it succeeded"}`);
+  const values: Array<[string, string]> = [
+    ["SELECT filler FROM pgbench_accounts WHERE aid = 1", MASKED_FILLER],
+    [`SELECT '${DETECTED_EMAIL}'::text AS contact`, DETECTED_EMAIL],
+  ];
+  for (const [sql, secret] of values) {
+    const result = await query(sql);
+    if (result.code !== 0) problems.push(`${name}: ${sql} failed: ${result.stderr.trim()}`);
+    else if (gateway.masks && result.stdout.includes(secret)) problems.push(`${name}: masked value visible: ${sql} returned ${result.stdout.trim()}`);
+    else if (!gateway.masks && !result.stdout.includes(secret)) problems.push(`${name}: ${sql} returned ${result.stdout.trim()}, not ${secret}: the allow-rule gateway should not mask`);
+  }
+  return problems;
+}
+
+/** What the full-policy gateway put in its evidence store: gzipped chunks and their size. */
+function storedEvidence(storeDir: string): string {
+  const chunks = readdirSync(storeDir, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".jsonl.gz"));
+  const bytes = chunks.reduce((sum, name) => sum + statSync(join(storeDir, name)).size, 0);
+  return `${chunks.length} gzipped chunks, ${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** The warnings and errors a gateway logged, each message once with its count: a stall or a failed upload shows here. */
+function loggedProblems(gateway: StartedGateway): string[] {
+  const counts = new Map<string, number>();
+  for (const line of gateway.sidecar.logs()) {
+    if (line.level !== "warn" && line.level !== "error") continue;
+    const text = `${String(line.level)}: ${String(line.message)}${line.error === undefined ? "" : ` (${JSON.stringify(line.error)})`}`;
+    counts.set(text, (counts.get(text) ?? 0) + 1);
+  }
+  return [...counts].map(([text, count]) => `${gateway.target.name} logged ${count}× ${text}`);
+}
+
+function estimateSeconds(): number {
+  // Each run: its duration plus about half a second of connecting and draining (measured); start-up about 20 s.
+  const runs = ROUNDS * MEASUREMENTS.length * 4;
+  const warmups = 4 * LOADS.length;
+  return runs * (SECONDS + 0.5) + warmups * (WARMUP_SECONDS + 0.5) + 20 + 2 * SETTLE_MS / 1000;
+}
+
+function summarize(name: string, samples: Map<string, Sample[]>): TargetFigures {
+  const of = (key: string): Sample[] => samples.get(key) ?? [];
+  const tps = Object.fromEntries(LOADS.map((load) => [load, mean(of(load).map((sample) => sample.run.tps))])) as Record<Load, number>;
+  const latencyUs = mean(of("latency").map((sample) => sample.run.latencyMs * 1000));
+  const measuredCpu = of("simple").some((sample) => sample.ticks !== undefined);
+  // CPU over all rounds at once: ticks are 1/CLK_TCK s, so summing before dividing loses least.
+  const cpuOf = (load: Load): number => {
+    const all = of(load);
+    const ticks = all.reduce((sum, sample) => sum + (sample.ticks ?? 0), 0);
+    return cpuMicrosPerStatement(ticks, CLOCK_TICKS, all.reduce((sum, sample) => sum + sample.statements, 0));
+  };
+  return { name, tps, latencyUs, ...(measuredCpu ? { cpuUs: Object.fromEntries(LOADS.map((load) => [load, cpuOf(load)])) as Record<Load, number> } : {}) };
+}
+
+function progress(target: Target, measurement: Measurement, sample: Sample): string {
+  const cpu = sample.ticks === undefined ? "" : `, ${cpuMicrosPerStatement(sample.ticks, CLOCK_TICKS, sample.statements).toFixed(1)} µs CPU/stmt`;
+  const figure = measurement.key === "latency" ? `${(sample.run.latencyMs * 1000).toFixed(0)} µs` : `${sample.run.tps.toFixed(0)} tps`;
+  // A slow drain means the gateway was still storing evidence after pgbench stopped.
+  const drain = (sample.drainMs ?? 0) >= 1000 ? `, spool drained in ${(sample.drainMs as number / 1000).toFixed(1)} s` : "";
+  return `${target.name} ${figure}${cpu}${drain}`;
+}
+
+async function benchmark(pg: RunningPostgres, pgbouncerVersion: string): Promise<void> {
+  const setup = await pg.psql(["-c", `GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${pg.usersRole}`, "-c", `UPDATE pgbench_accounts SET filler = '${MASKED_FILLER}' WHERE aid = 1`]);
+  if (setup.code !== 0) throw new Error(`granting the pgbench tables failed: ${setup.stderr}`);
+  const storeDir = await mkdtemp(join(tmpdir(), "portcullis-bench-store-"));
+  const running: StartedGateway[] = [];
+  const pgbouncer = await startPgbouncer(pg, pg.users.scram, CLIENTS * 2);
+  try {
+    running.push(await startGateway(pg, "allow", "gateway, allow rule", allowPolicy, [], false));
+    running.push(await startGateway(pg, "full", "gateway, full policy", fullPolicy, filesystemStoreManifests(storeDir), true));
+    const [allow, full] = running as [StartedGateway, StartedGateway];
+    await sleep(SETTLE_MS);
+    const idle = new Map(running.map((gateway) => [gateway, processMiB(gateway.target.pid as number)]));
+    const problems = (await Promise.all(running.map((gateway) => precheck(pg, gateway)))).flat();
+    if (problems.length) throw new PrecheckFailure(`pre-check failed, nothing measured:\n  ${problems.join("\n  ")}`);
+    console.log("pre-checks passed: each gateway denies DROP; the full policy masks the column and the detected email, the allow rule shows both\n");
+
+    const targets: Target[] = [{ name: "direct", port: pg.port }, { name: "pgbouncer", port: pgbouncer.port, pid: pgbouncer.pid }, allow.target, full.target];
+    for (const target of targets) {
+      for (const measurement of MEASUREMENTS.filter((candidate) => candidate.clients === CLIENTS)) await pgbench(pg, target, measurement, WARMUP_SECONDS);
+      if (target.spoolDir !== undefined) await spoolDrained(target.spoolDir);
+    }
+    const samples = new Map<string, Map<string, Sample[]>>(targets.map((target) => [target.name, new Map()]));
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const measurement of MEASUREMENTS) {
+        const line: string[] = [];
+        for (const target of rotate(targets, round)) {
+          const sample = await measure(pg, target, measurement);
+          const byKey = samples.get(target.name) as Map<string, Sample[]>;
+          byKey.set(measurement.key, [...(byKey.get(measurement.key) ?? []), sample]);
+          line.push(progress(target, measurement, sample));
+        }
+        console.log(`round ${round + 1}/${ROUNDS} ${measurement.describe}: ${line.join("; ")}`);
+      }
+    }
+    await sleep(SETTLE_MS);
+    const gatewayFigures = (gateway: StartedGateway, limits: GatewayFigures["limits"]): GatewayFigures => ({
+      ...summarize(gateway.target.name, samples.get(gateway.target.name) as Map<string, Sample[]>),
+      limits,
+      memory: { idleMiB: idle.get(gateway) as number, afterMiB: processMiB(gateway.target.pid as number) },
+    });
+    const figures: BenchFigures = {
+      direct: summarize("direct", samples.get("direct") as Map<string, Sample[]>),
+      pgbouncer: summarize("pgbouncer", samples.get("pgbouncer") as Map<string, Sample[]>),
+      gateways: [gatewayFigures(allow, LIMITS.allow), gatewayFigures(full, LIMITS.full)],
+    };
+    console.log(`\nmeans of ${ROUNDS} interleaved round(s), ${SECONDS} s per run; pgbench scale ${SCALE}, loopback TCP, no TLS; ${pgbouncerVersion}, session pooling, SCRAM`);
+    console.log(`tps: transactions per second (the write mix: ${WRITE_MIX_STATEMENTS} statements each); -c1: -S simple, one client; CPU: the process's user+system time per statement at -c${CLIENTS} (S simple / P prepared / W write mix)\n`);
+    console.log(figuresTable(figures));
+    console.log(`\n${targetsTable(evaluateTargets(figures))}\n`);
+    console.log(memoryLines(figures.gateways));
+    console.log(`evidence the full-policy gateway stored: ${storedEvidence(storeDir)}`);
+    for (const line of running.flatMap(loggedProblems)) console.log(line);
+    if (PROFILE_DIR) console.log(`CPU profiles (postgres-gateway-allow-*, postgres-gateway-full-*) are written to ${PROFILE_DIR} as the gateways stop`);
+  } finally {
+    for (const gateway of running) await gateway.sidecar.stop();
+    await pgbouncer.stop();
+    await rm(storeDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const pgbouncerVersion = checkComponents();
+  const estimate = estimateSeconds();
+  console.log(`make bench: direct, pgbouncer, the gateway with an allow rule and with the full example policy; ${ROUNDS} round(s) × ${MEASUREMENTS.length} measurements × 4 targets × ${SECONDS} s: about ${Math.max(1, Math.round(estimate / 60))} min`);
+  // Bounded whatever happens: a hung run ends the bench (postgres and pgbouncer go with it, by their parent-death signal).
+  const watchdog = setTimeout(() => {
+    console.error(`the bench did not finish within ${Math.round((2 * estimate + 180) / 60)} min; stopping`);
+    for (const child of gatewayProcesses) child.kill("SIGKILL");
+    process.exit(1);
+  }, (2 * estimate + 180) * 1000);
+  watchdog.unref();
+  const pg = await startPostgres({ tls: false });
+  try {
+    await run(join(pg.binDir, "pgbench"), ["-i", "-s", String(SCALE), "-q", "-h", "127.0.0.1", "-p", String(pg.port), "-U", pg.superuser.username, pg.database], { env: pg.clientEnv(), timeout: 300_000 });
+    await benchmark(pg, pgbouncerVersion);
+  } finally {
+    await pg.stop();
+  }
+  clearTimeout(watchdog);
+}
+
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : String(error));
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof MissingComponent) console.error(`missing component: ${message}`);
+  else console.error(message);
   process.exit(1);
 });

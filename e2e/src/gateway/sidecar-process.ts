@@ -11,7 +11,8 @@ import { freePort } from "../controlplane/processes.js";
 import { GATEWAY_NODE_FLAGS, NODE_MEMORY_ENV } from "../images/specs.js";
 
 const READY_TIMEOUT_MS = 30_000;
-const MAIN = fileURLToPath(new URL("../../../sidecar/dist/main.js", import.meta.url));
+/** The gateway's entry point, built by `make build`. */
+export const SIDECAR_MAIN = fileURLToPath(new URL("../../../sidecar/dist/main.js", import.meta.url));
 
 export interface SidecarProcess {
   /** Listener ports by Resource name. */
@@ -45,7 +46,7 @@ export async function startSidecar(options: StartSidecarOptions): Promise<Sideca
   const extraArgs = options.extraArgs ?? [];
   // The health and metrics server stays on loopback unless a test asks for another address.
   const metricsHost = extraArgs.includes("--metrics-host") ? [] : ["--metrics-host", "127.0.0.1"];
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, MAIN, ...modeArgs, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...metricsHost, ...extraArgs], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, SIDECAR_MAIN, ...modeArgs, "--spool-dir", spoolDir, "--metrics-port", String(metricsPort), ...metricsHost, ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...NODE_MEMORY_ENV, ...options.env },
   });
