@@ -145,7 +145,7 @@ clean:
 # FUZZ_SECONDS; prints the executions, their rate and the edges reached, and
 # keeps any crashing input (see e2e/src/fuzz/run.ts).
 FUZZ_SECONDS ?= 30
-.PHONY: fuzz bench bench-http bench-kubernetes bench-mcp soak regress regress-deps
+.PHONY: fuzz bench bench-micro bench-http bench-kubernetes bench-mcp soak regress regress-deps
 fuzz: build system-deps
 	node e2e/dist/fuzz/run.js $(FUZZ_SECONDS)
 
@@ -165,6 +165,19 @@ regress: build regress-deps
 # writes a CPU profile of the gateway.
 bench: build system-deps
 	node e2e/dist/bench/postgres-gateway.bench.js
+
+# Micro-benchmarks of the PostgreSQL gateway's hot path, each in a *.bench.ts
+# beside the code it measures (sidecar/src): classifying a statement, the
+# policy decision, appending its evidence to a spool in a temporary directory,
+# masking a result's rows, the message path. Each case runs for about
+# BENCH_MICRO_MS (1000) after a warm-up, with the gateway's V8 flags and
+# malloc setting (e2e/src/images/specs.ts), and prints its time per operation,
+# operations per second and its multiple of a floor measured in the same run;
+# about 20 seconds in all. Reported, not asserted; not part of `make test`.
+bench-micro: build
+	@for bench in $$(find common/dist sidecar/dist -name '*.bench.js' | sort); do \
+	  MALLOC_MMAP_THRESHOLD_=32768 node --no-wasm-dynamic-tiering --wasm-num-compilation-tasks=1 "$$bench"; \
+	done
 
 # SOAK_SESSIONS (1000) PostgreSQL sessions through one gateway for SOAK_SECONDS
 # (60), each sending a statement every SOAK_TRICKLE_MS (5000), with evidence

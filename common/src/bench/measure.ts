@@ -1,0 +1,113 @@
+// The timing the micro-benchmarks share (the *.bench.ts files beside the code
+// they measure; `make bench-micro` runs them). A case warms up, then runs in
+// batches of about BATCH_MS for about BENCH_MICRO_MS (1000 by default); the
+// time per operation is the median over the batches, because other processes
+// on the machine slow down some batches and not others. Cases are printed as a
+// table, each optionally as a multiple of a floor measured in the same run (the
+// least any implementation of the same job must spend). They report; they
+// never assert.
+import { hrtime } from "node:process";
+
+export interface BenchCase {
+  name: string;
+  /** One run. A run that returns a promise is awaited, and so are all its later runs. */
+  run: () => unknown;
+  /** Operations one run does (say 2 when it appends a request record and its result record); the table shows one operation. */
+  operationsPerRun?: number;
+  /** The name of the case of the same suite this one is a multiple of. */
+  versus?: string;
+  /** Runs once before the case is warmed up (say, to fill a cache), not timed. */
+  prepare?: () => unknown;
+}
+
+export interface Measurement {
+  name: string;
+  nsPerOperation: number;
+  operationsPerSecond: number;
+  /** Operations measured (warm-up not counted). */
+  operations: number;
+}
+
+const BATCH_MS = 10;
+const WARM_UP_SHARE = 0.2;
+const MIN_WARM_UP_MS = 100;
+
+/** How long each case is measured: BENCH_MICRO_MS, or a second. */
+export function caseMilliseconds(): number {
+  const configured = Number(process.env.BENCH_MICRO_MS);
+  return Number.isFinite(configured) && configured > 0 ? configured : 1000;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Nanoseconds that `runs` runs took. */
+async function timeRuns(run: () => unknown, runs: number, awaited: boolean): Promise<number> {
+  const start = hrtime.bigint();
+  if (awaited) for (let i = 0; i < runs; i++) await run();
+  else for (let i = 0; i < runs; i++) run();
+  return Number(hrtime.bigint() - start);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** Measures one case for about `milliseconds`, after a warm-up that also finds how many runs fill a batch. */
+export async function measure(bench: BenchCase, milliseconds = caseMilliseconds()): Promise<Measurement> {
+  await bench.prepare?.();
+  const first = bench.run();
+  const awaited = isPromiseLike(first);
+  if (awaited) await first;
+  let runs = 1;
+  const warmUpNs = Math.max(milliseconds * WARM_UP_SHARE, MIN_WARM_UP_MS) * 1e6;
+  for (let spent = 0; spent < warmUpNs; ) {
+    const ns = await timeRuns(bench.run, runs, awaited);
+    spent += ns;
+    if (ns < BATCH_MS * 1e6) runs = Math.max(runs + 1, Math.round((runs * BATCH_MS * 1e6) / Math.max(ns, 1)));
+  }
+  const perRun: number[] = [];
+  let measuredRuns = 0;
+  for (let total = 0; total < milliseconds * 1e6; ) {
+    const ns = await timeRuns(bench.run, runs, awaited);
+    perRun.push(ns / runs);
+    measuredRuns += runs;
+    total += ns;
+  }
+  const operations = bench.operationsPerRun ?? 1;
+  const nsPerOperation = median(perRun) / operations;
+  return { name: bench.name, nsPerOperation, operationsPerSecond: 1e9 / nsPerOperation, operations: measuredRuns * operations };
+}
+
+/** 850 ns, 12.3 µs, 1.25 ms. */
+export function formatDuration(ns: number): string {
+  if (ns < 1e3) return `${ns.toFixed(0)} ns`;
+  if (ns < 1e4) return `${(ns / 1e3).toFixed(2)} µs`;
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(1)} µs`;
+  return `${(ns / 1e6).toFixed(2)} ms`;
+}
+
+const groupDigits = (value: number): string => Math.round(value).toLocaleString("en-US");
+
+/**
+ * Measures the cases one after another and prints them under `title`: time per operation, operations per
+ * second, and for a case with `versus` its multiple of that case.
+ */
+export async function runSuite(title: string, cases: readonly BenchCase[]): Promise<Measurement[]> {
+  const width = Math.max(...cases.map((bench) => bench.name.length), 4);
+  console.log(`\n${title}`);
+  console.log(`  ${"case".padEnd(width)}  ${"per op".padStart(9)}  ${"ops/s".padStart(11)}  vs`);
+  const results = new Map<string, Measurement>();
+  for (const bench of cases) {
+    const result = await measure(bench);
+    results.set(bench.name, result);
+    const floor = bench.versus === undefined ? undefined : results.get(bench.versus);
+    if (bench.versus !== undefined && floor === undefined) throw new Error(`case "${bench.name}" is measured against "${bench.versus}", which is not an earlier case of the suite`);
+    const ratio = floor ? `${(result.nsPerOperation / floor.nsPerOperation).toFixed(2)}× ${bench.versus}` : "";
+    console.log(`  ${bench.name.padEnd(width)}  ${formatDuration(result.nsPerOperation).padStart(9)}  ${groupDigits(result.operationsPerSecond).padStart(11)}  ${ratio}`);
+  }
+  return [...results.values()];
+}
