@@ -1,12 +1,15 @@
 // The timing the micro-benchmarks share (the *.bench.ts files beside the code
 // they measure; `make bench-micro` runs them). A case warms up, then runs in
-// batches of about BATCH_MS for about BENCH_MICRO_MS (1000 by default); the
-// time per operation is the median over the batches, because other processes
-// on the machine slow down some batches and not others. Cases are printed as a
-// table, each optionally as a multiple of a floor measured in the same run (the
-// least any implementation of the same job must spend). They report; they
-// never assert.
-import { hrtime } from "node:process";
+// batches of about BATCH_MS for about BENCH_MICRO_MS (1000 by default). Time
+// is the process's CPU time (user and system, every thread: a collector
+// thread's work counts), not the clock's, because the machines this runs on
+// are shared and a process waiting for a core is not doing the work; the
+// share of the clock's time the process had is printed beside it. The time
+// per operation is the median over the batches. Cases are printed as a table,
+// each optionally as a multiple of a floor measured in the same run (the least
+// any implementation of the same job must spend). They report; they never
+// assert.
+import { cpuUsage, hrtime } from "node:process";
 
 export interface BenchCase {
   name: string;
@@ -22,15 +25,20 @@ export interface BenchCase {
 
 export interface Measurement {
   name: string;
+  /** CPU time per operation. */
   nsPerOperation: number;
   operationsPerSecond: number;
   /** Operations measured (warm-up not counted). */
   operations: number;
+  /** CPU time over the clock's while measuring: below 1 when other processes had the cores (above 1 with collector threads). */
+  cpuShare: number;
 }
 
 const BATCH_MS = 10;
 const WARM_UP_SHARE = 0.2;
 const MIN_WARM_UP_MS = 100;
+/** On a machine so busy that the process has less than a third of a core, a case stops after this many times its length by the clock. */
+const MAX_WALL_FACTOR = 3;
 
 /** How long each case is measured: BENCH_MICRO_MS, or a second. */
 export function caseMilliseconds(): number {
@@ -42,12 +50,19 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
 }
 
-/** Nanoseconds that `runs` runs took. */
-async function timeRuns(run: () => unknown, runs: number, awaited: boolean): Promise<number> {
-  const start = hrtime.bigint();
+interface Spent {
+  cpuNs: number;
+  wallNs: number;
+}
+
+/** The CPU and clock time that `runs` runs took. */
+async function timeRuns(run: () => unknown, runs: number, awaited: boolean): Promise<Spent> {
+  const wallStart = hrtime.bigint();
+  const cpuStart = cpuUsage();
   if (awaited) for (let i = 0; i < runs; i++) await run();
   else for (let i = 0; i < runs; i++) run();
-  return Number(hrtime.bigint() - start);
+  const cpu = cpuUsage(cpuStart);
+  return { cpuNs: (cpu.user + cpu.system) * 1000, wallNs: Number(hrtime.bigint() - wallStart) };
 }
 
 function median(values: readonly number[]): number {
@@ -64,22 +79,26 @@ export async function measure(bench: BenchCase, milliseconds = caseMilliseconds(
   if (awaited) await first;
   let runs = 1;
   const warmUpNs = Math.max(milliseconds * WARM_UP_SHARE, MIN_WARM_UP_MS) * 1e6;
-  for (let spent = 0; spent < warmUpNs; ) {
-    const ns = await timeRuns(bench.run, runs, awaited);
-    spent += ns;
-    if (ns < BATCH_MS * 1e6) runs = Math.max(runs + 1, Math.round((runs * BATCH_MS * 1e6) / Math.max(ns, 1)));
+  for (let spent = 0, wall = 0; spent < warmUpNs && wall < warmUpNs * MAX_WALL_FACTOR; ) {
+    const { cpuNs, wallNs } = await timeRuns(bench.run, runs, awaited);
+    spent += cpuNs;
+    wall += wallNs;
+    if (cpuNs < BATCH_MS * 1e6) runs = Math.max(runs + 1, Math.round((runs * BATCH_MS * 1e6) / Math.max(cpuNs, 1000)));
   }
   const perRun: number[] = [];
   let measuredRuns = 0;
-  for (let total = 0; total < milliseconds * 1e6; ) {
-    const ns = await timeRuns(bench.run, runs, awaited);
-    perRun.push(ns / runs);
+  let wall = 0;
+  let total = 0;
+  while (total < milliseconds * 1e6 && wall < milliseconds * 1e6 * MAX_WALL_FACTOR) {
+    const { cpuNs, wallNs } = await timeRuns(bench.run, runs, awaited);
+    perRun.push(cpuNs / runs);
     measuredRuns += runs;
-    total += ns;
+    total += cpuNs;
+    wall += wallNs;
   }
   const operations = bench.operationsPerRun ?? 1;
   const nsPerOperation = median(perRun) / operations;
-  return { name: bench.name, nsPerOperation, operationsPerSecond: 1e9 / nsPerOperation, operations: measuredRuns * operations };
+  return { name: bench.name, nsPerOperation, operationsPerSecond: 1e9 / nsPerOperation, operations: measuredRuns * operations, cpuShare: total / wall };
 }
 
 /** 850 ns, 12.3 µs, 1.25 ms. */
@@ -93,13 +112,14 @@ export function formatDuration(ns: number): string {
 const groupDigits = (value: number): string => Math.round(value).toLocaleString("en-US");
 
 /**
- * Measures the cases one after another and prints them under `title`: time per operation, operations per
- * second, and for a case with `versus` its multiple of that case.
+ * Measures the cases one after another and prints them under `title`: CPU time per operation, operations
+ * per second of it, the share of the clock's time the process had, and for a case with `versus` its
+ * multiple of that case.
  */
 export async function runSuite(title: string, cases: readonly BenchCase[]): Promise<Measurement[]> {
   const width = Math.max(...cases.map((bench) => bench.name.length), 4);
   console.log(`\n${title}`);
-  console.log(`  ${"case".padEnd(width)}  ${"per op".padStart(9)}  ${"ops/s".padStart(11)}  vs`);
+  console.log(`  ${"case".padEnd(width)}  ${"per op".padStart(9)}  ${"ops/s".padStart(11)}  ${"CPU share".padStart(9)}  vs`);
   const results = new Map<string, Measurement>();
   for (const bench of cases) {
     const result = await measure(bench);
@@ -107,7 +127,8 @@ export async function runSuite(title: string, cases: readonly BenchCase[]): Prom
     const floor = bench.versus === undefined ? undefined : results.get(bench.versus);
     if (bench.versus !== undefined && floor === undefined) throw new Error(`case "${bench.name}" is measured against "${bench.versus}", which is not an earlier case of the suite`);
     const ratio = floor ? `${(result.nsPerOperation / floor.nsPerOperation).toFixed(2)}× ${bench.versus}` : "";
-    console.log(`  ${bench.name.padEnd(width)}  ${formatDuration(result.nsPerOperation).padStart(9)}  ${groupDigits(result.operationsPerSecond).padStart(11)}  ${ratio}`);
+    const share = `${Math.round(result.cpuShare * 100)}%`;
+    console.log(`  ${bench.name.padEnd(width)}  ${formatDuration(result.nsPerOperation).padStart(9)}  ${groupDigits(result.operationsPerSecond).padStart(11)}  ${share.padStart(9)}  ${ratio}`);
   }
   return [...results.values()];
 }
