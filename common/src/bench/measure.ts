@@ -37,8 +37,8 @@ export interface Measurement {
 const BATCH_MS = 10;
 const WARM_UP_SHARE = 0.2;
 const MIN_WARM_UP_MS = 100;
-/** On a machine so busy that the process has less than a third of a core, a case stops after this many times its length by the clock. */
-const MAX_WALL_FACTOR = 3;
+/** On a machine so busy that the process has less than half a core, a case stops after this many times its length by the clock. */
+const MAX_WALL_FACTOR = 2;
 
 /** How long each case is measured: BENCH_MICRO_MS, or a second. */
 export function caseMilliseconds(): number {
