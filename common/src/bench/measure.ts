@@ -1,15 +1,18 @@
 // The timing the micro-benchmarks share (the *.bench.ts files beside the code
 // they measure; `make bench-micro` runs them). A case warms up, then runs in
 // batches of about BATCH_MS for about BENCH_MICRO_MS (1000 by default). Time
-// is the process's CPU time (user and system, every thread: a collector
-// thread's work counts), not the clock's, because the machines this runs on
-// are shared and a process waiting for a core is not doing the work; the
-// share of the clock's time the process had is printed beside it. The time
-// per operation is the median over the batches. Cases are printed as a table,
-// each optionally as a multiple of a floor measured in the same run (the least
-// any implementation of the same job must spend). They report; they never
-// assert.
-import { cpuUsage, hrtime } from "node:process";
+// is the main thread's CPU time, not the clock's: the machines this runs on
+// are shared, and a thread waiting for a core is not doing the work; the
+// gateway's statements all run on that one thread, so it is also what bounds
+// their rate. The share of a core the thread had is printed beside it. The
+// warm-up lasts until V8's background threads have gone quiet too (they
+// compile optimised code, of JavaScript and of WebAssembly such as the SQL
+// parser, for a second or more after the first calls, and until then the main
+// thread runs slower code). The time per operation is the median over the
+// batches. Cases are printed as a table, each optionally as a multiple of a
+// floor measured in the same run (the least any implementation of the same
+// job must spend). They report; they never assert.
+import { cpuUsage, hrtime, threadCpuUsage } from "node:process";
 
 export interface BenchCase {
   name: string;
@@ -25,19 +28,23 @@ export interface BenchCase {
 
 export interface Measurement {
   name: string;
-  /** CPU time per operation. */
+  /** The main thread's CPU time per operation. */
   nsPerOperation: number;
   operationsPerSecond: number;
   /** Operations measured (warm-up not counted). */
   operations: number;
-  /** CPU time over the clock's while measuring: below 1 when other processes had the cores (above 1 with collector threads). */
+  /** The main thread's CPU time over the clock's while measuring: below 1 when other processes had the cores. */
   cpuShare: number;
 }
 
 const BATCH_MS = 10;
 const WARM_UP_SHARE = 0.2;
 const MIN_WARM_UP_MS = 100;
-/** On a machine so busy that the process has less than half a core, a case stops after this many times its length by the clock. */
+/** The warm-up goes on while the other threads of the process take more than this share of the main thread's CPU time… */
+const QUIET_SHARE = 0.1;
+/** …but not longer than this, by the main thread's CPU time (a collector thread may never go quiet). */
+const MAX_WARM_UP_MS = 3000;
+/** On a machine so busy that the main thread has less than half a core, a case stops after this many times its length by the clock. */
 const MAX_WALL_FACTOR = 2;
 
 /** How long each case is measured: BENCH_MICRO_MS, or a second. */
@@ -51,18 +58,24 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 }
 
 interface Spent {
+  /** The main thread's. */
   cpuNs: number;
+  /** The other threads' of the process: V8's compilers and collector. */
+  otherCpuNs: number;
   wallNs: number;
 }
+
+const nanoseconds = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) * 1000;
 
 /** The CPU and clock time that `runs` runs took. */
 async function timeRuns(run: () => unknown, runs: number, awaited: boolean): Promise<Spent> {
   const wallStart = hrtime.bigint();
-  const cpuStart = cpuUsage();
+  const processStart = cpuUsage();
+  const threadStart = threadCpuUsage();
   if (awaited) for (let i = 0; i < runs; i++) await run();
   else for (let i = 0; i < runs; i++) run();
-  const cpu = cpuUsage(cpuStart);
-  return { cpuNs: (cpu.user + cpu.system) * 1000, wallNs: Number(hrtime.bigint() - wallStart) };
+  const cpuNs = nanoseconds(threadCpuUsage(threadStart));
+  return { cpuNs, otherCpuNs: nanoseconds(cpuUsage(processStart)) - cpuNs, wallNs: Number(hrtime.bigint() - wallStart) };
 }
 
 function median(values: readonly number[]): number {
@@ -71,24 +84,38 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-/** Measures one case for about `milliseconds`, after a warm-up that also finds how many runs fill a batch. */
+/**
+ * Runs the case for WARM_UP_SHARE of its length and on while the process's other threads are busy (up to
+ * MAX_WARM_UP_MS); returns how many runs fill a batch.
+ */
+async function warmUp(bench: BenchCase, awaited: boolean, milliseconds: number): Promise<number> {
+  const leastNs = Math.max(milliseconds * WARM_UP_SHARE, MIN_WARM_UP_MS) * 1e6;
+  const mostNs = Math.max(leastNs, MAX_WARM_UP_MS * 1e6);
+  let runs = 1;
+  let spent = 0;
+  let wall = 0;
+  let quiet = false;
+  while ((spent < leastNs || !quiet) && spent < mostNs && wall < mostNs * MAX_WALL_FACTOR) {
+    const { cpuNs, otherCpuNs, wallNs } = await timeRuns(bench.run, runs, awaited);
+    spent += cpuNs;
+    wall += wallNs;
+    quiet = otherCpuNs <= cpuNs * QUIET_SHARE;
+    if (cpuNs < BATCH_MS * 1e6) runs = Math.max(runs + 1, Math.round((runs * BATCH_MS * 1e6) / Math.max(cpuNs, 1000)));
+  }
+  return runs;
+}
+
+/** Measures one case for about `milliseconds` of the main thread's CPU time, after its warm-up. */
 export async function measure(bench: BenchCase, milliseconds = caseMilliseconds()): Promise<Measurement> {
   await bench.prepare?.();
   const first = bench.run();
   const awaited = isPromiseLike(first);
   if (awaited) await first;
-  let runs = 1;
-  const warmUpNs = Math.max(milliseconds * WARM_UP_SHARE, MIN_WARM_UP_MS) * 1e6;
-  for (let spent = 0, wall = 0; spent < warmUpNs && wall < warmUpNs * MAX_WALL_FACTOR; ) {
-    const { cpuNs, wallNs } = await timeRuns(bench.run, runs, awaited);
-    spent += cpuNs;
-    wall += wallNs;
-    if (cpuNs < BATCH_MS * 1e6) runs = Math.max(runs + 1, Math.round((runs * BATCH_MS * 1e6) / Math.max(cpuNs, 1000)));
-  }
+  const runs = await warmUp(bench, awaited, milliseconds);
   const perRun: number[] = [];
   let measuredRuns = 0;
-  let wall = 0;
   let total = 0;
+  let wall = 0;
   while (total < milliseconds * 1e6 && wall < milliseconds * 1e6 * MAX_WALL_FACTOR) {
     const { cpuNs, wallNs } = await timeRuns(bench.run, runs, awaited);
     perRun.push(cpuNs / runs);
@@ -112,14 +139,14 @@ export function formatDuration(ns: number): string {
 const groupDigits = (value: number): string => Math.round(value).toLocaleString("en-US");
 
 /**
- * Measures the cases one after another and prints them under `title`: CPU time per operation, operations
- * per second of it, the share of the clock's time the process had, and for a case with `versus` its
- * multiple of that case.
+ * Measures the cases one after another and prints them under `title`: the main thread's CPU time per
+ * operation, operations per second of it, the share of a core the thread had, and for a case with `versus`
+ * its multiple of that case.
  */
 export async function runSuite(title: string, cases: readonly BenchCase[]): Promise<Measurement[]> {
   const width = Math.max(...cases.map((bench) => bench.name.length), 4);
   console.log(`\n${title}`);
-  console.log(`  ${"case".padEnd(width)}  ${"per op".padStart(9)}  ${"ops/s".padStart(11)}  ${"CPU share".padStart(9)}  vs`);
+  console.log(`  ${"case".padEnd(width)}  ${"per op".padStart(9)}  ${"ops/s".padStart(11)}  ${"core".padStart(5)}  vs`);
   const results = new Map<string, Measurement>();
   for (const bench of cases) {
     const result = await measure(bench);
@@ -128,7 +155,7 @@ export async function runSuite(title: string, cases: readonly BenchCase[]): Prom
     if (bench.versus !== undefined && floor === undefined) throw new Error(`case "${bench.name}" is measured against "${bench.versus}", which is not an earlier case of the suite`);
     const ratio = floor ? `${(result.nsPerOperation / floor.nsPerOperation).toFixed(2)}× ${bench.versus}` : "";
     const share = `${Math.round(result.cpuShare * 100)}%`;
-    console.log(`  ${bench.name.padEnd(width)}  ${formatDuration(result.nsPerOperation).padStart(9)}  ${groupDigits(result.operationsPerSecond).padStart(11)}  ${share.padStart(9)}  ${ratio}`);
+    console.log(`  ${bench.name.padEnd(width)}  ${formatDuration(result.nsPerOperation).padStart(9)}  ${groupDigits(result.operationsPerSecond).padStart(11)}  ${share.padStart(5)}  ${ratio}`);
   }
   return [...results.values()];
 }
