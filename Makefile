@@ -170,10 +170,11 @@ bench: build system-deps
 # beside the code it measures (sidecar/src): classifying a statement, the
 # policy decision, appending its evidence to a spool in a temporary directory,
 # masking a result's rows, the message path. Each case runs for about
-# BENCH_MICRO_MS (1000) of CPU time after a warm-up, with the gateway's V8
-# flags and malloc setting (e2e/src/images/specs.ts), and prints its CPU time
-# per operation, operations per second, the share of a core it had and its
-# multiple of a floor measured in the same run; about 25 seconds in all.
+# BENCH_MICRO_MS (1000) of the main thread's CPU time after a warm-up, with
+# the gateway's V8 flags and malloc setting (e2e/src/images/specs.ts), and
+# prints that time per operation, operations per second, the share of a core
+# it had and its multiple of a floor measured in the same run; 30 to 40
+# seconds in all.
 # Reported, not asserted; not part of `make test`.
 bench-micro: build
 	@for bench in $$(find common/dist sidecar/dist -name '*.bench.js' | sort); do \
