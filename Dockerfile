@@ -13,7 +13,7 @@ WORKDIR /src
 COPY . .
 RUN npm ci --no-audit --no-fund && npx tsc -b \
  && rm -rf node_modules && npm ci --omit=dev --no-audit --no-fund \
- && find */dist crds/models/dist \( -name '*.test.js' -o -name '*.d.ts' -o -name '*.map' \) -delete
+ && find */dist crds/models/dist \( -name '*.test.js' -o -name '*.bench.js' -o -name '*.d.ts' -o -name '*.map' \) -delete
 
 # Node and the libraries it loads (glibc, libstdc++), nothing else; runs as nonroot unless a stage says otherwise.
 FROM gcr.io/distroless/cc-debian12:nonroot AS node-runtime

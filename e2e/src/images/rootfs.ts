@@ -7,8 +7,8 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
-/** Compiled files the images leave out: tests, type declarations, source maps. */
-const LEFT_OUT = /(\.test\.js|\.d\.ts|\.map|\.tsbuildinfo)$/;
+/** Compiled files the images leave out: tests, micro-benchmarks, type declarations, source maps. */
+const LEFT_OUT = /(\.test\.js|\.bench\.js|\.d\.ts|\.map|\.tsbuildinfo)$/;
 
 export class RootFs {
   constructor(readonly dir: string) {

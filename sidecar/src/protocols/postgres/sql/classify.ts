@@ -38,7 +38,8 @@ export interface RejectedText {
   position?: number;
 }
 
-const CACHE_ENTRIES = 5000;
+/** Texts whose classification is kept (least recently used ones go first). */
+export const CACHE_ENTRIES = 5000;
 /**
  * The parser's WebAssembly memory grows with the largest statement it has parsed and never shrinks (a
  * statement of 64 KiB with tens of thousands of items takes the gateway to about 240 MiB), so larger
