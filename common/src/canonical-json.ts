@@ -5,18 +5,28 @@
 // JSON.stringify, toJSON is called, undefined, functions and symbols are left
 // out of objects and become null in arrays, and numbers that are not finite
 // become null. It is on the gateway's hot path (each evidence record), so it
-// writes the text in one pass rather than building entry arrays.
+// writes the text in one pass rather than building entry arrays, and keeps
+// the quoted form of the short keys it meets (records use a few dozen).
 
 /** JSON with object keys sorted, so equal values always hash alike. */
 export function canonicalJson(value: unknown): string {
   return write(value, "") ?? "null";
 }
 
-/** The canonical text of `value`, or undefined where JSON.stringify would leave a member out. */
-function write(value: unknown, key: string): string | undefined {
-  if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
-    value = (value as { toJSON: (key: string) => unknown }).toJSON(key);
+const QUOTED_KEYS_MAX = 1024;
+const quotedKeys = new Map<string, string>();
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}:`;
+    if (quotedKeys.size < QUOTED_KEYS_MAX && key.length <= 64) quotedKeys.set(key, quoted);
   }
+  return quoted;
+}
+
+/** The canonical text of `value`, or undefined where JSON.stringify would leave a member out (`resolved`: toJSON already called). */
+function write(value: unknown, key: string, resolved = false): string | undefined {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value);
@@ -29,7 +39,9 @@ function write(value: unknown, key: string): string | undefined {
       throw new TypeError("Do not know how to serialize a BigInt");
     case "object":
       if (value === null) return "null";
-      return Array.isArray(value) ? writeArray(value) : writeObject(value as Record<string, unknown>);
+      if (Array.isArray(value)) return writeArray(value);
+      if (!resolved && typeof (value as { toJSON?: unknown }).toJSON === "function") return write((value as { toJSON: (key: string) => unknown }).toJSON(key), key, true);
+      return writeObject(value as Record<string, unknown>);
     default:
       return undefined;
   }
@@ -45,13 +57,13 @@ function writeArray(items: readonly unknown[]): string {
 }
 
 function writeObject(object: Record<string, unknown>): string {
-  const keys = Object.keys(object).sort(byCodeUnits);
+  const keys = Object.keys(object);
+  if (keys.length > 1) keys.sort(byCodeUnits);
   let text = "{";
   for (const key of keys) {
     const member = write(object[key], key);
     if (member === undefined) continue;
-    if (text.length > 1) text += ",";
-    text += `${JSON.stringify(key)}:${member}`;
+    text += text.length > 1 ? `,${quotedKey(key)}${member}` : `${quotedKey(key)}${member}`;
   }
   return `${text}}`;
 }
