@@ -8,11 +8,12 @@
 // (milliseconds on network storage) to every statement; end() fsyncs once
 // before marking the session complete.
 //
-// Ordering: records are sealed (seq, prev, hash) in the order append() is
-// called and written in that order through a promise chain, so callers need
-// not await one append before the next. A write error fails that append and
-// every later one: the chain cannot continue past a record that may be
-// missing, and the gateway answers by ending the session (fail closed).
+// Ordering: records are sealed (seq, prev, hash) and written, synchronously,
+// in the order append() is called, so callers need not await one append
+// before the next (the promise only reports the outcome). A write error fails
+// that append and every later one: the chain cannot continue past a record
+// that may be missing, and the gateway answers by ending the session (fail
+// closed).
 import { writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { rename } from "node:fs/promises";
@@ -65,7 +66,6 @@ export class SessionRecorder {
   readonly started: Promise<EvidenceRecord>;
   private readonly startTime: Date;
   private readonly counts = emptyCounts();
-  private queue: Promise<unknown> = Promise.resolve();
   private failure: EvidenceWriteError | undefined;
   private sealedSeq = 0;
   private sealedHead = GENESIS_HASH;
@@ -139,9 +139,11 @@ export class SessionRecorder {
     this.sealedSeq = record.seq;
     this.sealedHead = record.hash;
     tallyRecord(this.counts, type, record.data);
-    const written = this.queue.then(() => this.write(record, line));
-    this.queue = written.catch(() => undefined);
-    return written;
+    try {
+      return Promise.resolve(this.write(record, line));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   private write(record: EvidenceRecord, text: string): EvidenceRecord {
