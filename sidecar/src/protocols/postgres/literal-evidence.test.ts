@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { compileMasking } from "../../masking/index.js";
-import { maskStatementLiterals, shownStatement } from "./literal-evidence.js";
+import { maskStatementLiterals, maskStatementLiteralsScanned, plainTokens, shownStatement } from "./literal-evidence.js";
+import type { Constant } from "./sql/value-columns.js";
 import { classifySql, initClassifier } from "./sql/classify.js";
 import { STANDARD_READING } from "./sql/sql-reading.js";
 
@@ -153,5 +154,35 @@ describe("maskStatementLiterals", () => {
 
   it("keeps text whose byte offsets differ from its characters' in place", () => {
     expect(masked("SELECT email FROM customers WHERE note = 'héllo' AND email = 'zoë@example.com'")).toBe("SELECT email FROM customers WHERE note = 'héllo' AND email = '***'");
+  });
+});
+
+describe("the plain-text path", () => {
+  // Texts without quotes, comments or dollar quotes are tokenised here instead of by PostgreSQL's scanner: the result must be the same.
+  const texts = [
+    "SELECT abalance FROM pgbench_accounts WHERE aid = 48213;",
+    "UPDATE pgbench_accounts SET abalance = abalance + -4137 WHERE aid = 1234;",
+    "UPDATE pgbench_tellers SET tbalance = tbalance + 17 WHERE tid = 3; SELECT 1",
+    "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (4, 1, 8821, -312, CURRENT_TIMESTAMP);",
+    "SELECT 0x1F, 0o17, 0b101, 1e5, 1.5e-3, .5, 5., -5, - 5, +7, a$1, $1 + -2 FROM t LIMIT 10 OFFSET 2",
+    "SELECT 1_000, 0x1E+5, 1e+5, 12345678901234567890, 4111111111111111 FROM customers WHERE phone = 5550100",
+    "SELECT x[1], y::numeric(10,2), z-1, z - -1, z*-1, 2^-1, 1/2 FROM customers WHERE id IN (1, 2, 3)",
+    "SELECT id FROM customers WHERE phone=-5550100 AND id=+3",
+    "PREPARE p AS SELECT id FROM customers WHERE phone = $1 AND id > 5",
+    "SELECT id FROM customers c, orders o WHERE c.phone = 5550100 AND o.total > 10",
+    "SELEC 1 FROM",
+  ];
+  it.each(texts)("masks %s as the scanner path does", (text) => {
+    expect(maskStatementLiterals(text, mask)).toEqual(maskStatementLiteralsScanned(text, mask));
+  });
+
+  it("is taken for plain text, and left for the scanner where a number is not the constant it checks", () => {
+    const constant = (location: number, value: string): Constant => ({ location, value });
+    expect(plainTokens("SELECT abalance FROM pgbench_accounts WHERE aid = 48213;", [constant(50, "48213")])?.map((token) => token.text)).toEqual(["SELECT", "abalance", "FROM", "pgbench_accounts", "WHERE", "aid", "=", "48213", ";"]);
+    expect(plainTokens("SELECT 'a'", [])).toBeUndefined();
+    expect(plainTokens("SELECT 1 -- note", [constant(7, "1")])).toBeUndefined();
+    expect(plainTokens("SELECT 1_000", [constant(7, "1000")])).toBeUndefined();
+    expect(plainTokens("SELECT 12", [constant(7, "13")])).toBeUndefined();
+    expect(plainTokens("SELECT 12, 13", [constant(7, "12")])).toBeUndefined();
   });
 });

@@ -63,14 +63,18 @@ function maskedParserError(message: string, mask: LiteralMasker): string {
 
 /** The statement with its constants masked, and the columns of its parameters. */
 export function maskStatementLiterals(text: string, mask: LiteralMasker): MaskedStatement {
-  let tokens: ScannedToken[];
-  try {
-    tokens = scanTokens(text);
-  } catch {
-    return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
-  }
+  return maskWithTokens(text, mask, plainTokens);
+}
+
+/** maskStatementLiterals with every text scanned by PostgreSQL's scanner: what the plain-text path is held to in tests. */
+export function maskStatementLiteralsScanned(text: string, mask: LiteralMasker): MaskedStatement {
+  return maskWithTokens(text, mask, () => undefined);
+}
+
+function maskWithTokens(text: string, mask: LiteralMasker, plain: (text: string, constants: readonly Constant[]) => ScannedToken[] | undefined): MaskedStatement {
   const constants: Constant[] = [];
   const parameterColumns = new Map<number, ResultColumn>();
+  let parsed = true;
   try {
     for (const statement of parseStatements(text)) {
       const found = valueColumns(statement.node);
@@ -80,10 +84,75 @@ export function maskStatementLiterals(text: string, mask: LiteralMasker): Masked
   } catch (error) {
     // Text the parser rejects keeps its tokens, each masked below as tied to no column; a tree too deep to walk is not recorded at all.
     if (error instanceof RangeError) return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
+    parsed = false;
     constants.length = 0;
     parameterColumns.clear();
   }
+  let tokens = parsed ? plain(text, constants) : undefined;
+  if (tokens === undefined) {
+    try {
+      tokens = scanTokens(text);
+    } catch {
+      return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
+    }
+  }
   return { text: maskTokens(text, tokens, constants, mask), parameterColumns };
+}
+
+// Plain text: ASCII, without quotes of any kind, backslashes, comments or dollar quotes ($ only as $n), so every token
+// is a word, a number, a parameter or one punctuation character, and the only values are numbers. Most statements an
+// agent or a benchmark sends look like this; scanning them in PostgreSQL's scanner would cost more than parsing.
+const PLAIN_TEXT = /^(?:[^\x80-\uffff'"\\$\-/]|\$[0-9]|-(?!-)|\/(?!\*))*$/;
+const WORD = /[A-Za-z_][A-Za-z0-9_$]*/y;
+const PARAMETER = /\$[0-9]+/y;
+// A decimal number with its fraction and exponent, or 0x…, 0o…, 0b…; what follows a number without a space is checked below.
+const NUMBER = /(?:0[xX][0-9A-Fa-f_]+|0[oO][0-7_]+|0[bB][01_]+|(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9]+)?)/y;
+
+/**
+ * The tokens of plain text, each number checked against the constant the parse tree has at its place (so a token end
+ * this lexer judged differently from the server is never used); undefined when the text is not plain or a check fails.
+ */
+export function plainTokens(text: string, constants: readonly Constant[]): ScannedToken[] | undefined {
+  if (!PLAIN_TEXT.test(text)) return undefined;
+  const byLocation = new Map(constants.map((constant) => [constant.location, constant]));
+  const tokens: ScannedToken[] = [];
+  let numbers = 0;
+  for (let at = 0; at < text.length; ) {
+    if (/\s/.test(text[at] ?? "")) {
+      at += 1;
+      continue;
+    }
+    const token = plainTokenAt(text, at);
+    if (token.number) {
+      if (!numberMatches(text, token.text, at, tokens.at(-1), byLocation)) return undefined;
+      numbers += 1;
+    }
+    tokens.push({ text: token.text, start: at, end: at + token.text.length });
+    at += token.text.length;
+  }
+  return numbers === constants.length ? tokens : undefined;
+}
+
+/** The token of plain text at `at`: a word, a parameter, a number or one other character. */
+function plainTokenAt(text: string, at: number): { text: string; number: boolean } {
+  for (const pattern of [WORD, PARAMETER]) {
+    pattern.lastIndex = at;
+    const match = pattern.exec(text)?.[0];
+    if (match !== undefined) return { text: match, number: false };
+  }
+  NUMBER.lastIndex = at;
+  const number = NUMBER.exec(text)?.[0];
+  return number !== undefined ? { text: number, number: true } : { text: text[at] ?? "", number: false };
+}
+
+/** Whether the number at `at` is the constant the parse tree has there (or at the sign before it), ending where it ends. */
+function numberMatches(text: string, number: string, at: number, before: ScannedToken | undefined, byLocation: ReadonlyMap<number, Constant>): boolean {
+  // A number runs into a letter, digit or dot only where this lexer and the server's might disagree.
+  if (/[A-Za-z0-9_.$]/.test(text[at + number.length] ?? "")) return false;
+  const sign = before && (before.text === "-" || before.text === "+") ? before : undefined;
+  const constant = byLocation.get(at) ?? (sign ? byLocation.get(sign.start) : undefined);
+  if (constant === undefined) return false;
+  return Number(constant.value) === Number(constant.location === at ? number : `${sign?.text ?? ""}${number}`);
 }
 
 function withheld(text: string, why: string): string {

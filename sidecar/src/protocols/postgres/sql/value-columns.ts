@@ -67,18 +67,21 @@ interface TableContext {
 function tableContext(node: unknown): TableContext {
   const found: Array<{ relation: Relation; alias?: string }> = [];
   const ctes = new Set<string>();
+  const table = (rangeVar: unknown): void => {
+    const relation = relationOf(rangeVar);
+    if (!relation || !isNode(rangeVar)) return;
+    const alias = isNode(rangeVar.alias) && typeof rangeVar.alias.aliasname === "string" ? rangeVar.alias.aliasname : undefined;
+    found.push({ relation, ...(alias !== undefined ? { alias } : {}) });
+  };
   const walk = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(walk);
-    else if (isNode(value)) {
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item);
+    } else if (isNode(value)) {
       if (isNode(value.CommonTableExpr) && typeof value.CommonTableExpr.ctename === "string") ctes.add(value.CommonTableExpr.ctename);
       // A FROM item is a RangeVar node; the target of UPDATE, INSERT, DELETE and MERGE is a bare one under "relation".
-      for (const rangeVar of [value.RangeVar, value.relation]) {
-        const relation = relationOf(rangeVar);
-        if (!relation || !isNode(rangeVar)) continue;
-        const alias = isNode(rangeVar.alias) && typeof rangeVar.alias.aliasname === "string" ? rangeVar.alias.aliasname : undefined;
-        found.push({ relation, ...(alias !== undefined ? { alias } : {}) });
-      }
-      for (const child of Object.values(value)) walk(child);
+      table(value.RangeVar);
+      table(value.relation);
+      for (const key in value) walk(value[key]);
     }
   };
   walk(node);
@@ -166,7 +169,7 @@ class ValueWalk {
     if (this.statement(value)) return;
     const keeping = keepsColumn(value);
     if (keeping !== undefined) return this.visit(keeping, column);
-    this.visitAll(Object.values(value));
+    for (const key in value) this.visit(value[key], undefined);
   }
 
   /** Statements that write to columns, or prepare: true when `value` is one and was visited. */
