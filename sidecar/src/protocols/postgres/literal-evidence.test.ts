@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { compileMasking } from "../../masking/index.js";
-import { maskStatementLiterals, maskStatementLiteralsScanned, plainTokens, shownStatement } from "./literal-evidence.js";
-import type { Constant } from "./sql/value-columns.js";
+import { maskStatementLiterals, maskStatementLiteralsScanned, shownStatement } from "./literal-evidence.js";
 import { classifySql, initClassifier } from "./sql/classify.js";
 import { STANDARD_READING } from "./sql/sql-reading.js";
 
@@ -174,15 +173,5 @@ describe("the plain-text path", () => {
   ];
   it.each(texts)("masks %s as the scanner path does", (text) => {
     expect(maskStatementLiterals(text, mask)).toEqual(maskStatementLiteralsScanned(text, mask));
-  });
-
-  it("is taken for plain text, and left for the scanner where a number is not the constant it checks", () => {
-    const constant = (location: number, value: string): Constant => ({ location, value });
-    expect(plainTokens("SELECT abalance FROM pgbench_accounts WHERE aid = 48213;", [constant(50, "48213")])?.map((token) => token.text)).toEqual(["SELECT", "abalance", "FROM", "pgbench_accounts", "WHERE", "aid", "=", "48213", ";"]);
-    expect(plainTokens("SELECT 'a'", [])).toBeUndefined();
-    expect(plainTokens("SELECT 1 -- note", [constant(7, "1")])).toBeUndefined();
-    expect(plainTokens("SELECT 1_000", [constant(7, "1000")])).toBeUndefined();
-    expect(plainTokens("SELECT 12", [constant(7, "13")])).toBeUndefined();
-    expect(plainTokens("SELECT 12, 13", [constant(7, "12")])).toBeUndefined();
   });
 });
