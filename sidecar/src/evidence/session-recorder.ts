@@ -142,7 +142,7 @@ export class SessionRecorder {
     try {
       return Promise.resolve(this.write(record, line));
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new EvidenceWriteError(this.session, error));
     }
   }
 

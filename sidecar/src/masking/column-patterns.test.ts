@@ -60,8 +60,11 @@ const cases: [string, ResultColumn, boolean][] = [
   ["customers.email", column("email", undefined, undefined), false],
   ["customers.email", { ...column("email"), column: "email", anyTable: true }, true],
   ["crm.customers.phone", { ...column("phone"), column: "phone", anyTable: true }, true],
-  ["crm.customers.email", column("email", "customers", "email"), true],
-  ["crm.orders.email", column("email", "customers", "email"), false],
+  ["crm.customers.email", { ...column("email", "customers", "email"), schemaUnknown: true }, true],
+  ["crm.orders.email", { ...column("email", "customers", "email"), schemaUnknown: true }, false],
+  // Names with dots of their own: "acme.prod".customers.
+  ["customers.email", column("email", "acme.prod.customers", "email"), true],
+  ["*.customers.email", column("email", "acme.prod.customers", "email"), true],
 ];
 
 describe("compileColumnPattern", () => {

@@ -28,20 +28,26 @@ export function compileColumnPattern(pattern: string): ColumnMatcher {
   const tableGlob = parts[parts.length - 2] ?? "";
   const schemaGlob = parts.length === 3 ? (parts[0] ?? "") : "*";
   return (column) => {
-    if (column.anyColumn) return column.table === undefined || tableMatches(column.table, schemaGlob, tableGlob);
+    if (column.anyColumn) return column.table === undefined || tableMatches(column.table, schemaGlob, tableGlob, column.schemaUnknown);
     if (column.anyTable) return globMatches(columnGlob, (column.column ?? column.name).toLowerCase());
     // Without a known origin only an all-wildcard qualifier can be satisfied: *.ssn still masks a computed ssn.
     if (column.table === undefined || column.column === undefined) return tableGlob === "*" && schemaGlob === "*" && globMatches(columnGlob, column.name.toLowerCase());
-    return tableMatches(column.table, schemaGlob, tableGlob) && globMatches(columnGlob, column.column.toLowerCase());
+    return tableMatches(column.table, schemaGlob, tableGlob, column.schemaUnknown) && globMatches(columnGlob, column.column.toLowerCase());
   };
 }
 
-/** "schema.table", or a bare "table" (a statement's, which did not say its schema: it may be in any). */
-function tableMatches(table: string, schemaGlob: string, tableGlob: string): boolean {
+/**
+ * "schema.table", or with `schemaUnknown` a bare table name (a statement's, which did not say its schema: it may be in
+ * any). Names may hold dots themselves ("acme.prod".customers), so every way of reading "schema.table" counts: the rule
+ * applies if one matches.
+ */
+function tableMatches(table: string, schemaGlob: string, tableGlob: string, schemaUnknown = false): boolean {
   const qualified = table.toLowerCase();
-  const dot = qualified.indexOf(".");
-  if (dot < 0) return globMatches(tableGlob, qualified);
-  return globMatches(schemaGlob, qualified.slice(0, dot)) && globMatches(tableGlob, qualified.slice(dot + 1));
+  if (schemaUnknown) return globMatches(tableGlob, qualified);
+  for (let dot = qualified.indexOf("."); dot >= 0; dot = qualified.indexOf(".", dot + 1)) {
+    if (globMatches(schemaGlob, qualified.slice(0, dot)) && globMatches(tableGlob, qualified.slice(dot + 1))) return true;
+  }
+  return false;
 }
 
 /**

@@ -4,8 +4,10 @@
 export interface ResultColumn {
   /** The field name in the result (after any alias). */
   name: string;
-  /** "schema.table", when the column comes straight from a table (for a value a statement carries, just "table" when it does not say the schema: any schema). */
+  /** "schema.table", when the column comes straight from a table; just "table" with schemaUnknown. */
   table?: string;
+  /** Set for a value a statement carries into a table it names without its schema: the table may be in any schema. */
+  schemaUnknown?: true;
   /** The column's attname in that table. */
   column?: string;
   typeOid: number;

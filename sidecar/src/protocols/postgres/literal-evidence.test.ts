@@ -94,9 +94,31 @@ describe("maskStatementLiterals", () => {
     "SELECT id FROM customers WHERE email IN (SELECT 'ada@example.com')",
     "DO $$BEGIN UPDATE customers SET email = 'ada@example.com'; END$$",
     "UPDATE customers SET email = 'ada@example.com' WHERE",
+    // From the second review: operators, functions of several columns, whole rows, aliases shadowing tables, dotted schemas, bit strings.
+    "UPDATE customers SET email = first_name || 'ada@example.com' WHERE id = 1",
+    "SELECT id FROM customers WHERE concat(name, email) = 'ada@example.com'",
+    "SELECT id FROM customers WHERE customers::text LIKE '%ada@example.com%'",
+    "SELECT id FROM customers c WHERE row_to_json(c.*)::text LIKE '%ada@example.com%'",
+    "UPDATE orders SET status = 'x' WHERE cid IN (SELECT id FROM (SELECT id, email FROM customers) AS orders WHERE orders.email = 'ada@example.com')",
+    "WITH orders AS (SELECT email FROM customers) SELECT * FROM orders WHERE orders.email = 'ada@example.com' AND EXISTS (SELECT 1 FROM public.orders)",
+    "SELECT * FROM orders, LATERAL get_customer(orders.cid) AS g WHERE email = 'ada@example.com'",
+    "SELECT id FROM \"acme.prod\".customers WHERE email = 'ada@example.com'",
+    "SELECT X'ada' FROM customers",
   ])("hides the value in %s", (text) => {
     expect(masked(text)).not.toContain("ada@example.com");
     expect(JSON.stringify(shownStatement({ text, reading: STANDARD_READING }, classifySql(text), mask))).not.toContain("ada@example.com");
+  });
+
+  it("masks a $n used at two columns, or where no column is, as any column's", () => {
+    const check = (text: string): ReadonlyMap<number, unknown> => maskStatementLiterals(text, mask).parameterColumns;
+    expect(check("SELECT id FROM customers WHERE email = $1 OR username = $1").get(1)).toMatchObject({ anyColumn: true });
+    expect(check("SELECT id FROM customers WHERE username = $1 AND lower($1) <> ''").get(1)).toMatchObject({ anyColumn: true });
+    expect(check("SELECT id FROM customers WHERE username = $1 OR username = $1").get(1)).toMatchObject({ table: "customers", column: "username" });
+  });
+
+  it("shows a parser error's excerpt masked whole, quotes inside it too", () => {
+    const text = `INSERT INTO customers (name, profile) VALUES ('Bob' '{"email": "ada@example.com"}')`;
+    expect(shownStatement({ text, reading: STANDARD_READING }, classifySql(text), mask).summary).toBe('unparseable: syntax error at or near "***"');
   });
 
   it("withholds text read with standard_conforming_strings off, whose strings end where the server says", () => {
@@ -104,6 +126,8 @@ describe("maskStatementLiterals", () => {
     const shown = shownStatement({ text, reading: { ...STANDARD_READING, standardConformingStrings: false } }, classifySql(text, { ...STANDARD_READING, standardConformingStrings: false }), mask);
     expect(shown.text).toMatch(/^-- statement withheld \(\d+ bytes\): standard_conforming_strings is off$/);
     expect(JSON.stringify(shown)).not.toContain("bob@example.com");
+    const unknown = shownStatement({ text, reading: { clientEncoding: "UTF8" } }, classifySql(text, { clientEncoding: "UTF8" }), mask);
+    expect(JSON.stringify(unknown)).not.toContain("bob@example.com");
   });
 
   it("names the columns bound parameters stand for", () => {

@@ -41,15 +41,16 @@ export interface ShownStatement {
 /**
  * What the evidence and a reviewer are shown of a statement: its text, bound values and summary, masked when `mask` is
  * given. The summary keeps comments and the constants of utility statements (EXECUTE's arguments): when masking changed
- * the text, it is made again from the masked text. Text read with standard_conforming_strings off is withheld: its
- * string tokens end where the server says, not where the scanner here would.
+ * the text, it is made again from the masked text. Text with a backslash read with standard_conforming_strings off (or
+ * not known to be on) is withheld: its string tokens end where the server says, not where the scanner here would.
  */
 export function shownStatement(check: Pick<StatementCheck, "text" | "parameters" | "reading">, classification: Classification, mask: LiteralMasker | undefined): ShownStatement {
   const parameters = check.parameters?.length ? check.parameters : undefined;
   const summary = classification.ok ? classification.summary : `unparseable: ${classification.error}`;
   if (mask === undefined) return { text: check.text, ...(parameters ? { parameters: renderParameters(parameters) } : {}), summary };
-  const standard = check.reading.standardConformingStrings !== false;
-  const masked: MaskedStatement = standard ? maskStatementLiterals(check.text, mask) : { text: withheld(check.text, "standard_conforming_strings is off"), parameterColumns: new Map() };
+  // Without a backslash, a text's strings end in the same places whatever standard_conforming_strings says.
+  const standard = check.reading.standardConformingStrings === true || !check.text.includes("\\");
+  const masked: MaskedStatement = standard ? maskStatementLiterals(check.text, mask) : { text: withheld(check.text, `standard_conforming_strings is ${check.reading.standardConformingStrings === false ? "off" : "not known to be on"}`), parameterColumns: new Map() };
   return {
     text: masked.text,
     ...(parameters ? { parameters: renderParameters(parameters, (value, n) => mask(value, masked.parameterColumns.get(n) ?? ANY_COLUMN)) } : {}),
@@ -57,9 +58,12 @@ export function shownStatement(check: Pick<StatementCheck, "text" | "parameters"
   };
 }
 
-/** A parser error quotes the text near the error ("at or near \"…\""): the quote is masked as a value tied to no column. */
+/**
+ * A parser error quotes the text near the error ("at or near \"…\"", which may hold quotes of its own): everything from
+ * its first quote to its last is masked as one value tied to no column.
+ */
 function maskedParserError(message: string, mask: LiteralMasker): string {
-  return message.replace(/"((?:[^"]|"")*)"/g, (_quote, inner: string) => `"${mask(inner, ANY_COLUMN) ?? "NULL"}"`);
+  return message.replace(/"[\s\S]*"/, (quote) => `"${mask(quote.slice(1, -1), ANY_COLUMN) ?? "NULL"}"`);
 }
 
 /** The statement with its constants masked, and the columns of its parameters. */
@@ -106,11 +110,11 @@ function withheld(text: string, why: string): string {
 
 const quoted = (value: string | null): string => (value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`);
 
-/** The value inside a string token: '…', E'…', N'…', U&'…' or $tag$…$tag$ (escapes left as written: the rules scan it as text). */
+/** The value inside a string token: '…', E'…', N'…', U&'…', B'…', X'…' or $tag$…$tag$ (escapes left as written: the rules scan it as text). */
 function stringTokenValue(token: string): string | undefined {
   const dollar = /^(\$[^$]*\$)([\s\S]*)\1$/.exec(token);
   if (dollar) return dollar[2];
-  const quote = /^(?:[EeNn]|[Uu]&)?'([\s\S]*)'$/.exec(token);
+  const quote = /^(?:[EeNnBbXx]|[Uu]&)?'([\s\S]*)'$/.exec(token);
   return quote ? (quote[1] ?? "").replaceAll("''", "'") : undefined;
 }
 

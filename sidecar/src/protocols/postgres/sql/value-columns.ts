@@ -62,7 +62,12 @@ interface TableContext {
   table?: Relation;
   /** A table by its alias, or by its own name. */
   names: ReadonlyMap<string, Relation>;
+  /** The names of FROM items that are no tables: subqueries, functions, joins with an alias, CTEs. */
+  opaque: ReadonlySet<string>;
 }
+
+/** The alias a FROM item that is no table goes by, and the kinds of such items. */
+const OPAQUE_ITEMS = ["RangeSubselect", "RangeFunction", "RangeTableFunc", "JoinExpr"] as const;
 
 function tableContext(node: unknown): TableContext {
   const found: Array<{ relation: Relation; alias?: string }> = [];
@@ -73,11 +78,19 @@ function tableContext(node: unknown): TableContext {
     const alias = isNode(rangeVar.alias) && typeof rangeVar.alias.aliasname === "string" ? rangeVar.alias.aliasname : undefined;
     found.push({ relation, ...(alias !== undefined ? { alias } : {}) });
   };
+  const opaque = new Set<string>();
+  let opaqueItems = 0;
   const walk = (value: unknown): void => {
     if (Array.isArray(value)) {
       for (const item of value) walk(item);
     } else if (isNode(value)) {
       if (isNode(value.CommonTableExpr) && typeof value.CommonTableExpr.ctename === "string") ctes.add(value.CommonTableExpr.ctename);
+      for (const kind of OPAQUE_ITEMS) {
+        const item = value[kind];
+        if (!isNode(item)) continue;
+        if (kind !== "JoinExpr") opaqueItems += 1;
+        if (isNode(item.alias) && typeof item.alias.aliasname === "string") opaque.add(item.alias.aliasname);
+      }
       // A FROM item is a RangeVar node; the target of UPDATE, INSERT, DELETE and MERGE is a bare one under "relation".
       table(value.RangeVar);
       table(value.relation);
@@ -85,9 +98,10 @@ function tableContext(node: unknown): TableContext {
     }
   };
   walk(node);
+  for (const cte of ctes) opaque.add(cte);
   // A CTE's name in FROM is no table: its columns may be any table's.
   const tables = found.filter(({ relation }) => relation.schema !== undefined || !ctes.has(relation.table));
-  // A name two different tables go by says neither.
+  // A name two different tables go by says neither, nor one a subquery or CTE goes by too.
   const names = new Map<string, Relation | undefined>();
   const name = (key: string, relation: Relation): void => {
     const known = names.get(key);
@@ -95,25 +109,32 @@ function tableContext(node: unknown): TableContext {
   };
   for (const { relation, alias } of tables) name(alias ?? relation.table, relation);
   const distinct = new Set(tables.map(({ relation }) => tableName(relation)));
-  const only = distinct.size === 1 && tables.length === found.length ? tables[0]?.relation : undefined;
-  return { ...(only ? { table: only } : {}), names: new Map([...names].flatMap(([key, relation]) => (relation ? [[key, relation] as const] : []))) };
+  const only = distinct.size === 1 && tables.length === found.length && opaqueItems === 0 ? tables[0]?.relation : undefined;
+  const certain = [...names].flatMap(([key, relation]) => (relation && !opaque.has(key) ? [[key, relation] as const] : []));
+  return { ...(only ? { table: only } : {}), names: new Map(certain), opaque };
+}
+
+/** Where a column of `relation` is, for the rules: its table, and whether its schema is left open. */
+function placeOf(relation: Relation): Pick<ResultColumn, "table" | "schemaUnknown"> {
+  return { table: tableName(relation), ...(relation.schema === undefined ? { schemaUnknown: true as const } : {}) };
 }
 
 /** A column of `relation`; without one, the column of that name in any table. */
 function columnNamed(name: string, relation: Relation | undefined): ResultColumn {
-  return { name, ...(relation ? { table: tableName(relation), column: name } : { column: name, anyTable: true as const }), typeOid: 25, format: 0 };
+  return { name, ...(relation ? { ...placeOf(relation), column: name } : { column: name, anyTable: true as const }), typeOid: 25, format: 0 };
 }
 
 /** Some column of `relation` (of any table when it is not known): where a statement writes without naming the column. */
 function anyColumnOf(relation: Relation | undefined): ResultColumn {
-  return relation ? { ...ANY_COLUMN, table: tableName(relation) } : ANY_COLUMN;
+  return relation ? { ...ANY_COLUMN, ...placeOf(relation) } : ANY_COLUMN;
 }
 
-/** A constant's value as text: a string, a number (an integer 0 is an empty ival), or undefined for NULL and booleans. */
+/** A constant's value as text: a string, a number (an integer 0 is an empty ival), a bit string, or undefined for NULL and booleans. */
 function constantValue(node: Node): string | undefined {
   if (isNode(node.sval) && typeof node.sval.sval === "string") return node.sval.sval;
   if (isNode(node.fval) && typeof node.fval.fval === "string") return node.fval.fval;
   if (isNode(node.ival)) return typeof node.ival.ival === "number" ? String(node.ival.ival) : "0";
+  if (isNode(node.bsval) && typeof node.bsval.bsval === "string") return node.bsval.bsval;
   return undefined;
 }
 
@@ -142,6 +163,22 @@ function keepsColumn(value: Node): unknown {
   return undefined;
 }
 
+/** The comparisons, which tie a value to the column on the other side; other operators put it into what they give. */
+const COMPARING_KINDS = new Set(["AEXPR_IN", "AEXPR_LIKE", "AEXPR_ILIKE", "AEXPR_SIMILAR", "AEXPR_BETWEEN", "AEXPR_NOT_BETWEEN", "AEXPR_BETWEEN_SYM", "AEXPR_NOT_BETWEEN_SYM", "AEXPR_DISTINCT", "AEXPR_NOT_DISTINCT", "AEXPR_NULLIF"]);
+const COMPARING_OPERATORS = new Set(["=", "<>", "!=", "<", ">", "<=", ">=", "~~", "!~~", "~~*", "!~~*", "~", "!~", "~*", "!~*"]);
+
+function compares(node: Node): boolean {
+  if (typeof node.kind === "string" && COMPARING_KINDS.has(node.kind)) return true;
+  const operator = listOf(node.name).at(-1);
+  const symbol = isNode(operator) && isNode(operator.String) ? operator.String.sval : undefined;
+  return typeof symbol === "string" && COMPARING_OPERATORS.has(symbol);
+}
+
+/** Whether two values' columns are the same for the rules. */
+function sameColumn(a: ResultColumn, b: ResultColumn): boolean {
+  return a.name === b.name && a.table === b.table && a.column === b.column && a.anyColumn === b.anyColumn && a.anyTable === b.anyTable && a.schemaUnknown === b.schemaUnknown;
+}
+
 /** The values of every key of `node` but those given. */
 function others(node: Node, ...skipped: string[]): unknown[] {
   return Object.entries(node).flatMap(([key, child]) => (skipped.includes(key) ? [] : [child]));
@@ -160,10 +197,7 @@ class ValueWalk {
     }
     if (!isNode(value)) return;
     if (isNode(value.A_Const)) return this.constant(value.A_Const, column);
-    if (isNode(value.ParamRef)) {
-      if (column && typeof value.ParamRef.number === "number") this.found.parameters.set(value.ParamRef.number, column);
-      return;
-    }
+    if (isNode(value.ParamRef)) return this.parameter(value.ParamRef, column);
     if (isNode(value.A_Expr)) return this.expression(value.A_Expr, column);
     if (isNode(value.CaseExpr)) return this.caseExpression(value.CaseExpr, column);
     if (this.statement(value)) return;
@@ -186,6 +220,14 @@ class ValueWalk {
     for (const child of children) this.visit(child, undefined);
   }
 
+  /** A $n meets the column of each place it is used; used where no column is, or at two different columns, it may be any column's. */
+  private parameter(node: Node, column: ResultColumn | undefined): void {
+    if (typeof node.number !== "number") return;
+    const known = this.found.parameters.get(node.number);
+    const here = column ?? ANY_COLUMN;
+    this.found.parameters.set(node.number, known === undefined || sameColumn(known, here) ? here : ANY_COLUMN);
+  }
+
   private constant(node: Node, column: ResultColumn | undefined): void {
     if (typeof node.location !== "number") return;
     const value = constantValue(node);
@@ -193,10 +235,16 @@ class ValueWalk {
   }
 
   /**
-   * `column op value`, `value op column`, `column IN (values)`, `column = ANY(ARRAY[values])`, `f(column) op value`:
-   * the values meet the column; `(a, b) = (x, y)` pairs them by position.
+   * `column op value`, `value op column`, `column IN (values)`, `column = ANY(ARRAY[values])`, `f(column) op value`
+   * for comparisons: the values meet the column; `(a, b) = (x, y)` pairs them by position.
    */
   private expression(node: Node, outer: ResultColumn | undefined): void {
+    // Arithmetic and concatenation put their operands into what they give, which meets the outer column (SET a = b || 'x').
+    if (!compares(node)) {
+      this.visit(node.lexpr, outer);
+      this.visit(node.rexpr, outer);
+      return;
+    }
     const [leftRow, rightRow] = [node.lexpr, node.rexpr].map((side) => (isNode(side) && isNode(side.RowExpr) && Array.isArray(side.RowExpr.args) ? (side.RowExpr.args as unknown[]) : undefined));
     if (leftRow && rightRow) {
       leftRow.forEach((item, index) => this.visit(item, this.columnOf(rightRow[index]) ?? outer));
@@ -226,16 +274,24 @@ class ValueWalk {
   private columnOf(value: unknown): ResultColumn | undefined {
     if (!isNode(value)) return undefined;
     if (isNode(value.TypeCast)) return this.columnOf(value.TypeCast.arg);
-    if (isNode(value.FuncCall)) return listOf(value.FuncCall.args).map((arg) => this.columnOf(arg)).find((column) => column !== undefined);
+    if (isNode(value.FuncCall)) {
+      // A function of one column (lower(email)) is that column's; of several, it may be any of them.
+      const columns = listOf(value.FuncCall.args).flatMap((arg) => this.columnOf(arg) ?? []);
+      return columns.length === 1 ? columns[0] : columns.length > 1 ? ANY_COLUMN : undefined;
+    }
     return isNode(value.ColumnRef) ? this.referenced(value.ColumnRef) : undefined;
   }
 
   /** A column reference: its name, and its table from a qualifier (a table or its alias) or the statement's one table. */
   private referenced(ref: Node): ResultColumn | undefined {
-    const names = listOf(ref.fields).flatMap((field) => (isNode(field) && isNode(field.String) && typeof field.String.sval === "string" ? [field.String.sval] : []));
+    const fields = listOf(ref.fields);
+    const names = fields.flatMap((field) => (isNode(field) && isNode(field.String) && typeof field.String.sval === "string" ? [field.String.sval] : []));
     const name = names.at(-1);
-    if (name === undefined) return undefined;
+    // t.* is a whole row: it holds every column.
+    if (name === undefined || names.length !== fields.length) return ANY_COLUMN;
     const qualifier = names.at(-2);
+    // A name the statement's tables or subqueries go by may be a whole row (customers::text).
+    if (qualifier === undefined && (this.context.names.has(name) || this.context.opaque.has(name))) return ANY_COLUMN;
     if (qualifier === undefined) return columnNamed(name, this.context.table);
     // schema.table.column says it all; table.column only when table is one the statement names (not a subquery's alias).
     if (names.length >= 3) return columnNamed(name, { table: qualifier, schema: names.at(-3) as string });
