@@ -104,6 +104,8 @@ describe("maskStatementLiterals", () => {
     "SELECT * FROM orders, LATERAL get_customer(orders.cid) AS g WHERE email = 'ada@example.com'",
     "SELECT id FROM \"acme.prod\".customers WHERE email = 'ada@example.com'",
     "SELECT X'ada' FROM customers",
+    "SELECT o.id FROM orders o WHERE (o.buyer).email = 'ada@example.com'",
+    "SELECT o.id FROM orders o WHERE o.buyer.email = 'ada@example.com'",
   ])("hides the value in %s", (text) => {
     expect(masked(text)).not.toContain("ada@example.com");
     expect(JSON.stringify(shownStatement({ text, reading: STANDARD_READING }, classifySql(text), mask))).not.toContain("ada@example.com");

@@ -293,8 +293,14 @@ class ValueWalk {
     // A name the statement's tables or subqueries go by may be a whole row (customers::text).
     if (qualifier === undefined && (this.context.names.has(name) || this.context.opaque.has(name))) return ANY_COLUMN;
     if (qualifier === undefined) return columnNamed(name, this.context.table);
-    // schema.table.column says it all; table.column only when table is one the statement names (not a subquery's alias).
-    if (names.length >= 3) return columnNamed(name, { table: qualifier, schema: names.at(-3) as string });
+    // schema.table.column says it all, unless its first name is one the statement's FROM items go by: then it is a
+    // field of a composite column (o.customer.ssn), which may be that field of any table's type.
+    if (names.length >= 3) {
+      const first = names[0] as string;
+      if (this.context.names.has(first) || this.context.opaque.has(first)) return columnNamed(name, undefined);
+      return columnNamed(name, { table: qualifier, schema: names.at(-3) as string });
+    }
+    // table.column only when table is one the statement names (not a subquery's alias).
     return columnNamed(name, this.context.names.get(qualifier));
   }
 
