@@ -14,8 +14,12 @@ let gateway: SidecarProcess;
 
 const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-/** How far above its settled size the gateway may go while parsing them, and stay once they are done. */
-const PEAK_MIB = 90;
+/**
+ * How far above its settled size the gateway may go while parsing them, and stay once they are done. The peak
+ * depends on when V8 collects: on a quiet machine it is 30–60 MiB, with the CPUs busy (as in CI, with other suites
+ * running) up to about 105 MiB, with or without the settings this guards; what stays after is what they change.
+ */
+const PEAK_MIB = 130;
 const AFTER_MIB = 25;
 
 beforeAll(async () => {
