@@ -190,9 +190,7 @@ bench: build system-deps bench-deps
 # seconds in all.
 # Reported, not asserted; not part of `make test`.
 bench-micro: build
-	@for bench in $$(find common/dist sidecar/dist -name '*.bench.js' | sort); do \
-	  MALLOC_MMAP_THRESHOLD_=32768 node --no-wasm-dynamic-tiering --wasm-num-compilation-tasks=1 "$$bench"; \
-	done
+	node e2e/dist/bench/micro-benches.js
 
 # SOAK_SESSIONS (1000) PostgreSQL sessions through one gateway for SOAK_SECONDS
 # (60), each sending a statement every SOAK_TRICKLE_MS (5000), with evidence

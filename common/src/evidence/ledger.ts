@@ -19,6 +19,7 @@
 // in the chain for `sessions audit` to report. Pure functions only.
 import { createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import { canonicalJson } from "../canonical-json.js";
+import { parseJsonObject } from "../json-object.js";
 import { sha256Digest } from "../digest.js";
 import { publicKeyPem, type SessionEnding } from "./manifest.js";
 import { GENESIS_HASH } from "./record.js";
@@ -106,13 +107,8 @@ const ENTRY_CHECKS: ReadonlyArray<[string, (entry: Record<string, unknown>) => b
 
 /** An entry read back, or what is wrong with its shape (its hash and signature are checked by checkLedgerEntry). */
 export function parseLedgerEntry(text: string): LedgerEntry | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return "it is not JSON";
-  }
-  if (!isObject(value)) return "it is not a JSON object";
+  const value = parseJsonObject(text);
+  if (typeof value === "string") return `it is ${value}`;
   const failed = ENTRY_CHECKS.find(([, check]) => !check(value));
   return failed ? `its ${failed[0]} is missing or malformed` : (value as unknown as LedgerEntry);
 }

@@ -6,6 +6,7 @@
 // key order does not matter.
 import { createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import { canonicalJson } from "../canonical-json.js";
+import { parseJsonObject } from "../json-object.js";
 
 export const MANIFEST_VERSION = 1;
 
@@ -121,13 +122,8 @@ function chunkProblem(chunk: unknown, index: number): string | undefined {
 
 /** A manifest read back from a store, or what is wrong with its shape (the signature is checked separately). */
 export function parseManifest(text: string): EvidenceManifest | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return "the manifest is not JSON";
-  }
-  if (!isObject(value)) return "the manifest is not a JSON object";
+  const value = parseJsonObject(text);
+  if (typeof value === "string") return `the manifest is ${value}`;
   const failed = MANIFEST_CHECKS.find(([, check]) => !check(value));
   if (failed) return `the manifest's ${failed[0]} is missing or malformed`;
   const chunks = value.chunks as unknown[];

@@ -83,6 +83,7 @@
 // ends with exactly one session-end; nothing follows a session-end.
 import { sha256Digest } from "../digest.js";
 import { canonicalJson } from "../canonical-json.js";
+import { parseJsonObject } from "../json-object.js";
 import type { IdentityFacts } from "../policy/cel.js";
 
 export const EVIDENCE_VERSION = 1;
@@ -359,13 +360,8 @@ function envelopeProblem(value: Record<string, unknown>): string | undefined {
 
 /** One line as a record, or what is wrong with it. */
 export function parseRecordLine(line: string): EvidenceRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return "not JSON";
-  }
-  if (!isPlainObject(value)) return "not a JSON object";
+  const value = parseJsonObject(line);
+  if (typeof value === "string") return value;
   return envelopeProblem(value) ?? (value as unknown as EvidenceRecord);
 }
 
