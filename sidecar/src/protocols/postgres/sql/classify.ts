@@ -2,8 +2,12 @@
 // facts AccessPolicy rules match on: one SqlFacts per statement, plus the
 // fingerprint an approval is bound to and a summary a reviewer can read.
 // It runs on every query, so each distinct text is parsed once and the
-// result is kept in a bounded cache. Anything it cannot understand comes
-// back as { ok: false } and the caller refuses the query.
+// result is kept in a bounded cache — and texts that differ only in their
+// constants (WHERE aid = 17, WHERE aid = 42) share one classification, parsed
+// once for their literal form, where a probe shows that nothing it reports
+// depends on those values. Anything it cannot understand comes back as
+// { ok: false } and the caller refuses the query.
+import { isDeepStrictEqual } from "node:util";
 import { sha256Digest } from "@portcullis/common/digest";
 import { LruCache } from "@portcullis/common/lru";
 import type { SqlFacts } from "@portcullis/common/policy/cel";
@@ -12,6 +16,8 @@ import { isStandardReading, readingKey, type SqlReading, STANDARD_READING, textA
 import { keywordsUnknownTo, mentionsAny, type QuotedText, quoteUnknownKeywords } from "./older-grammars.js";
 import { type PreparedUse, preparedUseOf } from "./prepared-uses.js";
 import { statementFacts } from "./statement-facts.js";
+import { type FormToken, type LiteralForm, literalForm, withOtherValues } from "./literal-form.js";
+import { unwrap } from "./parse-tree.js";
 import { type TriggerFunction, triggerFunctionOf } from "./trigger-function-name.js";
 import type { Classified } from "../../../policy/protocol-matcher.js";
 
@@ -25,6 +31,8 @@ export type Classification =
       preparedUses: Array<PreparedUse | undefined>;
       /** Per statement, the function a CREATE TRIGGER makes the server run (its code is in the catalog). */
       triggerFunctions: Array<TriggerFunction | undefined>;
+      /** The text's literal form, when it has one: its tokens, for the evidence's masked view. */
+      form?: TextForm;
     }
   | { ok: false; error: string; parserError?: RejectedText };
 
@@ -36,6 +44,26 @@ export interface RejectedText {
   detail?: string;
   /** PostgreSQL's position: 1-based, in characters of the text the client sent. */
   position?: number;
+}
+
+/** A text classified as its literal form (literal-form.ts): its tokens, and the form's identity, the same for every text of it. */
+export interface TextForm {
+  tokens: readonly FormToken[];
+  ascii: boolean;
+  /** One object per cached form (per text, for a text classified by itself): what is derived once per form (the masked view's plan) is kept by it. */
+  identity: object;
+}
+
+/**
+ * The statements whose classification never depends on the values of their constants: their facts come from
+ * statement-kind.ts and the walk (sql-walk.ts), which read node kinds, names and structure only. The values a
+ * classification reads — EXPLAIN's options, the language and code of DO and CREATE FUNCTION — are in statements
+ * of other kinds, and none of these can hold one of those.
+ */
+const FORM_KINDS: ReadonlySet<string> = new Set(["SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"]);
+
+interface FormEntry {
+  classification: Extract<Classification, { ok: true }>;
 }
 
 /** Texts whose classification is kept (least recently used ones go first). */
@@ -51,6 +79,8 @@ const MAX_CACHED_LENGTH = 8192;
 const MAX_SUMMARY_LENGTH = 200;
 
 const cache = new LruCache<string, Classification>(CACHE_ENTRIES);
+/** Classifications by literal form; null for a form whose classification depends on its values (it is classified per text). */
+const forms = new LruCache<string, FormEntry | null>(CACHE_ENTRIES);
 
 /** Loads the parser; await it once before the first classifySql. Safe to call again. */
 export async function initClassifier(): Promise<void> {
@@ -76,9 +106,21 @@ export function classifySql(text: string, reading: SqlReading = STANDARD_READING
   const key = isStandardReading(reading) && olderKeywords.size === 0 ? text : `${readingKey(reading)}/${olderKeywords.size > 0 ? reading.serverMajor : ""}\u0000${text}`;
   const cached = cache.get(key);
   if (cached) return cached;
-  const classification = mentionsAny(text, olderKeywords) ? classifyForOlderServer(text, reading, olderKeywords) : classifyUncached(text, reading);
+  const classification = classifyNew(text, reading, olderKeywords);
   if (text.length <= MAX_CACHED_LENGTH) cache.set(key, classification);
   return classification;
+}
+
+/** A text the cache does not hold: by its literal form where it has one that decides, else by itself. */
+function classifyNew(text: string, reading: SqlReading, olderKeywords: ReadonlySet<string>): Classification {
+  const older = mentionsAny(text, olderKeywords);
+  // A text without those words reads the same on every server the standard reading applies to.
+  const form = isStandardReading(reading) && !older && text.length <= MAX_CACHED_LENGTH ? literalForm(text) : undefined;
+  const byForm = form && form.key !== text ? classifiedByForm(text, form) : undefined;
+  if (byForm) return byForm;
+  const classification = older ? classifyForOlderServer(text, reading, olderKeywords) : classifyUncached(text, reading);
+  // A text classified by itself (no constants, or a classification its values may change) is a form of one text.
+  return form && classification.ok ? { ...classification, form: { tokens: form.tokens, ascii: form.ascii, identity: {} } } : classification;
 }
 
 /**
@@ -104,10 +146,47 @@ function classifyForOlderServer(text: string, reading: SqlReading, unknown: Read
   return { ...classification, parserError: { ...rejected, position: rejected.position - 2 * before } };
 }
 
-function classifyUncached(text: string, reading: SqlReading): Classification {
+/** The classification every text of `form` shares, or undefined when it may depend on their values. */
+function classifiedByForm(text: string, form: LiteralForm): Classification | undefined {
+  let entry = forms.get(form.key);
+  if (entry === undefined) {
+    entry = formEntry(text, form);
+    forms.set(form.key, entry);
+  }
+  return entry ? ofForm(entry, text, form) : undefined;
+}
+
+/**
+ * The classification every text of `form` shares, or null when it may depend on their values. It is `text`'s
+ * classification when `text` holds only statements of FORM_KINDS and a probe — the same text with every constant
+ * the form replaced given another value — classifies the same, summary included: so the summary's normalisation
+ * replaced each of those constants, wherever they were (it replaces constants by their place in the tree, not
+ * by their values).
+ */
+function formEntry(text: string, form: LiteralForm): FormEntry | null {
+  const { classification, kinds } = classifyText(text, STANDARD_READING);
+  if (!classification.ok || kinds.length === 0 || !kinds.every((kind) => FORM_KINDS.has(kind))) return null;
+  const probe = classifyUncached(withOtherValues(text, form), STANDARD_READING);
+  if (!probe.ok || probe.summary !== classification.summary) return null;
+  const same = isDeepStrictEqual(probe.statements, classification.statements) && isDeepStrictEqual(probe.preparedUses, classification.preparedUses) && isDeepStrictEqual(probe.triggerFunctions, classification.triggerFunctions);
+  return same ? { classification } : null;
+}
+
+/** A text's classification as its form's, bound to the text itself (an approval's fingerprint is the exact text's). */
+function ofForm(entry: FormEntry, text: string, form: LiteralForm): Classification {
+  return { ...entry.classification, fingerprint: fingerprintOf(text), form: { tokens: form.tokens, ascii: form.ascii, identity: entry } };
+}
+
+/** Classifies a text without any cache: what the cached paths are held to. */
+export function classifyUncached(text: string, reading: SqlReading): Classification {
+  return classifyText(text, reading).classification;
+}
+
+/** The classification, and the kinds of the statements the parser found. */
+function classifyText(text: string, reading: SqlReading): { classification: Classification; kinds: string[] } {
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > MAX_STATEMENT_BYTES) {
-    return { ok: false, error: `the statement is ${bytes} bytes; the gateway classifies statements of up to ${MAX_STATEMENT_BYTES} bytes, so send it in smaller parts` };
+    return { classification: { ok: false, error: `the statement is ${bytes} bytes; the gateway classifies statements of up to ${MAX_STATEMENT_BYTES} bytes, so send it in smaller parts` }, kinds: [] };
   }
   let read = text;
   let parsed: ParsedStatement[];
@@ -117,18 +196,20 @@ function classifyUncached(text: string, reading: SqlReading): Classification {
   } catch (error) {
     // Only the text's own parser errors are the server's too; code inside it (a function body) is judged below.
     const rejected = parserErrorOf(error);
-    if (!rejected) return { ok: false, error: parserMessage(error) };
+    if (!rejected) return { classification: { ok: false, error: parserMessage(error) }, kinds: [] };
     const { offset, ...reported } = rejected;
-    return { ok: false, error: reported.message, parserError: { ...reported, ...(offset === undefined ? {} : { position: offsetInSent(text, read, offset) + 1 }) } };
+    return { classification: { ok: false, error: reported.message, parserError: { ...reported, ...(offset === undefined ? {} : { position: offsetInSent(text, read, offset) + 1 }) } }, kinds: [] };
   }
+  const kinds = parsed.map((statement) => unwrap(statement.node)[0]);
   try {
     const facts = parsed.map(statementFacts);
     const statements = facts.map((statement) => ({ ...statement, statementCount: facts.length }));
     // Bound to the text as the server reads it: the same bytes read under another setting are another request.
-    return { ok: true, statements, fingerprint: fingerprintOf(read), summary: summarize(read, statements), preparedUses: parsed.map(preparedUseOf), triggerFunctions: parsed.map(triggerFunctionOf) };
+    const classification: Classification = { ok: true, statements, fingerprint: fingerprintOf(read), summary: summarize(read, statements), preparedUses: parsed.map(preparedUseOf), triggerFunctions: parsed.map(triggerFunctionOf) };
+    return { classification, kinds };
   } catch (error) {
     // Code that cannot be inspected, and trees too deep to walk, refuse the query.
-    return { ok: false, error: parserMessage(error) };
+    return { classification: { ok: false, error: parserMessage(error) }, kinds };
   }
 }
 
