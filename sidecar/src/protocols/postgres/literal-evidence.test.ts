@@ -3,6 +3,7 @@ import type { BrokeredPolicy } from "@portcullis/common/config/bundle";
 import { compileMasking } from "../../masking/index.js";
 import { maskStatementLiterals, maskStatementLiteralsScanned, shownStatement } from "./literal-evidence.js";
 import { classifySql, initClassifier } from "./sql/classify.js";
+import { FORM_STATEMENTS, formVariant } from "./sql/form-variants.js";
 import { STANDARD_READING } from "./sql/sql-reading.js";
 
 const POLICY: BrokeredPolicy = {
@@ -182,22 +183,34 @@ describe("maskStatementLiterals", () => {
   });
 });
 
-describe("the plain-text path", () => {
-  // Texts without quotes, comments or dollar quotes are tokenised here instead of by PostgreSQL's scanner: the result must be the same.
+describe("the JavaScript path for plain text", () => {
+  // Plain texts (sql/literal-form.ts) are tokenised here, and texts classified as their form parsed once per form,
+  // instead of by PostgreSQL's scanner and parser each time: the result must be the same, value for value.
   const texts = [
-    "SELECT abalance FROM pgbench_accounts WHERE aid = 48213;",
-    "UPDATE pgbench_accounts SET abalance = abalance + -4137 WHERE aid = 1234;",
+    ...FORM_STATEMENTS,
     "UPDATE pgbench_tellers SET tbalance = tbalance + 17 WHERE tid = 3; SELECT 1",
-    "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (4, 1, 8821, -312, CURRENT_TIMESTAMP);",
     "SELECT 0x1F, 0o17, 0b101, 1e5, 1.5e-3, .5, 5., -5, - 5, +7, a$1, $1 + -2 FROM t LIMIT 10 OFFSET 2",
     "SELECT 1_000, 0x1E+5, 1e+5, 12345678901234567890, 4111111111111111 FROM customers WHERE phone = 5550100",
-    "SELECT x[1], y::numeric(10,2), z-1, z - -1, z*-1, 2^-1, 1/2 FROM customers WHERE id IN (1, 2, 3)",
-    "SELECT id FROM customers WHERE phone=-5550100 AND id=+3",
     "PREPARE p AS SELECT id FROM customers WHERE phone = $1 AND id > 5",
-    "SELECT id FROM customers c, orders o WHERE c.phone = 5550100 AND o.total > 10",
+    "SELECT a FROM customers ORDER BY 1 LIMIT 5",
+    "SELECT x[1], y::numeric(10,2), z-1, z - -1, z*-1, 2^-1, 1/2 FROM customers WHERE id IN (1, 2, 3) AND phone = - -4",
     "SELEC 1 FROM",
   ];
-  it.each(texts)("masks %s as the scanner path does", (text) => {
-    expect(maskStatementLiterals(text, mask)).toEqual(maskStatementLiteralsScanned(text, mask));
+  const partial = compileMasking([{ name: "partial", spec: { ...POLICY.spec, masking: [{ name: "last-two", columns: ["customers.phone", "id", "note"], strategy: "partial", keepLast: 2 }] } }], "orders-db");
+  const maskers: Array<[string, typeof mask]> = [
+    ["redacting", (value, column) => mask(value, column)],
+    ["keeping the last two characters", (value, column) => partial.literal(value, column)],
+  ];
+  it.each(texts)("masks %j and its variants as the scanner path does", (text) => {
+    for (let seed = 1; seed <= 8; seed++) {
+      const sent = formVariant(text, seed);
+      const classification = classifySql(sent);
+      const form = classification.ok ? classification.form : undefined;
+      for (const [how, masker] of maskers) {
+        const scanned = maskStatementLiteralsScanned(sent, masker);
+        expect({ sent, how, masked: maskStatementLiterals(sent, masker, form) }).toEqual({ sent, how, masked: scanned });
+        expect({ sent, how, masked: maskStatementLiterals(sent, masker) }).toEqual({ sent, how, masked: scanned });
+      }
+    }
   });
 });

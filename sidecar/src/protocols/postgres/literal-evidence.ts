@@ -7,16 +7,19 @@
 // arguments, a subquery, a DO block, text the parser rejects) is masked by
 // every rule that names a column, as it could be any column's value: what the
 // walk does not follow is hidden, not shown. Comments are scanned. Constants
-// are found in PostgreSQL's own parse tree and replaced where its scanner says
-// their tokens are, so the rest of the text stays as sent. Text that cannot
-// even be scanned is withheld. Pure, apart from the parser.
+// are found in PostgreSQL's own parse tree and replaced where their tokens
+// are — found in JavaScript for plain text (sql/literal-form.ts), where each
+// constant of the tree must sit on a token holding its value, else by
+// PostgreSQL's scanner — so the rest of the text stays as sent. Text that
+// cannot even be scanned is withheld. Pure, apart from the parser and a
+// cache of where the constants of each literal form sit.
 import { Buffer } from "node:buffer";
 import type { ResultColumn } from "../../masking/result-columns.js";
 import { renderParameters } from "./parameters.js";
 import type { StatementCheck } from "./ports.js";
-import { type Classification, summarize } from "./sql/classify.js";
+import { type Classification, summarize, type TextForm } from "./sql/classify.js";
 import { parseStatements, scanTokens, type ScannedToken } from "./sql/parser.js";
-import { plainTokens } from "./sql/plain-text.js";
+import { type FormToken, literalForm } from "./sql/literal-form.js";
 import { ANY_COLUMN, valueColumns, type Constant, type ParameterColumns } from "./sql/value-columns.js";
 
 /**
@@ -50,7 +53,7 @@ export function shownStatement(check: Pick<StatementCheck, "text" | "parameters"
   if (mask === undefined) return { text: check.text, ...(parameters ? { parameters: renderParameters(parameters) } : {}), summary };
   // Without a backslash, a text's strings end in the same places whatever standard_conforming_strings says.
   const standard = check.reading.standardConformingStrings === true || !check.text.includes("\\");
-  const masked: MaskedStatement = standard ? maskStatementLiterals(check.text, mask) : { text: withheld(check.text, `standard_conforming_strings is ${check.reading.standardConformingStrings === false ? "off" : "not known to be on"}`), parameterColumns: new Map() };
+  const masked: MaskedStatement = standard ? maskStatementLiterals(check.text, mask, classification.ok ? classification.form : undefined) : { text: withheld(check.text, `standard_conforming_strings is ${check.reading.standardConformingStrings === false ? "off" : "not known to be on"}`), parameterColumns: new Map() };
   return {
     text: masked.text,
     ...(parameters ? { parameters: renderParameters(parameters, (value, n) => mask(value, masked.parameterColumns.get(n) ?? ANY_COLUMN)) } : {}),
@@ -66,20 +69,139 @@ function maskedParserError(message: string, mask: LiteralMasker): string {
   return message.replace(/"[\s\S]*"/, (quote) => `"${mask(quote.slice(1, -1), ANY_COLUMN) ?? "NULL"}"`);
 }
 
-/** The statement with its constants masked, and the columns of its parameters. */
-export function maskStatementLiterals(text: string, mask: LiteralMasker): MaskedStatement {
-  return maskWithTokens(text, mask, plainTokens);
+/**
+ * The statement with its constants masked, and the columns of its parameters. Text with a literal form (plain text:
+ * sql/literal-form.ts) is tokenised in JavaScript, where the parse tree's constants sit exactly on its tokens; a
+ * text classified as its form (`form`) is parsed here only once per form, since its texts' trees differ only in
+ * their constants' values. Other text goes through PostgreSQL's scanner.
+ */
+export function maskStatementLiterals(text: string, mask: LiteralMasker, form?: TextForm): MaskedStatement {
+  const tokens = form ?? literalForm(text);
+  if (tokens?.ascii) {
+    let plan = form ? formPlans.get(form.identity) : undefined;
+    if (plan === undefined) {
+      plan = formPlan(text, tokens.tokens);
+      if (form) formPlans.set(form.identity, plan);
+    }
+    if (plan) return { text: maskTokens(text, scannedTokens(text, tokens.tokens), planConstants(text, tokens.tokens, plan), mask), parameterColumns: plan.parameterColumns };
+  }
+  return maskScanned(text, mask);
 }
 
-/** maskStatementLiterals with every text scanned by PostgreSQL's scanner: what the plain-text path is held to in tests. */
+/** maskStatementLiterals with every text scanned by PostgreSQL's scanner: what the JavaScript path is held to in tests. */
 export function maskStatementLiteralsScanned(text: string, mask: LiteralMasker): MaskedStatement {
-  return maskWithTokens(text, mask, () => undefined);
+  return maskScanned(text, mask);
 }
 
-function maskWithTokens(text: string, mask: LiteralMasker, plain: (text: string, constants: readonly Constant[]) => ScannedToken[] | undefined): MaskedStatement {
+/** Where the constants of a plain text's tree sit among its tokens (the same for every text of its form), and the columns of its $n. */
+interface FormPlan {
+  constants: ReadonlyArray<{
+    /** The constant's token, or the sign before its number. */
+    token: number;
+    column: ResultColumn | undefined;
+    /** The value of a constant the form keeps as written (1.5): the same in every text of the form. */
+    value?: string;
+  }>;
+  parameterColumns: ParameterColumns;
+}
+
+/** Plans by form (TextForm.identity), made from the first text of each form the masked view sees; null where the tokens and the tree disagree. */
+const formPlans = new WeakMap<object, FormPlan | null>();
+
+/**
+ * The plan of a plain text: each constant of its tree starts where a token does and holds that token's value — a
+ * number the form replaced (with the sign before it, which the parser folds in), a string, or a number the form
+ * keeps as written (1.5, -1e3) — and each constant the form replaced is one of them; otherwise the plan is null
+ * and the scanner decides.
+ */
+function formPlan(text: string, tokens: readonly FormToken[]): FormPlan | null {
   const constants: Constant[] = [];
   const parameterColumns = new Map<number, ResultColumn>();
-  let parsed = true;
+  try {
+    for (const statement of parseStatements(text)) {
+      const found = valueColumns(statement.node);
+      constants.push(...found.constants);
+      for (const [n, column] of found.parameters) parameterColumns.set(n, column);
+    }
+  } catch {
+    return null;
+  }
+  const byStart = new Map(tokens.map((token, index) => [token.start, index]));
+  const planned: Array<FormPlan["constants"][number]> = [];
+  // The replaced constants' tokens each constant spans: each one exactly once.
+  const covered = new Set<number>();
+  let spans = 0;
+  for (const constant of constants) {
+    const index = byStart.get(constant.location);
+    if (index === undefined) return null;
+    const at = valueTokens(text, tokens, index);
+    if (at === undefined) return null;
+    if (at.replaced !== undefined) {
+      if (tokenValue(text, tokens, index) !== constant.value) return null;
+      planned.push({ token: index, column: constant.column });
+      covered.add(at.replaced);
+      spans += 1;
+    } else {
+      // Only where the tree's value is the text as written (1.5, -1e3; not 0x1F): then the token is the whole constant.
+      if (constant.value !== keptText(text, tokens, index)) return null;
+      planned.push({ token: index, column: constant.column, value: constant.value });
+    }
+  }
+  const replaced = tokens.filter((token) => token.constant !== undefined).length;
+  return covered.size === replaced && spans === replaced ? { constants: planned, parameterColumns } : null;
+}
+
+const isNumberText = (token: string): boolean => /^\.?[0-9]/.test(token);
+
+/**
+ * What a constant starting at token `index` spans: that token, or a sign and the number after it. `replaced` is the
+ * index of the token the form replaced in it (its value differs between texts of the form), undefined when the
+ * value is written in the form (1.5, -1e3); no span at all for any other token.
+ */
+function valueTokens(text: string, tokens: readonly FormToken[], index: number): { replaced?: number } | undefined {
+  const token = tokens[index] as FormToken;
+  const written = text.slice(token.start, token.end);
+  if (token.constant !== undefined) return { replaced: index };
+  if (isNumberText(written)) return {};
+  const next = tokens[index + 1];
+  if ((written !== "-" && written !== "+") || next === undefined) return undefined;
+  if (next.constant === "number") return { replaced: index + 1 };
+  return next.constant === undefined && isNumberText(text.slice(next.start, next.end)) ? {} : undefined;
+}
+
+/** The text of a constant the form keeps, starting at token `index`: a number, or a sign and the number after it. */
+function keptText(text: string, tokens: readonly FormToken[], index: number): string {
+  const token = tokens[index] as FormToken;
+  const next = tokens[index + 1];
+  const written = text.slice(token.start, token.end);
+  return isNumberText(written) || next === undefined ? written : `${written}${text.slice(next.start, next.end)}`;
+}
+
+/** The value the parser gives the constant at token `index`, whose span holds a token the form replaced. */
+function tokenValue(text: string, tokens: readonly FormToken[], index: number): string {
+  const token = tokens[index] as FormToken;
+  const written = text.slice(token.start, token.end);
+  if (token.constant === "string") return written.slice(1, -1).replaceAll("''", "'");
+  if (token.constant === "number") return String(Number(written));
+  const next = tokens[index + 1] as FormToken;
+  return String(Number(`${written}${text.slice(next.start, next.end)}`));
+}
+
+function scannedTokens(text: string, tokens: readonly FormToken[]): ScannedToken[] {
+  return tokens.map((token) => ({ text: text.slice(token.start, token.end), start: token.start, end: token.end }));
+}
+
+function planConstants(text: string, tokens: readonly FormToken[], plan: FormPlan): Constant[] {
+  return plan.constants.map((constant) => ({
+    location: (tokens[constant.token] as FormToken).start,
+    value: constant.value ?? tokenValue(text, tokens, constant.token),
+    ...(constant.column ? { column: constant.column } : {}),
+  }));
+}
+
+function maskScanned(text: string, mask: LiteralMasker): MaskedStatement {
+  const constants: Constant[] = [];
+  const parameterColumns = new Map<number, ResultColumn>();
   try {
     for (const statement of parseStatements(text)) {
       const found = valueColumns(statement.node);
@@ -89,17 +211,14 @@ function maskWithTokens(text: string, mask: LiteralMasker, plain: (text: string,
   } catch (error) {
     // Text the parser rejects keeps its tokens, each masked below as tied to no column; a tree too deep to walk is not recorded at all.
     if (error instanceof RangeError) return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
-    parsed = false;
     constants.length = 0;
     parameterColumns.clear();
   }
-  let tokens = parsed ? plain(text, constants) : undefined;
-  if (tokens === undefined) {
-    try {
-      tokens = scanTokens(text);
-    } catch {
-      return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
-    }
+  let tokens: ScannedToken[];
+  try {
+    tokens = scanTokens(text);
+  } catch {
+    return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
   }
   return { text: maskTokens(text, tokens, constants, mask), parameterColumns };
 }
