@@ -92,8 +92,17 @@ export class SessionRecorder {
   }
 
   append<T extends AppendableType>(type: T, data: EvidenceDataByType[T]): Promise<EvidenceRecord> {
-    if (this.ending !== undefined) return Promise.reject(new Error(`session ${this.session} has ended; no more evidence can be recorded for it`));
-    return this.enqueue(type, data, this.options.clock());
+    try {
+      return Promise.resolve(this.appendSync(type, data));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new EvidenceWriteError(this.session, error));
+    }
+  }
+
+  /** append, for a caller that goes on at once: the record as written, or the error append would reject with, thrown. */
+  appendSync<T extends AppendableType>(type: T, data: EvidenceDataByType[T]): EvidenceRecord {
+    if (this.ending !== undefined) throw new Error(`session ${this.session} has ended; no more evidence can be recorded for it`);
+    return this.seal(type, data, this.options.clock());
   }
 
   /**
@@ -127,23 +136,28 @@ export class SessionRecorder {
   }
 
   private enqueue<T extends EvidenceType>(type: T, data: EvidenceDataByType[T], now: Date): Promise<EvidenceRecord> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    try {
+      return Promise.resolve(this.seal(type, data, now));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new EvidenceWriteError(this.session, error));
+    }
+  }
+
+  /** Seals the record as the chain's next and writes it. */
+  private seal<T extends EvidenceType>(type: T, data: EvidenceDataByType[T], now: Date): EvidenceRecord {
+    if (this.failure !== undefined) throw this.failure;
     let record: EvidenceRecord;
     let line: string;
     try {
       ({ record, line } = sealRecordLine({ v: EVIDENCE_VERSION, session: this.session, seq: this.sealedSeq + 1, time: now.toISOString(), type, data, prev: this.sealedHead }));
     } catch (error) {
       // Nothing was written and no seq was used: only this append fails.
-      return Promise.reject(new TypeError(`a ${type} record for session ${this.session} cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`));
+      throw new TypeError(`a ${type} record for session ${this.session} cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     this.sealedSeq = record.seq;
     this.sealedHead = record.hash;
     tallyRecord(this.counts, type, record.data);
-    try {
-      return Promise.resolve(this.write(record, line));
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new EvidenceWriteError(this.session, error));
-    }
+    return this.write(record, line);
   }
 
   private write(record: EvidenceRecord, text: string): EvidenceRecord {

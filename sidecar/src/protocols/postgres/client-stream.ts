@@ -11,10 +11,11 @@ import { type ExpectationQueue, newRecord } from "./expectations.js";
 import { type Frame, ProtocolError } from "./frames.js";
 import { type FrontendMessage, parseFrontendMessage } from "./frontend.js";
 import type { Output } from "./output.js";
-import type { ResultMasking, SessionGuard, StatementCheck } from "./ports.js";
+import type { ResultMasking, SessionGuard, StatementCheck, Verdict } from "./ports.js";
 import type { BatchPlan, PreparedState } from "./prepared-state.js";
 import type { ReadingSettings } from "./reading-settings.js";
 import { StatementNames } from "./statement-names.js";
+import { whenReady } from "./when-ready.js";
 
 /** Not SQL: the server answers it with a syntax error, which the gateway replaces by the denial. */
 export const DENIAL_PLACEHOLDER = "PORTCULLIS DENIED THIS STATEMENT";
@@ -85,10 +86,14 @@ export class ClientStream {
     return check.refusal === undefined && this.names.namedIn(check.text) ? { ...check, refusal: "the statement names the gateway's internal prepared statements" } : check;
   }
 
-  private async query(text: string, raw: Buffer): Promise<void> {
-    if (this.batch.length) await this.runBatch();
-    const { expected, toServer, guard, signal, prepared, reading } = this.options;
-    const verdict = await guard.check([this.withNameCheck({ text, reading: reading.current(), protocol: "simple" })], this.notify, signal);
+  private query(text: string, raw: Buffer): Promise<void> | void {
+    if (this.batch.length) return whenReady(this.runBatch(), () => this.query(text, raw));
+    const { guard, signal, reading } = this.options;
+    return whenReady(guard.check([this.withNameCheck({ text, reading: reading.current(), protocol: "simple" })], this.notify, signal), (verdict) => this.sendQuery(verdict, raw));
+  }
+
+  private sendQuery(verdict: Verdict, raw: Buffer): void {
+    const { expected, toServer, prepared, reading } = this.options;
     if (verdict.ok) {
       expected.push({ kind: "query", record: newRecord(verdict.ids[0]) });
       reading.codeSent();
@@ -106,18 +111,19 @@ export class ClientStream {
    * it): refused and recorded, and answered like a failed simple query (ErrorResponse, ReadyForQuery),
    * which is what the client waits for, so the session goes on.
    */
-  private async functionCall(oid: number): Promise<void> {
-    if (this.batch.length) await this.runBatch();
+  private functionCall(oid: number): Promise<void> | void {
+    if (this.batch.length) return whenReady(this.runBatch(), () => this.functionCall(oid));
     const { expected, toServer, guard, signal, prepared, reading } = this.options;
     const refusal = `the FunctionCall message (function OID ${oid}) is refused: it runs a function without SQL a policy could judge; libpq's large-object calls (lo_import, lo_export, \\lo_* in psql) send it, the SQL functions of the same names do not`;
-    const verdict = await guard.check([{ text: `-- FunctionCall of the function with OID ${oid}`, reading: reading.current(), protocol: "simple", refusal }], this.notify, signal);
-    expected.push({ kind: "query", replaceError: errorResponse(verdict.ok ? { code: "42501", message: `portcullis: denied: ${refusal}` } : verdict.error) });
-    toServer.add(serialize.query(DENIAL_PLACEHOLDER));
-    prepared.simpleQuerySent();
-    toServer.flush();
+    return whenReady(guard.check([{ text: `-- FunctionCall of the function with OID ${oid}`, reading: reading.current(), protocol: "simple", refusal }], this.notify, signal), (verdict) => {
+      expected.push({ kind: "query", replaceError: errorResponse(verdict.ok ? { code: "42501", message: `portcullis: denied: ${refusal}` } : verdict.error) });
+      toServer.add(serialize.query(DENIAL_PLACEHOLDER));
+      prepared.simpleQuerySent();
+      toServer.flush();
+    });
   }
 
-  private async runBatch(): Promise<void> {
+  private runBatch(): Promise<void> | void {
     const batch = this.batch;
     this.batch = [];
     const { reading } = this.options;
@@ -126,10 +132,12 @@ export class ClientStream {
       (afterRunning) => reading.current(afterRunning),
     );
     const checks = plan.checks.map((check) => this.withNameCheck(check));
-    const verdict = checks.length ? await this.options.guard.check(checks, this.notify, this.options.signal) : { ok: true as const, ids: [] };
-    if (verdict.ok) this.forward(batch, plan, [...verdict.ids]);
-    else this.deny(batch, errorResponse(verdict.error));
-    this.options.toServer.flush();
+    const verdict: Verdict | Promise<Verdict> = checks.length ? this.options.guard.check(checks, this.notify, this.options.signal) : { ok: true, ids: [] };
+    return whenReady(verdict, (decided) => {
+      if (decided.ok) this.forward(batch, plan, [...decided.ids]);
+      else this.deny(batch, errorResponse(decided.error));
+      this.options.toServer.flush();
+    });
   }
 
   private deny(batch: readonly Pending[], error: Buffer): void {

@@ -85,34 +85,56 @@ export class PostgresGuard implements SessionGuard {
 
   constructor(private readonly options: GuardOptions) {}
 
-  check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
-    const checking = this.decideAll(statements, notify, signal);
+  /**
+   * Decides and records a request's statements. Synchronous unless the catalog must be read (a CREATE TRIGGER's
+   * function) or a reviewer asked (a statement that needs approval): the statements the caches decide go to the
+   * server in the same turn as they arrived.
+   */
+  check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Verdict | Promise<Verdict> {
+    const classifications = statements.map((check) => classifySql(check.text, check.reading));
+    if (!classifications.some(namesTriggerFunction)) return this.judge(statements.map((check, index) => this.decide(check, classifications[index] as Classification, [])), notify, signal);
+    // Only a CREATE TRIGGER makes the guard wait for the catalog.
+    const checking = Promise.all(classifications.map((classification) => this.triggerCode(classification))).then((triggers) =>
+      this.judge(
+        statements.map((check, index) => this.decide(check, classifications[index] as Classification, triggers[index] ?? [])),
+        notify,
+        signal,
+      ),
+    );
     this.inFlight = checking;
     return checking;
   }
 
-  private async decideAll(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
-    const classifications = statements.map((check) => classifySql(check.text, check.reading));
-    // Only a CREATE TRIGGER makes the guard wait for the catalog.
-    const triggers = classifications.some(namesTriggerFunction) ? await Promise.all(classifications.map((classification) => this.triggerCode(classification))) : [];
-    const checked = statements.map((check, index) => this.decide(check, classifications[index] as Classification, triggers[index] ?? []));
+  private judge(checked: readonly Checked[], notify: (message: string) => void, signal: AbortSignal): Verdict | Promise<Verdict> {
     const denied = checked.find((entry) => entry.decision.action === "deny");
     if (denied) return this.refuse(checked, denied);
-    // A held statement is recorded once, as requireApproval; its approval records and its result refer to that record.
+    if (!checked.some((entry) => entry.decision.action === "requireApproval")) return this.forward(checked, new Map());
+    const approving = this.approve(checked, notify, signal);
+    this.inFlight = approving;
+    return approving;
+  }
+
+  /** Holds each statement that needs approval until it is decided: recorded once, as requireApproval; its approval records and its result refer to that record. */
+  private async approve(checked: readonly Checked[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict> {
     const held = new Map<Checked, EvidenceRecord>();
     for (const entry of checked) {
       if (entry.decision.action !== "requireApproval") continue;
       // What the evidence records of it is what the reviewer is shown.
       const shown = this.shown(entry);
-      const statement = await this.record(entry, "requireApproval", shown);
+      const statement = this.record(entry, "requireApproval", shown);
       held.set(entry, statement);
       const outcome = await this.options.approvals.obtain({ ...statementApproval(entry.check, entry.classification, shown), decision: entry.decision, requestSeq: statement.seq }, notify, signal);
       this.count(outcome.approved ? "approval-approved" : outcome.expired ? "approval-expired" : "approval-denied");
       if (!outcome.approved) return this.refuseUnapproved(checked, held, entry, outcome.message);
     }
+    return this.forward(checked, held);
+  }
+
+  /** Every statement recorded (those held for approval already were) and handed an id for its result. */
+  private forward(checked: readonly Checked[], held: ReadonlyMap<Checked, EvidenceRecord>): Verdict {
     const ids: string[] = [];
     for (const entry of checked) {
-      const record = held.get(entry) ?? (await this.record(entry, "allow"));
+      const record = held.get(entry) ?? this.record(entry, "allow");
       if (entry.decision.action === "allow") this.count("allow");
       const id = this.remember(record);
       this.sent(entry, id);
@@ -131,7 +153,12 @@ export class PostgresGuard implements SessionGuard {
     if (masked) this.options.metrics.maskedValues.inc(labels, masked);
     this.options.metrics.requestDuration.observe(labels, outcome.durationMs / 1000);
     const { rowsReturned, commandTags, ...common } = outcome;
-    this.options.recorder.append("result", { request: statement, ...common, postgres: { rowsReturned, commandTags } }).catch((error: unknown) => this.fatal(error));
+    try {
+      this.options.recorder.appendSync("result", { request: statement, ...common, postgres: { rowsReturned, commandTags } });
+    } catch (error) {
+      // The session ends, after the message being handled.
+      queueMicrotask(() => this.fatal(error));
+    }
   }
 
   onFatal(handler: (error: unknown) => void): void {
@@ -182,8 +209,8 @@ export class PostgresGuard implements SessionGuard {
     if (entry.classification.ok) this.sqlPrepared.sending(id, entry.classification.statements, entry.classification.preparedUses);
   }
 
-  private async refuse(checked: readonly Checked[], denied: Checked): Promise<Verdict> {
-    for (const entry of checked) await this.record(entry, entry.decision.action === "deny" ? "deny" : "notRun");
+  private refuse(checked: readonly Checked[], denied: Checked): Verdict {
+    for (const entry of checked) this.record(entry, entry.decision.action === "deny" ? "deny" : "notRun");
     this.count("deny");
     return { ok: false, error: refusalError(denied) };
   }
@@ -192,12 +219,12 @@ export class PostgresGuard implements SessionGuard {
    * A statement's approval was not obtained, so none of the check runs: each statement gets a result saying why it was
    * refused (those not recorded yet are recorded first, with their own decisions).
    */
-  private async refuseUnapproved(checked: readonly Checked[], held: ReadonlyMap<Checked, EvidenceRecord>, refused: Checked, message: string): Promise<Verdict> {
+  private refuseUnapproved(checked: readonly Checked[], held: ReadonlyMap<Checked, EvidenceRecord>, refused: Checked, message: string): Verdict {
     const error = { code: SQLSTATE.insufficientPrivilege, message };
     for (const entry of checked) {
-      const record = held.get(entry) ?? (await this.record(entry, entry.decision.action === "requireApproval" ? "requireApproval" : "allow"));
+      const record = held.get(entry) ?? this.record(entry, entry.decision.action === "requireApproval" ? "requireApproval" : "allow");
       const reason = entry === refused ? message : "not run: another statement of the same request was refused";
-      await this.options.recorder.append("result", { request: record.seq, masked: {}, durationMs: 0, refused: reason, error, postgres: { rowsReturned: 0, commandTags: [] } });
+      this.options.recorder.appendSync("result", { request: record.seq, masked: {}, durationMs: 0, refused: reason, error, postgres: { rowsReturned: 0, commandTags: [] } });
     }
     return { ok: false, error };
   }
@@ -207,7 +234,7 @@ export class PostgresGuard implements SessionGuard {
     return shownStatement(entry.check, entry.classification, this.options.literals);
   }
 
-  private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun", shown = this.shown(entry)): Promise<EvidenceRecord> {
+  private record(entry: Checked, outcome: "allow" | "deny" | "requireApproval" | "notRun", shown = this.shown(entry)): EvidenceRecord {
     const { classification, decision } = entry;
     const { summary, ...statement } = shown;
     const data: RequestData = {
@@ -231,7 +258,7 @@ export class PostgresGuard implements SessionGuard {
         ...(outcome === "notRun" ? { reason: "another statement of the same request was denied" } : outcome === "deny" ? { reason: decision.message } : {}),
       },
     };
-    return this.options.recorder.append("request", data);
+    return this.options.recorder.appendSync("request", data);
   }
 
   private remember(record: EvidenceRecord): string {

@@ -40,7 +40,8 @@ export interface StatementOutcome {
 /** Decides, asks for approvals and records; everything it cannot do ends in a denial. */
 export interface SessionGuard {
   /** `notify` sends the client a NoticeResponse (e.g. "waiting for approval …"). Rejects only when the session must end (e.g. evidence cannot be written). */
-  check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Promise<Verdict>;
+  /** The verdict at once where nothing need be waited for (the catalog, a reviewer). */
+  check(statements: readonly StatementCheck[], notify: (message: string) => void, signal: AbortSignal): Verdict | Promise<Verdict>;
   /** Records what a checked statement did; never throws (a failure ends the session through onFatal). */
   result(id: string, outcome: StatementOutcome): void;
   end(reason: string): Promise<void>;
