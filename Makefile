@@ -165,17 +165,20 @@ fuzz: build system-deps
 regress: build regress-deps
 	node e2e/dist/regress/regress.js
 
-# The PostgreSQL gateway in one run against PostgreSQL directly and pgbouncer
-# (session pooling, SCRAM), with an allow rule and with the full example policy
-# (rules, masking, evidence): pgbench -S -c8 simple and prepared, the default
-# write mix -c8, -S -c1 latency, CPU µs per statement of the gateways and
-# pgbouncer, the gateways' RSS idle and after load, ratios to pgbouncer and the
-# targets met or missed. It first checks that each gateway denies a DROP and
-# masks what it should (exit 1 if not, or if a component is missing); a missed
-# target does not fail it. BENCH_ROUNDS (2) interleaved rounds of BENCH_SECONDS
-# (10) per run, about 6 minutes; BENCH_SECONDS=3 BENCH_ROUNDS=1 for a quick
-# look. BENCH_PROFILE_DIR=DIR writes a CPU profile of each gateway. Not part
-# of `make test`.
+# The PostgreSQL gateway in one run against PostgreSQL directly, pgbouncer
+# (session pooling, SCRAM) and a bare Node.js relay (the floor of a proxy on
+# Node.js), with an allow rule and with the full example policy (rules,
+# masking, evidence): pgbench -S -c8 simple and prepared, the default write mix
+# -c8, -S -c1 latency, CPU µs per statement of the gateways, the relay and
+# pgbouncer, the gateways' RSS idle and after load (split into V8's heap and the
+# rest), ratios to pgbouncer and the targets met or missed; for a gateway that
+# misses a CPU, throughput or latency target, where a profiled twin's time goes
+# and each part's next lever. It first checks that each gateway denies a DROP
+# and masks what it should (exit 1 if not, or if a component is missing); a
+# missed target does not fail it. BENCH_ROUNDS (2) interleaved rounds of
+# BENCH_SECONDS (10) per run, about 8 minutes; BENCH_SECONDS=3 BENCH_ROUNDS=1
+# for a quick look. BENCH_PROFILE_DIR=DIR keeps the profiles. Not part of
+# `make test`.
 bench: build system-deps bench-deps
 	node e2e/dist/bench/postgres-gateway.bench.js
 

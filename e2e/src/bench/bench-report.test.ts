@@ -9,6 +9,9 @@ import {
   evaluateTargets,
   figuresTable,
   mean,
+  memoryParts,
+  memoryPartsLine,
+  profileTable,
   parsePgbench,
   residentMiB,
   rotate,
@@ -158,5 +161,39 @@ describe("figuresTable", () => {
     expect(rows[2]).toMatch(/^direct\s+40000\s+1\.67×\s+50000\s+1\.67×\s+4000\s+1\.33×\s+100 µs$/);
     expect(rows[3]).toMatch(/^pgbouncer\s+24000\s+30000\s+3000\s+230 µs\s+\+130 µs\s+12\.0 \/ 10\.0 \/ 11\.0$/);
     expect(rows[5]).toMatch(/^gateway, full policy\s+6000\s+0\.25×\s+9000\s+0\.30×\s+2700\s+0\.90×\s+700 µs\s+\+600 µs\s+150\.0 \/ 90\.0 \/ 40\.0$/);
+  });
+
+  it("puts the Node.js relay, when measured, between pgbouncer and the gateways", () => {
+    const floor = { name: "Node.js relay (floor)", tps: { simple: 20_000, prepared: 27_000, write: 2_900 }, latencyUs: 260, cpuUs: { simple: 45, prepared: 40, write: 44 } };
+    const rows = figuresTable({ ...figures, floor }).split("\n");
+    expect(rows).toHaveLength(7);
+    expect(rows[4]).toMatch(/^Node\.js relay \(floor\)\s+20000\s+0\.83×\s+27000\s+0\.90×\s+2900\s+0\.97×\s+260 µs\s+\+160 µs\s+45\.0 \/ 40\.0 \/ 44\.0$/);
+  });
+});
+
+describe("profileTable", () => {
+  it("prints each category's share, the µs a statement it comes to, and its lever", () => {
+    const rows = profileTable([{ name: "evidence", share: 0.25, lever: "seal in a worker" }, { name: "other", share: 0.05, lever: "" }], 400).split("\n");
+    expect(rows[2]).toMatch(/^evidence\s+25\.0%\s+≈100 µs\s+seal in a worker$/);
+    expect(rows[3]).toMatch(/^other\s+5\.0%\s+≈20 µs$/);
+  });
+});
+
+describe("memoryParts", () => {
+  const METRICS = `# HELP process_resident_memory_bytes Resident memory size in bytes.
+# TYPE process_resident_memory_bytes gauge
+process_resident_memory_bytes 125829120
+nodejs_heap_size_total_bytes 31457280
+nodejs_heap_size_used_bytes 20971520
+nodejs_external_memory_bytes 155189248
+`;
+  it("reads the resident memory and V8's heap from the gateway's metrics", () => {
+    const parts = memoryParts(METRICS);
+    expect(parts).toEqual({ residentMiB: 120, heapTotalMiB: 30, heapUsedMiB: 20 });
+    expect(memoryPartsLine("gateway", "idle", parts)).toBe("gateway, idle: RSS 120 MiB = V8 heap 30 (20 in use) + the rest 90 (Node.js and V8's code, WebAssembly memories, Buffers, libraries, malloc)");
+  });
+
+  it("names a metric that is missing", () => {
+    expect(() => memoryParts("process_resident_memory_bytes 1\n")).toThrow("the gateway's metrics have no nodejs_heap_size_used_bytes");
   });
 });

@@ -1,7 +1,9 @@
 // The arithmetic and text of `make bench` (postgres-gateway.bench.ts), apart
 // from the processes it drives: pgbench's summary parsed, CPU time and
 // resident memory read from /proc's text, means over rounds, the aligned
-// table, and the targets each gateway is held to with met or missed.
+// table, the targets each gateway is held to with met or missed, and where a
+// target is missed, the profile's table and the parts of the memory.
+import type { CategoryShare } from "./cpu-profile.js";
 
 /** What one pgbench run reports. */
 export interface PgbenchRun {
@@ -101,6 +103,8 @@ export interface GatewayFigures extends TargetFigures {
 export interface BenchFigures {
   direct: TargetFigures;
   pgbouncer: TargetFigures;
+  /** A bare Node.js relay (node-relay.ts): what any proxy on Node.js spends before the gateway's own work. */
+  floor?: TargetFigures;
   gateways: GatewayFigures[];
 }
 
@@ -113,7 +117,7 @@ const signed = (value: number): string => (Number.isFinite(value) && value >= 0 
 
 /** The table: one row per target, throughput and its ratio to pgbouncer per load, -c1 latency, CPU per statement. */
 export function figuresTable(figures: BenchFigures): string {
-  const targets = [figures.direct, figures.pgbouncer, ...figures.gateways];
+  const targets = [figures.direct, figures.pgbouncer, ...(figures.floor ? [figures.floor] : []), ...figures.gateways];
   const header = ["", ...LOADS.flatMap((load) => [`${LOAD_NAMES[load]} tps`, "× pgbouncer"]), "-c1 latency", "vs direct", "CPU µs/stmt S/P/W"];
   const rows = targets.map((target) => [
     target.name,
@@ -179,4 +183,37 @@ export function targetsTable(lines: readonly TargetLine[]): string {
 /** Each gateway's resident memory, idle and after the load. */
 export function memoryLines(gateways: readonly GatewayFigures[]): string {
   return gateways.map((gateway) => `${gateway.name}: RSS idle ${fixed(gateway.memory.idleMiB)} MiB, after load ${fixed(gateway.memory.afterMiB)} MiB`).join("\n");
+}
+
+/** The profile's categories as a table: share of the gateway's busy time, about how many µs a statement that is, the next lever. */
+export function profileTable(shares: readonly CategoryShare[], cpuUsPerStatement: number): string {
+  const rows = shares.map((entry) => [entry.name, `${fixed(entry.share * 100, 1)}%`, `≈${fixed(entry.share * cpuUsPerStatement)} µs`, entry.lever]);
+  return alignTable([["where the time goes", "share", "per stmt", "next lever"], ...rows], ["left", "right", "right", "left"]);
+}
+
+/** What a gateway's resident memory holds, from its Prometheus metrics (prom-client's process and Node.js defaults). */
+export interface MemoryParts {
+  residentMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+}
+
+/** The memory parts from the text of GET /metrics; throws naming the metric that is missing. */
+export function memoryParts(metrics: string): MemoryParts {
+  const gauge = (name: string): number => {
+    const value = new RegExp(`^${name} ([0-9.e+]+)`, "m").exec(metrics)?.[1];
+    if (value === undefined) throw new Error(`the gateway's metrics have no ${name}`);
+    return Number(value) / 1024 / 1024;
+  };
+  return { residentMiB: gauge("process_resident_memory_bytes"), heapUsedMiB: gauge("nodejs_heap_size_used_bytes"), heapTotalMiB: gauge("nodejs_heap_size_total_bytes") };
+}
+
+/**
+ * One line: the resident memory split into V8's heap and the rest — Node.js and V8's code, the WebAssembly memories
+ * of the parser and RE2 as far as they were touched, Buffers, libraries, malloc. (V8's count of external memory
+ * includes WebAssembly memory reserved but never touched, so it is no part of the resident size.)
+ */
+export function memoryPartsLine(name: string, when: string, parts: MemoryParts): string {
+  const rest = parts.residentMiB - parts.heapTotalMiB;
+  return `${name}, ${when}: RSS ${fixed(parts.residentMiB)} MiB = V8 heap ${fixed(parts.heapTotalMiB)} (${fixed(parts.heapUsedMiB)} in use) + the rest ${fixed(rest)} (Node.js and V8's code, WebAssembly memories, Buffers, libraries, malloc)`;
 }

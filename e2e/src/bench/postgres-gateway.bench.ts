@@ -12,9 +12,15 @@
 // the ratios to pgbouncer and the targets met or missed. Before measuring it
 // checks on each gateway that a DROP is denied and that masked values are
 // masked (full policy) or clear (allow rule); a failed check or a missing
-// component exits 1, a missed target does not. BENCH_PROFILE_DIR=DIR writes
-// a CPU profile per gateway. Not part of `make test`.
-import { execFile, execFileSync, type ChildProcess } from "node:child_process";
+// component exits 1, a missed target does not. A bare Node.js relay
+// (node-relay.ts) is measured beside them: the floor of any proxy on Node.js.
+// Where a gateway misses a CPU, throughput or latency target, a twin of it is
+// profiled (`--cpu-prof`) under its costliest load for BENCH_PROFILE_SECONDS, and
+// the bench prints where its time goes and each part's next lever; each
+// gateway's memory is split into V8's heap, what lies outside it, and the
+// rest. BENCH_PROFILE_DIR=DIR keeps the profiles. Not part of `make test`.
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -25,6 +31,7 @@ import { databaseManifests } from "../gateway/database-manifests.js";
 import { filesystemStoreManifests } from "../gateway/filesystem-evidence.js";
 import { SIDECAR_MAIN, startSidecar, type SidecarProcess } from "../gateway/sidecar-process.js";
 import { PGBOUNCER, startPgbouncer } from "../postgres/pgbouncer.js";
+import { categoryShares, type CategoryShare, type CpuProfile, POSTGRES_GATEWAY_CATEGORIES } from "./cpu-profile.js";
 import { locatePostgresBinaries } from "../postgres/binaries.js";
 import { startPostgres, type RunningPostgres } from "../postgres/server.js";
 import {
@@ -35,21 +42,27 @@ import {
   figuresTable,
   mean,
   memoryLines,
+  memoryParts,
+  memoryPartsLine,
   parsePgbench,
+  profileTable,
   residentMiB,
   rotate,
   targetsTable,
   type BenchFigures,
   type GatewayFigures,
   type Load,
+  type MemoryParts,
   type PgbenchRun,
   type TargetFigures,
+  type TargetLine,
 } from "./bench-report.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const PROFILE_SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 5);
 const CLIENTS = 8;
 const SCALE = 10;
 /** BEGIN, UPDATE, SELECT, UPDATE, UPDATE, INSERT, END: pgbench's builtin tpcb-like script (`pgbench --show-script=tpcb-like`). */
@@ -60,6 +73,8 @@ const SETTLE_MS = 3000;
 const LIMITS = { allow: { cpuUs: 40, tpsRatio: 1.0 }, full: { cpuUs: 60, tpsRatio: 0.8 } } as const;
 /** Seconds of each -c8 load through each target before the rounds, not counted: JIT, caches and pools warm up. */
 const WARMUP_SECONDS = 1;
+/** direct, pgbouncer, the Node.js relay, the two gateways. */
+const TARGETS = 5;
 /** What the masking pre-checks look for: a column the full policy masks, and a value its detectors find. */
 const MASKED_FILLER = "bench-filler-secret";
 const DETECTED_EMAIL = "ada@example.com";
@@ -225,16 +240,41 @@ interface StartedGateway {
   masks: boolean;
 }
 
-async function startGateway(pg: RunningPostgres, label: string, name: string, policy: (resource: string) => object, extra: object[], masks: boolean): Promise<StartedGateway> {
+/** How to start one of the gateways again: its label, name, policy and extra manifests. */
+interface GatewaySetup {
+  label: string;
+  name: string;
+  policy: (resource: string) => object;
+  extra: object[];
+  masks: boolean;
+}
+
+async function startGateway(pg: RunningPostgres, setup: GatewaySetup, env?: NodeJS.ProcessEnv): Promise<StartedGateway> {
+  const { label, name, policy, extra, masks } = setup;
   const resource = `bench-${label}`;
   const manifests = [...(await databaseManifests(pg, resource)), ...extra, policy(resource)];
-  const profile = PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=postgres-gateway-${label}-${Date.now()}.cpuprofile` } : undefined;
-  const sidecar = await startSidecar({ manifests, ...(profile ? { env: profile } : {}) });
+  const sidecar = await startSidecar({ manifests, ...(env ? { env } : {}) });
   gatewayProcesses.push(sidecar.child);
   const pid = sidecar.child.pid ?? -1;
   // startSidecar spawns node itself, not a shell or wrapper: /proc/PID is the gateway's own accounting.
   if (readlinkSync(`/proc/${pid}/exe`) !== realpathSync(process.execPath)) throw new Error(`process ${pid} is not the gateway's node process`);
   return { target: { name, port: sidecar.ports[resource] as number, pid, spoolDir: sidecar.spoolDir }, sidecar, masks };
+}
+
+/** The Node.js floor (node-relay.ts) in front of PostgreSQL: its port and pid. */
+async function startRelay(pg: RunningPostgres): Promise<{ target: Target; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, "node-relay.js"), String(pg.port)], { stdio: ["ignore", "pipe", "inherit"] });
+  gatewayProcesses.push(child);
+  const [chunk] = (await Promise.race([once(child.stdout, "data"), once(child, "exit").then(() => [undefined])])) as [Buffer | undefined];
+  const port = Number(chunk?.toString().trim());
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`the Node.js relay did not start (it printed ${JSON.stringify(chunk?.toString() ?? "nothing")})`);
+  return {
+    target: { name: "Node.js relay (floor)", port, pid: child.pid },
+    async stop() {
+      child.kill("SIGTERM");
+      if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+    },
+  };
 }
 
 /** On one gateway: a DROP is denied by the gateway, and the masked column and detected value are masked (or, without masking, clear). */
@@ -275,11 +315,44 @@ function loggedProblems(gateway: StartedGateway): string[] {
   return [...counts].map(([text, count]) => `${gateway.target.name} logged ${count}× ${text}`);
 }
 
+/** The gateway's memory parts from its metrics endpoint. */
+async function gatewayMemory(gateway: StartedGateway): Promise<MemoryParts> {
+  const response = await fetch(`http://127.0.0.1:${gateway.sidecar.metricsPort}/metrics`);
+  if (!response.ok) throw new Error(`${gateway.target.name}: GET /metrics answered ${response.status}`);
+  return memoryParts(await response.text());
+}
+
+/**
+ * A twin of the gateway `setup` describes, profiled by V8 (--cpu-prof) under `load` after a warm-up: the shares
+ * of its busy time by category. The profile is written when it stops, to BENCH_PROFILE_DIR or a directory removed after.
+ */
+async function profileGateway(pg: RunningPostgres, setup: GatewaySetup, load: Measurement): Promise<CategoryShare[]> {
+  const dir = PROFILE_DIR ?? (await mkdtemp(join(tmpdir(), "portcullis-bench-profile-")));
+  const file = `postgres-gateway-${setup.label}-${Date.now()}.cpuprofile`;
+  try {
+    const twin = await startGateway(pg, setup, { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-name=${file}` });
+    gatewayProcesses.push(twin.sidecar.child);
+    try {
+      if (load.key === "write") await resetWriteTables(pg);
+      await pgbench(pg, twin.target, load, WARMUP_SECONDS);
+      await pgbench(pg, twin.target, load, PROFILE_SECONDS);
+    } finally {
+      await twin.sidecar.stop();
+    }
+    const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+    return categoryShares(profile, POSTGRES_GATEWAY_CATEGORIES).shares;
+  } finally {
+    if (PROFILE_DIR === undefined) await rm(dir, { recursive: true, force: true });
+  }
+}
+
 function estimateSeconds(): number {
   // Each run: its duration plus about half a second of connecting and draining (measured); start-up about 20 s.
-  const runs = ROUNDS * MEASUREMENTS.length * 4;
-  const warmups = 4 * LOADS.length;
-  return runs * (SECONDS + 0.5) + warmups * (WARMUP_SECONDS + 0.5) + 20 + 2 * SETTLE_MS / 1000;
+  const runs = ROUNDS * MEASUREMENTS.length * TARGETS;
+  const warmups = TARGETS * LOADS.length;
+  // Where targets are missed, each gateway's twin: started, warmed up and profiled.
+  const profiles = 2 * (10 + WARMUP_SECONDS + PROFILE_SECONDS);
+  return runs * (SECONDS + 0.5) + warmups * (WARMUP_SECONDS + 0.5) + 20 + 2 * SETTLE_MS / 1000 + profiles;
 }
 
 function summarize(name: string, samples: Map<string, Sample[]>): TargetFigures {
@@ -304,40 +377,68 @@ function progress(target: Target, measurement: Measurement, sample: Sample): str
   return `${target.name} ${figure}${cpu}${drain}`;
 }
 
+/** Every measurement through every target, after a warm-up: BENCH_ROUNDS rounds, each in another order. Samples by target and load. */
+async function measureAll(pg: RunningPostgres, targets: readonly Target[]): Promise<Map<string, Map<string, Sample[]>>> {
+  for (const target of targets) {
+    for (const measurement of MEASUREMENTS.filter((candidate) => candidate.clients === CLIENTS)) await pgbench(pg, target, measurement, WARMUP_SECONDS);
+    if (target.spoolDir !== undefined) await spoolDrained(target.spoolDir);
+  }
+  const samples = new Map<string, Map<string, Sample[]>>(targets.map((target) => [target.name, new Map()]));
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const measurement of MEASUREMENTS) {
+      const line: string[] = [];
+      for (const target of rotate(targets, round)) {
+        const sample = await measure(pg, target, measurement);
+        const byKey = samples.get(target.name) as Map<string, Sample[]>;
+        byKey.set(measurement.key, [...(byKey.get(measurement.key) ?? []), sample]);
+        line.push(progress(target, measurement, sample));
+      }
+      console.log(`round ${round + 1}/${ROUNDS} ${measurement.describe}: ${line.join("; ")}`);
+    }
+  }
+  return samples;
+}
+
+/** For each gateway that missed a CPU, throughput or latency target: where a profiled twin's time goes, and the next levers. */
+async function explainMisses(pg: RunningPostgres, setups: readonly GatewaySetup[], figures: BenchFigures, verdicts: readonly TargetLine[]): Promise<void> {
+  for (const [index, setup] of setups.entries()) {
+    const missed = verdicts.filter((line) => line.gateway === setup.name && !line.met && !line.target.startsWith("RSS"));
+    if (missed.length === 0) continue;
+    // Profiled under the load that cost it the most CPU per statement.
+    const cpu = figures.gateways[index]?.cpuUs;
+    const costliest = MEASUREMENTS.filter((measurement) => measurement.key !== "latency").reduce((worst, next) => ((cpu?.[next.key as Load] ?? 0) > (cpu?.[worst.key as Load] ?? 0) ? next : worst));
+    // One client: V8's profiler samples wall time, so on CPUs busy with pgbench and PostgreSQL a write that wakes one of them
+    // would count the time the gateway then waits for a CPU; with one client the others are mostly idle.
+    const load = { ...costliest, clients: 1, describe: costliest.describe.replace(`-c${CLIENTS}`, "-c1") };
+    const cpuUs = cpu?.[load.key as Load] ?? Number.NaN;
+    console.log(`\n${setup.name} missed ${missed.length} CPU, throughput or latency target(s); a twin of it profiled under ${load.describe}, its costliest load, for ${PROFILE_SECONDS} s (shares of its busy time; µs per statement at the ${cpuUs.toFixed(0)} µs measured above):\n`);
+    console.log(profileTable(await profileGateway(pg, setup, load), cpuUs));
+  }
+}
+
 async function benchmark(pg: RunningPostgres, pgbouncerVersion: string): Promise<void> {
   const setup = await pg.psql(["-c", `GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${pg.usersRole}`, "-c", `UPDATE pgbench_accounts SET filler = '${MASKED_FILLER}' WHERE aid = 1`]);
   if (setup.code !== 0) throw new Error(`granting the pgbench tables failed: ${setup.stderr}`);
   const storeDir = await mkdtemp(join(tmpdir(), "portcullis-bench-store-"));
   const running: StartedGateway[] = [];
   const pgbouncer = await startPgbouncer(pg, pg.users.scram, CLIENTS * 2);
+  const relay = await startRelay(pg);
   try {
-    running.push(await startGateway(pg, "allow", "gateway, allow rule", allowPolicy, [], false));
-    running.push(await startGateway(pg, "full", "gateway, full policy", fullPolicy, filesystemStoreManifests(storeDir), true));
+    const setups: GatewaySetup[] = [
+      { label: "allow", name: "gateway, allow rule", policy: allowPolicy, extra: [], masks: false },
+      { label: "full", name: "gateway, full policy", policy: fullPolicy, extra: filesystemStoreManifests(storeDir), masks: true },
+    ];
+    for (const setup of setups) running.push(await startGateway(pg, setup));
     const [allow, full] = running as [StartedGateway, StartedGateway];
     await sleep(SETTLE_MS);
     const idle = new Map(running.map((gateway) => [gateway, processMiB(gateway.target.pid as number)]));
+    const idleParts = await Promise.all(running.map((gateway) => gatewayMemory(gateway)));
     const problems = (await Promise.all(running.map((gateway) => precheck(pg, gateway)))).flat();
     if (problems.length) throw new PrecheckFailure(`pre-check failed, nothing measured:\n  ${problems.join("\n  ")}`);
     console.log("pre-checks passed: each gateway denies DROP; the full policy masks the column and the detected email, the allow rule shows both\n");
 
-    const targets: Target[] = [{ name: "direct", port: pg.port }, { name: "pgbouncer", port: pgbouncer.port, pid: pgbouncer.pid }, allow.target, full.target];
-    for (const target of targets) {
-      for (const measurement of MEASUREMENTS.filter((candidate) => candidate.clients === CLIENTS)) await pgbench(pg, target, measurement, WARMUP_SECONDS);
-      if (target.spoolDir !== undefined) await spoolDrained(target.spoolDir);
-    }
-    const samples = new Map<string, Map<string, Sample[]>>(targets.map((target) => [target.name, new Map()]));
-    for (let round = 0; round < ROUNDS; round += 1) {
-      for (const measurement of MEASUREMENTS) {
-        const line: string[] = [];
-        for (const target of rotate(targets, round)) {
-          const sample = await measure(pg, target, measurement);
-          const byKey = samples.get(target.name) as Map<string, Sample[]>;
-          byKey.set(measurement.key, [...(byKey.get(measurement.key) ?? []), sample]);
-          line.push(progress(target, measurement, sample));
-        }
-        console.log(`round ${round + 1}/${ROUNDS} ${measurement.describe}: ${line.join("; ")}`);
-      }
-    }
+    const targets: Target[] = [{ name: "direct", port: pg.port }, { name: "pgbouncer", port: pgbouncer.port, pid: pgbouncer.pid }, relay.target, allow.target, full.target];
+    const samples = await measureAll(pg, targets);
     await sleep(SETTLE_MS);
     const gatewayFigures = (gateway: StartedGateway, limits: GatewayFigures["limits"]): GatewayFigures => ({
       ...summarize(gateway.target.name, samples.get(gateway.target.name) as Map<string, Sample[]>),
@@ -347,19 +448,27 @@ async function benchmark(pg: RunningPostgres, pgbouncerVersion: string): Promise
     const figures: BenchFigures = {
       direct: summarize("direct", samples.get("direct") as Map<string, Sample[]>),
       pgbouncer: summarize("pgbouncer", samples.get("pgbouncer") as Map<string, Sample[]>),
+      floor: summarize(relay.target.name, samples.get(relay.target.name) as Map<string, Sample[]>),
       gateways: [gatewayFigures(allow, LIMITS.allow), gatewayFigures(full, LIMITS.full)],
     };
     console.log(`\nmeans of ${ROUNDS} interleaved round(s), ${SECONDS} s per run; pgbench scale ${SCALE}, loopback TCP, no TLS; ${pgbouncerVersion}, session pooling, SCRAM`);
     console.log(`tps: transactions per second (the write mix: ${WRITE_MIX_STATEMENTS} statements each); -c1: -S simple, one client; CPU: the process's user+system time per statement at -c${CLIENTS} (S simple / P prepared / W write mix)\n`);
     console.log(figuresTable(figures));
-    console.log(`\n${targetsTable(evaluateTargets(figures))}\n`);
+    const verdicts = evaluateTargets(figures);
+    console.log(`\n${targetsTable(verdicts)}\n`);
     console.log(memoryLines(figures.gateways));
+    const afterParts = await Promise.all(running.map((gateway) => gatewayMemory(gateway)));
+    running.forEach((gateway, index) => {
+      console.log(memoryPartsLine(gateway.target.name, "idle", idleParts[index] as MemoryParts));
+      console.log(memoryPartsLine(gateway.target.name, "after load", afterParts[index] as MemoryParts));
+    });
     console.log(`evidence the full-policy gateway stored: ${storedEvidence(storeDir)}`);
     for (const line of running.flatMap(loggedProblems)) console.log(line);
-    if (PROFILE_DIR) console.log(`CPU profiles (postgres-gateway-allow-*, postgres-gateway-full-*) are written to ${PROFILE_DIR} as the gateways stop`);
+    await explainMisses(pg, setups, figures, verdicts);
   } finally {
     for (const gateway of running) await gateway.sidecar.stop();
     await pgbouncer.stop();
+    await relay.stop();
     await rm(storeDir, { recursive: true, force: true });
   }
 }
@@ -367,7 +476,7 @@ async function benchmark(pg: RunningPostgres, pgbouncerVersion: string): Promise
 async function main(): Promise<void> {
   const pgbouncerVersion = checkComponents();
   const estimate = estimateSeconds();
-  console.log(`make bench: direct, pgbouncer, the gateway with an allow rule and with the full example policy; ${ROUNDS} round(s) × ${MEASUREMENTS.length} measurements × 4 targets × ${SECONDS} s: about ${Math.max(1, Math.round(estimate / 60))} min`);
+  console.log(`make bench: direct, pgbouncer, the gateway with an allow rule and with the full example policy; ${ROUNDS} round(s) × ${MEASUREMENTS.length} measurements × ${TARGETS} targets × ${SECONDS} s: about ${Math.max(1, Math.round(estimate / 60))} min`);
   // Bounded whatever happens: a hung run ends the bench (postgres and pgbouncer go with it, by their parent-death signal).
   const watchdog = setTimeout(() => {
     console.error(`the bench did not finish within ${Math.round((2 * estimate + 180) / 60)} min; stopping`);
