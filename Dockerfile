@@ -38,7 +38,7 @@ FROM node-runtime AS portcullis-sidecar
 COPY --from=build /src/sidecar/package.json /app/sidecar/package.json
 COPY --from=build /src/sidecar/dist /app/sidecar/dist
 USER 1337:1337
-ENTRYPOINT ["/usr/local/bin/node", "--no-wasm-dynamic-tiering", "--wasm-num-compilation-tasks=1", "--max-semi-space-size=2", "/app/sidecar/dist/main.js"]
+ENTRYPOINT ["/usr/local/bin/node", "--no-wasm-dynamic-tiering", "--wasm-num-compilation-tasks=1", "/app/sidecar/dist/main.js"]
 
 FROM node-runtime AS portcullis-cli
 COPY --from=build /src/cli/package.json /app/cli/package.json

@@ -17,13 +17,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /**
  * How far above its settled size the gateway may go while parsing them, and stay once they are done. The peak
  * depends on when V8 collects: on a quiet machine it is 30–60 MiB, with the CPUs busy (as in CI, with other suites
- * running) up to about 105 MiB, with or without the settings this guards; what stays after is what they change
- * (without them, 60–100 MiB). What may stay is the parser's WebAssembly memory the largest statement touched:
- * 0–25 MiB measured since the gateway's young generation is small (2 MiB semi-spaces, specs.ts), which leaves its
- * settled size without the slack of a 16 MiB one that hid that growth before.
+ * running) up to about 105 MiB, with or without the settings this guards; what stays after is what they change.
  */
 const PEAK_MIB = 130;
-const AFTER_MIB = 35;
+const AFTER_MIB = 25;
 
 beforeAll(async () => {
   server = await startPostgres({ tls: false });

@@ -22,11 +22,9 @@ export const NODE_MEMORY_ENV = { MALLOC_MMAP_THRESHOLD_: "32768" } as const;
 /**
  * V8 flags of the gateway. Without dynamic tiering the parser's WebAssembly functions are optimised once,
  * just after they first run (the first statements, at start), one at a time: a large statement later no
- * longer sets off a compilation that takes the process 100 MiB above its usual size. A young generation of
- * 2 MiB semi-spaces (16 by default) holds what one statement allocates many times over, and keeps the
- * gateway about 17 MiB smaller idle and 20 smaller under load, at no CPU cost measured by `make bench`.
+ * longer sets off a compilation that takes the process 100 MiB above its usual size.
  */
-export const GATEWAY_NODE_FLAGS = ["--no-wasm-dynamic-tiering", "--wasm-num-compilation-tasks=1", "--max-semi-space-size=2"] as const;
+export const GATEWAY_NODE_FLAGS = ["--no-wasm-dynamic-tiering", "--wasm-num-compilation-tasks=1"] as const;
 const memoryEnv = Object.entries(NODE_MEMORY_ENV).map(([name, value]) => `${name}=${value}`);
 /** Where the demo agent's MCP client lives; `mcp-client` on its PATH runs it. */
 const MCP_CLIENT_DIR = "/opt/mcp-client";
