@@ -111,6 +111,7 @@ describe("literalForm", () => {
     ["a backslash", "SELECT 'a\\'"],
     ["an unterminated string", "SELECT 'a"],
     ["a letter beyond ASCII outside a string", "SELECT é FROM t"],
+    ["a dollar quote right after a number", "SELECT 1$$x$$"],
   ])("gives no form to text with %s", (_what, text) => {
     expect(literalForm(text)).toBeUndefined();
   });

@@ -160,8 +160,8 @@ function classifiedByForm(text: string, form: LiteralForm): Classification | und
  * The classification every text of `form` shares, or null when it may depend on their values. It is `text`'s
  * classification when `text` holds only statements of FORM_KINDS and a probe — the same text with every constant
  * the form replaced given another value — classifies the same, summary included: so the summary's normalisation
- * replaced each of those constants, wherever they were (it replaces constants by their place in the tree, not
- * by their values).
+ * replaced each of those constants it shows (it replaces constants by their place in the tree, not by their
+ * values; one it keeps as written past the summary's 200 characters is in no text's summary).
  */
 function formEntry(text: string, form: LiteralForm): FormEntry | null {
   const { classification, kinds } = classifyText(text, STANDARD_READING);

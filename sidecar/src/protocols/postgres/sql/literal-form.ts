@@ -113,6 +113,8 @@ function numberAt(text: string, start: number): Scanned {
     at += 1;
   }
   const run = text.slice(start, at);
+  // The server's scanner ends a number at $ (1$$…$$ is a number and a dollar quote): no form.
+  if (run.includes("$")) return undefined;
   return /^[0-9]+$/.test(run) && run.length <= MAX_PLAIN_INTEGER_DIGITS ? { end: at, constant: "number" } : { end: at };
 }
 
