@@ -331,7 +331,6 @@ async function profileGateway(pg: RunningPostgres, setup: GatewaySetup, load: Me
   const file = `postgres-gateway-${setup.label}-${Date.now()}.cpuprofile`;
   try {
     const twin = await startGateway(pg, setup, { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-name=${file}` });
-    gatewayProcesses.push(twin.sidecar.child);
     try {
       if (load.key === "write") await resetWriteTables(pg);
       await pgbench(pg, twin.target, load, WARMUP_SECONDS);

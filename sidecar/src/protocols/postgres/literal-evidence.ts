@@ -20,7 +20,7 @@ import type { StatementCheck } from "./ports.js";
 import { type Classification, summarize, type TextForm } from "./sql/classify.js";
 import { parseStatements, scanTokens, type ScannedToken } from "./sql/parser.js";
 import { type FormToken, literalForm } from "./sql/literal-form.js";
-import { ANY_COLUMN, valueColumns, type Constant, type ParameterColumns } from "./sql/value-columns.js";
+import { ANY_COLUMN, valueColumns, type Constant, type ParameterColumns, type ValueColumns } from "./sql/value-columns.js";
 
 /**
  * Masks one value as the rules do for the values of `column` (ANY_COLUMN: a value tied to no column, which any rule that
@@ -85,12 +85,7 @@ export function maskStatementLiterals(text: string, mask: LiteralMasker, form?: 
     }
     if (plan) return { text: maskTokens(text, scannedTokens(text, tokens.tokens), planConstants(text, tokens.tokens, plan), mask), parameterColumns: plan.parameterColumns };
   }
-  return maskScanned(text, mask);
-}
-
-/** maskStatementLiterals with every text scanned by PostgreSQL's scanner: what the JavaScript path is held to in tests. */
-export function maskStatementLiteralsScanned(text: string, mask: LiteralMasker): MaskedStatement {
-  return maskScanned(text, mask);
+  return maskStatementLiteralsScanned(text, mask);
 }
 
 /** Where the constants of a plain text's tree sit among its tokens (the same for every text of its form), and the columns of its $n. */
@@ -115,14 +110,10 @@ const formPlans = new WeakMap<object, FormPlan | null>();
  * and the scanner decides.
  */
 function formPlan(text: string, tokens: readonly FormToken[]): FormPlan | null {
-  const constants: Constant[] = [];
-  const parameterColumns = new Map<number, ResultColumn>();
+  let constants: Constant[];
+  let parameterColumns: ParameterColumns;
   try {
-    for (const statement of parseStatements(text)) {
-      const found = valueColumns(statement.node);
-      constants.push(...found.constants);
-      for (const [n, column] of found.parameters) parameterColumns.set(n, column);
-    }
+    ({ constants, parameters: parameterColumns } = treeValues(text));
   } catch {
     return null;
   }
@@ -199,20 +190,26 @@ function planConstants(text: string, tokens: readonly FormToken[], plan: FormPla
   }));
 }
 
-function maskScanned(text: string, mask: LiteralMasker): MaskedStatement {
-  const constants: Constant[] = [];
-  const parameterColumns = new Map<number, ResultColumn>();
+/** The constants of every statement of the text's tree with the columns they meet, and the columns of its $n; throws what the parser or the walk throws. */
+function treeValues(text: string): ValueColumns {
+  const found: ValueColumns = { constants: [], parameters: new Map() };
+  for (const statement of parseStatements(text)) {
+    const values = valueColumns(statement.node);
+    found.constants.push(...values.constants);
+    for (const [n, column] of values.parameters) found.parameters.set(n, column);
+  }
+  return found;
+}
+
+/** maskStatementLiterals with every text scanned by PostgreSQL's scanner: for text without a usable form, and what the JavaScript path is held to in tests. */
+export function maskStatementLiteralsScanned(text: string, mask: LiteralMasker): MaskedStatement {
+  let constants: Constant[] = [];
+  let parameterColumns: ParameterColumns = new Map();
   try {
-    for (const statement of parseStatements(text)) {
-      const found = valueColumns(statement.node);
-      for (const constant of found.constants) constants.push(constant);
-      for (const [n, column] of found.parameters) parameterColumns.set(n, column);
-    }
+    ({ constants, parameters: parameterColumns } = treeValues(text));
   } catch (error) {
     // Text the parser rejects keeps its tokens, each masked below as tied to no column; a tree too deep to walk is not recorded at all.
     if (error instanceof RangeError) return { text: withheld(text, "its constants could not be found to mask them"), parameterColumns: new Map() };
-    constants.length = 0;
-    parameterColumns.clear();
   }
   let tokens: ScannedToken[];
   try {

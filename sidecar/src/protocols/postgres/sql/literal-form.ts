@@ -36,6 +36,10 @@ const SLASH = code("/");
 const STAR = code("*");
 const DOLLAR = code("$");
 const DOT = code(".");
+const PLUS = code("+");
+const AMPERSAND = code("&");
+const DOUBLE_QUOTE = code('"');
+const BACKSLASH = code("\\");
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -43,7 +47,7 @@ const isWordPart = (c: number): boolean => isLetter(c) || isDigit(c) || c === DO
 // Blanks as PostgreSQL's scanner knows them: space, tab, newline, carriage return, form feed (and vertical tab, which it rejects elsewhere).
 const isBlank = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
 // Outside strings: ASCII punctuation that starts no quote, comment, escape or dollar quote.
-const isPlainPunctuation = (c: number): boolean => c > 32 && c < 127 && c !== QUOTE && c !== code('"') && c !== code("\\") && c !== DOLLAR && !isWordPart(c);
+const isPlainPunctuation = (c: number): boolean => c > 32 && c < 127 && c !== QUOTE && c !== DOUBLE_QUOTE && c !== BACKSLASH && c !== DOLLAR && !isWordPart(c);
 
 /** A token found at a place: where it ends, and whether the form replaces it; undefined when the text has no form. */
 type Scanned = { end: number; constant?: "string" | "number"; ascii?: false } | undefined;
@@ -86,7 +90,7 @@ function tokenAt(text: string, at: number): Scanned {
   if (!isPlainPunctuation(c)) return undefined;
   const next = text.charCodeAt(at + 1);
   // -- and /* start comments, &' is U&'…'.
-  if ((c === MINUS && next === MINUS) || (c === SLASH && next === STAR) || (c === code("&") && next === QUOTE)) return undefined;
+  if ((c === MINUS && next === MINUS) || (c === SLASH && next === STAR) || (c === AMPERSAND && next === QUOTE)) return undefined;
   return { end: at + 1 };
 }
 
@@ -108,7 +112,7 @@ function numberAt(text: string, start: number): Scanned {
   let at = start;
   while (at < text.length) {
     const next = text.charCodeAt(at);
-    const exponentSign = (next === MINUS || next === code("+")) && (text[at - 1] === "e" || text[at - 1] === "E");
+    const exponentSign = (next === MINUS || next === PLUS) && (text[at - 1] === "e" || text[at - 1] === "E");
     if (!isWordPart(next) && next !== DOT && !exponentSign) break;
     at += 1;
   }
@@ -126,7 +130,7 @@ function stringAt(text: string, start: number): Scanned {
   for (;;) {
     if (at >= text.length) return undefined;
     const inside = text.charCodeAt(at);
-    if (inside === code("\\") || inside === 0) return undefined;
+    if (inside === BACKSLASH || inside === 0) return undefined;
     if (inside > 127) ascii = false;
     at += 1;
     if (inside === QUOTE) {
